@@ -1,0 +1,151 @@
+"""ONNX -> onnx-ir graph with static shapes, ready for lowering.
+
+Loads the model, binds dynamic input dims (--input-shape), brings old
+opsets forward, runs ONNX shape inference, then onnxscript's optimizer
+(constant folding, shape-subgraph folding, dead code) and rewriter
+(Conv+BatchNorm folding and other simplifications).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import onnx
+import onnx_ir as ir
+import onnxscript.optimizer
+import onnxscript.rewriter
+from onnxscript.rewriter.rules import common as rules
+
+from edgec.errors import EdgecError
+
+# Old exporters' opsets are brought to this one so lowering sees one form of
+# each op (axes as inputs, Clip bounds as inputs, ...).
+TARGET_OPSET = 18
+# Fold constants of any size: weights computed by ConstantOfShape, Transpose
+# of initializers and the like belong in the file, precomputed.
+FOLD_LIMIT = 1 << 40
+
+_REWRITE_RULES = [
+    rules.fuse_batchnorm_into_conv_rule,
+    rules.fuse_batchnorm_into_conv_transpose_rule,
+    rules.fuse_batchnorm_into_gemm_rule,
+    rules.dropout_inference_rule,
+    rules.dropout_zero_rule,
+    rules.no_op_cast_rule,
+    rules.no_op_expand_rule,
+    rules.no_op_transpose_rule,
+    rules.transpose_transpose_rule,
+    rules.reshape_reshape_rule,
+    rules.unsqueeze_unsqueeze_rule,
+    rules.cast_cast_rule,
+]
+
+InputShapes = dict[str, list[int]]
+
+
+def load_model(model: str | os.PathLike[str] | onnx.ModelProto) -> onnx.ModelProto:
+    if isinstance(model, onnx.ModelProto):
+        return model
+    path = Path(model)
+    if not path.exists():
+        raise EdgecError(f"{path}: no such file")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf raises several types for garbage
+        raise EdgecError(f"{path}: not an ONNX model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'parse failed'})") from None
+
+
+def _drop_initializer_inputs(model: onnx.ModelProto) -> None:
+    """IR<4 models list weights as graph inputs too; they are constants here."""
+    inits = {i.name for i in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in inits]
+    if len(keep) != len(model.graph.input):
+        del model.graph.input[:]
+        model.graph.input.extend(keep)
+        model.ir_version = max(model.ir_version, 4)
+
+
+def _bind_input_shapes(model: onnx.ModelProto, shapes: InputShapes, skip: set[str]) -> None:
+    inputs = {i.name: i for i in model.graph.input if i.name not in skip}
+    for name, dims in shapes.items():
+        if name not in inputs:
+            raise EdgecError(f"--input-shape names {name!r}, but the model's inputs are "
+                             f"{sorted(inputs)}")
+        tensor_type = inputs[name].type.tensor_type
+        if tensor_type.HasField("shape") and len(tensor_type.shape.dim) != len(dims):
+            raise EdgecError(f"--input-shape {name}: {len(dims)} dims given, the input has rank "
+                             f"{len(tensor_type.shape.dim)}")
+        del tensor_type.shape.dim[:]
+        for d in dims:
+            tensor_type.shape.dim.add().dim_value = d
+    for inp in inputs.values():
+        tensor_type = inp.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            raise EdgecError(f"input {inp.name!r} has no shape; give it with "
+                             f"--input-shape {inp.name}=D0,D1,...")
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if not dim.HasField("dim_value") or dim.dim_value <= 0:
+                label = dim.dim_param or "?"
+                current = ",".join(str(d.dim_value) if d.HasField("dim_value") else d.dim_param
+                                   or "?" for d in tensor_type.shape.dim)
+                raise EdgecError(f"input {inp.name!r} has dynamic dimension {label!r} (axis "
+                                 f"{axis}, shape [{current}]); bind it with --input-shape "
+                                 f"{inp.name}=...")
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    for op in model.opset_import:
+        if op.domain in ("", "ai.onnx"):
+            return op.version
+    return TARGET_OPSET
+
+
+def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    if _default_opset(model) >= TARGET_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, TARGET_OPSET)
+    except Exception as exc:
+        raise EdgecError(f"cannot convert opset {_default_opset(model)} to {TARGET_OPSET}: "
+                         f"{str(exc).splitlines()[0]}") from None
+
+
+def _infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    try:
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
+                                                 data_prop=True)
+    except Exception as exc:
+        raise EdgecError(f"shape inference failed: {str(exc).splitlines()[0]}") from None
+
+
+def _fold_everything(node: ir.Node) -> bool | None:
+    # onnxscript keeps ConstantOfShape to keep models small; a compiled
+    # program wants the values (weights built by ConstantOfShape included).
+    return True if node.op_type == "ConstantOfShape" else None
+
+
+def _optimize(model: ir.Model) -> None:
+    onnxscript.optimizer.optimize_ir(model, num_iterations=2, input_size_limit=FOLD_LIMIT,
+                                     output_size_limit=FOLD_LIMIT, should_fold=_fold_everything)
+
+
+def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
+                input_shapes: InputShapes | None = None) -> ir.Model:
+    proto = onnx.ModelProto()
+    proto.CopyFrom(load_model(model))
+    inits = {i.name for i in proto.graph.initializer}
+    _bind_input_shapes(proto, input_shapes or {}, skip=inits)
+    proto = _upgrade_opset(proto)
+    _drop_initializer_inputs(proto)
+    proto = _infer_shapes(proto)
+    ir_model = ir.from_proto(proto)
+    # onnxscript logs routine decisions at warning level; they are not ours to show.
+    for name in ("onnxscript", "onnx_ir"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    _optimize(ir_model)
+    onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
+    _optimize(ir_model)
+    return ir_model

@@ -1,0 +1,16 @@
+"""Lowering: onnx-ir nodes -> edgec instructions.
+
+Each ONNX op has one lowering function, registered with @lowers("OpType").
+It reads attributes and constant inputs, checks what the runtime kernel
+supports, and emits instructions through the LoweringContext. Families of
+ops live in the modules of this package; importing the package registers
+them all.
+"""
+
+from __future__ import annotations
+
+from edgec.lower.context import LoweringContext, Unsupported, lower_graph, lowers, supported_ops
+
+from edgec.lower import elementwise, shape_ops  # noqa: E402,F401  (registration)
+
+__all__ = ["LoweringContext", "Unsupported", "lower_graph", "lowers", "supported_ops"]

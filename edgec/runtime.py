@@ -1,0 +1,224 @@
+"""Python binding of the C runtime (ctypes), shaped like onnxruntime's API."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from edgec.errors import EdgecError, RuntimeStatusError
+from edgec.resources import find_installed
+from edgec.program import NUMPY_DTYPES
+
+MAX_RANK = 8
+LIB_ENV = "EDGEC_RUNTIME_LIB"
+
+
+class _TensorInfo(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("dtype", ctypes.c_int),
+        ("rank", ctypes.c_int32),
+        ("shape", ctypes.c_int64 * MAX_RANK),
+        ("size_bytes", ctypes.c_size_t),
+    ]
+
+
+class _SessionOptions(ctypes.Structure):
+    _fields_ = [("threads", ctypes.c_int32), ("profile", ctypes.c_int32)]
+
+
+def library_path() -> Path:
+    """The shared runtime library: $EDGEC_RUNTIME_LIB, else the installed one."""
+    override = os.environ.get(LIB_ENV)
+    if override:
+        return Path(override)
+    found = find_installed("_lib/libedgec.so")
+    if found is None:
+        raise EdgecError("edgec runtime library not found; install with pip install -e .")
+    return found
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    path = library_path()
+    if not path.exists():
+        raise EdgecError(f"{path}: edgec runtime library not found")
+    lib = ctypes.CDLL(str(path))
+    vp, sz, cp = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p
+    sigs: dict[str, list[object]] = {
+        "ec_last_error": [ctypes.POINTER(cp)],
+        "ec_model_open_bytes": [cp, sz, ctypes.POINTER(vp)],
+        "ec_model_open_file": [cp, ctypes.POINTER(vp)],
+        "ec_model_free": [vp],
+        "ec_model_num_inputs": [vp, ctypes.POINTER(sz)],
+        "ec_model_num_outputs": [vp, ctypes.POINTER(sz)],
+        "ec_model_num_instructions": [vp, ctypes.POINTER(sz)],
+        "ec_model_input_info": [vp, sz, ctypes.POINTER(_TensorInfo)],
+        "ec_model_output_info": [vp, sz, ctypes.POINTER(_TensorInfo)],
+        "ec_model_arena_size": [vp, ctypes.POINTER(sz)],
+        "ec_session_create": [vp, ctypes.POINTER(_SessionOptions), ctypes.POINTER(vp)],
+        "ec_session_free": [vp],
+        "ec_session_set_input": [vp, sz, vp, sz],
+        "ec_session_run": [vp],
+        "ec_session_get_output": [vp, sz, ctypes.POINTER(vp), ctypes.POINTER(sz)],
+        "ec_session_profile": [vp, sz, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(cp)],
+    }
+    for name, argtypes in sigs.items():
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = ctypes.c_int
+    lib.ec_status_name.argtypes = [ctypes.c_int]
+    lib.ec_status_name.restype = cp
+    return lib
+
+
+def _check(status: int, context: str = "") -> None:
+    if status == 0:
+        return
+    lib = _lib()
+    msg = ctypes.c_char_p()
+    lib.ec_last_error(ctypes.byref(msg))
+    text = (msg.value or b"").decode("utf-8", "replace")
+    if context:
+        text = f"{context}: {text}"
+    raise RuntimeStatusError(status, lib.ec_status_name(status).decode(), text)
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """An input or output of a model, as onnxruntime's NodeArg."""
+
+    name: str
+    shape: list[int]
+    type: str  # "tensor(float)" etc., as onnxruntime spells it
+    dtype: np.dtype
+
+
+_ORT_TYPE_NAMES = {
+    "float32": "float", "float16": "float16", "int8": "int8", "uint8": "uint8",
+    "int32": "int32", "int64": "int64", "bool": "bool",
+}
+
+
+def _node_arg(info: _TensorInfo) -> NodeArg:
+    dtype = NUMPY_DTYPES[info.dtype]
+    return NodeArg(
+        name=info.name.decode(),
+        shape=[int(info.shape[i]) for i in range(info.rank)],
+        type=f"tensor({_ORT_TYPE_NAMES[dtype.name]})",
+        dtype=dtype,
+    )
+
+
+class Session:
+    """Runs a compiled .edgeb program: `Session(path_or_bytes, threads=1)`."""
+
+    def __init__(self, model: str | os.PathLike[str] | bytes, threads: int = 1,
+                 profile: bool = False) -> None:
+        lib = _lib()
+        self._lib = lib
+        self._model = ctypes.c_void_p()
+        self._session = ctypes.c_void_p()
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            data = bytes(model)
+            _check(lib.ec_model_open_bytes(data, len(data), ctypes.byref(self._model)))
+        else:
+            path = os.fspath(model)
+            _check(lib.ec_model_open_file(path.encode(), ctypes.byref(self._model)))
+        opts = _SessionOptions(threads, 1 if profile else 0)
+        _check(lib.ec_session_create(self._model, ctypes.byref(opts), ctypes.byref(self._session)))
+        self._inputs = self._args(lib.ec_model_num_inputs, lib.ec_model_input_info)
+        self._outputs = self._args(lib.ec_model_num_outputs, lib.ec_model_output_info)
+
+    def _args(self, count_fn: ctypes._CFuncPtr, info_fn: ctypes._CFuncPtr) -> list[NodeArg]:
+        n = ctypes.c_size_t()
+        _check(count_fn(self._model, ctypes.byref(n)))
+        out = []
+        for i in range(n.value):
+            info = _TensorInfo()
+            _check(info_fn(self._model, i, ctypes.byref(info)))
+            out.append(_node_arg(info))
+        return out
+
+    def get_inputs(self) -> list[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[NodeArg]:
+        return list(self._outputs)
+
+    def run(self, output_names: Sequence[str] | None,
+            input_feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        lib = self._lib
+        names = [a.name for a in self._inputs]
+        unknown = sorted(set(input_feed) - set(names))
+        if unknown:
+            raise EdgecError(f"unknown input {unknown[0]!r}; the model's inputs are {names}")
+        for i, arg in enumerate(self._inputs):
+            if arg.name not in input_feed:
+                raise EdgecError(f"input {arg.name!r} was not given")
+            value = np.asarray(input_feed[arg.name])
+            if value.dtype != arg.dtype:
+                raise EdgecError(
+                    f"input {arg.name!r}: dtype {value.dtype}, the model expects {arg.dtype}"
+                )
+            if list(value.shape) != arg.shape:
+                raise EdgecError(
+                    f"input {arg.name!r}: shape {list(value.shape)}, "
+                    f"the model expects {arg.shape}"
+                )
+            value = np.ascontiguousarray(value)
+            _check(lib.ec_session_set_input(self._session, i, value.ctypes.data, value.nbytes))
+        _check(lib.ec_session_run(self._session))
+        wanted = [a.name for a in self._outputs] if output_names is None else list(output_names)
+        index = {a.name: i for i, a in enumerate(self._outputs)}
+        results = []
+        for name in wanted:
+            if name not in index:
+                raise EdgecError(f"unknown output {name!r}; the model's outputs are {list(index)}")
+            i = index[name]
+            arg = self._outputs[i]
+            ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
+            _check(lib.ec_session_get_output(self._session, i, ctypes.byref(ptr), ctypes.byref(size)))
+            buf = (ctypes.c_char * size.value).from_address(ptr.value) if size.value else b""
+            # The arena is reused by the next run: hand out a copy.
+            results.append(np.frombuffer(buf, dtype=arg.dtype).reshape(arg.shape).copy())
+        return results
+
+    def profile(self) -> list[tuple[str, float]]:
+        """(op name, milliseconds) per instruction of the last run."""
+        n = ctypes.c_size_t()
+        _check(self._lib.ec_model_num_instructions(self._model, ctypes.byref(n)))
+        out = []
+        for i in range(n.value):
+            ns, op = ctypes.c_uint64(), ctypes.c_char_p()
+            _check(self._lib.ec_session_profile(self._session, i, ctypes.byref(ns), ctypes.byref(op)))
+            out.append(((op.value or b"").decode(), ns.value / 1e6))
+        return out
+
+    def arena_size(self) -> int:
+        n = ctypes.c_size_t()
+        _check(self._lib.ec_model_arena_size(self._model, ctypes.byref(n)))
+        return n.value
+
+    def close(self) -> None:
+        if getattr(self, "_session", None):
+            self._lib.ec_session_free(self._session)
+            self._session = ctypes.c_void_p()
+        if getattr(self, "_model", None):
+            self._lib.ec_model_free(self._model)
+            self._model = ctypes.c_void_p()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

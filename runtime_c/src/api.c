@@ -1,0 +1,273 @@
+/* The public API: models, sessions, inputs and outputs. */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "pool.h"
+
+#define ARENA_ALIGN 64
+
+struct ec_session {
+  const ec_model *model;
+  uint8_t *arena;
+  void **data; /* per tensor */
+  ec_exec exec;
+  ec_pool *pool;
+  uint64_t *profile_ns; /* per instruction, NULL unless profiling */
+};
+
+#define CHECK_ARG(cond, what)                                          \
+  do {                                                                 \
+    if (!(cond))                                                       \
+      return ec_set_error(EC_ERR_INVALID_ARGUMENT, "%s: %s", __func__, \
+                          what);                                       \
+  } while (0)
+
+EC_API ec_status ec_runtime_version(const char **out_version) {
+  CHECK_ARG(out_version, "out_version is NULL");
+  *out_version = EDGEC_VERSION;
+  return EC_OK;
+}
+
+static ec_status finish_open(ec_model *m, ec_model **out_model) {
+  ec_status st = ec_model_decode(m);
+  if (st != EC_OK) {
+    ec_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_open_bytes(const void *data, size_t size,
+                                     ec_model **out_model) {
+  CHECK_ARG(out_model, "out_model is NULL");
+  *out_model = NULL;
+  CHECK_ARG(data || size == 0, "data is NULL");
+  ec_model *m = calloc(1, sizeof *m);
+  if (!m) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  /* A 64-byte aligned copy keeps constant segments aligned in memory. */
+  size_t rounded = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  m->owned = aligned_alloc(ARENA_ALIGN, rounded ? rounded : ARENA_ALIGN);
+  if (!m->owned) {
+    free(m);
+    return ec_set_error(EC_ERR_NO_MEMORY, "cannot copy a %zu-byte model", size);
+  }
+  if (size) memcpy(m->owned, data, size);
+  m->file = m->owned;
+  m->file_size = size;
+  return finish_open(m, out_model);
+}
+
+EC_API ec_status ec_model_open_file(const char *path, ec_model **out_model) {
+  CHECK_ARG(out_model, "out_model is NULL");
+  *out_model = NULL;
+  CHECK_ARG(path, "path is NULL");
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return ec_set_error(EC_ERR_IO, "%s: cannot open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return ec_set_error(EC_ERR_IO, "%s: not a regular file", path);
+  }
+  size_t size = (size_t)st.st_size;
+  void *map = NULL;
+  if (size > 0) {
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      close(fd);
+      return ec_set_error(EC_ERR_IO, "%s: cannot map the file", path);
+    }
+  }
+  close(fd);
+  ec_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    if (map) munmap(map, size);
+    return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  }
+  m->mapping = map;
+  m->file = map;
+  m->file_size = size;
+  return finish_open(m, out_model);
+}
+
+EC_API ec_status ec_model_free(ec_model *m) {
+  if (!m) return EC_OK;
+  ec_model_release(m);
+  if (m->mapping) munmap(m->mapping, m->file_size);
+  free(m->owned);
+  free(m);
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_num_inputs(const ec_model *m, size_t *out_n) {
+  CHECK_ARG(m && out_n, "NULL argument");
+  *out_n = m->n_inputs;
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_num_outputs(const ec_model *m, size_t *out_n) {
+  CHECK_ARG(m && out_n, "NULL argument");
+  *out_n = m->n_outputs;
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_num_instructions(const ec_model *m, size_t *out_n) {
+  CHECK_ARG(m && out_n, "NULL argument");
+  *out_n = m->n_nodes;
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_arena_size(const ec_model *m, size_t *out_bytes) {
+  CHECK_ARG(m && out_bytes, "NULL argument");
+  *out_bytes = (size_t)m->arena_size;
+  return EC_OK;
+}
+
+static void fill_info(const ec_tensor_desc *t, ec_tensor_info *info) {
+  memset(info, 0, sizeof *info);
+  info->name = t->name;
+  info->dtype = t->dtype;
+  info->rank = t->rank;
+  memcpy(info->shape, t->shape, sizeof(int64_t) * (size_t)t->rank);
+  info->size_bytes = t->size;
+}
+
+EC_API ec_status ec_model_input_info(const ec_model *m, size_t index,
+                                     ec_tensor_info *out_info) {
+  CHECK_ARG(m && out_info, "NULL argument");
+  CHECK_ARG(index < m->n_inputs, "input index out of range");
+  fill_info(&m->tensors[m->inputs[index]], out_info);
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_output_info(const ec_model *m, size_t index,
+                                      ec_tensor_info *out_info) {
+  CHECK_ARG(m && out_info, "NULL argument");
+  CHECK_ARG(index < m->n_outputs, "output index out of range");
+  fill_info(&m->tensors[m->outputs[index]], out_info);
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_create(const ec_model *m,
+                                   const ec_session_options *options,
+                                   ec_session **out_session) {
+  CHECK_ARG(out_session, "out_session is NULL");
+  *out_session = NULL;
+  CHECK_ARG(m, "model is NULL");
+  int32_t threads = options ? options->threads : 1;
+  CHECK_ARG(threads >= 0 && threads <= 256, "threads must be in 0..256");
+  ec_session *s = calloc(1, sizeof *s);
+  if (!s) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  s->model = m;
+  size_t arena = (size_t)(m->arena_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  s->arena = aligned_alloc(ARENA_ALIGN, arena ? arena : ARENA_ALIGN);
+  s->data = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *s->data);
+  if (options && options->profile)
+    s->profile_ns = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *s->profile_ns);
+  if (!s->arena || !s->data || (options && options->profile && !s->profile_ns)) {
+    ec_session_free(s);
+    return ec_set_error(EC_ERR_NO_MEMORY, "cannot allocate a %zu-byte arena",
+                        arena);
+  }
+  /* Zeroed so that no run can ever observe stale bytes of another model. */
+  memset(s->arena, 0, arena);
+  for (size_t i = 0; i < m->n_tensors; i++) {
+    const ec_tensor_desc *t = &m->tensors[i];
+    s->data[i] = t->storage == EC_FB_STORAGEKIND_ARENA
+                     ? (void *)(s->arena + t->offset)
+                     : (void *)t->const_data;
+  }
+  if (threads > 1) {
+    ec_status st = ec_pool_create(threads, &s->pool);
+    if (st != EC_OK) {
+      ec_session_free(s);
+      return st;
+    }
+  }
+  s->exec.data = s->data;
+  s->exec.arena = s->arena;
+  s->exec.pool = s->pool;
+  *out_session = s;
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_free(ec_session *s) {
+  if (!s) return EC_OK;
+  ec_pool_free(s->pool);
+  free(s->arena);
+  free(s->data);
+  free(s->profile_ns);
+  free(s);
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_set_input(ec_session *s, size_t index,
+                                      const void *data, size_t size_bytes) {
+  CHECK_ARG(s && (data || size_bytes == 0), "NULL argument");
+  const ec_model *m = s->model;
+  if (index >= m->n_inputs)
+    return ec_set_error(EC_ERR_INVALID_ARGUMENT,
+                        "input index %zu out of range (model has %zu)", index,
+                        m->n_inputs);
+  const ec_tensor_desc *t = &m->tensors[m->inputs[index]];
+  if (size_bytes != t->size)
+    return ec_set_error(EC_ERR_SHAPE,
+                        "input '%s': got %zu bytes, expected %zu (%s, %lld elements)",
+                        t->name, size_bytes, t->size, ec_dtype_name(t->dtype),
+                        (long long)t->numel);
+  if (size_bytes) memcpy(s->data[m->inputs[index]], data, size_bytes);
+  return EC_OK;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+EC_API ec_status ec_session_run(ec_session *s) {
+  CHECK_ARG(s, "session is NULL");
+  const ec_model *m = s->model;
+  for (size_t i = 0; i < m->n_nodes; i++) {
+    const ec_node *n = &m->nodes[i];
+    if (s->profile_ns) {
+      uint64_t t0 = now_ns();
+      n->kernel->eval(n, &s->exec);
+      s->profile_ns[i] = now_ns() - t0;
+    } else {
+      n->kernel->eval(n, &s->exec);
+    }
+  }
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_get_output(const ec_session *s, size_t index,
+                                       const void **out_data,
+                                       size_t *out_size_bytes) {
+  CHECK_ARG(s && out_data && out_size_bytes, "NULL argument");
+  const ec_model *m = s->model;
+  if (index >= m->n_outputs)
+    return ec_set_error(EC_ERR_INVALID_ARGUMENT,
+                        "output index %zu out of range (model has %zu)", index,
+                        m->n_outputs);
+  *out_data = s->data[m->outputs[index]];
+  *out_size_bytes = m->tensors[m->outputs[index]].size;
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_profile(const ec_session *s, size_t instruction,
+                                    uint64_t *out_ns, const char **out_op_name) {
+  CHECK_ARG(s && out_ns && out_op_name, "NULL argument");
+  CHECK_ARG(s->profile_ns, "session was created without profiling");
+  CHECK_ARG(instruction < s->model->n_nodes, "instruction index out of range");
+  *out_ns = s->profile_ns[instruction];
+  *out_op_name = s->model->nodes[instruction].kernel->name;
+  return EC_OK;
+}

@@ -1,0 +1,190 @@
+/* Kernel interface: every op has a prepare step (run once at model load:
+ * checks dtypes and shapes, precomputes what eval needs) and an eval step
+ * (run blind on every ec_session_run: no checks, no allocation). */
+#ifndef EDGEC_KERNEL_H_
+#define EDGEC_KERNEL_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgec/edgec.h"
+#include "generated/schema.h"
+
+/* ---- decoded tensors ---------------------------------------------------- */
+
+typedef struct ec_quant {
+  const float *scales; /* points into the model file; n entries */
+  const int64_t *zero_points;
+  int32_t n;
+  int32_t axis; /* -1 = per tensor */
+} ec_quant;
+
+typedef struct ec_tensor_desc {
+  const char *name;
+  ec_dtype dtype;
+  int32_t rank;
+  int64_t shape[EC_MAX_RANK];
+  int64_t numel;
+  size_t size; /* bytes */
+  uint8_t storage; /* EC_FB_STORAGEKIND_* */
+  uint64_t offset; /* arena offset for ARENA tensors */
+  const void *const_data; /* CONSTANT tensors: data in the mapped file */
+  ec_quant quant;
+} ec_tensor_desc;
+
+/* ---- decoded options ---------------------------------------------------- */
+
+typedef struct ec_ints {
+  int32_t n;
+  int64_t v[2 * EC_MAX_RANK];
+} ec_ints;
+
+typedef struct ec_conv_options {
+  ec_ints strides, pads, dilations;
+  int64_t group;
+  uint8_t activation; /* EC_FB_ACTIVATION_* */
+  float act_alpha, act_beta;
+} ec_conv_options;
+
+typedef struct ec_pool_options {
+  uint8_t kind; /* EC_FB_POOLKIND_* */
+  ec_ints kernel, strides, pads, dilations;
+  bool count_include_pad;
+  int64_t p;
+} ec_pool_options;
+
+typedef struct ec_gemm_options {
+  bool trans_a, trans_b;
+  float alpha, beta;
+  uint8_t activation;
+  float act_alpha, act_beta;
+} ec_gemm_options;
+
+typedef struct ec_unary_options {
+  float alpha, beta;
+  bool approximate;
+} ec_unary_options;
+
+typedef struct ec_axis_options {
+  int64_t axis;
+  ec_ints axes;
+  bool keepdims;
+  float epsilon;
+  int64_t size;
+  float alpha, beta, bias;
+  uint32_t flags;
+} ec_axis_options;
+
+typedef struct ec_transpose_options {
+  ec_ints perm;
+} ec_transpose_options;
+
+typedef struct ec_slice_options {
+  ec_ints starts, steps;
+} ec_slice_options;
+
+typedef struct ec_pad_options {
+  ec_ints pads;
+  uint8_t mode; /* EC_FB_PADMODE_* */
+  float value;
+} ec_pad_options;
+
+typedef struct ec_resize_options {
+  uint8_t mode, coord, nearest; /* EC_FB_RESIZEMODE_*, ... */
+  float cubic_coeff_a;
+  bool exclude_outside;
+  int32_t n_scales;
+  float scales[EC_MAX_RANK];
+} ec_resize_options;
+
+typedef struct ec_options {
+  uint8_t type; /* EC_FB_OPOPTIONS_* (0 = none) */
+  union {
+    ec_conv_options conv;
+    ec_pool_options pool;
+    ec_gemm_options gemm;
+    ec_unary_options unary;
+    ec_axis_options axis;
+    ec_transpose_options transpose;
+    ec_slice_options slice;
+    ec_pad_options pad;
+    ec_resize_options resize;
+  } u;
+} ec_options;
+
+/* ---- nodes and execution ------------------------------------------------ */
+
+struct ec_kernel;
+struct ec_pool;
+
+typedef struct ec_node {
+  uint32_t index; /* position in the program */
+  uint16_t opcode;
+  uint16_t op_version;
+  uint16_t variant;
+  const char *name;
+  int32_t n_in, n_out;
+  const int32_t *in;  /* tensor indices; -1 = absent optional input */
+  const int32_t *out;
+  const ec_tensor_desc **tin; /* NULL where in[i] == -1 */
+  const ec_tensor_desc **tout;
+  ec_options opt;
+  uint64_t scratch_offset, scratch_size;
+  const struct ec_kernel *kernel;
+  void *params; /* set by prepare; freed with the model (free()) */
+} ec_node;
+
+/* What eval sees: one data pointer per tensor of the program. */
+typedef struct ec_exec {
+  void *const *data;
+  uint8_t *arena;
+  struct ec_pool *pool; /* NULL: single-threaded */
+} ec_exec;
+
+typedef ec_status (*ec_prepare_fn)(ec_node *node);
+typedef void (*ec_eval_fn)(const ec_node *node, const ec_exec *exec);
+
+typedef struct ec_kernel {
+  const char *name; /* op name for messages and profiles */
+  ec_prepare_fn prepare;
+  ec_eval_fn eval;
+} ec_kernel;
+
+/* Looks up the kernel for an opcode; NULL if this build has none. */
+const ec_kernel *ec_kernel_lookup(uint16_t opcode);
+
+/* Records a one-line message for ec_last_error and returns status.
+ * Prepare functions use ec_node_error, which prefixes the node. */
+ec_status ec_set_error(ec_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs fn over [0, n) in contiguous chunks, on the session's threads when
+ * it has any and n is at least 2 * grain; fn must be safe to call
+ * concurrently on disjoint ranges. */
+typedef void (*ec_range_fn)(void *ctx, int64_t begin, int64_t end);
+void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
+                     ec_range_fn fn, void *ctx);
+
+/* ---- helpers for prepare ------------------------------------------------ */
+
+size_t ec_dtype_size(ec_dtype dtype);
+const char *ec_dtype_name(ec_dtype dtype);
+/* Checks n_in within [min_in, max_in] and n_out == n_out_expected, and
+ * that required inputs (indices < min_in) are present. */
+ec_status ec_check_arity(const ec_node *node, int32_t min_in, int32_t max_in,
+                         int32_t n_out);
+ec_status ec_check_dtype(const ec_node *node, const ec_tensor_desc *t,
+                         ec_dtype expected, const char *what);
+ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
+                              const ec_tensor_desc *b, const char *what);
+/* Allocates node->params (zeroed). */
+ec_status ec_alloc_params(ec_node *node, size_t bytes);
+
+static inline void *ec_tensor_data(const ec_exec *exec, int32_t index) {
+  return exec->data[index];
+}
+
+#endif /* EDGEC_KERNEL_H_ */

@@ -1,0 +1,35 @@
+/* Numpy-style broadcasting of up to three operands against an output
+ * shape, with adjacent dimensions merged so the inner loop is as long as
+ * possible. Computed once in prepare. */
+#ifndef EDGEC_KERNELS_BROADCAST_H_
+#define EDGEC_KERNELS_BROADCAST_H_
+
+#include "kernel.h"
+
+#define EC_BCAST_MAX_OPERANDS 3
+
+typedef struct ec_bcast {
+  int32_t rank;   /* after merging; >= 1 */
+  int32_t n_operands;
+  int64_t shape[EC_MAX_RANK];
+  int64_t stride[EC_BCAST_MAX_OPERANDS][EC_MAX_RANK]; /* elements; 0 = broadcast */
+  int64_t numel;
+} ec_bcast;
+
+/* Fails with EC_ERR_SHAPE if an operand does not broadcast to out. */
+ec_status ec_bcast_init(const ec_node *node, const ec_tensor_desc *out,
+                        const ec_tensor_desc *const *operands, int32_t n,
+                        ec_bcast *b);
+
+/* The start of the flat output range [begin, ...) as a multi-index and the
+ * matching operand offsets. */
+typedef struct ec_bcast_iter {
+  int64_t idx[EC_MAX_RANK];
+  int64_t off[EC_BCAST_MAX_OPERANDS];
+} ec_bcast_iter;
+
+void ec_bcast_seek(const ec_bcast *b, int64_t begin, ec_bcast_iter *it);
+/* Advances by count elements, which must not cross the end of a row. */
+void ec_bcast_advance(const ec_bcast *b, int64_t count, ec_bcast_iter *it);
+
+#endif /* EDGEC_KERNELS_BROADCAST_H_ */

@@ -1,0 +1,494 @@
+/* Decoding and verification of a .edgeb file. Every byte is checked once
+ * here; the run path trusts what this produced. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32.h"
+#include "fb.h"
+
+#define FOOTER_SIZE 16
+#define SEGMENT_ALIGN 64
+/* Bounds that keep every size computation far from overflow. */
+#define MAX_ELEMENTS ((int64_t)1 << 40)
+#define MAX_ITEMS (1u << 24)
+
+#define FMT_ERR(...) ec_set_error(EC_ERR_FORMAT, __VA_ARGS__)
+
+static uint64_t ld64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+static uint32_t ld32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+         ((uint32_t)p[3] << 24);
+}
+
+typedef struct segment {
+  uint64_t offset, size; /* absolute file offset */
+} segment;
+
+typedef struct decoder {
+  ec_model *m;
+  fb_table root;
+  uint64_t payload_end; /* end of segments = start of the footer */
+  uint64_t segment_base;
+  size_t n_segments;
+  segment *segments;
+} decoder;
+
+/* ---- options ------------------------------------------------------------ */
+
+static bool read_ints(const fb_table *t, int id, ec_ints *out) {
+  fb_vector v;
+  if (!fb_vector_field(t, id, 8, &v) || v.len > 2 * EC_MAX_RANK) return false;
+  out->n = (int32_t)v.len;
+  for (uint32_t i = 0; i < v.len; i++) out->v[i] = fb_vec_i64(&v, i);
+  return true;
+}
+
+#define OK(x) \
+  do {        \
+    if (!(x)) return false; \
+  } while (0)
+
+static bool read_conv(const fb_table *t, ec_conv_options *o) {
+  OK(read_ints(t, EC_FB_CONVOPTIONS_STRIDES, &o->strides));
+  OK(read_ints(t, EC_FB_CONVOPTIONS_PADS, &o->pads));
+  OK(read_ints(t, EC_FB_CONVOPTIONS_DILATIONS, &o->dilations));
+  OK(fb_i64(t, EC_FB_CONVOPTIONS_GROUP, EC_FB_CONVOPTIONS_GROUP_DEFAULT, &o->group));
+  OK(fb_u8(t, EC_FB_CONVOPTIONS_ACTIVATION, 0, &o->activation));
+  OK(fb_f32(t, EC_FB_CONVOPTIONS_ACT_ALPHA, 0, &o->act_alpha));
+  OK(fb_f32(t, EC_FB_CONVOPTIONS_ACT_BETA, 0, &o->act_beta));
+  return true;
+}
+
+static bool read_pool(const fb_table *t, ec_pool_options *o) {
+  OK(fb_u8(t, EC_FB_POOLOPTIONS_KIND, 0, &o->kind));
+  OK(read_ints(t, EC_FB_POOLOPTIONS_KERNEL, &o->kernel));
+  OK(read_ints(t, EC_FB_POOLOPTIONS_STRIDES, &o->strides));
+  OK(read_ints(t, EC_FB_POOLOPTIONS_PADS, &o->pads));
+  OK(read_ints(t, EC_FB_POOLOPTIONS_DILATIONS, &o->dilations));
+  OK(fb_bool(t, EC_FB_POOLOPTIONS_COUNT_INCLUDE_PAD, false, &o->count_include_pad));
+  OK(fb_i64(t, EC_FB_POOLOPTIONS_P, EC_FB_POOLOPTIONS_P_DEFAULT, &o->p));
+  return true;
+}
+
+static bool read_gemm(const fb_table *t, ec_gemm_options *o) {
+  OK(fb_bool(t, EC_FB_GEMMOPTIONS_TRANS_A, false, &o->trans_a));
+  OK(fb_bool(t, EC_FB_GEMMOPTIONS_TRANS_B, false, &o->trans_b));
+  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ALPHA, EC_FB_GEMMOPTIONS_ALPHA_DEFAULT, &o->alpha));
+  OK(fb_f32(t, EC_FB_GEMMOPTIONS_BETA, EC_FB_GEMMOPTIONS_BETA_DEFAULT, &o->beta));
+  OK(fb_u8(t, EC_FB_GEMMOPTIONS_ACTIVATION, 0, &o->activation));
+  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ACT_ALPHA, 0, &o->act_alpha));
+  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ACT_BETA, 0, &o->act_beta));
+  return true;
+}
+
+static bool read_unary(const fb_table *t, ec_unary_options *o) {
+  OK(fb_f32(t, EC_FB_UNARYOPTIONS_ALPHA, 0, &o->alpha));
+  OK(fb_f32(t, EC_FB_UNARYOPTIONS_BETA, 0, &o->beta));
+  OK(fb_bool(t, EC_FB_UNARYOPTIONS_APPROXIMATE, false, &o->approximate));
+  return true;
+}
+
+static bool read_axis(const fb_table *t, ec_axis_options *o) {
+  OK(fb_i64(t, EC_FB_AXISOPTIONS_AXIS, 0, &o->axis));
+  OK(read_ints(t, EC_FB_AXISOPTIONS_AXES, &o->axes));
+  OK(fb_bool(t, EC_FB_AXISOPTIONS_KEEPDIMS, EC_FB_AXISOPTIONS_KEEPDIMS_DEFAULT, &o->keepdims));
+  OK(fb_f32(t, EC_FB_AXISOPTIONS_EPSILON, 0, &o->epsilon));
+  OK(fb_i64(t, EC_FB_AXISOPTIONS_SIZE, 0, &o->size));
+  OK(fb_f32(t, EC_FB_AXISOPTIONS_ALPHA, 0, &o->alpha));
+  OK(fb_f32(t, EC_FB_AXISOPTIONS_BETA, 0, &o->beta));
+  OK(fb_f32(t, EC_FB_AXISOPTIONS_BIAS, 0, &o->bias));
+  OK(fb_u32(t, EC_FB_AXISOPTIONS_FLAGS, 0, &o->flags));
+  return true;
+}
+
+static bool read_resize(const fb_table *t, ec_resize_options *o) {
+  fb_vector v;
+  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_MODE, 0, &o->mode));
+  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_COORD, 0, &o->coord));
+  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_NEAREST, 0, &o->nearest));
+  OK(fb_f32(t, EC_FB_RESIZEOPTIONS_CUBIC_COEFF_A, EC_FB_RESIZEOPTIONS_CUBIC_COEFF_A_DEFAULT,
+            &o->cubic_coeff_a));
+  OK(fb_bool(t, EC_FB_RESIZEOPTIONS_EXCLUDE_OUTSIDE, false, &o->exclude_outside));
+  OK(fb_vector_field(t, EC_FB_RESIZEOPTIONS_SCALES, 4, &v) && v.len <= EC_MAX_RANK);
+  o->n_scales = (int32_t)v.len;
+  for (uint32_t i = 0; i < v.len; i++) o->scales[i] = fb_vec_f32(&v, i);
+  return true;
+}
+
+static bool read_options(const fb_table *instr, ec_options *o) {
+  fb_table t;
+  bool present;
+  memset(o, 0, sizeof *o);
+  OK(fb_u8(instr, EC_FB_INSTRUCTION_OPTIONS_TYPE, 0, &o->type));
+  OK(fb_table_field(instr, EC_FB_INSTRUCTION_OPTIONS, &t, &present));
+  if (o->type == 0) return !present;
+  if (!present) return false;
+  switch (o->type) {
+    case EC_FB_OPOPTIONS_CONVOPTIONS: return read_conv(&t, &o->u.conv);
+    case EC_FB_OPOPTIONS_POOLOPTIONS: return read_pool(&t, &o->u.pool);
+    case EC_FB_OPOPTIONS_GEMMOPTIONS: return read_gemm(&t, &o->u.gemm);
+    case EC_FB_OPOPTIONS_UNARYOPTIONS: return read_unary(&t, &o->u.unary);
+    case EC_FB_OPOPTIONS_AXISOPTIONS: return read_axis(&t, &o->u.axis);
+    case EC_FB_OPOPTIONS_TRANSPOSEOPTIONS:
+      return read_ints(&t, EC_FB_TRANSPOSEOPTIONS_PERM, &o->u.transpose.perm);
+    case EC_FB_OPOPTIONS_SLICEOPTIONS:
+      return read_ints(&t, EC_FB_SLICEOPTIONS_STARTS, &o->u.slice.starts) &&
+             read_ints(&t, EC_FB_SLICEOPTIONS_STEPS, &o->u.slice.steps);
+    case EC_FB_OPOPTIONS_PADOPTIONS:
+      return read_ints(&t, EC_FB_PADOPTIONS_PADS, &o->u.pad.pads) &&
+             fb_u8(&t, EC_FB_PADOPTIONS_MODE, 0, &o->u.pad.mode) &&
+             fb_f32(&t, EC_FB_PADOPTIONS_VALUE, 0, &o->u.pad.value);
+    case EC_FB_OPOPTIONS_RESIZEOPTIONS: return read_resize(&t, &o->u.resize);
+    default: return false;
+  }
+}
+
+/* ---- tensors ------------------------------------------------------------ */
+
+static ec_status read_quant(const fb_table *q, ec_tensor_desc *td, size_t i) {
+  fb_vector scales, zps;
+  int32_t axis;
+  if (!fb_vector_field(q, EC_FB_QUANTIZATION_SCALES, 4, &scales) ||
+      !fb_vector_field(q, EC_FB_QUANTIZATION_ZERO_POINTS, 8, &zps) ||
+      !fb_i32(q, EC_FB_QUANTIZATION_AXIS, EC_FB_QUANTIZATION_AXIS_DEFAULT, &axis))
+    return FMT_ERR("tensor %zu: malformed quantization", i);
+  if (scales.len == 0 || (zps.len != 0 && zps.len != scales.len))
+    return FMT_ERR("tensor %zu: %u scales and %u zero points", i, scales.len,
+                   zps.len);
+  if (axis < -1 || axis >= td->rank ||
+      (axis == -1 ? scales.len != 1
+                  : (int64_t)scales.len != td->shape[axis]))
+    return FMT_ERR("tensor %zu: quantization axis %d does not fit its shape", i,
+                   axis);
+  td->quant.scales = fb_vector_data(&scales);
+  td->quant.zero_points = zps.len ? fb_vector_data(&zps) : NULL;
+  td->quant.n = (int32_t)scales.len;
+  td->quant.axis = axis;
+  return EC_OK;
+}
+
+static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
+  ec_tensor_desc *td = &d->m->tensors[i];
+  fb_vector shape;
+  uint8_t dtype;
+  uint32_t seg;
+  uint64_t offset, size;
+  fb_table sub;
+  bool present;
+  if (!fb_string_field(t, EC_FB_TENSOR_NAME, &td->name) ||
+      !fb_u8(t, EC_FB_TENSOR_DTYPE, 0, &dtype) ||
+      !fb_vector_field(t, EC_FB_TENSOR_SHAPE, 8, &shape) ||
+      !fb_u8(t, EC_FB_TENSOR_STORAGE, 0, &td->storage) ||
+      !fb_u32(t, EC_FB_TENSOR_SEGMENT, 0, &seg) ||
+      !fb_u64(t, EC_FB_TENSOR_OFFSET, 0, &offset) ||
+      !fb_u64(t, EC_FB_TENSOR_SIZE, 0, &size))
+    return FMT_ERR("tensor %zu: malformed table", i);
+  if (dtype > EC_FB_DTYPE_BOOL)
+    return FMT_ERR("tensor %zu ('%s'): unknown dtype %u", i, td->name, dtype);
+  td->dtype = (ec_dtype)dtype;
+  if (shape.len > EC_MAX_RANK)
+    return FMT_ERR("tensor %zu ('%s'): rank %u exceeds %d", i, td->name,
+                   shape.len, EC_MAX_RANK);
+  td->rank = (int32_t)shape.len;
+  td->numel = 1;
+  for (uint32_t k = 0; k < shape.len; k++) {
+    int64_t dim = fb_vec_i64(&shape, k);
+    if (dim < 0 || dim > MAX_ELEMENTS)
+      return FMT_ERR("tensor %zu ('%s'): dimension %u is %lld", i, td->name, k,
+                     (long long)dim);
+    td->shape[k] = dim;
+    if (dim != 0 && td->numel > MAX_ELEMENTS / dim)
+      return FMT_ERR("tensor %zu ('%s'): too many elements", i, td->name);
+    td->numel *= dim;
+  }
+  td->size = (size_t)td->numel * ec_dtype_size(td->dtype);
+  if (size != td->size)
+    return FMT_ERR("tensor %zu ('%s'): size %llu bytes, shape needs %zu", i,
+                   td->name, (unsigned long long)size, td->size);
+  td->offset = offset;
+  if (td->storage == EC_FB_STORAGEKIND_ARENA) {
+    if (offset > d->m->arena_size || size > d->m->arena_size - offset)
+      return FMT_ERR("tensor %zu ('%s'): [%llu, +%llu) outside the arena of %llu bytes",
+                     i, td->name, (unsigned long long)offset,
+                     (unsigned long long)size,
+                     (unsigned long long)d->m->arena_size);
+    if (offset % 16 != 0)
+      return FMT_ERR("tensor %zu ('%s'): arena offset %llu not 16-byte aligned", i,
+                     td->name, (unsigned long long)offset);
+  } else if (td->storage == EC_FB_STORAGEKIND_CONSTANT) {
+    if (seg >= d->n_segments)
+      return FMT_ERR("tensor %zu ('%s'): segment %u of %zu", i, td->name, seg,
+                     d->n_segments);
+    const segment *s = &d->segments[seg];
+    if (offset > s->size || size > s->size - offset)
+      return FMT_ERR("tensor %zu ('%s'): outside its segment", i, td->name);
+    if (offset % 16 != 0)
+      return FMT_ERR("tensor %zu ('%s'): constant offset not 16-byte aligned", i,
+                     td->name);
+    td->const_data = d->m->file + s->offset + offset;
+  } else {
+    return FMT_ERR("tensor %zu ('%s'): unknown storage %u", i, td->name,
+                   td->storage);
+  }
+  if (!fb_table_field(t, EC_FB_TENSOR_QUANT, &sub, &present))
+    return FMT_ERR("tensor %zu: malformed quantization", i);
+  if (present) {
+    ec_status st = read_quant(&sub, td, i);
+    if (st != EC_OK) return st;
+  }
+  if (!fb_table_field(t, EC_FB_TENSOR_SPARSE, &sub, &present))
+    return FMT_ERR("tensor %zu: malformed sparse encoding", i);
+  if (present)
+    return ec_set_error(EC_ERR_UNSUPPORTED,
+                        "tensor %zu ('%s'): sparse encodings need a newer runtime",
+                        i, td->name);
+  return EC_OK;
+}
+
+/* ---- program ------------------------------------------------------------ */
+
+static ec_status read_segments(decoder *d) {
+  fb_vector v;
+  if (!fb_vector_field(&d->root, EC_FB_PROGRAM_SEGMENTS, 4, &v) ||
+      v.len > MAX_ITEMS)
+    return FMT_ERR("malformed segment list");
+  d->n_segments = v.len;
+  d->segments = calloc(v.len ? v.len : 1, sizeof *d->segments);
+  if (!d->segments) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  uint64_t prev_end = d->segment_base;
+  for (uint32_t i = 0; i < v.len; i++) {
+    fb_table t;
+    uint64_t off, size;
+    if (!fb_vector_table(&v, i, &t) || !fb_u64(&t, EC_FB_SEGMENT_OFFSET, 0, &off) ||
+        !fb_u64(&t, EC_FB_SEGMENT_SIZE, 0, &size))
+      return FMT_ERR("segment %u: malformed table", i);
+    uint64_t room = d->payload_end - d->segment_base;
+    if (off % SEGMENT_ALIGN != 0 || off > room || size > room - off)
+      return FMT_ERR("segment %u: [%llu, +%llu) outside the file or misaligned", i,
+                     (unsigned long long)off, (unsigned long long)size);
+    uint64_t abs = d->segment_base + off;
+    if (abs < prev_end)
+      return FMT_ERR("segment %u overlaps the one before it", i);
+    prev_end = abs + size;
+    d->segments[i].offset = abs;
+    d->segments[i].size = size;
+  }
+  return EC_OK;
+}
+
+static ec_status read_tensors(decoder *d) {
+  fb_vector v;
+  if (!fb_vector_field(&d->root, EC_FB_PROGRAM_TENSORS, 4, &v) ||
+      v.len > MAX_ITEMS)
+    return FMT_ERR("malformed tensor list");
+  d->m->n_tensors = v.len;
+  d->m->tensors = calloc(v.len ? v.len : 1, sizeof *d->m->tensors);
+  if (!d->m->tensors) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  for (uint32_t i = 0; i < v.len; i++) {
+    fb_table t;
+    if (!fb_vector_table(&v, i, &t)) return FMT_ERR("tensor %u: malformed", i);
+    ec_status st = read_tensor(d, &t, i);
+    if (st != EC_OK) return st;
+  }
+  return EC_OK;
+}
+
+static ec_status read_index_list(decoder *d, int id, const char *what,
+                                 size_t *out_n, int32_t **out) {
+  fb_vector v;
+  if (!fb_vector_field(&d->root, id, 4, &v) || v.len > MAX_ITEMS)
+    return FMT_ERR("malformed %s list", what);
+  *out_n = v.len;
+  *out = calloc(v.len ? v.len : 1, sizeof **out);
+  if (!*out) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  for (uint32_t i = 0; i < v.len; i++) {
+    int32_t idx = fb_vec_i32(&v, i);
+    if (idx < 0 || (size_t)idx >= d->m->n_tensors)
+      return FMT_ERR("%s %u: tensor index %d out of range", what, i, idx);
+    if (d->m->tensors[idx].storage != EC_FB_STORAGEKIND_ARENA)
+      return FMT_ERR("%s %u: tensor '%s' is not in the arena", what, i,
+                     d->m->tensors[idx].name);
+    (*out)[i] = idx;
+  }
+  return EC_OK;
+}
+
+static ec_status read_operands(decoder *d, const fb_vector *v, uint32_t node,
+                               bool outputs, size_t *cursor) {
+  ec_model *m = d->m;
+  for (uint32_t k = 0; k < v->len; k++) {
+    int32_t idx = fb_vec_i32(v, k);
+    bool absent = idx == -1 && !outputs;
+    if (!absent && (idx < 0 || (size_t)idx >= m->n_tensors))
+      return FMT_ERR("instruction %u: %s %u is tensor %d of %zu", node,
+                     outputs ? "output" : "input", k, idx, m->n_tensors);
+    if (outputs && m->tensors[idx].storage != EC_FB_STORAGEKIND_ARENA)
+      return FMT_ERR("instruction %u: output %u writes constant '%s'", node, k,
+                     m->tensors[idx].name);
+    m->operands[*cursor] = idx;
+    m->operand_descs[*cursor] = absent ? NULL : &m->tensors[idx];
+    (*cursor)++;
+  }
+  return EC_OK;
+}
+
+static ec_status read_instructions(decoder *d) {
+  ec_model *m = d->m;
+  fb_vector v;
+  if (!fb_vector_field(&d->root, EC_FB_PROGRAM_INSTRUCTIONS, 4, &v) ||
+      v.len > MAX_ITEMS)
+    return FMT_ERR("malformed instruction list");
+  m->n_nodes = v.len;
+  m->nodes = calloc(v.len ? v.len : 1, sizeof *m->nodes);
+  if (!m->nodes) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+
+  /* First pass: count operands so one allocation holds them all. */
+  size_t total = 0;
+  for (uint32_t i = 0; i < v.len; i++) {
+    fb_table t;
+    fb_vector ins, outs;
+    if (!fb_vector_table(&v, i, &t) ||
+        !fb_vector_field(&t, EC_FB_INSTRUCTION_INPUTS, 4, &ins) ||
+        !fb_vector_field(&t, EC_FB_INSTRUCTION_OUTPUTS, 4, &outs) ||
+        ins.len > 4096 || outs.len > 4096)
+      return FMT_ERR("instruction %u: malformed table", i);
+    total += (size_t)ins.len + outs.len;
+  }
+  m->operands = calloc(total ? total : 1, sizeof *m->operands);
+  m->operand_descs = calloc(total ? total : 1, sizeof *m->operand_descs);
+  if (!m->operands || !m->operand_descs)
+    return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+
+  size_t cursor = 0;
+  for (uint32_t i = 0; i < v.len; i++) {
+    ec_node *n = &m->nodes[i];
+    fb_table t;
+    fb_vector ins, outs;
+    fb_vector_table(&v, i, &t);
+    fb_vector_field(&t, EC_FB_INSTRUCTION_INPUTS, 4, &ins);
+    fb_vector_field(&t, EC_FB_INSTRUCTION_OUTPUTS, 4, &outs);
+    n->index = i;
+    if (!fb_u16(&t, EC_FB_INSTRUCTION_OPCODE, 0, &n->opcode) ||
+        !fb_u16(&t, EC_FB_INSTRUCTION_OP_VERSION, EC_FB_INSTRUCTION_OP_VERSION_DEFAULT,
+                &n->op_version) ||
+        !fb_u16(&t, EC_FB_INSTRUCTION_VARIANT, 0, &n->variant) ||
+        !fb_string_field(&t, EC_FB_INSTRUCTION_NAME, &n->name) ||
+        !fb_u64(&t, EC_FB_INSTRUCTION_SCRATCH_OFFSET, 0, &n->scratch_offset) ||
+        !fb_u64(&t, EC_FB_INSTRUCTION_SCRATCH_SIZE, 0, &n->scratch_size))
+      return FMT_ERR("instruction %u: malformed table", i);
+    if (!read_options(&t, &n->opt))
+      return FMT_ERR("instruction %u ('%s'): malformed options", i, n->name);
+    n->kernel = ec_kernel_lookup(n->opcode);
+    if (n->kernel == NULL)
+      return ec_set_error(EC_ERR_UNSUPPORTED,
+                          "instruction %u ('%s'): opcode %u is not in this runtime",
+                          i, n->name, n->opcode);
+    if (n->op_version != 1)
+      return ec_set_error(EC_ERR_UNSUPPORTED,
+                          "instruction %u ('%s'): %s version %u is newer than this runtime",
+                          i, n->name, n->kernel->name, n->op_version);
+    if (n->scratch_offset > m->arena_size ||
+        n->scratch_size > m->arena_size - n->scratch_offset)
+      return FMT_ERR("instruction %u ('%s'): scratch outside the arena", i, n->name);
+    n->n_in = (int32_t)ins.len;
+    n->n_out = (int32_t)outs.len;
+    n->in = m->operands + cursor;
+    n->tin = m->operand_descs + cursor;
+    ec_status st = read_operands(d, &ins, i, false, &cursor);
+    if (st != EC_OK) return st;
+    n->out = m->operands + cursor;
+    n->tout = m->operand_descs + cursor;
+    st = read_operands(d, &outs, i, true, &cursor);
+    if (st != EC_OK) return st;
+    st = n->kernel->prepare(n);
+    if (st != EC_OK) return st;
+  }
+  return EC_OK;
+}
+
+static ec_status check_footer(decoder *d) {
+  const ec_model *m = d->m;
+  if (m->file_size < 8 + FOOTER_SIZE)
+    return FMT_ERR("file of %zu bytes is too small to be a .edgeb program",
+                   m->file_size);
+  const uint8_t *f = m->file + m->file_size - FOOTER_SIZE;
+  if (memcmp(f, "ECF1", 4) != 0)
+    return FMT_ERR("no .edgeb footer (truncated or not an edgec file)");
+  uint64_t end = ld64(f + 8);
+  if (end != m->file_size - FOOTER_SIZE)
+    return FMT_ERR("footer says %llu bytes, file has %zu (truncated?)",
+                   (unsigned long long)end, m->file_size - FOOTER_SIZE);
+  uint32_t crc = ec_crc32(m->file, (size_t)end);
+  if (crc != ld32(f + 4))
+    return ec_set_error(EC_ERR_CHECKSUM,
+                        "checksum mismatch: the file was corrupted");
+  d->payload_end = end;
+  return EC_OK;
+}
+
+static ec_status read_program(decoder *d) {
+  ec_model *m = d->m;
+  fb_span whole = {m->file, (size_t)d->payload_end};
+  uint32_t version;
+  if (!fb_root(whole, EC_FB_FILE_IDENTIFIER, &d->root))
+    return FMT_ERR("not an edgec program (identifier or root table invalid)");
+  if (!fb_u32(&d->root, EC_FB_PROGRAM_FORMAT_VERSION, 0, &version) ||
+      !fb_u64(&d->root, EC_FB_PROGRAM_SEGMENT_BASE, 0, &d->segment_base))
+    return FMT_ERR("malformed program table");
+  if (version == 0) return FMT_ERR("program has no format version");
+  if (version > EC_FORMAT_VERSION)
+    return ec_set_error(EC_ERR_VERSION,
+                        "file format version %u is newer than this runtime's (%u); "
+                        "update the runtime",
+                        version, EC_FORMAT_VERSION);
+  if (d->segment_base % SEGMENT_ALIGN != 0 || d->segment_base < 8 ||
+      d->segment_base > d->payload_end)
+    return FMT_ERR("segment base %llu is misaligned or outside the file",
+                   (unsigned long long)d->segment_base);
+  /* From here on the FlatBuffer may only reference its own bytes. */
+  fb_span table_bytes = {m->file, (size_t)d->segment_base};
+  if (!fb_root(table_bytes, EC_FB_FILE_IDENTIFIER, &d->root))
+    return FMT_ERR("program table overlaps the constant segments");
+  if (!fb_u64(&d->root, EC_FB_PROGRAM_ARENA_SIZE, 0, &m->arena_size) ||
+      !fb_u64(&d->root, EC_FB_PROGRAM_REQUIREMENTS, 0, &m->requirements))
+    return FMT_ERR("malformed program table");
+  if (m->arena_size > ((uint64_t)1 << 44))
+    return FMT_ERR("arena of %llu bytes is implausibly large",
+                   (unsigned long long)m->arena_size);
+  ec_status st = read_segments(d);
+  if (st == EC_OK) st = read_tensors(d);
+  if (st == EC_OK)
+    st = read_index_list(d, EC_FB_PROGRAM_INPUTS, "input", &m->n_inputs, &m->inputs);
+  if (st == EC_OK)
+    st = read_index_list(d, EC_FB_PROGRAM_OUTPUTS, "output", &m->n_outputs,
+                         &m->outputs);
+  if (st == EC_OK) st = read_instructions(d);
+  return st;
+}
+
+ec_status ec_model_decode(ec_model *m) {
+  decoder d;
+  memset(&d, 0, sizeof d);
+  d.m = m;
+  ec_status st = check_footer(&d);
+  if (st == EC_OK) st = read_program(&d);
+  free(d.segments);
+  return st;
+}
+
+void ec_model_release(ec_model *m) {
+  for (size_t i = 0; m->nodes && i < m->n_nodes; i++) free(m->nodes[i].params);
+  free(m->nodes);
+  free(m->operands);
+  free(m->operand_descs);
+  free(m->tensors);
+  free(m->inputs);
+  free(m->outputs);
+}

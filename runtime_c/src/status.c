@@ -1,0 +1,110 @@
+/* Status names, the thread-local last error, and prepare-time helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+
+static _Thread_local char last_error[512];
+
+ec_status ec_set_error(ec_status status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
+                        ...) {
+  char detail[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  return ec_set_error(status, "instruction %u (%s '%s'): %s", node->index,
+                      node->kernel ? node->kernel->name : "?", node->name,
+                      detail);
+}
+
+EC_API ec_status ec_last_error(const char **out_message) {
+  if (out_message == NULL) return EC_ERR_INVALID_ARGUMENT;
+  *out_message = last_error;
+  return EC_OK;
+}
+
+EC_API const char *ec_status_name(ec_status status) {
+  switch (status) {
+    case EC_OK: return "ok";
+    case EC_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case EC_ERR_IO: return "i/o error";
+    case EC_ERR_FORMAT: return "malformed file";
+    case EC_ERR_VERSION: return "unsupported format version";
+    case EC_ERR_CHECKSUM: return "checksum mismatch";
+    case EC_ERR_UNSUPPORTED: return "unsupported";
+    case EC_ERR_NO_MEMORY: return "out of memory";
+    case EC_ERR_SHAPE: return "shape mismatch";
+    case EC_ERR_DTYPE: return "dtype mismatch";
+    case EC_ERR_BACKEND: return "backend unavailable";
+    case EC_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+size_t ec_dtype_size(ec_dtype dtype) {
+  switch (dtype) {
+    case EC_FLOAT32: case EC_INT32: return 4;
+    case EC_FLOAT16: return 2;
+    case EC_INT8: case EC_UINT8: case EC_BOOL: return 1;
+    case EC_INT64: return 8;
+  }
+  return 0;
+}
+
+const char *ec_dtype_name(ec_dtype dtype) {
+  static const char *names[] = {"float32", "float16", "int8", "uint8",
+                                "int32",   "int64",   "bool"};
+  return (unsigned)dtype < 7 ? names[dtype] : "?";
+}
+
+ec_status ec_check_arity(const ec_node *node, int32_t min_in, int32_t max_in,
+                         int32_t n_out) {
+  if (node->n_in < min_in || node->n_in > max_in)
+    return ec_node_error(node, EC_ERR_FORMAT, "has %d inputs, expected %d..%d",
+                         node->n_in, min_in, max_in);
+  if (node->n_out != n_out)
+    return ec_node_error(node, EC_ERR_FORMAT, "has %d outputs, expected %d",
+                         node->n_out, n_out);
+  for (int32_t i = 0; i < min_in; i++)
+    if (node->tin[i] == NULL)
+      return ec_node_error(node, EC_ERR_FORMAT, "required input %d is absent",
+                           i);
+  return EC_OK;
+}
+
+ec_status ec_check_dtype(const ec_node *node, const ec_tensor_desc *t,
+                         ec_dtype expected, const char *what) {
+  if (t->dtype != expected)
+    return ec_node_error(node, EC_ERR_DTYPE, "%s is %s, expected %s", what,
+                         ec_dtype_name(t->dtype), ec_dtype_name(expected));
+  return EC_OK;
+}
+
+ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
+                              const ec_tensor_desc *b, const char *what) {
+  bool same = a->rank == b->rank;
+  for (int32_t i = 0; same && i < a->rank; i++) same = a->shape[i] == b->shape[i];
+  if (!same)
+    return ec_node_error(node, EC_ERR_SHAPE, "%s: shapes differ", what);
+  return EC_OK;
+}
+
+ec_status ec_alloc_params(ec_node *node, size_t bytes) {
+  free(node->params);
+  node->params = calloc(1, bytes ? bytes : 1);
+  if (node->params == NULL)
+    return ec_node_error(node, EC_ERR_NO_MEMORY, "cannot allocate %zu bytes",
+                         bytes);
+  return EC_OK;
+}
