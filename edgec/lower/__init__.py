@@ -11,6 +11,6 @@ from __future__ import annotations
 
 from edgec.lower.context import LoweringContext, Unsupported, lower_graph, lowers, supported_ops
 
-from edgec.lower import elementwise, shape_ops  # noqa: E402,F401  (registration)
+from edgec.lower import conv, elementwise, pool_norm, shape_ops, tensor  # noqa: E402,F401
 
 __all__ = ["LoweringContext", "Unsupported", "lower_graph", "lowers", "supported_ops"]

@@ -1,7 +1,7 @@
 #include "kernel.h"
 
 #define EC_OP(code, sym) extern const ec_kernel sym;
-#include "kernels/ops.def"
+#include "kernels/ops_all.def"
 #undef EC_OP
 
 typedef struct entry {
@@ -11,7 +11,7 @@ typedef struct entry {
 
 static const entry table[] = {
 #define EC_OP(code, sym) {EC_FB_OPCODE_##code, &sym},
-#include "kernels/ops.def"
+#include "kernels/ops_all.def"
 #undef EC_OP
 };
 

@@ -1,0 +1,1 @@
+"""Lowering of the conv ops (see edgec.lower)."""

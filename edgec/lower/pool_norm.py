@@ -1,0 +1,1 @@
+"""Lowering of the pool_norm ops (see edgec.lower)."""

@@ -1,0 +1,1 @@
+"""Lowering of the tensor ops (see edgec.lower)."""
