@@ -1,7 +1,8 @@
 """Arena planning: liveness analysis and offset assignment.
 
-Every arena tensor (after merging aliases) and every instruction's scratch
-is a buffer live over an interval of instruction indices. Buffers are
+Every arena tensor (after merging aliases) is a buffer live over an
+interval of instruction indices. (Kernel workspaces are per thread and
+allocated by the session, outside the arena.) Buffers are
 placed greedily, largest first, at the lowest 64-byte aligned offset that
 does not collide with an already placed buffer whose interval overlaps
 (TFLite's "greedy by size"). The lower bound reported beside the arena
@@ -27,8 +28,7 @@ class _Buffer:
     first: int
     last: int
     offset: int = 0
-    tensor: int | None = None  # root tensor, or None for scratch
-    instruction: int | None = None  # owner of a scratch buffer
+    tensor: int
 
 
 def _buffers(program: Program) -> list[_Buffer]:
@@ -58,15 +58,10 @@ def _buffers(program: Program) -> list[_Buffer]:
             touch(i, step)
     for i in program.outputs:
         touch(i, n)
-    buffers = [
+    return [
         _Buffer(size=_align(max(tensors[r].nbytes, 1)), first=s, last=e, tensor=r)
         for r, (s, e) in sorted(live.items())
     ]
-    for step, ins in enumerate(program.instructions):
-        if ins.scratch_size:
-            buffers.append(_Buffer(size=_align(ins.scratch_size), first=step, last=step,
-                                   instruction=step))
-    return buffers
 
 
 def _place(buffers: list[_Buffer]) -> int:
@@ -100,15 +95,12 @@ def _lower_bound(buffers: list[_Buffer]) -> int:
 
 
 def plan_arena(program: Program) -> None:
-    """Sets every arena tensor's and scratch's offset and the arena size."""
+    """Sets every arena tensor's offset and the arena size."""
     buffers = _buffers(program)
     program.arena_size = _place(buffers)
     program.arena_lower_bound = _lower_bound(buffers)
-    offsets = {b.tensor: b.offset for b in buffers if b.tensor is not None}
+    offsets = {b.tensor: b.offset for b in buffers}
     for i, t in enumerate(program.tensors):
         if t.is_constant:
             continue
         t.offset = offsets.get(t.alias_of if t.alias_of is not None else i, 0)
-    for b in buffers:
-        if b.instruction is not None:
-            program.instructions[b.instruction].scratch_offset = b.offset

@@ -59,8 +59,7 @@ class Instruction:
     options: Any = None  # one of the edgec.fb *OptionsT classes
     name: str = ""
     variant: int = 0
-    scratch_size: int = 0
-    scratch_offset: int = 0  # set by the planner
+    scratch_size: int = 0  # workspace bytes per thread
 
 
 @dataclass

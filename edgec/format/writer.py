@@ -86,7 +86,6 @@ def _program_table(program: Program, segment_of: dict[int, int], payloads: list[
         if ins.options is not None:
             it.optionsType = _options_type(ins.options)
             it.options = ins.options
-        it.scratchOffset = ins.scratch_offset
         it.scratchSize = ins.scratch_size
         root.instructions.append(it)
     root.inputs = list(program.inputs)

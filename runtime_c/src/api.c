@@ -1,6 +1,7 @@
 /* The public API: models, sessions, inputs and outputs. */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +18,8 @@ struct ec_session {
   const ec_model *model;
   uint8_t *arena;
   void **data; /* per tensor */
+  int32_t threads;
+  uint8_t **workspace; /* per thread */
   ec_exec exec;
   ec_pool *pool;
   uint64_t *profile_ns; /* per instruction, NULL unless profiling */
@@ -169,9 +172,18 @@ EC_API ec_status ec_session_create(const ec_model *m,
   size_t arena = (size_t)(m->arena_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
   s->arena = aligned_alloc(ARENA_ALIGN, arena ? arena : ARENA_ALIGN);
   s->data = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *s->data);
+  s->threads = threads > 1 ? threads : 1;
+  s->workspace = calloc((size_t)s->threads, sizeof *s->workspace);
+  size_t ws = (size_t)(m->max_scratch + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  bool ws_ok = s->workspace != NULL;
+  for (int32_t t = 0; ws_ok && t < s->threads; t++) {
+    s->workspace[t] = aligned_alloc(ARENA_ALIGN, ws ? ws : ARENA_ALIGN);
+    ws_ok = s->workspace[t] != NULL;
+  }
   if (options && options->profile)
     s->profile_ns = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *s->profile_ns);
-  if (!s->arena || !s->data || (options && options->profile && !s->profile_ns)) {
+  if (!s->arena || !s->data || !ws_ok ||
+      (options && options->profile && !s->profile_ns)) {
     ec_session_free(s);
     return ec_set_error(EC_ERR_NO_MEMORY, "cannot allocate a %zu-byte arena",
                         arena);
@@ -192,7 +204,7 @@ EC_API ec_status ec_session_create(const ec_model *m,
     }
   }
   s->exec.data = s->data;
-  s->exec.arena = s->arena;
+  s->exec.workspace = s->workspace;
   s->exec.pool = s->pool;
   *out_session = s;
   return EC_OK;
@@ -201,6 +213,8 @@ EC_API ec_status ec_session_create(const ec_model *m,
 EC_API ec_status ec_session_free(ec_session *s) {
   if (!s) return EC_OK;
   ec_pool_free(s->pool);
+  for (int32_t t = 0; s->workspace && t < s->threads; t++) free(s->workspace[t]);
+  free(s->workspace);
   free(s->arena);
   free(s->data);
   free(s->profile_ns);

@@ -130,16 +130,18 @@ typedef struct ec_node {
   const ec_tensor_desc **tin; /* NULL where in[i] == -1 */
   const ec_tensor_desc **tout;
   ec_options opt;
-  uint64_t scratch_offset, scratch_size;
+  uint64_t scratch_size; /* bytes of workspace per thread */
   const struct ec_kernel *kernel;
   void *params; /* set by prepare; freed with the model (free()) */
 } ec_node;
 
-/* What eval sees: one data pointer per tensor of the program. */
+/* What eval sees: one data pointer per tensor of the program, and one
+ * workspace per thread of at least the instruction's scratch_size bytes
+ * (64-byte aligned; contents undefined on entry). */
 typedef struct ec_exec {
   void *const *data;
-  uint8_t *arena;
-  struct ec_pool *pool; /* NULL: single-threaded */
+  uint8_t *const *workspace; /* indexed by the thread argument of ec_range_fn */
+  struct ec_pool *pool;      /* NULL: single-threaded */
 } ec_exec;
 
 typedef ec_status (*ec_prepare_fn)(ec_node *node);
@@ -163,8 +165,10 @@ ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
 
 /* Runs fn over [0, n) in contiguous chunks, on the session's threads when
  * it has any and n is at least 2 * grain; fn must be safe to call
- * concurrently on disjoint ranges. */
-typedef void (*ec_range_fn)(void *ctx, int64_t begin, int64_t end);
+ * concurrently on disjoint ranges. thread (0 = the caller) selects
+ * exec->workspace[thread]. */
+typedef void (*ec_range_fn)(void *ctx, int64_t begin, int64_t end,
+                            int32_t thread);
 void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
                      ec_range_fn fn, void *ctx);
 

@@ -13,6 +13,7 @@
 /* Bounds that keep every size computation far from overflow. */
 #define MAX_ELEMENTS ((int64_t)1 << 40)
 #define MAX_ITEMS (1u << 24)
+#define MAX_SCRATCH ((uint64_t)1 << 32)
 
 #define FMT_ERR(...) ec_set_error(EC_ERR_FORMAT, __VA_ARGS__)
 
@@ -380,7 +381,6 @@ static ec_status read_instructions(decoder *d) {
                 &n->op_version) ||
         !fb_u16(&t, EC_FB_INSTRUCTION_VARIANT, 0, &n->variant) ||
         !fb_string_field(&t, EC_FB_INSTRUCTION_NAME, &n->name) ||
-        !fb_u64(&t, EC_FB_INSTRUCTION_SCRATCH_OFFSET, 0, &n->scratch_offset) ||
         !fb_u64(&t, EC_FB_INSTRUCTION_SCRATCH_SIZE, 0, &n->scratch_size))
       return FMT_ERR("instruction %u: malformed table", i);
     if (!read_options(&t, &n->opt))
@@ -394,9 +394,10 @@ static ec_status read_instructions(decoder *d) {
       return ec_set_error(EC_ERR_UNSUPPORTED,
                           "instruction %u ('%s'): %s version %u is newer than this runtime",
                           i, n->name, n->kernel->name, n->op_version);
-    if (n->scratch_offset > m->arena_size ||
-        n->scratch_size > m->arena_size - n->scratch_offset)
-      return FMT_ERR("instruction %u ('%s'): scratch outside the arena", i, n->name);
+    if (n->scratch_size > MAX_SCRATCH)
+      return FMT_ERR("instruction %u ('%s'): scratch of %llu bytes is implausibly large",
+                     i, n->name, (unsigned long long)n->scratch_size);
+    if (n->scratch_size > m->max_scratch) m->max_scratch = n->scratch_size;
     n->n_in = (int32_t)ins.len;
     n->n_out = (int32_t)outs.len;
     n->in = m->operands + cursor;

@@ -20,6 +20,7 @@ struct ec_model {
   size_t n_inputs, n_outputs;
   int32_t *inputs, *outputs;
   uint64_t arena_size;
+  uint64_t max_scratch; /* largest per-thread workspace any node needs */
   uint64_t requirements;
 };
 

@@ -25,7 +25,7 @@ typedef struct worker_arg {
 static void run_share(ec_pool *p, int32_t id) {
   int64_t begin = p->n * id / p->threads;
   int64_t end = p->n * (id + 1) / p->threads;
-  if (begin < end) p->fn(p->ctx, begin, end);
+  if (begin < end) p->fn(p->ctx, begin, end, id);
 }
 
 static void *worker_main(void *arg) {
@@ -96,7 +96,7 @@ void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
   ec_pool *p = exec->pool;
   if (n <= 0) return;
   if (p == NULL || n < 2 * grain || n == 1) {
-    fn(ctx, 0, n);
+    fn(ctx, 0, n, 0);
     return;
   }
   pthread_mutex_lock(&p->mu);

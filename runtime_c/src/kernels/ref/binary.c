@@ -48,7 +48,8 @@ static ec_status prepare_float(ec_node *n) {
 
 /* Walks [begin, end) row by row; BODY sees a, b (inputs) and writes out. */
 #define BINARY_RANGE(FN, TA, TO, BODY)                                        \
-  static void FN(void *vc, int64_t begin, int64_t end) {                      \
+  static void FN(void *vc, int64_t begin, int64_t end, int32_t thread) {\
+    (void)thread;                      \
     const binary_ctx *c = vc;                                                 \
     const ec_bcast *bc = c->b;                                                \
     const TA *X = c->x, *Y = c->y;                                            \

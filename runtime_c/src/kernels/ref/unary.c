@@ -39,7 +39,8 @@ static float softplus(float v) {
 }
 
 #define UNARY(NAME, EXPR)                                                    \
-  static void range_##NAME(void *vc, int64_t b, int64_t e) {                 \
+  static void range_##NAME(void *vc, int64_t b, int64_t e, int32_t thread) {\
+    (void)thread;                 \
     const unary_ctx *c = vc;                                                 \
     const float alpha = c->alpha, beta = c->beta;                            \
     (void)alpha;                                                             \
