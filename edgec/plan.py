@@ -27,8 +27,8 @@ class _Buffer:
     size: int
     first: int
     last: int
-    offset: int = 0
     tensor: int
+    offset: int = 0
 
 
 def _buffers(program: Program) -> list[_Buffer]:
