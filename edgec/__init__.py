@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from edgec.compiler import compile  # noqa: E402,A004
-from edgec.errors import EdgecError  # noqa: E402
-from edgec.runtime import Session  # noqa: E402
+from edgec.compiler import compile  # noqa: A004
+from edgec.errors import EdgecError
+from edgec.runtime import Session
 
 __all__ = ["EdgecError", "Session", "__version__", "compile"]

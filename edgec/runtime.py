@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from edgec.errors import EdgecError, RuntimeStatusError
-from edgec.resources import find_installed
 from edgec.program import NUMPY_DTYPES
+from edgec.resources import find_installed
 
 MAX_RANK = 8
 LIB_ENV = "EDGEC_RUNTIME_LIB"
@@ -109,7 +109,7 @@ _ORT_TYPE_NAMES = {
 def _node_arg(info: _TensorInfo) -> NodeArg:
     dtype = NUMPY_DTYPES[info.dtype]
     return NodeArg(
-        name=info.name.decode(),
+        name=info.name.decode("utf-8", "replace"),
         shape=[int(info.shape[i]) for i in range(info.rank)],
         type=f"tensor({_ORT_TYPE_NAMES[dtype.name]})",
         dtype=dtype,
@@ -130,7 +130,7 @@ class Session:
             _check(lib.ec_model_open_bytes(data, len(data), ctypes.byref(self._model)))
         else:
             path = os.fspath(model)
-            _check(lib.ec_model_open_file(path.encode(), ctypes.byref(self._model)))
+            _check(lib.ec_model_open_file(path.encode(), ctypes.byref(self._model)), path)
         opts = _SessionOptions(threads, 1 if profile else 0)
         _check(lib.ec_session_create(self._model, ctypes.byref(opts), ctypes.byref(self._session)))
         self._inputs = self._args(lib.ec_model_num_inputs, lib.ec_model_input_info)
@@ -184,7 +184,8 @@ class Session:
             i = index[name]
             arg = self._outputs[i]
             ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
-            _check(lib.ec_session_get_output(self._session, i, ctypes.byref(ptr), ctypes.byref(size)))
+            _check(lib.ec_session_get_output(self._session, i, ctypes.byref(ptr),
+                                             ctypes.byref(size)))
             buf = (ctypes.c_char * size.value).from_address(ptr.value) if size.value else b""
             # The arena is reused by the next run: hand out a copy.
             results.append(np.frombuffer(buf, dtype=arg.dtype).reshape(arg.shape).copy())
@@ -197,7 +198,8 @@ class Session:
         out = []
         for i in range(n.value):
             ns, op = ctypes.c_uint64(), ctypes.c_char_p()
-            _check(self._lib.ec_session_profile(self._session, i, ctypes.byref(ns), ctypes.byref(op)))
+            _check(self._lib.ec_session_profile(self._session, i, ctypes.byref(ns),
+                                                ctypes.byref(op)))
             out.append(((op.value or b"").decode(), ns.value / 1e6))
         return out
 

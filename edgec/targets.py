@@ -11,7 +11,6 @@ from edgec.errors import EdgecError
 from edgec.resources import SOURCE_ROOT, find_installed
 
 
-
 @dataclass(frozen=True)
 class Target:
     name: str

@@ -9,8 +9,8 @@ import flatbuffers
 import numpy as np
 
 from edgec.fb import OpOptions
-from edgec.fb.Metadata import MetadataT
 from edgec.fb.Instruction import InstructionT
+from edgec.fb.Metadata import MetadataT
 from edgec.fb.Program import ProgramT
 from edgec.fb.Quantization import QuantizationT
 from edgec.fb.Segment import SegmentT

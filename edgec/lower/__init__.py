@@ -9,8 +9,7 @@ them all.
 
 from __future__ import annotations
 
+from edgec.lower import conv, elementwise, pool_norm, shape_ops, tensor  # noqa: F401
 from edgec.lower.context import LoweringContext, Unsupported, lower_graph, lowers, supported_ops
-
-from edgec.lower import conv, elementwise, pool_norm, shape_ops, tensor  # noqa: E402,F401
 
 __all__ = ["LoweringContext", "Unsupported", "lower_graph", "lowers", "supported_ops"]

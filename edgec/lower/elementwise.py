@@ -56,7 +56,7 @@ def unary_options(node: ir.Node) -> UnaryOptionsT | None:
 
 
 def clip_bounds(ctx: LoweringContext, node: ir.Node) -> tuple[float, float]:
-    inputs = list(node.inputs) + [None, None]
+    inputs = [*node.inputs, None, None]
     bounds = []
     for value, default in ((inputs[1], -np.inf), (inputs[2], np.inf)):
         if value is None:
