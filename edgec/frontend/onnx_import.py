@@ -19,6 +19,7 @@ import onnxscript.rewriter
 from onnxscript.rewriter.rules import common as rules
 
 from edgec.errors import EdgecError
+from edgec.passes.gelu import fuse_gelu
 
 # Old exporters' opsets are brought to this one so lowering sees one form of
 # each op (axes as inputs, Clip bounds as inputs, ...).
@@ -147,5 +148,6 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
         logging.getLogger(name).setLevel(logging.ERROR)
     _optimize(ir_model)
     onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
+    fuse_gelu(ir_model)
     _optimize(ir_model)
     return ir_model
