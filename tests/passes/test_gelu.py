@@ -14,15 +14,19 @@ CONSTS = {"sqrt2": np.array(math.sqrt(2), np.float32), "one": np.array(1.0, np.f
 
 
 def _half_outside():
-    return [helper.make_node("Div", ["x", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
-            helper.make_node("Add", ["e", "one"], ["a"]), helper.make_node("Mul", ["x", "a"], ["m"]),
+    return [helper.make_node("Div", ["x", "sqrt2"], ["d"]),
+            helper.make_node("Erf", ["d"], ["e"]),
+            helper.make_node("Add", ["e", "one"], ["a"]),
+            helper.make_node("Mul", ["x", "a"], ["m"]),
             helper.make_node("Mul", ["m", "half"], ["y"])]
 
 
 def _half_first():
     return [helper.make_node("Mul", ["half", "x"], ["h"]),
-            helper.make_node("Div", ["x", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
-            helper.make_node("Add", ["one", "e"], ["a"]), helper.make_node("Mul", ["h", "a"], ["y"])]
+            helper.make_node("Div", ["x", "sqrt2"], ["d"]),
+            helper.make_node("Erf", ["d"], ["e"]),
+            helper.make_node("Add", ["one", "e"], ["a"]),
+            helper.make_node("Mul", ["h", "a"], ["y"])]
 
 
 @pytest.mark.parametrize("build", [_half_outside, _half_first])
