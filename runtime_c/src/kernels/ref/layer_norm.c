@@ -1,0 +1,134 @@
+/* LayerNormalization on float32: each row (the axes [axis, rank) of X) is
+ * normalized to zero mean and unit variance, then scaled and shifted:
+ *   y = (x - mean) / sqrt(var + epsilon) * scale + bias
+ * Inputs X, scale, bias (scale and bias may be absent: 1 and 0); scale and
+ * bias hold one value per row element (shape X.shape[axis:], leading 1s
+ * allowed). AxisOptions axis, epsilon.
+ *
+ * AxisOptions.flags bit 0 (InstanceNormalization): scale and bias have
+ * shape (C), C = X.shape[axis - 1], and row r uses scale[r % C].
+ *
+ * Statistics are two-pass in double. Rows are split over threads. */
+#include <math.h>
+#include <stdint.h>
+
+#include "kernel.h"
+
+#define GRAIN_WORK 16384
+#define FLAG_PER_CHANNEL 1u
+
+typedef struct ln_params {
+  int64_t rows, cols, channels;
+  bool per_channel;
+  float epsilon;
+} ln_params;
+
+typedef struct ln_ctx {
+  const ln_params *p;
+  const float *x, *scale, *bias;
+  float *y;
+} ln_ctx;
+
+static ec_status check_param(const ec_node *n, const ec_tensor_desc *t, const char *what,
+                             int64_t cols, bool per_channel, int64_t channels, int32_t axis) {
+  if (t == NULL) return EC_OK;
+  ec_status st = ec_check_dtype(n, t, EC_FLOAT32, what);
+  if (st != EC_OK) return st;
+  const ec_tensor_desc *x = n->tin[0];
+  if (per_channel) {
+    if (t->rank != 1 || t->shape[0] != channels)
+      return ec_node_error(n, EC_ERR_SHAPE, "%s must have shape (%lld)", what,
+                           (long long)channels);
+    return EC_OK;
+  }
+  bool ok = t->numel == cols;
+  for (int32_t j = 0; ok && j < t->rank && j < x->rank - axis; j++)
+    ok = t->shape[t->rank - 1 - j] == x->shape[x->rank - 1 - j];
+  if (!ok)
+    return ec_node_error(n, EC_ERR_SHAPE, "%s does not have the shape of the normalized axes",
+                         what);
+  return EC_OK;
+}
+
+static ec_status prepare_layer_norm(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 3, 1);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+  if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  const ec_tensor_desc *x = n->tin[0];
+  const ec_axis_options *o = &n->opt.u.axis;
+  if (o->flags & ~FLAG_PER_CHANNEL)
+    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
+  const bool per_channel = (o->flags & FLAG_PER_CHANNEL) != 0;
+  if (o->axis < (per_channel ? 1 : 0) || o->axis >= x->rank)
+    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
+                         (long long)o->axis, x->rank);
+  const int32_t axis = (int32_t)o->axis;
+  int64_t rows = 1, cols = 1; /* each side's product, even when the other is 0 */
+  for (int32_t i = 0; i < x->rank; i++) {
+    int64_t *prod = i < axis ? &rows : &cols;
+    if (x->shape[i] != 0 && *prod > ((int64_t)1 << 62) / x->shape[i])
+      return ec_node_error(n, EC_ERR_SHAPE, "input shape too large");
+    *prod *= x->shape[i];
+  }
+  const int64_t channels = per_channel ? x->shape[axis - 1] : 0;
+  st = check_param(n, n->n_in > 1 ? n->tin[1] : NULL, "scale", cols, per_channel, channels, axis);
+  if (st == EC_OK)
+    st = check_param(n, n->n_in > 2 ? n->tin[2] : NULL, "bias", cols, per_channel, channels, axis);
+  if (st != EC_OK) return st;
+  st = ec_alloc_params(n, sizeof(ln_params));
+  if (st != EC_OK) return st;
+  ln_params *p = n->params;
+  p->rows = rows;
+  p->cols = x->numel ? cols : 0; /* 0: nothing to do */
+  p->channels = channels;
+  p->per_channel = per_channel;
+  p->epsilon = o->epsilon;
+  return EC_OK;
+}
+
+static void ln_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const ln_ctx *c = vc;
+  const ln_params *p = c->p;
+  const int64_t cols = p->cols;
+  for (int64_t r = begin; r < end; r++) {
+    const float *x = c->x + r * cols;
+    float *y = c->y + r * cols;
+    double sum = 0.0;
+    for (int64_t i = 0; i < cols; i++) sum += x[i];
+    const double mean = sum / (double)cols;
+    double sq = 0.0;
+    for (int64_t i = 0; i < cols; i++) sq += (x[i] - mean) * (x[i] - mean);
+    const float inv = (float)(1.0 / sqrt(sq / (double)cols + (double)p->epsilon));
+    const float m = (float)mean;
+    if (p->per_channel) {
+      const int64_t ch = r % p->channels;
+      const float s = c->scale ? c->scale[ch] * inv : inv, b = c->bias ? c->bias[ch] : 0.0f;
+      for (int64_t i = 0; i < cols; i++) y[i] = (x[i] - m) * s + b;
+    } else if (c->scale && c->bias) {
+      for (int64_t i = 0; i < cols; i++) y[i] = (x[i] - m) * inv * c->scale[i] + c->bias[i];
+    } else if (c->scale) {
+      for (int64_t i = 0; i < cols; i++) y[i] = (x[i] - m) * inv * c->scale[i];
+    } else if (c->bias) {
+      for (int64_t i = 0; i < cols; i++) y[i] = (x[i] - m) * inv + c->bias[i];
+    } else {
+      for (int64_t i = 0; i < cols; i++) y[i] = (x[i] - m) * inv;
+    }
+  }
+}
+
+static void eval_layer_norm(const ec_node *n, const ec_exec *ex) {
+  const ln_params *p = n->params;
+  if (p->cols == 0) return; /* empty input */
+  const bool has_scale = n->n_in > 1 && n->in[1] >= 0, has_bias = n->n_in > 2 && n->in[2] >= 0;
+  ln_ctx c = {p, ex->data[n->in[0]], has_scale ? ex->data[n->in[1]] : NULL,
+              has_bias ? ex->data[n->in[2]] : NULL, ex->data[n->out[0]]};
+  const int64_t grain = GRAIN_WORK / p->cols > 1 ? GRAIN_WORK / p->cols : 1;
+  ec_parallel_for(ex, p->rows, grain, ln_range, &c);
+}
+
+const ec_kernel ec_kernel_layer_norm = {"layer_norm", prepare_layer_norm, eval_layer_norm};

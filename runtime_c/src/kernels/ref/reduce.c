@@ -1,0 +1,377 @@
+/* Reductions on float32.
+ *
+ * REDUCE_{MEAN,SUM,MAX,MIN,PROD,L1,L2,SUM_SQUARE,LOG_SUM_EXP}: over
+ * AxisOptions.axes (non-negative, strictly increasing; empty = no axis, each
+ * output is the reduction of one element). The output shape is the input's
+ * with those axes set to 1 (keepdims) or removed. Sums accumulate in
+ * double; LogSumExp is max + log(sum(exp(x - max))). An empty reduction
+ * gives 0 (sum-like), 1 (prod), -inf (max, log-sum-exp), +inf (min), NaN
+ * (mean).
+ *
+ * ARG_MAX / ARG_MIN: index (int64) of the extreme along AxisOptions.axis,
+ * keepdims as above; AxisOptions.flags bit 0 = select_last_index (ties give
+ * the last index, else the first). A NaN counts as the extreme.
+ *
+ * prepare coalesces the shape into runs of kept and reduced axes (size-1
+ * axes dropped), so eval walks at most a few strided loops per output.
+ * Output elements are split over threads. */
+#include <math.h>
+#include <float.h>
+#include <stdint.h>
+
+#include "kernel.h"
+
+#define GRAIN_WORK 16384
+#define FLAG_LAST_INDEX 1u
+
+enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUM_SQUARE, R_LOG_SUM_EXP };
+
+typedef struct reduce_params {
+  int32_t op;
+  int32_t n_kept, n_red;
+  int64_t kept_size[EC_MAX_RANK], kept_stride[EC_MAX_RANK];
+  int64_t red_size[EC_MAX_RANK], red_stride[EC_MAX_RANK];
+  int64_t count; /* elements per reduction */
+  int64_t outputs;
+} reduce_params;
+
+typedef struct reduce_ctx {
+  const reduce_params *p;
+  const float *x;
+  float *y;
+} reduce_ctx;
+
+static int32_t reduce_op(uint16_t opcode) {
+  switch (opcode) {
+    case EC_FB_OPCODE_REDUCE_MEAN: return R_MEAN;
+    case EC_FB_OPCODE_REDUCE_SUM: return R_SUM;
+    case EC_FB_OPCODE_REDUCE_MAX: return R_MAX;
+    case EC_FB_OPCODE_REDUCE_MIN: return R_MIN;
+    case EC_FB_OPCODE_REDUCE_PROD: return R_PROD;
+    case EC_FB_OPCODE_REDUCE_L1: return R_L1;
+    case EC_FB_OPCODE_REDUCE_L2: return R_L2;
+    case EC_FB_OPCODE_REDUCE_SUM_SQUARE: return R_SUM_SQUARE;
+    default: return R_LOG_SUM_EXP;
+  }
+}
+
+/* Checks the output shape against input shape minus (or with 1 at) the
+ * axes marked in reduced[]. */
+static ec_status check_out_shape(const ec_node *n, const bool *reduced, bool keepdims) {
+  const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
+  int32_t j = 0;
+  bool ok = true;
+  for (int32_t i = 0; i < x->rank && ok; i++) {
+    if (reduced[i] && !keepdims) continue;
+    ok = j < y->rank && y->shape[j] == (reduced[i] ? 1 : x->shape[i]);
+    j++;
+  }
+  if (!ok || j != y->rank)
+    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match the reduction (keepdims=%d)",
+                         (int)keepdims);
+  return EC_OK;
+}
+
+static ec_status prepare_reduce(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  const ec_tensor_desc *x = n->tin[0];
+  const ec_axis_options *o = &n->opt.u.axis;
+  bool reduced[EC_MAX_RANK] = {false};
+  for (int32_t i = 0; i < o->axes.n; i++) {
+    const int64_t a = o->axes.v[i];
+    if (a < 0 || a >= x->rank || (i > 0 && a <= o->axes.v[i - 1]))
+      return ec_node_error(n, EC_ERR_FORMAT,
+                           "axes must be increasing and within [0, %d); entry %d is %lld",
+                           x->rank, i, (long long)a);
+    reduced[a] = true;
+  }
+  st = check_out_shape(n, reduced, o->keepdims);
+  if (st != EC_OK) return st;
+  st = ec_alloc_params(n, sizeof(reduce_params));
+  if (st != EC_OK) return st;
+  reduce_params *p = n->params;
+  p->op = reduce_op(n->opcode);
+  p->outputs = n->tout[0]->numel;
+  p->count = 1;
+  for (int32_t i = 0; i < x->rank; i++)
+    if (reduced[i]) p->count = x->shape[i] ? p->count : 0;
+  if (p->count != 0) p->count = x->numel / (p->outputs ? p->outputs : 1);
+  if (x->numel == 0) return EC_OK; /* only empty reductions (or none at all) */
+  /* Runs of kept / reduced axes, innermost last; size-1 axes do not matter. */
+  int64_t stride = 1;
+  bool last_red = false;
+  for (int32_t i = x->rank - 1; i >= 0; i--) {
+    const int64_t size = x->shape[i];
+    if (size == 1) continue;
+    int32_t *cnt = reduced[i] ? &p->n_red : &p->n_kept;
+    int64_t *sizes = reduced[i] ? p->red_size : p->kept_size;
+    int64_t *strides = reduced[i] ? p->red_stride : p->kept_stride;
+    const bool extend = *cnt > 0 && last_red == reduced[i] &&
+                        strides[*cnt - 1] * sizes[*cnt - 1] == stride;
+    if (extend) {
+      sizes[*cnt - 1] *= size;
+    } else {
+      sizes[*cnt] = size;
+      strides[*cnt] = stride;
+      (*cnt)++;
+    }
+    last_red = reduced[i];
+    stride *= size;
+  }
+  /* Collected innermost first; eval wants outermost first. */
+  for (int32_t i = 0; i < p->n_kept / 2; i++) {
+    int64_t t = p->kept_size[i];
+    p->kept_size[i] = p->kept_size[p->n_kept - 1 - i];
+    p->kept_size[p->n_kept - 1 - i] = t;
+    t = p->kept_stride[i];
+    p->kept_stride[i] = p->kept_stride[p->n_kept - 1 - i];
+    p->kept_stride[p->n_kept - 1 - i] = t;
+  }
+  for (int32_t i = 0; i < p->n_red / 2; i++) {
+    int64_t t = p->red_size[i];
+    p->red_size[i] = p->red_size[p->n_red - 1 - i];
+    p->red_size[p->n_red - 1 - i] = t;
+    t = p->red_stride[i];
+    p->red_stride[i] = p->red_stride[p->n_red - 1 - i];
+    p->red_stride[p->n_red - 1 - i] = t;
+  }
+  return EC_OK;
+}
+
+static float to_f32(double v) {
+  if (v > FLT_MAX) return INFINITY;
+  if (v < -FLT_MAX) return -INFINITY;
+  return (float)v;
+}
+
+typedef struct acc {
+  double sum;
+  float ext, prod; /* max or min; product */
+} acc;
+
+/* Folds the len elements x[0], x[stride], ... into a. */
+static void fold(int32_t op, acc *a, const float *x, int64_t len, int64_t stride, float shift) {
+  switch (op) {
+    case R_MEAN:
+    case R_SUM:
+      for (int64_t i = 0; i < len; i++) a->sum += x[i * stride];
+      break;
+    case R_L1:
+      for (int64_t i = 0; i < len; i++) a->sum += fabsf(x[i * stride]);
+      break;
+    case R_L2:
+    case R_SUM_SQUARE:
+      for (int64_t i = 0; i < len; i++) a->sum += (double)x[i * stride] * x[i * stride];
+      break;
+    case R_LOG_SUM_EXP: /* second pass; shift = max */
+      for (int64_t i = 0; i < len; i++) a->sum += expf(x[i * stride] - shift);
+      break;
+    case R_MAX:
+      for (int64_t i = 0; i < len; i++) {
+        const float v = x[i * stride];
+        if (v > a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v;
+      }
+      break;
+    case R_MIN:
+      for (int64_t i = 0; i < len; i++) {
+        const float v = x[i * stride];
+        if (v < a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v;
+      }
+      break;
+    default: /* R_PROD */
+      for (int64_t i = 0; i < len; i++) a->prod *= x[i * stride];
+      break;
+  }
+}
+
+/* Runs fold over every reduced element of the output based at x. */
+static void walk(const reduce_params *p, int32_t op, acc *a, const float *x, float shift) {
+  if (p->n_red == 0) {
+    fold(op, a, x, 1, 1, shift);
+    return;
+  }
+  const int32_t last = p->n_red - 1;
+  int64_t idx[EC_MAX_RANK] = {0};
+  int64_t off = 0;
+  for (;;) {
+    fold(op, a, x + off, p->red_size[last], p->red_stride[last], shift);
+    int32_t d = last - 1;
+    while (d >= 0) {
+      idx[d]++;
+      off += p->red_stride[d];
+      if (idx[d] < p->red_size[d]) break;
+      off -= p->red_stride[d] * p->red_size[d];
+      idx[d] = 0;
+      d--;
+    }
+    if (d < 0) return;
+  }
+}
+
+static float reduce_one(const reduce_params *p, const float *x) {
+  acc a = {0.0, p->op == R_MIN ? INFINITY : -INFINITY, 1.0f};
+  if (p->count == 0) {
+    switch (p->op) {
+      case R_MEAN: return NAN;
+      case R_MAX: case R_LOG_SUM_EXP: return -INFINITY;
+      case R_MIN: return INFINITY;
+      case R_PROD: return 1.0f;
+      default: return 0.0f;
+    }
+  }
+  switch (p->op) {
+    case R_MEAN:
+      walk(p, p->op, &a, x, 0.0f);
+      return to_f32(a.sum / (double)p->count);
+    case R_L2:
+      walk(p, p->op, &a, x, 0.0f);
+      return to_f32(sqrt(a.sum));
+    case R_MAX:
+    case R_MIN:
+      walk(p, p->op, &a, x, 0.0f);
+      return a.ext;
+    case R_PROD:
+      walk(p, p->op, &a, x, 0.0f);
+      return a.prod;
+    case R_LOG_SUM_EXP: {
+      walk(p, R_MAX, &a, x, 0.0f);
+      const float m = a.ext;
+      if (isinf(m) || isnan(m)) return m;
+      walk(p, R_LOG_SUM_EXP, &a, x, m);
+      return to_f32((double)m + log(a.sum));
+    }
+    default:
+      walk(p, p->op, &a, x, 0.0f);
+      return to_f32(a.sum);
+  }
+}
+
+static void reduce_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const reduce_ctx *c = vc;
+  const reduce_params *p = c->p;
+  for (int64_t o = begin; o < end; o++) {
+    int64_t rem = o, base = 0;
+    for (int32_t d = p->n_kept - 1; d >= 0; d--) {
+      base += rem % p->kept_size[d] * p->kept_stride[d];
+      rem /= p->kept_size[d];
+    }
+    c->y[o] = reduce_one(p, c->x + base);
+  }
+}
+
+static void eval_reduce(const ec_node *n, const ec_exec *ex) {
+  const reduce_params *p = n->params;
+  reduce_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  const int64_t work = p->count > 1 ? p->count : 1;
+  const int64_t grain = GRAIN_WORK / work > 1 ? GRAIN_WORK / work : 1;
+  ec_parallel_for(ex, p->outputs, grain, reduce_range, &c);
+}
+
+#define REDUCE_KERNEL(NAME) \
+  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_reduce, eval_reduce};
+REDUCE_KERNEL(reduce_mean)
+REDUCE_KERNEL(reduce_sum)
+REDUCE_KERNEL(reduce_max)
+REDUCE_KERNEL(reduce_min)
+REDUCE_KERNEL(reduce_prod)
+REDUCE_KERNEL(reduce_l1)
+REDUCE_KERNEL(reduce_l2)
+REDUCE_KERNEL(reduce_sum_square)
+REDUCE_KERNEL(reduce_log_sum_exp)
+
+/* ---- ArgMax / ArgMin ---------------------------------------------------- */
+
+typedef struct arg_params {
+  int64_t outer, n, inner;
+  bool is_max, last;
+} arg_params;
+
+typedef struct arg_ctx {
+  const arg_params *p;
+  const float *x;
+  int64_t *y;
+} arg_ctx;
+
+static ec_status prepare_arg(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_INT64, "output");
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  const ec_tensor_desc *x = n->tin[0];
+  const ec_axis_options *o = &n->opt.u.axis;
+  if (o->flags & ~FLAG_LAST_INDEX)
+    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
+  if (o->axis < 0 || o->axis >= x->rank)
+    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
+                         (long long)o->axis, x->rank);
+  const int32_t axis = (int32_t)o->axis;
+  bool reduced[EC_MAX_RANK] = {false};
+  reduced[axis] = true;
+  st = check_out_shape(n, reduced, o->keepdims);
+  if (st != EC_OK) return st;
+  if (x->shape[axis] == 0 && n->tout[0]->numel > 0)
+    return ec_node_error(n, EC_ERR_SHAPE, "arg-reduction over an empty axis");
+  st = ec_alloc_params(n, sizeof(arg_params));
+  if (st != EC_OK) return st;
+  arg_params *p = n->params;
+  p->is_max = n->opcode == EC_FB_OPCODE_ARG_MAX;
+  p->last = (o->flags & FLAG_LAST_INDEX) != 0;
+  p->outer = p->inner = 1;
+  p->n = x->shape[axis];
+  if (x->numel == 0) {
+    p->outer = 0;
+    return EC_OK;
+  }
+  for (int32_t i = 0; i < x->rank; i++) {
+    if (i < axis) p->outer *= x->shape[i];
+    if (i > axis) p->inner *= x->shape[i];
+  }
+  return EC_OK;
+}
+
+/* Does v replace the current best b (a NaN always wins and then stays)? */
+static bool better(const arg_params *p, float v, float b) {
+  if (isnan(b)) return false;
+  if (isnan(v)) return true;
+  if (p->last) return p->is_max ? v >= b : v <= b;
+  return p->is_max ? v > b : v < b;
+}
+
+static void arg_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const arg_ctx *c = vc;
+  const arg_params *p = c->p;
+  const int64_t n = p->n, inner = p->inner;
+  for (int64_t col = begin; col < end; col++) {
+    const int64_t o = col / inner, i = col % inner;
+    const float *x = c->x + o * n * inner + i;
+    int64_t best = 0;
+    float b = x[0];
+    for (int64_t k = 1; k < n; k++) {
+      if (better(p, x[k * inner], b)) {
+        b = x[k * inner];
+        best = k;
+      }
+    }
+    c->y[col] = best;
+  }
+}
+
+static void eval_arg(const ec_node *n, const ec_exec *ex) {
+  const arg_params *p = n->params;
+  arg_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  const int64_t work = p->n > 1 ? p->n : 1;
+  const int64_t grain = GRAIN_WORK / work > 1 ? GRAIN_WORK / work : 1;
+  ec_parallel_for(ex, p->outer * p->inner, grain, arg_range, &c);
+}
+
+const ec_kernel ec_kernel_arg_max = {"arg_max", prepare_arg, eval_arg};
+const ec_kernel ec_kernel_arg_min = {"arg_min", prepare_arg, eval_arg};

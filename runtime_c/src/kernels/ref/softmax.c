@@ -1,0 +1,98 @@
+/* Softmax and LogSoftmax on float32 along AxisOptions.axis (opset >= 13:
+ * one axis). AxisOptions.flags bit 0 selects the opset < 13 form: the
+ * input is seen as 2-D [prod(shape[:axis]), prod(shape[axis:])] and the
+ * normalization runs over the whole second dimension.
+ *
+ * Numerically stable: y = exp(x - max) / sum, log form x - max - log(sum).
+ * Rows along a contiguous (last) axis are split over threads; for an inner
+ * axis the (outer, inner) columns are. */
+#include <math.h>
+#include <stdint.h>
+
+#include "kernel.h"
+
+#define GRAIN_WORK 16384
+#define FLAG_FLATTEN 1u
+
+typedef struct softmax_params {
+  int64_t outer, n, inner;
+  bool log;
+} softmax_params;
+
+typedef struct softmax_ctx {
+  const softmax_params *p;
+  const float *x;
+  float *y;
+} softmax_ctx;
+
+static ec_status prepare_softmax(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+  if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  const ec_tensor_desc *x = n->tin[0];
+  const ec_axis_options *o = &n->opt.u.axis;
+  const bool flatten = (o->flags & FLAG_FLATTEN) != 0;
+  if (o->flags & ~FLAG_FLATTEN)
+    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
+  /* A scalar is a 1-element row; the flattened form allows axis == rank. */
+  const int32_t rank = x->rank > 0 ? x->rank : 1;
+  if (o->axis < 0 || o->axis >= rank + (flatten ? 1 : 0))
+    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
+                         (long long)o->axis, x->rank);
+  st = ec_alloc_params(n, sizeof(softmax_params));
+  if (st != EC_OK) return st;
+  softmax_params *p = n->params;
+  p->log = n->opcode == EC_FB_OPCODE_LOG_SOFTMAX;
+  p->outer = p->n = p->inner = x->numel ? 1 : 0;
+  if (x->numel == 0) return EC_OK; /* nothing to compute */
+  const int32_t axis = (int32_t)o->axis;
+  for (int32_t i = 0; i < x->rank; i++) {
+    if (i < axis) p->outer *= x->shape[i];
+    else if (i == axis || flatten) p->n *= x->shape[i];
+    else p->inner *= x->shape[i];
+  }
+  return EC_OK;
+}
+
+static void softmax_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const softmax_ctx *c = vc;
+  const softmax_params *p = c->p;
+  const int64_t n = p->n, inner = p->inner;
+  for (int64_t col = begin; col < end; col++) {
+    const int64_t o = col / inner, i = col % inner;
+    const float *x = c->x + o * n * inner + i;
+    float *y = c->y + o * n * inner + i;
+    float m = -INFINITY;
+    for (int64_t k = 0; k < n; k++) m = x[k * inner] > m ? x[k * inner] : m;
+    double sum = 0.0;
+    if (p->log) {
+      for (int64_t k = 0; k < n; k++) sum += expf(x[k * inner] - m);
+      const float shift = m + (float)log(sum);
+      for (int64_t k = 0; k < n; k++) y[k * inner] = x[k * inner] - shift;
+    } else {
+      for (int64_t k = 0; k < n; k++) {
+        const float e = expf(x[k * inner] - m);
+        y[k * inner] = e;
+        sum += e;
+      }
+      const float inv = (float)(1.0 / sum);
+      for (int64_t k = 0; k < n; k++) y[k * inner] *= inv;
+    }
+  }
+}
+
+static void eval_softmax(const ec_node *n, const ec_exec *ex) {
+  const softmax_params *p = n->params;
+  softmax_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  if (p->n == 0) return; /* empty input */
+  const int64_t grain = GRAIN_WORK / p->n > 1 ? GRAIN_WORK / p->n : 1;
+  ec_parallel_for(ex, p->outer * p->inner, grain, softmax_range, &c);
+}
+
+const ec_kernel ec_kernel_softmax = {"softmax", prepare_softmax, eval_softmax};
+const ec_kernel ec_kernel_log_softmax = {"log_softmax", prepare_softmax, eval_softmax};
