@@ -27,6 +27,8 @@ TARGET_OPSET = 18
 # Fold constants of any size: weights computed by ConstantOfShape, Transpose
 # of initializers and the like belong in the file, precomputed.
 FOLD_LIMIT = 1 << 40
+# Initializers above this size travel around the C++ passes, not through them.
+WEIGHT_DETACH_BYTES = 4096
 
 _REWRITE_RULES = [
     rules.fuse_batchnorm_into_conv_rule,
@@ -122,6 +124,46 @@ def _infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
         raise EdgecError(f"shape inference failed: {str(exc).splitlines()[0]}") from None
 
 
+def _detach_weights(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
+    """Takes large initializers out of the model. The version converter and
+    shape inference serialize the whole model across the C++ boundary; they
+    need the weights' types and shapes (kept in graph.input meanwhile), not
+    their bytes."""
+    weights: dict[str, onnx.TensorProto] = {}
+    keep = []
+    for init in model.graph.initializer:
+        if init.ByteSize() > WEIGHT_DETACH_BYTES:
+            weights[init.name] = init
+        else:
+            keep.append(init)
+    if weights:
+        # Copies into fresh messages: clearing the repeated field invalidates
+        # the old references in the upb runtime.
+        weights = {k: _copy(v) for k, v in weights.items()}
+        kept = [_copy(i) for i in keep]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(kept)
+        model.graph.input.extend(
+            onnx.helper.make_tensor_value_info(name, t.data_type, list(t.dims))
+            for name, t in weights.items())
+    return weights
+
+
+def _copy(tensor: onnx.TensorProto) -> onnx.TensorProto:
+    out = onnx.TensorProto()
+    out.CopyFrom(tensor)
+    return out
+
+
+def _attach_weights(model: onnx.ModelProto, weights: dict[str, onnx.TensorProto]) -> None:
+    if not weights:
+        return
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    model.graph.initializer.extend(weights.values())
+
+
 def _fold_everything(node: ir.Node) -> bool | None:
     # onnxscript keeps ConstantOfShape to keep models small; a compiled
     # program wants the values (weights built by ConstantOfShape included).
@@ -133,15 +175,25 @@ def _optimize(model: ir.Model) -> None:
                                      output_size_limit=FOLD_LIMIT, should_fold=_fold_everything)
 
 
+def _fold(model: ir.Model) -> None:
+    """Constant folding and dead-code removal only, after edgec's own rewrites."""
+    onnxscript.optimizer.fold_constants(model, input_size_limit=FOLD_LIMIT,
+                                        output_size_limit=FOLD_LIMIT,
+                                        should_fold=_fold_everything)
+    onnxscript.optimizer.remove_unused_nodes(model)
+
+
 def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
                 input_shapes: InputShapes | None = None) -> ir.Model:
     proto = onnx.ModelProto()
     proto.CopyFrom(load_model(model))
     inits = {i.name for i in proto.graph.initializer}
     _bind_input_shapes(proto, input_shapes or {}, skip=inits)
-    proto = _upgrade_opset(proto)
     _drop_initializer_inputs(proto)
+    weights = _detach_weights(proto)
+    proto = _upgrade_opset(proto)
     proto = _infer_shapes(proto)
+    _attach_weights(proto, weights)
     ir_model = ir.from_proto(proto)
     # onnxscript logs routine decisions at warning level; they are not ours to show.
     for name in ("onnxscript", "onnx_ir"):
@@ -149,5 +201,5 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
     _optimize(ir_model)
     onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
     fuse_gelu(ir_model)
-    _optimize(ir_model)
+    _fold(ir_model)
     return ir_model
