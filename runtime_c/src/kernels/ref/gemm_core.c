@@ -126,6 +126,30 @@ static void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const float *ap,
   }
 }
 
+/* A single row times B: packing would cost as much as the product, and the
+ * register tile would idle MR - 1 of its rows. */
+static void gemv_row(int64_t n, int64_t k, const float *a, int64_t a_cs, const float *b,
+                     int64_t b_rs, int64_t b_cs, float *restrict c, bool accumulate) {
+  if (!accumulate) memset(c, 0, (size_t)n * sizeof(float));
+  if (b_cs == 1) {
+    for (int64_t p = 0; p < k; p++) {
+      const float ap = a[p * a_cs];
+      const float *restrict row = b + p * b_rs;
+      for (int64_t j = 0; j < n; j++) c[j] += ap * row[j];
+    }
+    return;
+  }
+  for (int64_t j = 0; j < n; j++) {
+    const float *col = b + j * b_cs;
+    float s[8] = {0};
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8)
+      for (int q = 0; q < 8; q++) s[q] += a[(p + q) * a_cs] * col[(p + q) * b_rs];
+    for (; p < k; p++) s[0] += a[p * a_cs] * col[p * b_rs];
+    c[j] += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  }
+}
+
 void ec_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
               int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c,
               int64_t ldc, bool accumulate, void *workspace) {
@@ -133,6 +157,10 @@ void ec_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
   if (k <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+    return;
+  }
+  if (m == 1) {
+    gemv_row(n, k, a, a_cs, b, b_rs, b_cs, c, accumulate);
     return;
   }
   const int64_t kc_max = min64(k, KC);
@@ -184,4 +212,43 @@ void ec_act_apply(float *y, int64_t n, float bias, const ec_act *act) {
         for (int64_t i = 0; i < n; i++) y[i] += bias;
       break;
   }
+}
+
+/* ---- conv geometry ------------------------------------------------------ */
+
+#define MAX_GEOM ((int64_t)1 << 30)
+
+/* One value per axis; a 1-D list fills the width, the height is neutral. */
+static bool read_axes(const ec_ints *in, int32_t spatial, int64_t neutral, int64_t lo,
+                      int64_t *out) {
+  out[0] = out[1] = neutral;
+  if (in->n == 0) return true;
+  if (in->n != spatial) return false;
+  for (int32_t i = 0; i < spatial; i++) {
+    const int64_t v = in->v[i];
+    if (v < lo || v > MAX_GEOM) return false;
+    out[2 - spatial + i] = v;
+  }
+  return true;
+}
+
+bool ec_conv_geom_read(const ec_conv_options *o, int32_t spatial, ec_conv_geom *g) {
+  ec_ints begin = o->pads, end = o->pads;
+  if (o->pads.n != 0 && o->pads.n != 2 * spatial) return false;
+  begin.n = end.n = o->pads.n / 2;
+  for (int32_t i = 0; i < end.n; i++) end.v[i] = o->pads.v[spatial + i];
+  return (spatial == 1 || spatial == 2) && read_axes(&o->strides, spatial, 1, 1, g->stride) &&
+         read_axes(&o->dilations, spatial, 1, 1, g->dilation) &&
+         read_axes(&begin, spatial, 0, 0, g->pad_begin) &&
+         read_axes(&end, spatial, 0, 0, g->pad_end);
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+void ec_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count, int64_t *lo,
+                    int64_t *hi) {
+  *lo = off >= 0 ? 0 : ceil_div(-off, step);
+  *hi = limit - off <= 0 ? 0 : ceil_div(limit - off, step);
+  if (*hi > count) *hi = count;
+  if (*lo > *hi) *lo = *hi;
 }

@@ -1,0 +1,278 @@
+/* Gemm (Y = act(alpha * op(A) . op(B) + beta * C), C broadcast to (M, N))
+ * and MatMul (numpy semantics: batched with broadcast batch dims, 1-D
+ * operands promoted and their unit dim dropped), both float32 on ec_sgemm.
+ *
+ * The output is cut into jobs of (batch, row tile, column tile). A session
+ * without threads runs one job per batch; with threads the tiles shrink
+ * until there are enough jobs to share. Workspace per thread (mirrored by
+ * edgec/lower/conv.py): ec_sgemm_workspace(M, N, K), with MatMul's batch
+ * folded into M when B has no batch of its own. */
+#include <string.h>
+
+#include "kernel.h"
+#include "kernels/ref/gemm_core.h"
+
+#define MIN_JOBS 16
+#define TILE_M 240
+#define TILE_N 1024
+
+typedef struct mm_params {
+  int64_t m, n, k;
+  int64_t a_rs, a_cs, b_rs, b_cs;
+  /* batch dims of the output, and the operands' strides along them
+   * (elements, 0 where broadcast) */
+  int32_t brank;
+  int64_t bshape[EC_MAX_RANK], a_bstride[EC_MAX_RANK], b_bstride[EC_MAX_RANK];
+  int64_t batch;
+  /* Gemm epilogue */
+  float alpha, beta;
+  bool has_c;
+  int64_t c_rs, c_cs;
+  ec_act act;
+} mm_params;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static ec_status check_scratch(ec_node *n, const mm_params *p) {
+  const size_t need = ec_sgemm_workspace(p->m, p->n, p->k);
+  if (n->scratch_size < need)
+    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
+                         (unsigned long long)n->scratch_size, need);
+  return EC_OK;
+}
+
+static ec_status store_params(ec_node *n, const mm_params *p) {
+  if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n) || !ec_fits(p->m, p->n))
+    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+  ec_status st = check_scratch(n, p);
+  if (st == EC_OK) st = ec_alloc_params(n, sizeof *p);
+  if (st == EC_OK) memcpy(n->params, p, sizeof *p);
+  return st;
+}
+
+static ec_status check_float_io(ec_node *n, int32_t min_in, int32_t max_in) {
+  ec_status st = ec_check_arity(n, min_in, max_in, 1);
+  for (int32_t i = 0; st == EC_OK && i < n->n_in; i++)
+    if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+  return st;
+}
+
+/* ---- Gemm --------------------------------------------------------------- */
+
+/* Strides that broadcast C (rank <= 2, unidirectionally) over (m, n). */
+static ec_status read_gemm_c(ec_node *n, const ec_tensor_desc *c, mm_params *p) {
+  int64_t rows = 1, cols = 1;
+  if (c->rank == 2) {
+    rows = c->shape[0];
+    cols = c->shape[1];
+  } else if (c->rank == 1) {
+    cols = c->shape[0];
+  } else if (c->rank != 0) {
+    return ec_node_error(n, EC_ERR_SHAPE, "C has rank %d", c->rank);
+  }
+  if ((rows != 1 && rows != p->m) || (cols != 1 && cols != p->n))
+    return ec_node_error(n, EC_ERR_SHAPE, "C does not broadcast to (%lld, %lld)",
+                         (long long)p->m, (long long)p->n);
+  p->has_c = true;
+  p->c_rs = rows == 1 ? 0 : cols;
+  p->c_cs = cols == 1 ? 0 : 1;
+  return EC_OK;
+}
+
+static ec_status prepare_gemm(ec_node *n) {
+  ec_status st = check_float_io(n, 2, 3);
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
+  const ec_gemm_options *o = &n->opt.u.gemm;
+  const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
+  if (a->rank != 2 || b->rank != 2 || y->rank != 2)
+    return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y must be matrices");
+  if (!ec_act_valid(o->activation))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
+  mm_params p;
+  memset(&p, 0, sizeof p);
+  p.m = a->shape[o->trans_a ? 1 : 0];
+  p.k = a->shape[o->trans_a ? 0 : 1];
+  p.n = b->shape[o->trans_b ? 0 : 1];
+  if (b->shape[o->trans_b ? 1 : 0] != p.k || y->shape[0] != p.m || y->shape[1] != p.n)
+    return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
+  p.a_rs = o->trans_a ? 1 : p.k;
+  p.a_cs = o->trans_a ? p.m : 1;
+  p.b_rs = o->trans_b ? 1 : p.n;
+  p.b_cs = o->trans_b ? p.k : 1;
+  p.batch = 1;
+  p.alpha = o->alpha;
+  p.beta = o->beta;
+  p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
+  if (n->n_in == 3 && n->tin[2]) {
+    st = read_gemm_c(n, n->tin[2], &p);
+    if (st != EC_OK) return st;
+  }
+  return store_params(n, &p);
+}
+
+/* ---- MatMul ------------------------------------------------------------- */
+
+/* Batch dims of one operand (rank r, matrix dims dropped), right-aligned
+ * against the output's; strides in elements of whole matrices. */
+static ec_status broadcast_batch(ec_node *n, const ec_tensor_desc *t, int64_t matrix,
+                                 mm_params *p, int64_t *stride) {
+  const int32_t r = t->rank > 2 ? t->rank - 2 : 0, lead = p->brank - r;
+  int64_t s = matrix;
+  for (int32_t i = p->brank - 1; i >= 0; i--) {
+    const int64_t d = i >= lead ? t->shape[i - lead] : 1;
+    if (d != 1 && d != p->bshape[i])
+      return ec_node_error(n, EC_ERR_SHAPE, "batch dims do not broadcast");
+    stride[i] = d == 1 ? 0 : s;
+    /* past the limit the operand is empty and the strides are never used */
+    s = ec_fits(s, d) ? s * d : (int64_t)1 << 40;
+  }
+  return EC_OK;
+}
+
+static ec_status read_matmul_shapes(ec_node *n, mm_params *p) {
+  const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
+  if (a->rank < 1 || b->rank < 1)
+    return ec_node_error(n, EC_ERR_SHAPE, "MatMul of a scalar");
+  p->m = a->rank >= 2 ? a->shape[a->rank - 2] : 1;
+  p->k = a->shape[a->rank - 1];
+  p->n = b->rank >= 2 ? b->shape[b->rank - 1] : 1;
+  const int64_t kb = b->shape[b->rank >= 2 ? b->rank - 2 : 0];
+  if (kb != p->k)
+    return ec_node_error(n, EC_ERR_SHAPE, "inner dims %lld and %lld differ",
+                         (long long)p->k, (long long)kb);
+  /* Y = batch dims, then m unless A is 1-D, then n unless B is 1-D */
+  const int32_t tail = (a->rank >= 2) + (b->rank >= 2);
+  p->brank = y->rank - tail;
+  const int32_t ab = a->rank > 2 ? a->rank - 2 : 0, bb = b->rank > 2 ? b->rank - 2 : 0;
+  if (p->brank != (ab > bb ? ab : bb))
+    return ec_node_error(n, EC_ERR_SHAPE, "output rank %d does not match", y->rank);
+  p->batch = 1;
+  for (int32_t i = 0; i < p->brank; i++) {
+    p->bshape[i] = y->shape[i];
+    p->batch = ec_fits(p->batch, y->shape[i]) ? p->batch * y->shape[i] : 0;
+  }
+  if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n))
+    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+  if ((a->rank >= 2 && y->shape[p->brank] != p->m) ||
+      (b->rank >= 2 && y->shape[y->rank - 1] != p->n))
+    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match");
+  ec_status st = broadcast_batch(n, a, p->m * p->k, p, p->a_bstride);
+  if (st == EC_OK) st = broadcast_batch(n, b, p->k * p->n, p, p->b_bstride);
+  return st;
+}
+
+/* When B is shared by every batch and A is not broadcast, the batch is just
+ * more rows of A: one big product instead of many small ones. */
+static void fold_batch(mm_params *p) {
+  for (int32_t i = 0; i < p->brank; i++)
+    if (p->b_bstride[i] != 0 || (p->bshape[i] != 1 && p->a_bstride[i] == 0)) return;
+  if (!ec_fits(p->m, p->batch)) return;
+  p->m *= p->batch;
+  p->batch = 1;
+  p->brank = 0;
+}
+
+static ec_status prepare_matmul(ec_node *n) {
+  ec_status st = check_float_io(n, 2, 2);
+  if (st != EC_OK) return st;
+  mm_params p;
+  memset(&p, 0, sizeof p);
+  st = read_matmul_shapes(n, &p);
+  if (st != EC_OK) return st;
+  p.a_rs = p.k;
+  p.a_cs = 1;
+  p.b_rs = p.n;
+  p.b_cs = 1;
+  p.alpha = 1.0f;
+  if (n->tin[0]->rank >= 2) fold_batch(&p);
+  return store_params(n, &p);
+}
+
+/* ---- eval --------------------------------------------------------------- */
+
+typedef struct mm_ctx {
+  const mm_params *p;
+  const float *a, *b, *c;
+  float *y;
+  uint8_t *const *workspace;
+  int64_t tm, tn, mt, nt;
+} mm_ctx;
+
+static void epilogue_row(const mm_params *p, const float *c, int64_t i, int64_t j0,
+                         float *y, int64_t len) {
+  if (p->alpha != 1.0f)
+    for (int64_t j = 0; j < len; j++) y[j] *= p->alpha;
+  if (c && p->beta != 0.0f) {
+    const float *crow = c + i * p->c_rs;
+    if (p->c_cs == 0) {
+      const float v = p->beta * crow[0];
+      for (int64_t j = 0; j < len; j++) y[j] += v;
+    } else {
+      for (int64_t j = 0; j < len; j++) y[j] += p->beta * crow[j0 + j];
+    }
+  }
+  if (p->act.kind != EC_FB_ACTIVATION_NONE) ec_act_apply(y, len, 0.0f, &p->act);
+}
+
+static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
+  const mm_params *p = c->p;
+  const int64_t jt = job % c->nt, it = job / c->nt % c->mt, bi = job / c->nt / c->mt;
+  int64_t aoff = 0, boff = 0, rest = bi;
+  for (int32_t d = p->brank - 1; d >= 0; d--) {
+    const int64_t idx = rest % p->bshape[d];
+    rest /= p->bshape[d];
+    aoff += idx * p->a_bstride[d];
+    boff += idx * p->b_bstride[d];
+  }
+  const int64_t i0 = it * c->tm, j0 = jt * c->tn;
+  const int64_t mm = min64(c->tm, p->m - i0), nn = min64(c->tn, p->n - j0);
+  float *y = c->y + bi * p->m * p->n + i0 * p->n + j0;
+  ec_sgemm(mm, nn, p->k, c->a + aoff + i0 * p->a_rs, p->a_rs, p->a_cs,
+           c->b + boff + j0 * p->b_cs, p->b_rs, p->b_cs, y, p->n, false, ws);
+  if (p->alpha != 1.0f || c->c || p->act.kind != EC_FB_ACTIVATION_NONE)
+    for (int64_t i = 0; i < mm; i++) epilogue_row(p, c->c, i0 + i, j0, y + i * p->n, nn);
+}
+
+static void mm_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  const mm_ctx *c = vc;
+  for (int64_t job = begin; job < end; job++) run_job(c, job, c->workspace[thread]);
+}
+
+/* Tiles small enough for MIN_JOBS jobs, preferring to cut columns first
+ * (a column tile re-packs only A, which is the cheaper operand to redo). */
+static void choose_tiles(mm_ctx *c, bool parallel) {
+  const mm_params *p = c->p;
+  c->tm = p->m;
+  c->tn = p->n;
+  if (parallel) {
+    c->tm = min64(p->m, TILE_M);
+    c->tn = min64(p->n, TILE_N);
+    while (p->batch * ceil_div(p->m, c->tm) * ceil_div(p->n, c->tn) < MIN_JOBS) {
+      if (c->tn >= 256)
+        c->tn = ceil_div(c->tn / 2, EC_GEMM_NR) * EC_GEMM_NR;
+      else if (c->tm >= 60)
+        c->tm = ceil_div(c->tm / 2, EC_GEMM_MR) * EC_GEMM_MR;
+      else
+        break;
+    }
+  }
+  c->mt = ceil_div(p->m, c->tm);
+  c->nt = ceil_div(p->n, c->tn);
+}
+
+static void eval_mm(const ec_node *n, const ec_exec *ex) {
+  const mm_params *p = n->params;
+  if (p->m == 0 || p->n == 0 || p->batch == 0) return;
+  mm_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
+              p->has_c ? ex->data[n->in[2]] : NULL, ex->data[n->out[0]], ex->workspace,
+              0, 0, 0, 0};
+  choose_tiles(&c, ex->pool != NULL);
+  ec_parallel_for(ex, p->batch * c.mt * c.nt, 1, mm_range, &c);
+}
+
+const ec_kernel ec_kernel_gemm = {"gemm", prepare_gemm, eval_mm};
+const ec_kernel ec_kernel_matmul = {"matmul", prepare_matmul, eval_mm};
