@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -32,8 +33,8 @@ def _stripped_size(lib: Path) -> int:
 
 
 def main() -> None:
-    console = Console()
-    table = Table(title="edgec compile (this machine, 1 process)")
+    console = Console(width=200)
+    table = Table(title="edgec compile (this machine, 1 process)", box=box.MARKDOWN)
     for col in ("model", "compile s (median of 3)", "file MiB", "instructions",
                 "arena KiB", "lower bound KiB", "arena / bound"):
         table.add_column(col, justify="right" if col != "model" else "left")
