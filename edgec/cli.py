@@ -14,6 +14,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from edgec.cli_device import bench_cmd, runtime_group
 from edgec.errors import EdgecError
 
 console = Console()
@@ -241,6 +242,10 @@ def targets_cmd() -> None:
     for t in all_targets().values():
         table.add_row(t.name, t.triple, ", ".join(t.isa_features) or "-", t.description)
     console.print(table)
+
+
+cli.add_command(runtime_group)
+cli.add_command(bench_cmd)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,14 +1,21 @@
-/* edgec-run: load a .edgeb program, feed inputs from raw files (or a
- * deterministic pattern), run it, and write each output as a raw file.
+/* edgec-run: load a .edgeb program, feed inputs from raw files (or zeros),
+ * run it, and write each output as a raw file. Also the on-device benchmark:
+ * --warmup runs are discarded, then --iterations runs are timed and
+ * summarized (min/p50/p90/mean/max latency, peak RSS, per-instruction mean
+ * time with --profile); --json prints all of it as one JSON object on stdout.
  *
  *   edgec-run MODEL.edgeb [--input I=FILE]... [--output-dir DIR]
- *             [--threads N] [--iterations N] [--profile]
+ *             [--threads N] [--warmup N] [--iterations N] [--profile] [--json]
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
 
 #include "edgec/edgec.h"
 
@@ -44,11 +51,54 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Peak resident set size of this process in KiB; -1 where unknown. Under
+ * qemu user mode it is the emulator's, which includes the guest's. */
+static long peak_rss_kb(void) {
+#if defined(_WIN32)
+  return -1;
+#else
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+#if defined(__APPLE__)
+  return (long)(ru.ru_maxrss / 1024); /* bytes on Darwin */
+#else
+  return (long)ru.ru_maxrss; /* KiB on Linux and Android */
+#endif
+#endif
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted[0..n). */
+static double percentile(const double *sorted, int n, double p) {
+  int rank = (int)ceil(p / 100.0 * n);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return sorted[rank - 1];
+}
+
+static void json_string(const char *s) {
+  putchar('"');
+  for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+    if (*c == '"' || *c == '\\') {
+      printf("\\%c", *c);
+    } else if (*c < 0x20) {
+      printf("\\u%04x", *c);
+    } else {
+      putchar(*c);
+    }
+  }
+  putchar('"');
+}
+
 int main(int argc, char **argv) {
   const char *model_path = NULL, *out_dir = NULL;
   const char *input_files[64] = {0};
   ec_session_options opts = {1, 0};
-  int iterations = 1;
+  int iterations = 1, warmup = 0, json = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--input") && i + 1 < argc) {
       char *spec = argv[++i];
@@ -65,26 +115,37 @@ int main(int argc, char **argv) {
       opts.threads = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
       iterations = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
+      warmup = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--profile")) {
       opts.profile = 1;
+    } else if (!strcmp(argv[i], "--json")) {
+      json = 1;
     } else if (argv[i][0] != '-' && !model_path) {
       model_path = argv[i];
     } else {
       fprintf(stderr, "usage: edgec-run MODEL.edgeb [--input I=FILE]... "
-                      "[--output-dir DIR] [--threads N] [--iterations N] [--profile]\n");
+                      "[--output-dir DIR] [--threads N] [--warmup N] [--iterations N] "
+                      "[--profile] [--json]\n");
       return 2;
     }
   }
-  if (!model_path || iterations < 1) {
+  if (!model_path) {
     fprintf(stderr, "edgec-run: no model given\n");
     return 2;
   }
+  if (iterations < 1 || warmup < 0) {
+    fprintf(stderr, "edgec-run: --iterations must be >= 1 and --warmup >= 0\n");
+    return 2;
+  }
+  double t_load = now_ms();
   ec_model *model;
   ec_status st = ec_model_open_file(model_path, &model);
   if (st != EC_OK) return fail(st, model_path);
   ec_session *sess;
   st = ec_session_create(model, &opts, &sess);
   if (st != EC_OK) return fail(st, "session");
+  t_load = now_ms() - t_load;
   size_t n_in, n_out;
   ec_model_num_inputs(model, &n_in);
   ec_model_num_outputs(model, &n_out);
@@ -107,25 +168,72 @@ int main(int argc, char **argv) {
     free(buf);
     if (st != EC_OK) return fail(st, "input");
   }
-  double best = 1e30;
+  size_t n_instr = 0;
+  ec_model_num_instructions(model, &n_instr);
+  double *times = malloc(sizeof(double) * (size_t)iterations);
+  uint64_t *instr_ns = calloc(n_instr ? n_instr : 1, sizeof(uint64_t));
+  if (!times || !instr_ns) {
+    fprintf(stderr, "edgec-run: out of memory\n");
+    return 1;
+  }
+  for (int it = 0; it < warmup; it++) {
+    st = ec_session_run(sess);
+    if (st != EC_OK) return fail(st, "run");
+  }
   for (int it = 0; it < iterations; it++) {
     double t0 = now_ms();
     st = ec_session_run(sess);
     if (st != EC_OK) return fail(st, "run");
-    double dt = now_ms() - t0;
-    if (dt < best) best = dt;
-  }
-  printf("best of %d runs: %.3f ms\n", iterations, best);
-  if (opts.profile) {
-    size_t n_instr;
-    ec_model_num_instructions(model, &n_instr);
-    for (size_t i = 0; i < n_instr; i++) {
-      uint64_t ns;
+    times[it] = now_ms() - t0;
+    for (size_t i = 0; opts.profile && i < n_instr; i++) {
+      uint64_t ns = 0;
       const char *op;
       ec_session_profile(sess, i, &ns, &op);
-      printf("%5zu %-20s %10.3f ms\n", i, op, ns / 1e6);
+      instr_ns[i] += ns;
     }
   }
+  double sum = 0;
+  for (int it = 0; it < iterations; it++) sum += times[it];
+  qsort(times, (size_t)iterations, sizeof(double), cmp_double);
+  double t_min = times[0], t_max = times[iterations - 1], mean = sum / iterations;
+  double p50 = percentile(times, iterations, 50), p90 = percentile(times, iterations, 90);
+  size_t arena = 0;
+  ec_model_arena_size(model, &arena);
+  long rss = peak_rss_kb();
+  if (json) {
+    const char *version = "";
+    ec_runtime_version(&version);
+    printf("{\"model\": ");
+    json_string(model_path);
+    printf(", \"runtime_version\": ");
+    json_string(version);
+    printf(", \"threads\": %d, \"warmup\": %d, \"iterations\": %d, \"load_ms\": %.6f, "
+           "\"arena_bytes\": %zu, \"peak_rss_kb\": %ld, \"latency_ms\": {\"min\": %.6f, "
+           "\"p50\": %.6f, \"p90\": %.6f, \"mean\": %.6f, \"max\": %.6f}, \"profile\": [",
+           opts.threads, warmup, iterations, t_load, arena, rss, t_min, p50, p90, mean, t_max);
+    for (size_t i = 0; opts.profile && i < n_instr; i++) {
+      uint64_t ns = 0;
+      const char *op = "";
+      ec_session_profile(sess, i, &ns, &op);
+      printf("%s{\"index\": %zu, \"op\": ", i ? ", " : "", i);
+      json_string(op);
+      printf(", \"mean_ms\": %.6f}", instr_ns[i] / 1e6 / iterations);
+    }
+    printf("]}\n");
+  } else {
+    printf("best of %d runs: %.3f ms\n", iterations, t_min);
+    printf("latency ms: min %.3f  p50 %.3f  p90 %.3f  mean %.3f  max %.3f "
+           "(%d warm-up runs)\n", t_min, p50, p90, mean, t_max, warmup);
+    printf("load %.3f ms, arena %zu bytes, peak RSS %ld KiB\n", t_load, arena, rss);
+    for (size_t i = 0; opts.profile && i < n_instr; i++) {
+      uint64_t ns = 0;
+      const char *op = "";
+      ec_session_profile(sess, i, &ns, &op);
+      printf("%5zu %-20s %10.3f ms\n", i, op, instr_ns[i] / 1e6 / iterations);
+    }
+  }
+  free(times);
+  free(instr_ns);
   for (size_t i = 0; out_dir && i < n_out; i++) {
     const void *data;
     size_t size;

@@ -1,7 +1,15 @@
 #include "kernel.h"
 
+/* The kernel list: every kernel (kernels/ops_all.def), or, in a selective
+ * build, the file CMake's EDGEC_OPS_DEF names (EC_OP lines, possibly none). */
+#ifdef EDGEC_OPS_DEF
+#define EC_OPS_DEF_FILE EDGEC_OPS_DEF
+#else
+#define EC_OPS_DEF_FILE "kernels/ops_all.def"
+#endif
+
 #define EC_OP(code, sym) extern const ec_kernel sym;
-#include "kernels/ops_all.def"
+#include EC_OPS_DEF_FILE
 #undef EC_OP
 
 typedef struct entry {
@@ -11,12 +19,13 @@ typedef struct entry {
 
 static const entry table[] = {
 #define EC_OP(code, sym) {EC_FB_OPCODE_##code, &sym},
-#include "kernels/ops_all.def"
+#include EC_OPS_DEF_FILE
 #undef EC_OP
+    {EC_FB_OPCODE_INVALID, NULL}, /* end; keeps the table valid C when the list is empty */
 };
 
 const ec_kernel *ec_kernel_lookup(uint16_t opcode) {
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+  for (size_t i = 0; table[i].kernel != NULL; i++)
     if (table[i].opcode == opcode) return table[i].kernel;
   return NULL;
 }

@@ -1,0 +1,117 @@
+"""The runtime cross-built for AArch64 and Armv7, run under qemu user mode,
+against onnxruntime on the host (raw outputs of edgec-run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from cross_support import (
+    BuiltRuntime,
+    conv_model,
+    elementwise_model,
+    qemu_command,
+    random_feeds,
+    reshape_model,
+    run_program,
+)
+from support import assert_close, run_ort
+
+import edgec
+from edgec.device_build import kernel_table, target_data
+from edgec.errors import EdgecError
+from edgec.format.reader import read_program
+from edgec.targets import get_target
+
+MODELS = {"elementwise": elementwise_model, "reshape": reshape_model}
+
+
+def _compile(model: onnx.ModelProto, path: Path, guarded: bool = False) -> Path:
+    """Compiles to path. guarded: skip when the op families the model needs have not
+    landed yet (the compiler refuses an op, or the runtime lists no kernel for it)."""
+    try:
+        edgec.compile(model, output=path)
+    except EdgecError as exc:
+        if guarded:
+            pytest.skip(f"not supported by the compiler yet: {exc}")
+        raise
+    missing = sorted({i.op for i in read_program(path.read_bytes()).instructions}
+                     - set(kernel_table()))
+    if missing:
+        if guarded:
+            pytest.skip(f"no runtime kernel yet for {', '.join(missing)}")
+        pytest.fail(f"no runtime kernel for {', '.join(missing)}")
+    return path
+
+
+def _check(runtime: BuiltRuntime, target: str, model: onnx.ModelProto, tmp_path: Path,
+           cpu: str | None = None, threads: int = 1, guarded: bool = False,
+           rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    data = target_data(get_target(target))
+    program = _compile(model, tmp_path / "model.edgeb", guarded)
+    feeds = random_feeds(model, seed=11)
+    prefix = qemu_command(data["qemu"], data["qemu_sysroot"], cpu)
+    proc, ours = run_program(prefix, runtime.binary, program, feeds, tmp_path / "run",
+                             ["--threads", str(threads)])
+    assert proc.returncode == 0, proc.stderr
+    theirs = run_ort(model, feeds)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert_close(a, b.astype(a.dtype) if a.dtype != b.dtype else b, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("cpu", [None, "cortex-a72"], ids=["default-cpu", "cortex-a72"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_aarch64_qemu(aarch64_runtime: BuiltRuntime, tmp_path: Path, name: str,
+                      cpu: str | None) -> None:
+    _check(aarch64_runtime, "aarch64-linux-gnu", MODELS[name](), tmp_path, cpu)
+
+
+@pytest.mark.parametrize(("cpu", "threads"), [(None, 1), ("cortex-a72", 1), (None, 2)],
+                         ids=["default-cpu", "cortex-a72", "2-threads"])
+def test_aarch64_qemu_conv_gemm_pool(aarch64_runtime: BuiltRuntime, tmp_path: Path,
+                                     cpu: str | None, threads: int) -> None:
+    # Accumulation order may differ from onnxruntime's: a looser tolerance than
+    # the elementwise ops.
+    _check(aarch64_runtime, "aarch64-linux-gnu", conv_model(), tmp_path, cpu, threads,
+           guarded=True, rtol=1e-4, atol=1e-4)
+
+
+def test_aarch64_binary_is_aarch64(aarch64_runtime: BuiltRuntime) -> None:
+    header = aarch64_runtime.binary.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and header[4] == 2  # 64-bit
+    assert int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_armv7_qemu(armv7_runtime: BuiltRuntime, tmp_path: Path, name: str) -> None:
+    _check(armv7_runtime, "armv7a-linux-gnueabihf", MODELS[name](), tmp_path)
+
+
+def test_armv7_qemu_conv_gemm_pool(armv7_runtime: BuiltRuntime, tmp_path: Path) -> None:
+    _check(armv7_runtime, "armv7a-linux-gnueabihf", conv_model(), tmp_path, guarded=True,
+           rtol=1e-4, atol=1e-4)
+
+
+def test_armv7_binary_is_arm32(armv7_runtime: BuiltRuntime) -> None:
+    header = armv7_runtime.binary.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and header[4] == 1  # 32-bit
+    assert int.from_bytes(header[18:20], "little") == 40  # EM_ARM
+
+
+def test_qemu_outputs_equal_host_bitwise_for_exact_ops(aarch64_runtime: BuiltRuntime,
+                                                       host_runtime: BuiltRuntime,
+                                                       tmp_path: Path) -> None:
+    """Reshape + Add are exact in IEEE arithmetic: AArch64 and x86-64 agree bit for bit."""
+    model = reshape_model()
+    program = _compile(model, tmp_path / "reshape.edgeb")
+    feeds = random_feeds(model, seed=5)
+    data = target_data(get_target("aarch64-linux-gnu"))
+    prefix = qemu_command(data["qemu"], data["qemu_sysroot"])
+    p1, arm = run_program(prefix, aarch64_runtime.binary, program, feeds, tmp_path / "a")
+    p2, x86 = run_program([], host_runtime.binary, program, feeds, tmp_path / "h")
+    assert p1.returncode == 0 and p2.returncode == 0, (p1.stderr, p2.stderr)
+    for a, b in zip(arm, x86, strict=True):
+        np.testing.assert_array_equal(a, b)
