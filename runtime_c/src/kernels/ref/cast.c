@@ -1,0 +1,156 @@
+/* Cast between float32, float16, int8, uint8, int32, int64 and bool (the
+ * output dtype says where to). Every conversion is defined for every input:
+ *   float -> integer  truncates toward zero and saturates to the target's
+ *                     range; NaN gives 0 (a C cast would be undefined);
+ *   integer -> narrower integer  wraps modulo 2^bits (as C++/onnxruntime);
+ *   -> bool           x != 0 (NaN is true); bool -> numbers gives 0 or 1;
+ *   -> float16        round to nearest even, overflow to inf, NaN kept;
+ *   int64 -> float16  through float32 (as onnxruntime).
+ * float16 is converted with integer code, without compiler support. */
+#include <math.h>
+#include <string.h>
+
+#include "kernel.h"
+
+#define GRAIN 16384
+
+static float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  uint32_t bits;
+  if (e == 0x1f) {
+    bits = sign | 0x7f800000u | (m << 13);
+  } else if (e == 0) { /* zero or subnormal: m * 2^-24, exact in float */
+    const float v = (float)m * 0x1p-24f;
+    return sign ? -v : v;
+  } else {
+    bits = sign | ((e + 112u) << 23) | (m << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+  const uint32_t a = x & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x38800000u && a < 0x47800000u) {
+    /* normal half (exponent -14..15): rebias the exponent (-112 << 23) and
+     * drop 13 mantissa bits, ties to even, without branches; the carry of
+     * the rounding may reach the exponent, up to inf */
+    return (uint16_t)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
+  }
+  const int32_t e = (int32_t)(a >> 23) - 127;
+  const uint32_t m = a & 0x7fffffu;
+  if (e > 15) return (uint16_t)(sign | 0x7c00u);
+  const int32_t shift = -(e + 1); /* subnormal half: round(|f| * 2^24) */
+  if (shift > 24) return sign;
+  const uint32_t full = m | 0x800000u;
+  uint32_t q = full >> shift;
+  const uint32_t rem = full & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1u))) q++;
+  return (uint16_t)(sign | q);
+}
+
+/* Truncates toward zero, saturating to [lo, hi]; NaN gives 0. (float)hi may
+ * round up to hi + 1, which only moves values that truncate to hi anyway. */
+static inline int64_t f_to_int(float v, int64_t lo, int64_t hi) {
+  if (isnan(v)) return 0;
+  if (v <= (float)lo) return lo;
+  if (v >= (float)hi) return hi;
+  return (int64_t)v;
+}
+
+static inline int8_t wrap_i8(int64_t v) {
+  const uint8_t u = (uint8_t)v;
+  return u < 128u ? (int8_t)u : (int8_t)((int)u - 256);
+}
+
+static inline int32_t wrap_i32(int64_t v) {
+  const uint32_t u = (uint32_t)v;
+  return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)((int64_t)u - 4294967296LL);
+}
+
+typedef void (*cast_fn)(const void *src, void *dst, int64_t begin, int64_t end);
+
+#define LOOP(NAME, ST, DT, EXPR)                                               \
+  static void NAME(const void *src, void *dst, int64_t begin, int64_t end) {   \
+    const ST *s = src;                                                         \
+    DT *d = dst;                                                               \
+    for (int64_t i = begin; i < end; i++) {                                    \
+      const ST v = s[i];                                                       \
+      d[i] = (EXPR);                                                           \
+    }                                                                          \
+  }
+
+#define FLOAT_SOURCE(S, ST, LOAD)                                              \
+  LOOP(S##_f32, ST, float, LOAD(v))                                            \
+  LOOP(S##_f16, ST, uint16_t, f32_to_f16(LOAD(v)))                             \
+  LOOP(S##_i8, ST, int8_t, (int8_t)f_to_int(LOAD(v), INT8_MIN, INT8_MAX))      \
+  LOOP(S##_u8, ST, uint8_t, (uint8_t)f_to_int(LOAD(v), 0, UINT8_MAX))          \
+  LOOP(S##_i32, ST, int32_t, (int32_t)f_to_int(LOAD(v), INT32_MIN, INT32_MAX)) \
+  LOOP(S##_i64, ST, int64_t, f_to_int(LOAD(v), INT64_MIN, INT64_MAX))          \
+  LOOP(S##_b, ST, uint8_t, (uint8_t)(LOAD(v) != 0.0f))
+
+#define INT_SOURCE(S, ST, LOAD)                                                \
+  LOOP(S##_f32, ST, float, (float)LOAD(v))                                     \
+  LOOP(S##_f16, ST, uint16_t, f32_to_f16((float)LOAD(v)))                      \
+  LOOP(S##_i8, ST, int8_t, wrap_i8(LOAD(v)))                                   \
+  LOOP(S##_u8, ST, uint8_t, (uint8_t)LOAD(v))                                  \
+  LOOP(S##_i32, ST, int32_t, wrap_i32(LOAD(v)))                                \
+  LOOP(S##_i64, ST, int64_t, LOAD(v))                                          \
+  LOOP(S##_b, ST, uint8_t, (uint8_t)(LOAD(v) != 0))
+
+#define LOAD_F32(v) (v)
+#define LOAD_F16(v) f16_to_f32(v)
+#define LOAD_INT(v) ((int64_t)(v))
+#define LOAD_BOOL(v) ((int64_t)((v) != 0))
+
+FLOAT_SOURCE(from_f32, float, LOAD_F32)
+FLOAT_SOURCE(from_f16, uint16_t, LOAD_F16)
+INT_SOURCE(from_i8, int8_t, LOAD_INT)
+INT_SOURCE(from_u8, uint8_t, LOAD_INT)
+INT_SOURCE(from_i32, int32_t, LOAD_INT)
+INT_SOURCE(from_i64, int64_t, LOAD_INT)
+INT_SOURCE(from_b, uint8_t, LOAD_BOOL)
+
+#define ROW(S) {S##_f32, S##_f16, S##_i8, S##_u8, S##_i32, S##_i64, S##_b}
+
+/* [source dtype][target dtype], in ec_dtype order */
+static const cast_fn casts[7][7] = {
+    ROW(from_f32), ROW(from_f16), ROW(from_i8), ROW(from_u8),
+    ROW(from_i32), ROW(from_i64), ROW(from_b),
+};
+
+static ec_status prepare_cast(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
+  if (st != EC_OK) return st;
+  if ((unsigned)n->tin[0]->dtype > EC_BOOL || (unsigned)n->tout[0]->dtype > EC_BOOL)
+    return ec_node_error(n, EC_ERR_DTYPE, "cast from %s to %s", ec_dtype_name(n->tin[0]->dtype),
+                         ec_dtype_name(n->tout[0]->dtype));
+  return EC_OK;
+}
+
+typedef struct cast_ctx {
+  cast_fn fn;
+  const void *x;
+  void *y;
+} cast_ctx;
+
+static void cast_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const cast_ctx *c = vc;
+  c->fn(c->x, c->y, begin, end);
+}
+
+static void eval_cast(const ec_node *n, const ec_exec *ex) {
+  cast_ctx c = {casts[n->tin[0]->dtype][n->tout[0]->dtype], ex->data[n->in[0]],
+                ex->data[n->out[0]]};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, cast_range, &c);
+}
+
+const ec_kernel ec_kernel_cast = {"cast", prepare_cast, eval_cast};

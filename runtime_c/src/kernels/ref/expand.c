@@ -1,0 +1,90 @@
+/* Expand: broadcasts one input of any dtype to the output's shape
+ * (numpy rules). The target shape is a compile-time constant, so the
+ * instruction has only the data input. */
+#include <string.h>
+
+#include "kernels/broadcast.h"
+
+#define GRAIN 16384
+
+/* With an empty output only the shapes are compared: ec_bcast_init
+ * multiplies operand dimensions, which an empty operand may have huge. */
+static ec_status check_empty_broadcast(const ec_node *n, int32_t count) {
+  const ec_tensor_desc *out = n->tout[0];
+  for (int32_t k = 0; k < count; k++) {
+    const ec_tensor_desc *t = n->tin[k];
+    if (t->rank > out->rank)
+      return ec_node_error(n, EC_ERR_SHAPE, "operand %d has rank %d > output rank %d", k,
+                           t->rank, out->rank);
+    for (int32_t d = 0; d < t->rank; d++) {
+      const int64_t dim = t->shape[d], o = out->shape[d + out->rank - t->rank];
+      if (dim != o && dim != 1)
+        return ec_node_error(n, EC_ERR_SHAPE, "operand %d dimension %d is %lld, output has %lld",
+                             k, d, (long long)dim, (long long)o);
+    }
+  }
+  return EC_OK;
+}
+
+static ec_status prepare_expand(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], n->tin[0]->dtype, "output");
+  if (st == EC_OK && n->tout[0]->numel == 0) return check_empty_broadcast(n, 1);
+  if (st == EC_OK) st = ec_alloc_params(n, sizeof(ec_bcast));
+  if (st == EC_OK) st = ec_bcast_init(n, n->tout[0], n->tin, 1, n->params);
+  return st;
+}
+
+typedef struct expand_ctx {
+  const ec_bcast *b;
+  const uint8_t *x;
+  uint8_t *y;
+  int64_t es;
+} expand_ctx;
+
+/* n elements of es bytes: a contiguous copy (stride 1) or one value repeated (stride 0). */
+static void put_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride, int64_t es) {
+  if (stride != 0) {
+    memcpy(d, s, (size_t)(n * es));
+    return;
+  }
+  switch (es) {
+    case 1:
+      memset(d, s[0], (size_t)n);
+      break;
+    case 2:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 2 * i, s, 2);
+      break;
+    case 4:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 4 * i, s, 4);
+      break;
+    default:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 8 * i, s, 8);
+      break;
+  }
+}
+
+static void expand_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const expand_ctx *c = vc;
+  const ec_bcast *bc = c->b;
+  ec_bcast_iter it;
+  ec_bcast_seek(bc, begin, &it);
+  const int64_t last = bc->shape[bc->rank - 1];
+  const int64_t sx = bc->stride[0][bc->rank - 1];
+  while (begin < end) {
+    int64_t len = last - it.idx[bc->rank - 1];
+    if (len > end - begin) len = end - begin;
+    put_row(c->y + begin * c->es, c->x + it.off[0] * c->es, len, sx, c->es);
+    begin += len;
+    if (begin < end) ec_bcast_advance(bc, len, &it);
+  }
+}
+
+static void eval_expand(const ec_node *n, const ec_exec *ex) {
+  expand_ctx c = {n->params, ex->data[n->in[0]], ex->data[n->out[0]],
+                  (int64_t)ec_dtype_size(n->tout[0]->dtype)};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, expand_range, &c);
+}
+
+const ec_kernel ec_kernel_expand = {"expand", prepare_expand, eval_expand};

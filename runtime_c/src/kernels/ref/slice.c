@@ -1,0 +1,160 @@
+/* Slice of any dtype. SliceOptions.starts/steps have one entry per input
+ * axis, normalized by the compiler (start inside the axis, step non-zero,
+ * possibly negative); the output shape gives the element counts. prepare
+ * checks that the first and last index of every axis lie inside the input,
+ * so every element eval reads is in bounds. Output axes whose input
+ * positions stay evenly spaced are merged; the innermost run is a memcpy
+ * when it is contiguous and a strided gather otherwise. */
+#include <string.h>
+
+#include "kernel.h"
+
+#define GRAIN_ELEMS 16384
+
+typedef struct slice_params {
+  bool empty;
+  int32_t rank;                /* merged rank, >= 1 */
+  int64_t base;                /* input byte offset of the first output element */
+  int64_t shape[EC_MAX_RANK];  /* merged output dimensions */
+  int64_t stride[EC_MAX_RANK]; /* input bytes per step along each (may be < 0) */
+  int64_t es;
+} slice_params;
+
+static ec_status prepare_slice(ec_node *n) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st != EC_OK) return st;
+  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
+  st = ec_check_dtype(n, out, in->dtype, "output");
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_SLICEOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not SliceOptions");
+  const ec_ints *starts = &n->opt.u.slice.starts, *steps = &n->opt.u.slice.steps;
+  const int32_t r = in->rank;
+  if (out->rank != r || starts->n != r || steps->n != r)
+    return ec_node_error(n, EC_ERR_SHAPE,
+                         "input rank %d, output rank %d, %d starts, %d steps (need one per axis)",
+                         r, out->rank, starts->n, steps->n);
+  st = ec_alloc_params(n, sizeof(slice_params));
+  if (st != EC_OK) return st;
+  slice_params *p = n->params;
+  const int64_t es = (int64_t)ec_dtype_size(in->dtype);
+  p->es = es;
+  if (out->numel == 0) {
+    p->empty = true;
+    return EC_OK;
+  }
+  if (in->numel == 0)
+    return ec_node_error(n, EC_ERR_SHAPE, "slices %lld elements out of an empty input",
+                         (long long)out->numel);
+  int64_t istride[EC_MAX_RANK];
+  int64_t s = es;
+  for (int32_t d = r - 1; d >= 0; d--) {
+    istride[d] = s;
+    s *= in->shape[d];
+  }
+  int32_t m = 0;
+  for (int32_t d = 0; d < r; d++) {
+    const int64_t start = starts->v[d], step = steps->v[d], count = out->shape[d];
+    const int64_t dim = in->shape[d];
+    if (step == 0) return ec_node_error(n, EC_ERR_FORMAT, "axis %d has step 0", d);
+    if (start < 0 || start >= dim)
+      return ec_node_error(n, EC_ERR_SHAPE, "axis %d: start %lld outside [0, %lld)", d,
+                           (long long)start, (long long)dim);
+    if (count > 1) {
+      /* |step| <= dim keeps (count - 1) * step from overflowing */
+      if (step > dim || step < -dim)
+        return ec_node_error(n, EC_ERR_SHAPE, "axis %d: step %lld with %lld elements leaves "
+                             "the axis of %lld", d, (long long)step, (long long)count,
+                             (long long)dim);
+      const int64_t last = start + (count - 1) * step;
+      if (last < 0 || last >= dim)
+        return ec_node_error(n, EC_ERR_SHAPE,
+                             "axis %d: %lld elements from %lld by %lld end at %lld, outside "
+                             "[0, %lld)", d, (long long)count, (long long)start,
+                             (long long)step, (long long)last, (long long)dim);
+    }
+    p->base += start * istride[d];
+    if (count == 1) continue;
+    const int64_t str = step * istride[d];
+    if (m > 0 && p->stride[m - 1] == str * count) {
+      p->shape[m - 1] *= count;
+      p->stride[m - 1] = str;
+    } else {
+      p->shape[m] = count;
+      p->stride[m] = str;
+      m++;
+    }
+  }
+  if (m == 0) { /* one element */
+    p->shape[0] = 1;
+    p->stride[0] = es;
+    m = 1;
+  }
+  p->rank = m;
+  return EC_OK;
+}
+
+static void gather_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride, int64_t es) {
+  if (stride == es) {
+    memcpy(d, s, (size_t)(n * es));
+    return;
+  }
+  switch (es) {
+    case 1:
+      for (int64_t i = 0; i < n; i++) d[i] = s[i * stride];
+      break;
+    case 2:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 2 * i, s + i * stride, 2);
+      break;
+    case 4:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 4 * i, s + i * stride, 4);
+      break;
+    default:
+      for (int64_t i = 0; i < n; i++) memcpy(d + 8 * i, s + i * stride, 8);
+      break;
+  }
+}
+
+typedef struct slice_ctx {
+  const slice_params *p;
+  const uint8_t *x;
+  uint8_t *y;
+} slice_ctx;
+
+static void slice_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const slice_ctx *c = vc;
+  const slice_params *p = c->p;
+  const int32_t k = p->rank - 1;
+  const int64_t len = p->shape[k], str = p->stride[k], es = p->es;
+  int64_t idx[EC_MAX_RANK] = {0};
+  int64_t off = p->base, flat = begin;
+  for (int32_t d = k - 1; d >= 0; d--) {
+    idx[d] = flat % p->shape[d];
+    flat /= p->shape[d];
+    off += idx[d] * p->stride[d];
+  }
+  for (int64_t row = begin; row < end; row++) {
+    /* the row's elements are off + i * str, i < len: all inside the input
+     * (prepare checked both ends of every axis) */
+    gather_row(c->y + row * len * es, c->x + off, len, str, es);
+    for (int32_t d = k - 1; d >= 0; d--) {
+      off += p->stride[d];
+      if (++idx[d] < p->shape[d]) break;
+      off -= p->shape[d] * p->stride[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+static void eval_slice(const ec_node *n, const ec_exec *ex) {
+  const slice_params *p = n->params;
+  if (p->empty) return;
+  slice_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  int64_t rows = 1;
+  for (int32_t d = 0; d < p->rank - 1; d++) rows *= p->shape[d];
+  int64_t grain = GRAIN_ELEMS / p->shape[p->rank - 1];
+  ec_parallel_for(ex, rows, grain > 0 ? grain : 1, slice_range, &c);
+}
+
+const ec_kernel ec_kernel_slice = {"slice", prepare_slice, eval_slice};
