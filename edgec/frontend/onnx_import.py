@@ -107,13 +107,32 @@ def _default_opset(model: onnx.ModelProto) -> int:
 
 
 def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
-    if _default_opset(model) >= TARGET_OPSET:
+    source = _default_opset(model)
+    if source >= TARGET_OPSET:
         return model
     try:
-        return onnx.version_converter.convert_version(model, TARGET_OPSET)
+        upgraded = onnx.version_converter.convert_version(model, TARGET_OPSET)
     except Exception as exc:
-        raise EdgecError(f"cannot convert opset {_default_opset(model)} to {TARGET_OPSET}: "
+        raise EdgecError(f"cannot convert opset {source} to {TARGET_OPSET}: "
                          f"{str(exc).splitlines()[0]}") from None
+    if source <= 10:
+        _keep_legacy_resize_coordinates(upgraded)
+    return upgraded
+
+
+def _keep_legacy_resize_coordinates(model: onnx.ModelProto) -> None:
+    """Upsample-9 and Resize-10 map coordinates asymmetrically (and round
+    nearest down); the converter emits Resize-11+ without saying so, which
+    would default to half_pixel. Restore the original meaning."""
+    for node in model.graph.node:
+        if node.op_type != "Resize":
+            continue
+        names = {a.name for a in node.attribute}
+        if "coordinate_transformation_mode" not in names:
+            node.attribute.append(onnx.helper.make_attribute(
+                "coordinate_transformation_mode", "asymmetric"))
+        if "nearest_mode" not in names:
+            node.attribute.append(onnx.helper.make_attribute("nearest_mode", "floor"))
 
 
 def _infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:

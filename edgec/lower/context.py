@@ -74,7 +74,8 @@ class LoweringContext:
     # ---- building the program ----------------------------------------------
 
     def constant(self, array: np.ndarray, name: str) -> int:
-        array = np.ascontiguousarray(array)
+        # reshape: np.ascontiguousarray turns a 0-d array into shape (1,)
+        array = np.ascontiguousarray(array).reshape(np.shape(array))
         return self.program.add_tensor(
             Tensor(name=name, dtype=array.dtype, shape=tuple(array.shape), data=array)
         )
@@ -133,6 +134,14 @@ class LoweringContext:
 
 
 def _check_supported(graph: ir.Graph) -> None:
+    from edgec.unsupported import UnsupportedOnPurposeError, op_reason
+
+    for node in graph:
+        reason = op_reason(node.op_type, node.domain)
+        if reason is not None:
+            op = node.op_type if node.domain in ("", "ai.onnx") else \
+                f"{node.domain}::{node.op_type}"
+            raise UnsupportedOnPurposeError(f"{op} ({node.name or 'unnamed'})", reason)
     missing = [node for node in graph if node.op_type not in _REGISTRY
                or node.domain not in ("", "ai.onnx")]
     if missing:

@@ -66,17 +66,6 @@ def _axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis + rank if axis < 0 else axis
 
 
-def _operand(ctx: LoweringContext, value: ir.Value) -> int:
-    """ctx.tensor(value), keeping a 0-d constant 0-d (np.ascontiguousarray makes it 1-d)."""
-    index = ctx.tensor(value)
-    t = ctx.program.tensors[index]
-    shape = ctx.shape(value)
-    if t.data is not None and t.shape != shape and t.data.size == int(np.prod(shape)):
-        t.data = t.data.reshape(shape)
-        t.shape = shape
-    return index
-
-
 def _input(node: ir.Node, i: int) -> ir.Value | None:
     return node.inputs[i] if i < len(node.inputs) else None
 
@@ -95,7 +84,7 @@ def _emit_unary(ctx: LoweringContext, node: ir.Node, opcode: int, options: objec
     """One data input (any runtime dtype) to one output of the same dtype."""
     x, out = node.inputs[0], node.outputs[0]
     _dtype(ctx, x)
-    ctx.emit(opcode, [_operand(ctx, x)], [ctx.output(out)], options, node.name)
+    ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(out)], options, node.name)
 
 
 def _fold(node: ir.Node, array: np.ndarray) -> None:
@@ -117,7 +106,7 @@ def lower_concat(ctx: LoweringContext, node: ir.Node) -> None:
     inputs = [v for v in node.inputs if v is not None]
     if not inputs:
         raise Unsupported("no inputs")
-    ctx.emit(Opcode.CONCAT, [_operand(ctx, v) for v in inputs], [ctx.output(out)],
+    ctx.emit(Opcode.CONCAT, [ctx.tensor(v) for v in inputs], [ctx.output(out)],
              AxisOptionsT(axis=axis), node.name)
 
 
@@ -236,7 +225,7 @@ def lower_gather(ctx: LoweringContext, node: ir.Node) -> None:
     if rank == 0:
         raise Unsupported("gather from a scalar")
     axis = _axis(node.attributes.get_int("axis", 0), rank)
-    ctx.emit(Opcode.GATHER, [_operand(ctx, data), _operand(ctx, indices)], [ctx.output(out)],
+    ctx.emit(Opcode.GATHER, [ctx.tensor(data), ctx.tensor(indices)], [ctx.output(out)],
              AxisOptionsT(axis=axis), node.name)
 
 
@@ -249,7 +238,7 @@ def lower_where(ctx: LoweringContext, node: ir.Node) -> None:
         raise Unsupported(f"X is {ctx.dtype(x)}, Y is {ctx.dtype(y)}")
     if len(ctx.shape(node.outputs[0])) > 8:
         raise Unsupported("rank above 8")
-    ctx.emit(Opcode.WHERE, [_operand(ctx, cond), _operand(ctx, x), _operand(ctx, y)],
+    ctx.emit(Opcode.WHERE, [ctx.tensor(cond), ctx.tensor(x), ctx.tensor(y)],
              [ctx.output(node.outputs[0])], name=node.name)
 
 
@@ -399,7 +388,7 @@ def _emit_cast(ctx: LoweringContext, node: ir.Node, target: np.dtype) -> None:
     if target not in DTYPES:
         raise Unsupported(f"cast to {target}")
     opcode = Opcode.COPY if source == target else Opcode.CAST
-    ctx.emit(opcode, [_operand(ctx, x)], [ctx.output(out)], name=node.name)
+    ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(out)], name=node.name)
 
 
 @lowers("Cast")

@@ -481,12 +481,7 @@ def test_resize_large_multithreaded() -> None:
     check_against_ort(model, threads=2)
 
 
-@pytest.mark.parametrize("mode", [
-    "nearest",
-    pytest.param("linear", marks=pytest.mark.xfail(strict=True, reason=(
-        "frontend: onnx's version converter turns Upsample-9 into a Resize without "
-        "coordinate_transformation_mode='asymmetric', so it gets half_pixel"))),
-])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
 def test_upsample_opset9(mode: str) -> None:
     node = helper.make_node("Upsample", ["x", "s"], ["y"], mode=mode)
     model = make_model([node], {"x": (F, (1, 2, 3, 4))}, {"y": F},
