@@ -90,8 +90,15 @@ class SparseEncoding(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
+    # SparseEncoding
+    def IndexBytes(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 4
+
 def SparseEncodingStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(7)
 
 def Start(builder):
     SparseEncodingStart(builder)
@@ -138,6 +145,12 @@ def SparseEncodingAddIndicesSegment(builder, indicesSegment):
 def AddIndicesSegment(builder, indicesSegment):
     SparseEncodingAddIndicesSegment(builder, indicesSegment)
 
+def SparseEncodingAddIndexBytes(builder, indexBytes):
+    builder.PrependUint8Slot(6, indexBytes, 4)
+
+def AddIndexBytes(builder, indexBytes):
+    SparseEncodingAddIndexBytes(builder, indexBytes)
+
 def SparseEncodingEnd(builder):
     return builder.EndObject()
 
@@ -160,6 +173,7 @@ class SparseEncodingT(object):
         m = 0,
         indptrSegment = 0,
         indicesSegment = 0,
+        indexBytes = 4,
     ):
         self.format = format  # type: int
         self.block = block  # type: Optional[List[int]]
@@ -167,6 +181,7 @@ class SparseEncodingT(object):
         self.m = m  # type: int
         self.indptrSegment = indptrSegment  # type: int
         self.indicesSegment = indicesSegment  # type: int
+        self.indexBytes = indexBytes  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -201,6 +216,7 @@ class SparseEncodingT(object):
         self.m = sparseEncoding.M()
         self.indptrSegment = sparseEncoding.IndptrSegment()
         self.indicesSegment = sparseEncoding.IndicesSegment()
+        self.indexBytes = sparseEncoding.IndexBytes()
 
     # SparseEncodingT
     def Pack(self, builder):
@@ -220,5 +236,6 @@ class SparseEncodingT(object):
         SparseEncodingAddM(builder, self.m)
         SparseEncodingAddIndptrSegment(builder, self.indptrSegment)
         SparseEncodingAddIndicesSegment(builder, self.indicesSegment)
+        SparseEncodingAddIndexBytes(builder, self.indexBytes)
         sparseEncoding = SparseEncodingEnd(builder)
         return sparseEncoding

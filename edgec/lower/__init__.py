@@ -9,7 +9,7 @@ them all.
 
 from __future__ import annotations
 
-from edgec.lower import conv, elementwise, pool_norm, shape_ops, tensor  # noqa: F401
+from edgec.lower import conv, elementwise, misc, pool_norm, shape_ops, tensor  # noqa: F401
 from edgec.lower.context import LoweringContext, Unsupported, lower_graph, lowers, supported_ops
 
 __all__ = ["LoweringContext", "Unsupported", "lower_graph", "lowers", "supported_ops"]

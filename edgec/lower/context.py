@@ -134,22 +134,30 @@ class LoweringContext:
 
 
 def _check_supported(graph: ir.Graph) -> None:
+    """Lists every node edgec cannot lower, at once; an op left out on purpose
+    (edgec.unsupported) says so and why."""
     from edgec.unsupported import UnsupportedOnPurposeError, op_reason
 
-    for node in graph:
-        reason = op_reason(node.op_type, node.domain)
+    listed: list[str] = []
+    reasons: list[str] = []
+    for n in graph:
+        standard = n.domain in ("", "ai.onnx")
+        reason = op_reason(n.op_type, n.domain)
+        if reason is None and standard and n.op_type in _REGISTRY:
+            continue
+        label = f"{n.op_type} ({n.name or 'unnamed'})" if standard else \
+            f"{n.domain}::{n.op_type} ({n.name or 'unnamed'})"
         if reason is not None:
-            op = node.op_type if node.domain in ("", "ai.onnx") else \
-                f"{node.domain}::{node.op_type}"
-            raise UnsupportedOnPurposeError(f"{op} ({node.name or 'unnamed'})", reason)
-    missing = [node for node in graph if node.op_type not in _REGISTRY
-               or node.domain not in ("", "ai.onnx")]
-    if missing:
-        listed = ", ".join(f"{n.op_type} ({n.name or 'unnamed'})" if n.domain in ("", "ai.onnx")
-                           else f"{n.domain}::{n.op_type} ({n.name or 'unnamed'})"
-                           for n in missing[:20])
-        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise EdgecError(f"unsupported operators: {listed}{more}")
+            label += f": unsupported on purpose: {reason}"
+            reasons.append(reason)
+        listed.append(label)
+    if not listed:
+        return
+    more = f" and {len(listed) - 20} more" if len(listed) > 20 else ""
+    message = f"unsupported operators: {'; '.join(listed[:20])}{more}"
+    if len(reasons) == len(listed):
+        raise UnsupportedOnPurposeError(message, reasons[0], message=message)
+    raise EdgecError(message)
 
 
 def lower_graph(graph: ir.Graph, program: Program) -> None:

@@ -1,4 +1,10 @@
-"""Elementwise unary, binary and variadic ops."""
+"""Elementwise unary, binary and variadic ops.
+
+Arithmetic and comparisons run on float32, float16, int8, uint8, int32 and
+int64; float unary ops on float32 and float16; bitwise ops and shifts on the
+integer dtypes. Clip with bounds computed at run time (or on integers) becomes
+Max/Min; Pow of mixed dtypes casts the exponent (or the integer base) first.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from edgec.fb.AxisOptions import AxisOptionsT
 from edgec.fb.Opcode import Opcode
 from edgec.fb.UnaryOptions import UnaryOptionsT
 from edgec.lower.context import LoweringContext, Unsupported, lowers
+from edgec.program import DTYPES
 
 BINARY = {
     "Add": Opcode.ADD, "Sub": Opcode.SUB, "Mul": Opcode.MUL, "Div": Opcode.DIV,
@@ -17,7 +24,15 @@ BINARY = {
     "LessOrEqual": Opcode.LESS_OR_EQUAL, "GreaterOrEqual": Opcode.GREATER_OR_EQUAL,
     "And": Opcode.AND, "Or": Opcode.OR, "Xor": Opcode.XOR,
 }
-NUMERIC = (np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.int64))
+BITWISE = {
+    "BitwiseAnd": Opcode.BITWISE_AND, "BitwiseOr": Opcode.BITWISE_OR,
+    "BitwiseXor": Opcode.BITWISE_XOR, "BitShift": Opcode.BIT_SHIFT,
+}
+F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
+FLOATS = (F32, F16)
+INTS = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int32), np.dtype(np.int64))
+NUMERIC = (*FLOATS, *INTS)
+POW_DTYPES = (F32, F16, np.dtype(np.int32), np.dtype(np.int64))
 
 UNARY = {
     "Sqrt": Opcode.SQRT, "Exp": Opcode.EXP, "Log": Opcode.LOG, "Neg": Opcode.NEG,
@@ -27,6 +42,9 @@ UNARY = {
     "Erf": Opcode.ERF, "Softplus": Opcode.SOFTPLUS, "Elu": Opcode.ELU, "Selu": Opcode.SELU,
     "Floor": Opcode.FLOOR, "Ceil": Opcode.CEIL, "Round": Opcode.ROUND, "Sin": Opcode.SIN,
     "Cos": Opcode.COS, "Sign": Opcode.SIGN, "Softsign": Opcode.SOFTSIGN, "Mish": Opcode.MISH,
+    "Acos": Opcode.ACOS, "Acosh": Opcode.ACOSH, "Asin": Opcode.ASIN, "Asinh": Opcode.ASINH,
+    "Atan": Opcode.ATAN, "Atanh": Opcode.ATANH, "Cosh": Opcode.COSH, "Sinh": Opcode.SINH,
+    "Tan": Opcode.TAN,
 }
 
 # ONNX defaults of the ops' scalar attributes: (alpha name, default), (beta name, default)
@@ -72,20 +90,50 @@ def clip_bounds(ctx: LoweringContext, node: ir.Node) -> tuple[float, float]:
 @lowers(*UNARY)
 def lower_unary(ctx: LoweringContext, node: ir.Node) -> None:
     x = node.inputs[0]
-    if ctx.dtype(x) != np.float32:
-        raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
+    if ctx.dtype(x) not in FLOATS:
+        raise Unsupported(f"{ctx.dtype(x)} input (float32, float16 only)")
     ctx.emit(UNARY[node.op_type], [ctx.tensor(x)], [ctx.output(node.outputs[0])],
              unary_options(node), node.name)
 
 
+def _bound(ctx: LoweringContext, value: ir.Value | None, dtype: np.dtype) -> int | None:
+    """A Clip bound as a tensor of the input's dtype (None: no bound)."""
+    if value is None:
+        return None
+    data = ctx.const(value)
+    if data is not None:
+        return ctx.constant(np.asarray(data).astype(dtype).reshape(()), value.name or "bound")
+    if ctx.dtype(value) != dtype:
+        raise Unsupported(f"bound of dtype {ctx.dtype(value)} for a {dtype} input")
+    return ctx.tensor(value)
+
+
 @lowers("Clip")
 def lower_clip(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
-    if ctx.dtype(x) != np.float32:
-        raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
-    opts = UnaryOptionsT()
-    opts.alpha, opts.beta = clip_bounds(ctx, node)
-    ctx.emit(Opcode.CLIP, [ctx.tensor(x)], [ctx.output(node.outputs[0])], opts, node.name)
+    x, out = node.inputs[0], node.outputs[0]
+    dtype = ctx.dtype(x)
+    inputs = [*node.inputs, None, None]
+    constant = all(v is None or ctx.const(v) is not None for v in inputs[1:3])
+    if dtype in FLOATS and constant:
+        opts = UnaryOptionsT()
+        opts.alpha, opts.beta = clip_bounds(ctx, node)
+        ctx.emit(Opcode.CLIP, [ctx.tensor(x)], [ctx.output(out)], opts, node.name)
+        return
+    if dtype not in NUMERIC:
+        raise Unsupported(f"{dtype} input")
+    # max(x, lo) then min(., hi), as ONNX defines Clip (min > max gives max).
+    lo, hi = _bound(ctx, inputs[1], dtype), _bound(ctx, inputs[2], dtype)
+    acc = ctx.tensor(x)
+    steps = [(Opcode.MAX, lo), (Opcode.MIN, hi)]
+    steps = [(op, b) for op, b in steps if b is not None]
+    if not steps:
+        ctx.emit(Opcode.COPY, [acc], [ctx.output(out)], name=node.name)
+        return
+    for i, (opcode, bound) in enumerate(steps):
+        dst = ctx.output(out) if i == len(steps) - 1 else ctx.scratch_tensor(
+            f"{out.name}/lo", dtype, ctx.shape(out))
+        ctx.emit(opcode, [acc, bound], [dst], name=node.name)
+        acc = dst
 
 
 @lowers("Not")
@@ -94,36 +142,105 @@ def lower_not(ctx: LoweringContext, node: ir.Node) -> None:
              name=node.name)
 
 
-def _binary_operand(ctx: LoweringContext, value: ir.Value, dtype: np.dtype) -> int:
-    """Pow's exponent may have another dtype: constants are converted here."""
+def _opset(node: ir.Node) -> int:
+    if node.version is not None:
+        return int(node.version)
+    graph = node.graph
+    if graph is not None:
+        for domain in ("", "ai.onnx"):
+            if domain in graph.opset_imports:
+                return int(graph.opset_imports[domain])
+    return 18
+
+
+def _binary_operand(ctx: LoweringContext, value: ir.Value, dtype: np.dtype,
+                    name: str) -> int:
+    """Pow's exponent may have another dtype: constants are converted here, run-time
+    values cast by a CAST instruction."""
     if ctx.dtype(value) == dtype:
         return ctx.tensor(value)
     data = ctx.const(value)
-    if data is None:
-        raise Unsupported(f"operands of different dtypes ({ctx.dtype(value)} vs {dtype})")
-    return ctx.constant(data.astype(dtype), value.name or "const")
+    if data is not None:
+        return ctx.constant(np.asarray(data).astype(dtype), value.name or "const")
+    return _cast(ctx, ctx.tensor(value), ctx.dtype(value), dtype, name)
+
+
+def _cast(ctx: LoweringContext, index: int, source: np.dtype, target: np.dtype,
+          name: str) -> int:
+    if source not in DTYPES:
+        raise Unsupported(f"operand of dtype {source}")
+    shape = ctx.program.tensors[index].shape
+    dst = ctx.scratch_tensor(f"{name}/cast", target, shape)
+    ctx.emit(Opcode.CAST, [index], [dst], name=name)
+    return dst
 
 
 @lowers(*BINARY)
 def lower_binary(ctx: LoweringContext, node: ir.Node) -> None:
-    a, b = node.inputs[0], node.inputs[1]
+    a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
     dtype = ctx.dtype(a)
     logical = node.op_type in ("And", "Or", "Xor")
     if logical and dtype != np.bool_:
         raise Unsupported(f"{dtype} inputs (bool only)")
     if not logical and dtype not in NUMERIC:
-        raise Unsupported(f"{dtype} inputs (float32, int32, int64 only)")
-    if node.op_type == "Pow" and dtype != np.float32:
-        raise Unsupported(f"{dtype} base (float32 only)")
+        raise Unsupported(f"{dtype} inputs (float32, float16, int8, uint8, int32, int64 only)")
+    if node.op_type == "Pow":
+        _lower_pow(ctx, node)
+        return
     options = None
     if node.op_type == "Mod":
         fmod = node.attributes.get_int("fmod", 0)
-        if dtype == np.float32 and not fmod:
-            raise Unsupported("float Mod needs fmod=1")
+        if dtype in FLOATS and not fmod and _opset(node) < 28:
+            raise Unsupported("float Mod needs fmod=1 before opset 28")
         options = AxisOptionsT()
         options.flags = 1 if fmod else 0
-    ctx.emit(BINARY[node.op_type], [ctx.tensor(a), _binary_operand(ctx, b, dtype)],
+    ctx.emit(BINARY[node.op_type], [ctx.tensor(a), _binary_operand(ctx, b, dtype, node.name)],
+             [ctx.output(out)], options, node.name)
+
+
+def _lower_pow(ctx: LoweringContext, node: ir.Node) -> None:
+    """Pow(T base, T1 exponent) -> T: a float base takes the exponent cast to it; an
+    integer base with an integer exponent runs exactly; an integer base with a float
+    exponent runs in float32 and is cast back (truncating, as ONNX's reference)."""
+    a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
+    base, exp = ctx.dtype(a), ctx.dtype(b)
+    if base not in POW_DTYPES:
+        raise Unsupported(f"{base} base (float32, float16, int32, int64 only)")
+    if base in FLOATS or np.issubdtype(exp, np.integer):
+        ctx.emit(Opcode.POW, [ctx.tensor(a), _binary_operand(ctx, b, base, node.name)],
+                 [ctx.output(out)], name=node.name)
+        return
+    x = _cast(ctx, ctx.tensor(a), base, F32, node.name)
+    y = _binary_operand(ctx, b, F32, node.name)
+    z = ctx.scratch_tensor(f"{out.name}/float", F32, ctx.shape(out))
+    ctx.emit(Opcode.POW, [x, y], [z], name=node.name)
+    ctx.emit(Opcode.CAST, [z], [ctx.output(out)], name=node.name)
+
+
+@lowers(*BITWISE)
+def lower_bitwise(ctx: LoweringContext, node: ir.Node) -> None:
+    a, b = node.inputs[0], node.inputs[1]
+    dtype = ctx.dtype(a)
+    if dtype not in INTS:
+        raise Unsupported(f"{dtype} inputs (int8, uint8, int32, int64 only)")
+    options = None
+    if node.op_type == "BitShift":
+        direction = node.attributes.get_string("direction", "")
+        if direction not in ("LEFT", "RIGHT"):
+            raise Unsupported(f"direction {direction!r}")
+        options = AxisOptionsT()
+        options.flags = 1 if direction == "RIGHT" else 0
+    ctx.emit(BITWISE[node.op_type], [ctx.tensor(a), ctx.tensor(b)],
              [ctx.output(node.outputs[0])], options, node.name)
+
+
+@lowers("BitwiseNot")
+def lower_bitwise_not(ctx: LoweringContext, node: ir.Node) -> None:
+    x = node.inputs[0]
+    if ctx.dtype(x) not in INTS:
+        raise Unsupported(f"{ctx.dtype(x)} input (int8, uint8, int32, int64 only)")
+    ctx.emit(Opcode.BITWISE_NOT, [ctx.tensor(x)], [ctx.output(node.outputs[0])],
+             name=node.name)
 
 
 @lowers("Sum", "Min", "Max", "Mean")

@@ -1,0 +1,47 @@
+/* float16 <-> float32 with integer code (no compiler support needed), for the
+ * elementwise kernels that compute float16 in float32. Same conversions as
+ * cast.c: round to nearest even, overflow to inf, NaN kept. */
+#ifndef EDGEC_KERNELS_REF_F16_H_
+#define EDGEC_KERNELS_REF_F16_H_
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float ec_f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  uint32_t bits;
+  if (e == 0x1f) {
+    bits = sign | 0x7f800000u | (m << 13);
+  } else if (e == 0) { /* zero or subnormal: m * 2^-24, exact in float */
+    const float v = (float)m * 0x1p-24f;
+    return sign ? -v : v;
+  } else {
+    bits = sign | ((e + 112u) << 23) | (m << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static inline uint16_t ec_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+  const uint32_t a = x & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x38800000u && a < 0x47800000u)
+    return (uint16_t)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
+  const int32_t e = (int32_t)(a >> 23) - 127;
+  const uint32_t m = a & 0x7fffffu;
+  if (e > 15) return (uint16_t)(sign | 0x7c00u);
+  const int32_t shift = -(e + 1); /* subnormal half: round(|f| * 2^24) */
+  if (shift > 24) return sign;
+  const uint32_t full = m | 0x800000u;
+  uint32_t q = full >> shift;
+  const uint32_t rem = full & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1u))) q++;
+  return (uint16_t)(sign | q);
+}
+
+#endif /* EDGEC_KERNELS_REF_F16_H_ */
