@@ -90,7 +90,7 @@ def _bind_input_shapes(model: onnx.ModelProto, shapes: InputShapes, skip: set[st
             raise EdgecError(f"input {inp.name!r} has no shape; give it with "
                              f"--input-shape {inp.name}=D0,D1,...")
         for axis, dim in enumerate(tensor_type.shape.dim):
-            if not dim.HasField("dim_value") or dim.dim_value <= 0:
+            if not dim.HasField("dim_value") or dim.dim_value < 0:
                 label = dim.dim_param or "?"
                 current = ",".join(str(d.dim_value) if d.HasField("dim_value") else d.dim_param
                                    or "?" for d in tensor_type.shape.dim)

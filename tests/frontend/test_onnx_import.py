@@ -1,0 +1,34 @@
+"""Frontend behaviour that no single op owns."""
+
+import numpy as np
+import pytest
+from support import TensorProto, check_against_ort, helper, make_model
+
+from edgec.errors import EdgecError
+from edgec.frontend.onnx_import import import_onnx
+
+F = TensorProto.FLOAT
+
+
+def test_zero_sized_input_dimension_is_static() -> None:
+    node = helper.make_node("Concat", ["a", "b"], ["y"], axis=0)
+    model = make_model([node], {"a": (F, (0, 3)), "b": (F, (2, 3))}, {"y": F})
+    check_against_ort(model)
+
+
+def test_dynamic_dimension_needs_binding() -> None:
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", F, ["batch", 3])],
+                              [helper.make_tensor_value_info("y", F, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(EdgecError, match="dynamic dimension 'batch'"):
+        import_onnx(model)
+    bound = import_onnx(model, {"x": [4, 3]})
+    assert [int(d) for d in bound.graph.outputs[0].shape] == [4, 3]
+
+
+def test_weights_survive_the_detour_around_shape_inference() -> None:
+    w = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)  # > 4 KiB
+    model = make_model([helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": (F, (2, 64))},
+                       {"y": F}, {"w": w})
+    check_against_ort(model)
