@@ -55,15 +55,64 @@ def cli() -> None:
 @click.option("--target", default="host", show_default=True, help="Deployment target.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
               help="Bind the dynamic dims of an input (repeatable).")
-def compile_cmd(model: Path, output: Path | None, target: str,
-                input_shapes: tuple[str, ...]) -> None:
+@click.option("--quantize", type=click.Choice(["int8", "dynamic"]),
+              help="int8: static (calibrated activations, per-channel int8 weights); "
+                   "dynamic: int8 MatMul/Gemm weights, activations quantized at run time.")
+@click.option("--calibration", metavar="DIR|random",
+              help="Calibration inputs for --quantize int8: a folder of .npz files (one feed "
+                   "each, arrays named as the inputs), or 'random' (synthetic; warns).")
+@click.option("--calibration-method", default="minmax", show_default=True,
+              type=click.Choice(["minmax", "percentile", "entropy", "mse"]),
+              help="How activation ranges are chosen from the calibration data.")
+@click.option("--accuracy-budget", type=float, metavar="COSINE",
+              help="Keep the most sensitive layers in float until the mean output cosine "
+                   "on the calibration set reaches COSINE (e.g. 0.995).")
+@click.option("--weights", "weights", type=click.Choice(["fp16"]),
+              help="fp16: store float weights as float16 (half the size, fp32 compute).")
+@click.option("--report", "report", metavar="[FILE.html]", is_flag=False, flag_value="-",
+              help="Print the per-layer quantization error table; with a FILE.html, also "
+                   "write it there with a plot.")
+@click.option("--prune", "prune", metavar="SPEC",
+              help="Prune weights: magnitude:S[:per-layer] (unstructured, sparsity S), "
+                   "channels:F[:l1|l2] (remove a fraction F of conv channels), N:M (e.g. "
+                   "2:4); add ,exclude=PATTERN to keep layers (e.g. ,exclude=classifier*).")
+@click.option("--prune-report", is_flag=True,
+              help="With --prune: print per layer the sparsity, params and bytes before/after "
+                   "and the kernel chosen, and the output error against the unpruned model.")
+def compile_cmd(model: Path, output: Path | None, target: str, input_shapes: tuple[str, ...],
+                quantize: str | None = None, calibration: str | None = None,
+                calibration_method: str = "minmax", accuracy_budget: float | None = None,
+                weights: str | None = None, report: str | None = None,
+                prune: str | None = None, prune_report: bool = False) -> None:
     """Compile MODEL.onnx into a .edgeb program."""
     from edgec.compiler import compile_program
     from edgec.util import write_atomic
 
     out = output or model.with_suffix(".edgeb")
+    quant_options = None
+    if quantize or weights or report:
+        import warnings
+
+        from edgec.quant import QuantOptions, RandomCalibrationWarning
+
+        if quantize == "int8" and calibration is None:
+            raise EdgecError("--quantize int8 needs --calibration DIR (a folder of .npz "
+                             "feeds) or --calibration random")
+        if calibration == "random":
+            console.print("[bold red]WARNING:[/bold red] calibrating on synthetic random "
+                          "inputs: activation ranges may not fit real data. Pass "
+                          "--calibration DIR with real inputs for a model you ship.")
+            warnings.simplefilter("ignore", RandomCalibrationWarning)
+        quant_options = QuantOptions(method=calibration_method,
+                                     report=None if report is None else
+                                     (True if report == "-" else report))
     start = time.perf_counter()
-    result = compile_program(model, target=target, input_shapes=_parse_shapes(input_shapes))
+    if prune_report and not prune:
+        raise EdgecError("--prune-report needs --prune SPEC")
+    result = compile_program(model, target=target, input_shapes=_parse_shapes(input_shapes),
+                             quantize=quantize, calibration=calibration,
+                             accuracy_budget=accuracy_budget, weights=weights,
+                             quant_options=quant_options, prune=prune)
     elapsed = time.perf_counter() - start
     write_atomic(out, result.data)
     prog = result.program
@@ -74,6 +123,37 @@ def compile_cmd(model: Path, output: Path | None, target: str,
         f"constants {_human(consts)}, arena {_human(prog.arena_size)} "
         f"(lower bound {_human(prog.arena_lower_bound)}), "
         f"{result.fused_activations} activations fused")
+    quant = result.quant
+    if quant is not None:
+        from edgec.quant import QuantResult
+
+        assert isinstance(quant, QuantResult)
+        kept = f"; kept in float: {', '.join(quant.excluded)}" if quant.excluded else ""
+        saved = f"; fp16 weights save {_human(quant.fp16_bytes_saved)}" \
+            if quant.fp16_bytes_saved else ""
+        console.print(f"quantization {quant.mode}: {quant.quantized} ops in int8{kept}{saved}")
+        if isinstance(report, str) and report != "-":
+            console.print(f"[green]wrote[/green] {report}")
+    if prune:
+        from edgec.fb.Opcode import Opcode
+
+        ops = [i.opcode for i in prog.instructions]
+        console.print(f"pruning {prune}: {ops.count(Opcode.SPARSE_CONV)} sparse convs, "
+                      f"{ops.count(Opcode.SPARSE_GEMM)} sparse fully connected")
+    if prune_report:
+        from edgec.frontend.onnx_import import import_onnx
+        from edgec.prune import prune_graph
+        from edgec.prune.report import build_report, render
+
+        dense = compile_program(model, target=target, input_shapes=_parse_shapes(input_shapes),
+                                quantize=quantize, calibration=calibration,
+                                accuracy_budget=accuracy_budget, weights=weights,
+                                quant_options=quant_options)
+        layers = [prune_graph(import_onnx(model, _parse_shapes(input_shapes)).graph, spec).weights
+                  for spec in (None, prune)]
+        console.print(render(build_report(prune, dense.program, dense.data, result.program,
+                                          result.data, weights_before=layers[0],
+                                          weights_after=layers[1])))
 
 
 def _load_feeds(session: Any, specs: tuple[str, ...], random: bool,

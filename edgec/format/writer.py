@@ -14,6 +14,7 @@ from edgec.fb.Metadata import MetadataT
 from edgec.fb.Program import ProgramT
 from edgec.fb.Quantization import QuantizationT
 from edgec.fb.Segment import SegmentT
+from edgec.fb.SparseEncoding import SparseEncodingT
 from edgec.fb.StorageKind import StorageKind
 from edgec.fb.Tensor import TensorT
 from edgec.program import DTYPES, Program
@@ -35,24 +36,43 @@ def _options_type(options: object) -> int:
     return getattr(OpOptions.OpOptions, name[:-1])
 
 
-def _segments(program: Program) -> tuple[list[bytes], dict[int, int]]:
-    """Constant bytes, one segment per distinct content; tensor -> segment."""
+def _segments(program: Program) -> tuple[list[bytes], dict[int, int], dict[int, tuple[int, int]]]:
+    """Constant bytes, one segment per distinct content; tensor -> segment, and
+    for sparse tensors (edgec.prune.encoding) tensor -> (indptr, indices) segments."""
     payloads: list[bytes] = []
     by_content: dict[bytes, int] = {}
     segment_of: dict[int, int] = {}
-    for i, t in enumerate(program.tensors):
-        if t.data is None:
-            continue
-        raw = np.ascontiguousarray(t.data, dtype=t.dtype).tobytes()
+    sparse_of: dict[int, tuple[int, int]] = {}
+
+    def add(raw: bytes) -> int:
         if raw not in by_content:
             by_content[raw] = len(payloads)
             payloads.append(raw)
-        segment_of[i] = by_content[raw]
-    return payloads, segment_of
+        return by_content[raw]
+
+    for i, t in enumerate(program.tensors):
+        if t.data is None:
+            continue
+        segment_of[i] = add(np.ascontiguousarray(t.data, dtype=t.dtype).tobytes())
+        sparse = getattr(t, "sparse", None)
+        if sparse is not None:
+            sparse_of[i] = (add(np.ascontiguousarray(sparse.indptr).tobytes()),
+                            add(np.ascontiguousarray(sparse.indices).tobytes()))
+    return payloads, segment_of, sparse_of
+
+
+def _sparse_table(sparse: object, segments: tuple[int, int]) -> SparseEncodingT:
+    enc = SparseEncodingT()
+    enc.format = sparse.format  # type: ignore[attr-defined]
+    enc.block = [int(b) for b in sparse.block]  # type: ignore[attr-defined]
+    enc.indptrSegment, enc.indicesSegment = segments
+    enc.indexBytes = sparse.index_bytes  # type: ignore[attr-defined]
+    return enc
 
 
 def _program_table(program: Program, segment_of: dict[int, int], payloads: list[bytes],
-                   segment_base: int) -> ProgramT:
+                   segment_base: int,
+                   sparse_of: dict[int, tuple[int, int]] | None = None) -> ProgramT:
     root = ProgramT()
     root.formatVersion = FORMAT_VERSION
     root.tensors = []
@@ -74,6 +94,8 @@ def _program_table(program: Program, segment_of: dict[int, int], payloads: list[
             q.zeroPoints = [int(z) for z in np.asarray(t.quant.zero_points).ravel()]
             q.axis = t.quant.axis
             tt.quant = q
+        if sparse_of and i in sparse_of:
+            tt.sparse = _sparse_table(t.sparse, sparse_of[i])  # type: ignore[attr-defined]
         root.tensors.append(tt)
     root.instructions = []
     for ins in program.instructions:
@@ -117,12 +139,12 @@ def _pack(root: ProgramT) -> bytes:
 
 
 def serialize(program: Program) -> bytes:
-    payloads, segment_of = _segments(program)
+    payloads, segment_of, sparse_of = _segments(program)
     # The table records where the segments start, which depends on the
     # table's own size: pack once with a placeholder of the same width.
-    probe = _pack(_program_table(program, segment_of, payloads, segment_base=1 << 62))
+    probe = _pack(_program_table(program, segment_of, payloads, 1 << 62, sparse_of))
     base = _align(len(probe))
-    table = _pack(_program_table(program, segment_of, payloads, segment_base=base))
+    table = _pack(_program_table(program, segment_of, payloads, base, sparse_of))
     if len(table) != len(probe):
         raise AssertionError("program table size changed between passes")
     out = bytearray(table)

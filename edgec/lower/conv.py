@@ -5,6 +5,10 @@ output_shape, defaults), so the runtime sees explicit strides, pads and
 dilations. Activations are left NONE: edgec.passes.fuse_activation folds a
 following Relu/Clip/... in afterwards.
 
+pack_weights (run by the compiler after every pass that reads weights) then
+stores constant weights in the layout the kernels read: GEMM panels, or the
+Winograd transform for the 3x3 stride-1 convs where it pays.
+
 The scratch sizes below mirror the kernels' block sizes in
 runtime_c/src/kernels/ref (gemm_core.h, conv.c, conv_transpose.c, gemm.c);
 a kernel refuses to load when its instruction declares less than it needs.
@@ -23,10 +27,12 @@ from edgec.fb.ConvOptions import ConvOptionsT
 from edgec.fb.GemmOptions import GemmOptionsT
 from edgec.fb.Opcode import Opcode
 from edgec.lower.context import LoweringContext, Unsupported, lowers
+from edgec.program import Instruction, Program, Tensor
 
 # ---- workspace sizes (mirrors of the C kernels' blocking) -------------------
 
-GEMM_MR, GEMM_NR, GEMM_KC, GEMM_MC, GEMM_NC = 6, 8, 256, 120, 1024
+PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR: sliver widths
+GEMM_KC, GEMM_MC, GEMM_NC = 256, 240, 1024
 CONV_TILE_PIXELS = 256  # conv.c TP
 CONVT_ROWS, CONVT_COL_FLOATS, CONVT_MIN_TILE = 1024, 262144, 16  # conv_transpose.c
 FLOAT = 4
@@ -36,25 +42,144 @@ def _round_up(v: int, to: int) -> int:
     return (v + to - 1) // to * to
 
 
+# ---- kernel variants and packed weights (kernel.h EC_VARIANT_*) ---------------
+
+VARIANT_REF, VARIANT_BEST, VARIANT_AVX2, VARIANT_AVX512 = 0, 1, 2, 3
+VARIANT_FAMILY_MASK = 0xFF
+VARIANT_PACKED, VARIANT_WINOGRAD = 0x100, 0x200
+
+
+def pack_a(w: np.ndarray) -> np.ndarray:
+    """(M, K) -> [ceil(M/6), K, 6]: the GEMM's A slivers (rows past M are zero)."""
+    m, k = w.shape
+    mp = _round_up(max(m, 1), PACK_MR)
+    padded = np.zeros((mp, k), np.float32)
+    padded[:m] = w
+    return np.ascontiguousarray(padded.reshape(mp // PACK_MR, PACK_MR, k).transpose(0, 2, 1))
+
+
+def pack_b(b: np.ndarray) -> np.ndarray:
+    """(K, N) -> [ceil(N/16), K, 16]: the GEMM's B slivers (columns past N are zero)."""
+    k, n = b.shape
+    np_ = _round_up(max(n, 1), PACK_NR)
+    padded = np.zeros((k, np_), np.float32)
+    padded[:, :n] = b
+    return np.ascontiguousarray(padded.reshape(k, np_ // PACK_NR, PACK_NR).transpose(1, 0, 2))
+
+
+def pack_conv_weight(w: np.ndarray, group: int) -> np.ndarray:
+    """(M, C/g, [kh,] kw) -> [g * ceil(M/g/6), C/g, kh, kw, 6] (conv.c, packed)."""
+    kh = w.shape[2] if w.ndim == 4 else 1
+    m, cg, kw = w.shape[0], w.shape[1], w.shape[-1]
+    mg = m // group
+    flat = w.reshape(group, mg, cg * kh * kw)
+    packed = np.concatenate([pack_a(flat[g]) for g in range(group)])
+    return packed.reshape(packed.shape[0], cg, kh, kw, PACK_MR)
+
+
+# Winograd F(r x r, 3x3), r = 4 or 2: U = G g G^T per (output, input) channel pair
+# (conv.c, gemm_core.h); a = r + 2, a^2 products per output tile.
+_WINO_G = {
+    4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                 [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+    2: np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+}
+USE_WINOGRAD = True  # tests switch it off to compare with the direct conv
+
+
+def winograd_weight(w: np.ndarray, r: int) -> np.ndarray:
+    """(M, C, 3, 3) -> [a^2, ceil(M/6), C, 6]: the transformed matrices in A slivers."""
+    g = _WINO_G[r]
+    u = np.einsum("ia,mcab,jb->ijmc", g, w.astype(np.float64), g)
+    a2 = (r + 2) ** 2
+    u = u.reshape(a2, w.shape[0], w.shape[1]).astype(np.float32)
+    return np.stack([pack_a(u[xi]) for xi in range(a2)])
+
+
+def winograd_tile_block(a2: int, c: int, m: int, tiles: int) -> int:
+    """conv.c wino_tile_block: output tiles per block."""
+    tb = (1 << 18) // (a2 * (c + m)) // 16 * 16
+    return min(max(tb, 16), 64, _round_up(tiles, 16))
+
+
+def winograd_workspace(r: int, c: int, m: int, tiles: int) -> int:
+    a2 = (r + 2) ** 2
+    tb = winograd_tile_block(a2, c, m, tiles)
+    return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64)
+
+
+def _winograd_tiles(r: int, y_shape: tuple[int, ...]) -> int:
+    return y_shape[0] * -(-y_shape[2] // r) * -(-y_shape[3] // r)
+
+
+# Rough single-core figures of this machine class for the choice below: AVX-512
+# GEMM throughput (FLOP/s) and the bandwidth weights stream in at when they no
+# longer fit the L2 (bytes/s). Winograd weights are a^2/9 times larger, which
+# is what limits it on the deep layers (few tiles, many channels).
+_GEMM_FLOPS, _WEIGHT_BYTES_PER_S = 150e9, 14e9
+
+
+def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
+                     y_shape: tuple[int, ...]) -> int | None:
+    """The output tile size r (4 or 2) for a 3x3 stride-1 conv where Winograd
+    pays, else None. Each way's time is the larger of its GEMM work (pixel
+    and tile counts padded to the 16-wide GEMM sliver as the kernels run
+    them, plus the transforms) and its weight traffic; Winograd must beat
+    the direct conv by 10%."""
+    if not USE_WINOGRAD or len(g.kernel) != 2 or g.kernel != [3, 3] or group != 1:
+        return None
+    if g.strides != [1, 1] or g.dilations != [1, 1]:
+        return None
+    n, c, m = x_shape[0], x_shape[1], y_shape[1]
+    if c < 8 or m < 8:
+        return None
+
+    def seconds(flops: float, weight_floats: float) -> float:
+        return max(flops / _GEMM_FLOPS, FLOAT * weight_floats / _WEIGHT_BYTES_PER_S)
+
+    direct = seconds(2 * 9 * n * _round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
+    best, best_time = None, 0.9 * direct
+    for r in (4, 2):
+        tiles, a2 = _winograd_tiles(r, y_shape), (r + 2) ** 2
+        t = seconds(2 * a2 * (_round_up(tiles, 16) * m * c + 3 * tiles * (c + m)), a2 * m * c)
+        if t < best_time:
+            best, best_time = r, t
+    return best
+
+
 def gemm_workspace(m: int, n: int, k: int) -> int:
     """Bytes ec_sgemm needs to pack its operands (gemm_core.c ec_sgemm_workspace)."""
     if m <= 0 or n <= 0 or k <= 0:
         return 0
     kc = min(k, GEMM_KC)
-    nc = min(_round_up(n, GEMM_NR), GEMM_NC)
-    mc = min(_round_up(m, GEMM_MR), GEMM_MC)
+    nc = min(_round_up(n, PACK_NR), GEMM_NC)
+    mc = min(_round_up(m, PACK_MR), GEMM_MC)
     return _round_up(FLOAT * kc * nc, 64) + _round_up(FLOAT * mc * kc, 64)
+
+
+def depthwise_workspace(out_size: list[int], kernel: list[int], strides: list[int],
+                        dilations: list[int]) -> int:
+    """conv.c: the padded plane of the SIMD depthwise kernels (x86/dwconv_impl.h)."""
+    if any(d != 1 for d in dilations) or any(s > 2 for s in strides):
+        return 0
+    oh, ow = (out_size if len(out_size) == 2 else [1, *out_size])
+    kh, kw = (kernel if len(kernel) == 2 else [1, *kernel])
+    sh, sw = (strides if len(strides) == 2 else [1, *strides])
+    if oh * ow == 0:
+        return 0
+    row = _round_up(ow + kw, 16) + 16
+    return _round_up(FLOAT * ((oh - 1) * sh + kh) * row * sw, 64)
 
 
 def conv_workspace(mg: int, k: int, pixels: int, path: str) -> int:
     """conv.c: k = C/group * kernel size, pixels = output pixels per image."""
     tp = min(pixels, CONV_TILE_PIXELS)
     if path == "depthwise":
-        return 0
+        raise ValueError("depthwise_workspace sizes the depthwise path")
     if path == "pointwise":
         return gemm_workspace(mg, tp, k)
     kc = min(k, GEMM_KC)
-    return _round_up(FLOAT * kc * tp, 64) + gemm_workspace(mg, tp, kc)
+    return _round_up(FLOAT * kc * _round_up(tp, PACK_NR), 64) + gemm_workspace(mg, tp, kc)
 
 
 def conv_transpose_workspace(mg: int, cg: int, kernel_size: int, in_pixels: int) -> int:
@@ -199,9 +324,14 @@ def lower_conv(ctx: LoweringContext, node: ir.Node) -> None:
     mg, cg = w_shape[0] // group, w_shape[1]
     k = cg * int(np.prod(g.kernel))
     pixels = int(np.prod(y_shape[2:]))
-    scratch = conv_workspace(mg, k, pixels, _conv_path(g, group, x_shape[1], w_shape[0]))
-    ctx.emit(Opcode.CONV, _inputs(ctx, node), [ctx.output(node.outputs[0])],
-             _conv_options(g, group), node.name, scratch_size=scratch)
+    path = _conv_path(g, group, x_shape[1], w_shape[0])
+    if path == "depthwise":
+        scratch = depthwise_workspace(list(y_shape[2:]), g.kernel, g.strides, g.dilations)
+    else:
+        scratch = conv_workspace(mg, k, pixels, path)
+    ins = ctx.emit(Opcode.CONV, _inputs(ctx, node), [ctx.output(node.outputs[0])],
+                   _conv_options(g, group), node.name, scratch_size=scratch)
+    ins.variant = VARIANT_BEST  # pack_weights lays out a constant weight for the kernels
 
 
 def _transpose_pads(node: ir.Node, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
@@ -240,8 +370,9 @@ def lower_conv_transpose(ctx: LoweringContext, node: ir.Node) -> None:
     kernel_size = int(np.prod(g.kernel))
     scratch = conv_transpose_workspace(w_shape[1], x_shape[1] // group, kernel_size,
                                        int(np.prod(x_shape[2:])))
-    ctx.emit(Opcode.CONV_TRANSPOSE, _inputs(ctx, node), [ctx.output(node.outputs[0])],
-             _conv_options(g, group), node.name, scratch_size=scratch)
+    ins = ctx.emit(Opcode.CONV_TRANSPOSE, _inputs(ctx, node), [ctx.output(node.outputs[0])],
+                   _conv_options(g, group), node.name, scratch_size=scratch)
+    ins.variant = VARIANT_BEST
 
 
 # ---- Gemm / MatMul -----------------------------------------------------------
@@ -261,8 +392,9 @@ def lower_gemm(ctx: LoweringContext, node: ir.Node) -> None:
                         activation=Activation.NONE)
     m, k = a_shape[::-1] if opts.transA else a_shape
     n = b_shape[0] if opts.transB else b_shape[1]
-    ctx.emit(Opcode.GEMM, _inputs(ctx, node), [ctx.output(node.outputs[0])], opts, node.name,
-             scratch_size=gemm_workspace(m, n, k))
+    ins = ctx.emit(Opcode.GEMM, _inputs(ctx, node), [ctx.output(node.outputs[0])], opts,
+                   node.name, scratch_size=gemm_workspace(m, n, k))
+    ins.variant = VARIANT_BEST
 
 
 def _matmul_dims(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int]:
@@ -283,5 +415,79 @@ def lower_matmul(ctx: LoweringContext, node: ir.Node) -> None:
     if not a_shape or not b_shape:
         raise Unsupported("MatMul of a scalar")
     m, n, k = _matmul_dims(a_shape, b_shape)
-    ctx.emit(Opcode.MATMUL, [ctx.tensor(a), ctx.tensor(b)], [ctx.output(node.outputs[0])],
-             name=node.name, scratch_size=gemm_workspace(m, n, k))
+    ins = ctx.emit(Opcode.MATMUL, [ctx.tensor(a), ctx.tensor(b)], [ctx.output(node.outputs[0])],
+                   name=node.name, scratch_size=gemm_workspace(m, n, k))
+    ins.variant = VARIANT_BEST
+
+
+# ---- weight layout for the kernels (the last pass before memory planning) ---------
+
+
+def _geometry_of(ins: Instruction) -> ConvGeometry:
+    o = ins.options
+    return ConvGeometry(kernel=[], strides=list(o.strides or []),
+                        dilations=list(o.dilations or []), pads=list(o.pads or []))
+
+
+def _float_constant(program: Program, index: int) -> np.ndarray | None:
+    t = program.tensors[index] if index >= 0 else None
+    if t is None or t.data is None or t.dtype != np.float32:
+        return None
+    return t.data
+
+
+def _constant(program: Program, data: np.ndarray, name: str) -> int:
+    data = np.ascontiguousarray(data, np.float32)
+    return program.add_tensor(Tensor(name=name, dtype=data.dtype, shape=tuple(data.shape),
+                                     data=data))
+
+
+def pack_weights(program: Program) -> int:
+    """Stores the constant weights of CONV, GEMM and MATMUL in the layout their
+    kernels read (kernel.h EC_VARIANT_PACKED / EC_VARIANT_WINOGRAD), choosing
+    Winograd for the 3x3 stride-1 convs where it pays. Runs after every pass
+    that reads weights in their ONNX layout (fusion, quantization, pruning),
+    just before memory planning. Returns how many weights it laid out."""
+    done = 0
+    for ins in program.instructions:
+        if ins.variant & ~VARIANT_FAMILY_MASK or len(ins.inputs) < 2:
+            continue
+        data = _float_constant(program, ins.inputs[1])
+        if data is None:
+            continue
+        name = program.tensors[ins.inputs[1]].name
+        if ins.opcode == Opcode.CONV:
+            x_shape = program.tensors[ins.inputs[0]].shape
+            y_shape = program.tensors[ins.outputs[0]].shape
+            if data.ndim != len(x_shape):
+                continue
+            group = int(ins.options.group)
+            if group == x_shape[1] == y_shape[1]:
+                continue  # depthwise reads (C, 1, kh, kw) as it is
+            g = _geometry_of(ins)
+            g.kernel = list(data.shape[2:])
+            n = len(g.kernel)
+            g.strides = g.strides or [1] * n
+            g.dilations = g.dilations or [1] * n
+            wino = _choose_winograd(g, group, x_shape, y_shape)
+            if wino is not None:
+                ins.inputs[1] = _constant(program, winograd_weight(data, wino), f"{name}/winograd")
+                ins.variant |= VARIANT_WINOGRAD
+                ins.scratch_size = winograd_workspace(wino, x_shape[1], y_shape[1],
+                                                      _winograd_tiles(wino, y_shape))
+            else:
+                ins.inputs[1] = _constant(program, pack_conv_weight(data, group), f"{name}/packed")
+                ins.variant |= VARIANT_PACKED
+        elif ins.opcode == Opcode.GEMM and data.ndim == 2:
+            b_kn = data.T if ins.options.transB else data
+            ins.inputs[1] = _constant(program, pack_b(b_kn), f"{name}/packed")
+            ins.options.transB = False
+            ins.variant |= VARIANT_PACKED
+        elif ins.opcode == Opcode.MATMUL and data.ndim == 2 and \
+                len(program.tensors[ins.inputs[0]].shape) >= 2:
+            ins.inputs[1] = _constant(program, pack_b(data), f"{name}/packed")
+            ins.variant |= VARIANT_PACKED
+        else:
+            continue
+        done += 1
+    return done

@@ -20,6 +20,20 @@ typedef struct ec_quant {
   int32_t axis; /* -1 = per tensor */
 } ec_quant;
 
+/* A CONSTANT tensor stored sparse (Tensor.sparse, verified at load by
+ * src/sparse.c; layout in schemas/edgec.fbs). format DENSE (0) = stored
+ * dense. Otherwise const_data holds the nnz * block_r * block_c stored values
+ * and size their bytes, and only the SPARSE_* kernels may read the tensor. */
+typedef struct ec_sparse {
+  uint8_t format;      /* EC_FB_SPARSEFORMAT_* */
+  uint8_t index_bytes; /* 2 (uint16) or 4 (int32) */
+  int32_t block_r, block_c;
+  int64_t rows, cols;  /* the dense value as a matrix: shape[0] x numel / shape[0] */
+  int64_t nnz;         /* stored values (blocks) */
+  const int32_t *indptr; /* rows / block_r + 1 entries */
+  const void *indices;   /* nnz block columns, each < cols / block_c */
+} ec_sparse;
+
 typedef struct ec_tensor_desc {
   const char *name;
   ec_dtype dtype;
@@ -31,6 +45,7 @@ typedef struct ec_tensor_desc {
   uint64_t offset; /* arena offset for ARENA tensors */
   const void *const_data; /* CONSTANT tensors: data in the mapped file */
   ec_quant quant;
+  ec_sparse sparse;
 } ec_tensor_desc;
 
 /* ---- decoded options ---------------------------------------------------- */
@@ -118,11 +133,40 @@ typedef struct ec_options {
 struct ec_kernel;
 struct ec_pool;
 
+/* Instruction.variant: which kernel family the compiler chose, and how it
+ * laid out the instruction's constant operand. Read by CONV, CONV_TRANSPOSE,
+ * GEMM and MATMUL (other ops ignore it; a value those four do not know is
+ * refused at load).
+ *   low byte, the family. The runtime runs the requested family capped by
+ *   what the CPU supports (cpuid at load, kernels/cpu.h), down to ref, so a
+ *   file runs everywhere; tests force each family in turn to compare them:
+ *     EC_VARIANT_REF     portable C, the oracle (and 0, the default)
+ *     EC_VARIANT_BEST    the best this CPU has (x86: AVX-512, else AVX2+FMA)
+ *     EC_VARIANT_AVX2    x86 AVX2+FMA at most
+ *     EC_VARIANT_AVX512  x86 AVX-512 F/BW/DQ/VL at most
+ *   high bits, layout flags of the weight operand (every family reads every
+ *   layout; see kernels/ref/gemm_core.h for the panel format):
+ *     EC_VARIANT_PACKED    weight pre-packed in GEMM slivers (Conv: A, shape
+ *                          [group * ceil(M/group/6), C/group, kh, kw, 6];
+ *                          Gemm/MatMul: B, shape [ceil(N/16), K, 16])
+ *     EC_VARIANT_WINOGRAD  Conv 3x3 stride 1: weight pre-transformed for
+ *                          Winograd F(4x4, 3x3), shape [36, ceil(M/6), C, 6],
+ *                          or F(2x2, 3x3), shape [16, ceil(M/6), C, 6] */
+enum {
+  EC_VARIANT_REF = 0,
+  EC_VARIANT_BEST = 1,
+  EC_VARIANT_AVX2 = 2,
+  EC_VARIANT_AVX512 = 3,
+  EC_VARIANT_FAMILY_MASK = 0xff,
+  EC_VARIANT_PACKED = 0x100,
+  EC_VARIANT_WINOGRAD = 0x200,
+};
+
 typedef struct ec_node {
   uint32_t index; /* position in the program */
   uint16_t opcode;
   uint16_t op_version;
-  uint16_t variant;
+  uint16_t variant; /* EC_VARIANT_* below */
   const char *name;
   int32_t n_in, n_out;
   const int32_t *in;  /* tensor indices; -1 = absent optional input */

@@ -14,6 +14,7 @@ from edgec.compiler import compile_program
 from edgec.errors import EdgecError
 from edgec.fb.Activation import Activation
 from edgec.format.writer import serialize
+from edgec.lower import conv as conv_lowering
 
 F = TensorProto.FLOAT
 
@@ -22,6 +23,14 @@ F = TensorProto.FLOAT
 # different order) leaves ~2e-5 absolute error on outputs near zero. Only those
 # tests use this atol; rtol stays 1e-4 everywhere.
 LONG_SUM_ATOL = 1e-4
+
+
+@pytest.fixture
+def direct_conv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct (im2col) path for 3x3 stride-1 convs: these tests compare
+    element by element with a small atol, Winograd's error is relative to the
+    output's scale (its own tests below)."""
+    monkeypatch.setattr(conv_lowering, "USE_WINOGRAD", False)
 
 
 def weights(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
@@ -117,6 +126,7 @@ def test_conv_1d_pointwise() -> None:
     check_against_ort(conv_model((1, 6, 29), (5, 6, 1)))
 
 
+@pytest.mark.usefixtures("direct_conv")
 def test_conv_long_reduction_and_many_tiles() -> None:
     # K = 64 * 9 = 576 rows (three chunks of the unfolded input), 24 * 24 = 576
     # output pixels (three tiles).
@@ -129,6 +139,7 @@ def test_conv_large_input_odd_sizes() -> None:
     check_against_ort(model)
 
 
+@pytest.mark.usefixtures("direct_conv")
 @pytest.mark.parametrize("case", ["im2col", "pointwise", "depthwise", "many_channels"])
 def test_conv_threads(case: str) -> None:
     model = {
@@ -317,6 +328,7 @@ def test_gemm_fused_activation(act: str) -> None:
     check_fused(model, expected)
 
 
+@pytest.mark.usefixtures("direct_conv")
 def test_fused_activation_threads() -> None:
     post, inits, _, expected = ACTIVATIONS["Clip"]
     model = conv_model((2, 8, 20, 20), (8, 8, 3, 3), post=post, extra_inits=inits,
@@ -356,3 +368,118 @@ def test_mismatched_gemm_shapes_are_refused() -> None:
     program.instructions[0].options.transA = True
     with pytest.raises(EdgecError, match="multiply"):
         _load(serialize(program))
+
+
+# ---- residual Add and MatMul bias fused into the GEMM epilogue ----------------------
+
+
+def _opcodes(model: onnx.ModelProto) -> list[int]:
+    return [i.opcode for i in compile_program(model).program.instructions]
+
+
+@pytest.mark.parametrize("path", ["im2col", "pointwise", "depthwise", "winograd"])
+@pytest.mark.parametrize("order", ["conv_first", "residual_first"])
+def test_conv_residual_add_relu_fused(path: str, order: str) -> None:
+    """Conv -> Add(residual) -> Relu becomes one CONV (input 3 = the residual,
+    activation RELU): ResNet's block ending."""
+    from edgec.fb.Opcode import Opcode
+
+    c = 16
+    w_shape, attrs = {"im2col": ((c, c, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}),
+                      "pointwise": ((c, c, 1, 1), {}),
+                      "depthwise": ((c, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": c}),
+                      "winograd": ((c, c, 3, 3), {"pads": [1, 1, 1, 1]})}[path]
+    w, b = weights(3, w_shape, (c,))
+    add_in = ["y", "r"] if order == "conv_first" else ["r", "y"]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs),
+             helper.make_node("Add", add_in, ["s"]), helper.make_node("Relu", ["s"], ["z"])]
+    model = make_model(nodes, {"x": (F, (1, c, 20, 18)), "r": (F, (1, c, 20, 18))}, {"z": F},
+                       {"w": (w / 6).astype(np.float32), "b": b})
+    program = compile_program(model).program
+    assert [i.opcode for i in program.instructions] == [Opcode.CONV]
+    (conv,) = program.instructions
+    assert len(conv.inputs) == 4 and conv.options.activation == Activation.RELU
+    from edgec.lower.conv import VARIANT_WINOGRAD
+    assert bool(conv.variant & VARIANT_WINOGRAD) == (path == "winograd")
+    check_against_ort(model, atol=LONG_SUM_ATOL, threads=1)
+    check_against_ort(model, atol=LONG_SUM_ATOL, threads=2)
+
+
+def test_conv_residual_without_bias() -> None:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["y", "x"], ["z"])]
+    model = make_model(nodes, {"x": (F, (1, 4, 9, 9))}, {"z": F},
+                       {"w": weights(5, (4, 4, 3, 3))[0]})
+    program = compile_program(model).program
+    assert len(program.instructions) == 1 and program.instructions[0].inputs[2] == -1
+    check_against_ort(model)
+
+
+@pytest.mark.parametrize("case", ["conv_output_used_twice", "broadcast_add", "act_first"])
+def test_conv_residual_not_fused(case: str) -> None:
+    from edgec.fb.Opcode import Opcode
+
+    w, b = weights(6, (4, 4, 1, 1), (4,))
+    inits = {"w": w, "b": b}
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["y"])
+    if case == "conv_output_used_twice":
+        nodes = [conv, helper.make_node("Add", ["y", "x"], ["s"]),
+                 helper.make_node("Mul", ["s", "y"], ["z"])]
+    elif case == "broadcast_add":
+        inits["r"] = weights(7, (1, 4, 1, 1))[0]
+        nodes = [conv, helper.make_node("Add", ["y", "r"], ["z"])]
+    else:  # Conv -> Relu -> Add: the activation comes before the Add
+        nodes = [conv, helper.make_node("Relu", ["y"], ["a"]),
+                 helper.make_node("Add", ["a", "x"], ["z"])]
+    model = make_model(nodes, {"x": (F, (1, 4, 6, 7))}, {"z": F}, inits)
+    assert Opcode.ADD in _opcodes(model)
+    check_against_ort(model)
+
+
+@pytest.mark.parametrize("bias_shape", [(48,), (1, 48), (1, 1, 48)])
+@pytest.mark.parametrize("bias_first", [False, True])
+def test_matmul_bias_becomes_gemm(bias_shape: tuple[int, ...], bias_first: bool) -> None:
+    from edgec.fb.Opcode import Opcode
+
+    w, b = weights(8, (40, 48), bias_shape)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]),
+             helper.make_node("Add", ["b", "y"] if bias_first else ["y", "b"], ["z"])]
+    model = make_model(nodes, {"x": (F, (2, 13, 40))}, {"z": F}, {"w": w, "b": b})
+    assert _opcodes(model) == [Opcode.GEMM]
+    check_against_ort(model, threads=2)
+
+
+def test_transformer_ffn_fuses_to_two_gemms() -> None:
+    """MatMul + bias + Gelu, MatMul + bias + residual: the FFN of a BERT layer
+    is two GEMMs, one with the GELU in its epilogue, one with the residual."""
+    from edgec.fb.Opcode import Opcode
+
+    rng = np.random.default_rng(9)
+    w1 = (rng.standard_normal((32, 64)) / 6).astype(np.float32)
+    w2 = (rng.standard_normal((64, 32)) / 8).astype(np.float32)
+    b1, b2 = weights(10, (64,), (32,))
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h0"]),
+             helper.make_node("Add", ["h0", "b1"], ["h1"]),
+             helper.make_node("Gelu", ["h1"], ["h2"]),
+             helper.make_node("MatMul", ["h2", "w2"], ["o0"]),
+             helper.make_node("Add", ["o0", "b2"], ["o1"]),
+             helper.make_node("Add", ["o1", "x"], ["z"])]
+    model = make_model(nodes, {"x": (F, (1, 21, 32))}, {"z": F},
+                       {"w1": w1, "b1": b1, "w2": w2, "b2": b2}, opset=20)
+    program = compile_program(model).program
+    assert [i.opcode for i in program.instructions] == [Opcode.GEMM, Opcode.GEMM]
+    first, second = program.instructions
+    assert first.options.activation == Activation.GELU and len(first.inputs) == 3
+    assert second.options.activation == Activation.NONE and len(second.inputs) == 4
+    check_against_ort(model)
+
+
+def test_matmul_bias_not_fused_when_bias_is_computed() -> None:
+    from edgec.fb.Opcode import Opcode
+
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"]),
+             helper.make_node("Add", ["y", "b"], ["z"])]
+    model = make_model(nodes, {"x": (F, (3, 8)), "b": (F, (5,))}, {"z": F},
+                       {"w": weights(11, (8, 5))[0]})
+    assert _opcodes(model) == [Opcode.MATMUL, Opcode.ADD]
+    check_against_ort(model)

@@ -1,34 +1,65 @@
 /* Conv, 1-D and 2-D, NCHW, float32: groups, pads, strides, dilations,
- * optional bias, fused activation (ConvOptions). 1-D runs as 2-D with a
- * height of 1. Three paths, chosen at prepare:
+ * optional bias, optional residual addend (input 3: a tensor of the
+ * output's shape added before the activation, fused by
+ * edgec/passes/fuse_residual.py), fused activation (ConvOptions). 1-D runs
+ * as 2-D with a height of 1. Three paths, chosen at prepare:
  *  - pointwise (1x1, stride 1, no pads): Y_g = W_g . X_g straight from the
- *    input, no copy;
+ *    input (ec_sgemm_ex packs pixel tiles of X);
  *  - depthwise (group == C == M): a direct loop per channel plane;
  *  - otherwise im2col: a tile of at most KC rows x TP output pixels of the
- *    unfolded input is built in the thread's workspace and multiplied in,
- *    accumulating over row chunks.
+ *    unfolded input is built in the thread's workspace, already in the
+ *    GEMM's packed B layout, and multiplied in, accumulating over row chunks.
+ * The GEMM runs in the instruction's kernel family (EC_VARIANT_*, capped by
+ * the CPU); with EC_VARIANT_PACKED the weight arrives in the GEMM's A
+ * layout, [group * ceil(Mg / 6), C / group, kh, kw, 6] (gemm_core.h), and is
+ * used in place; bias, residual and activation are the GEMM's epilogue.
+ * With EC_VARIANT_WINOGRAD (3x3, stride 1, dilation 1, group 1) the weight
+ * arrives transformed, [A2, ceil(M / 6), C, 6] with A2 = 36 for Winograd
+ * F(4x4, 3x3) or 16 for F(2x2, 3x3), and a fourth path runs it
+ * (gemm_core.h): per block of TB output tiles the input is transformed,
+ * multiplied by the A2 weight matrices and transformed back with the
+ * epilogue; TB = clamp(2^18 / (A2 * (C + M)), 16, 64) rounded down to 16 and
+ * at most the tiles rounded up to 16.
  * Work is split into jobs over (batch, group, output-channel block, pixel
- * tile); each job owns its piece of Y and applies bias + activation to it.
+ * tile), or (tile block, output-channel block); each job owns its piece of
+ * Y.
  * Workspace per thread (edgec/lower/conv.py mirrors it):
  *   pointwise: ec_sgemm_workspace(Mg, min(P, TP), K)
- *   im2col:    align64(4 * min(K, KC) * min(P, TP))
+ *   im2col:    align64(4 * min(K, KC) * round_up(min(P, TP), 16))
  *              + ec_sgemm_workspace(Mg, min(P, TP), min(K, KC))
- *   depthwise: 0
+ *   winograd:  align64(4 * A2 * C * TB) + align64(4 * A2 * M * TB)
+ *   depthwise: 4 * ((OH - 1) * sh + kh) * dw_row_stride(OW, kw) * sw when the
+ *              family is SIMD, the dilation 1 and the strides 1 or 2 (the
+ *              padded plane of kernels/x86/dwconv_impl.h), else 0
  * where Mg = M / group, K = C / group * kh * kw and P = OH * OW. */
 #include <string.h>
 
 #include "kernel.h"
 #include "kernels/ref/gemm_core.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/x86.h"
+#endif
 
 #define TP 256        /* output pixels per tile */
 #define KCHUNK EC_GEMM_KC
 #define SPLIT_M_BELOW 8 /* split output channels when fewer jobs than this */
 #define MIN_M_BLOCK 24
+/* Multiply-adds below which a job range is not worth waking another thread
+ * for (a few microseconds of work): small instructions run on the caller. */
+#define MIN_PARALLEL_MACS ((int64_t)1 << 18)
 
-enum { PATH_IM2COL = 0, PATH_POINTWISE = 1, PATH_DEPTHWISE = 2 };
+enum { PATH_IM2COL = 0, PATH_POINTWISE = 1, PATH_DEPTHWISE = 2, PATH_WINOGRAD = 3 };
 
 typedef struct conv_params {
   int path;
+  ec_isa isa;
+  bool packed;           /* weight in the GEMM's A layout */
+  bool residual;         /* input 3 present */
+  bool dw_simd;          /* depthwise in the x86 kernels */
+  bool winograd;         /* weight transformed for Winograd F(4x4, 3x3) */
+  bool wino_simd;        /* Winograd transforms in the x86 kernels */
+  int64_t wr, wa2;       /* Winograd output tile (4 or 2), products per tile (36 or 16) */
+  int64_t ty, tx, tiles, tb; /* Winograd tiles per image (ty x tx), in all, per block */
   int64_t n, c, h, w;    /* input */
   int64_t m, oh, ow;     /* output channels and size */
   int64_t kh, kw, sh, sw, ph, pw, dh, dw;
@@ -45,11 +76,16 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /* ---- prepare ------------------------------------------------------------ */
 
 static ec_status check_operands(ec_node *n) {
-  ec_status st = ec_check_arity(n, 2, 3, 1);
+  ec_status st = ec_check_arity(n, 2, 4, 1);
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[1], EC_FLOAT32, "weight");
-  if (st == EC_OK && n->n_in == 3 && n->tin[2])
+  if (st == EC_OK && n->n_in >= 3 && n->tin[2])
     st = ec_check_dtype(n, n->tin[2], EC_FLOAT32, "bias");
+  if (st == EC_OK && n->n_in == 4) {
+    if (!n->tin[3]) return ec_node_error(n, EC_ERR_FORMAT, "residual input is absent");
+    st = ec_check_dtype(n, n->tin[3], EC_FLOAT32, "residual");
+    if (st == EC_OK) st = ec_check_same_shape(n, n->tin[3], n->tout[0], "residual");
+  }
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
   if (n->opt.type != EC_FB_OPOPTIONS_CONVOPTIONS)
@@ -57,11 +93,46 @@ static ec_status check_operands(ec_node *n) {
   const int32_t r = n->tin[0]->rank;
   if (r != 3 && r != 4)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
-  if (n->tin[1]->rank != r || n->tout[0]->rank != r)
+  const int32_t wr = (n->variant & EC_VARIANT_PACKED) ? 5 : (n->variant & EC_VARIANT_WINOGRAD) ? 4 : r;
+  if (n->tin[1]->rank != wr || n->tout[0]->rank != r)
     return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
   if (!ec_act_valid(n->opt.u.conv.activation))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
                          n->opt.u.conv.activation);
+  return EC_OK;
+}
+
+/* Output channels and kernel size from the weight: (M, C/group, kh, kw) as
+ * ONNX has it, or the packed (group * ceil(Mg / 6), C/group, kh, kw, 6). */
+static ec_status read_weight(ec_node *n, int32_t sp, conv_params *p) {
+  const ec_tensor_desc *w = n->tin[1];
+  if (p->winograd) {
+    /* [36 or 16, ceil(M / 6), C, 6]: read as (M, C, 3, 3) */
+    p->m = n->tout[0]->shape[1];
+    p->kh = p->kw = 3;
+    p->wa2 = w->shape[0];
+    p->wr = p->wa2 == 36 ? 4 : 2;
+    if (sp != 2 || (p->wa2 != 36 && p->wa2 != 16) ||
+        w->shape[1] != ceil_div(p->m, EC_PACK_MR) ||
+        w->shape[3] != EC_PACK_MR || n->opt.u.conv.group != 1)
+      return ec_node_error(n, EC_ERR_SHAPE, "Winograd weight shape does not match %lld "
+                           "output channels (2-D, group 1)", (long long)p->m);
+    return EC_OK;
+  }
+  if (!p->packed) {
+    p->m = w->shape[0];
+    p->kh = sp == 2 ? w->shape[2] : 1;
+    p->kw = w->shape[w->rank - 1];
+    return EC_OK;
+  }
+  p->m = n->tout[0]->shape[1];
+  p->kh = w->shape[2];
+  p->kw = w->shape[3];
+  const int64_t g = n->opt.u.conv.group;
+  if (g < 1 || p->m % g != 0 || (sp == 1 && p->kh != 1) || w->shape[4] != EC_PACK_MR ||
+      w->shape[0] != g * ceil_div(p->m / g, EC_PACK_MR))
+    return ec_node_error(n, EC_ERR_SHAPE, "packed weight shape does not match %lld output "
+                         "channels in group %lld", (long long)p->m, (long long)g);
   return EC_OK;
 }
 
@@ -76,13 +147,12 @@ static ec_status read_geometry(ec_node *n, conv_params *p) {
                          "spatial axes", sp);
   const int64_t *s = geom.stride, *d = geom.dilation, *pb = geom.pad_begin,
                 *pe = geom.pad_end;
+  ec_status st = read_weight(n, sp, p);
+  if (st != EC_OK) return st;
   p->n = x->shape[0];
   p->c = x->shape[1];
   p->h = sp == 2 ? x->shape[2] : 1;
   p->w = x->shape[x->rank - 1];
-  p->m = w->shape[0];
-  p->kh = sp == 2 ? w->shape[2] : 1;
-  p->kw = w->shape[w->rank - 1];
   p->oh = sp == 2 ? y->shape[2] : 1;
   p->ow = y->shape[y->rank - 1];
   p->sh = s[0], p->sw = s[1], p->dh = d[0], p->dw = d[1];
@@ -94,7 +164,7 @@ static ec_status read_geometry(ec_node *n, conv_params *p) {
                          (long long)p->m);
   p->cg = p->c / p->group;
   p->mg = p->m / p->group;
-  if (w->shape[1] != p->cg || p->kh < 1 || p->kw < 1)
+  if (w->shape[p->winograd ? 2 : 1] != p->cg || p->kh < 1 || p->kw < 1)
     return ec_node_error(n, EC_ERR_SHAPE, "weight shape does not match %lld input "
                          "channels per group", (long long)p->cg);
   if (y->shape[0] != p->n || y->shape[1] != p->m)
@@ -117,35 +187,78 @@ static ec_status read_geometry(ec_node *n, conv_params *p) {
   return EC_OK;
 }
 
+/* Floats per padded row of the SIMD depthwise kernels. */
+static int64_t dw_row_stride(int64_t ow, int64_t kw) { return (ow + kw + 15) / 16 * 16 + 16; }
+
+/* Tiles per Winograd block (see the top of the file). */
+static int64_t wino_tile_block(int64_t a2, int64_t c, int64_t m, int64_t tiles) {
+  int64_t tb = ((int64_t)1 << 18) / (a2 * (c + m)) / 16 * 16;
+  tb = tb < 16 ? 16 : tb > 64 ? 64 : tb;
+  const int64_t all = ec_round_up(tiles, 16);
+  return tb < all ? tb : all;
+}
+
 static size_t required_scratch(const conv_params *p) {
   switch (p->path) {
-    case PATH_DEPTHWISE: return 0;
+    case PATH_WINOGRAD:
+      return ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)) +
+             ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float));
+    case PATH_DEPTHWISE:
+      if (!p->dw_simd) return 0;
+      return ec_align64((size_t)(((p->oh - 1) * p->sh + p->kh) * dw_row_stride(p->ow, p->kw) *
+                                 p->sw) * sizeof(float));
     case PATH_POINTWISE: return ec_sgemm_workspace(p->mg, p->tp, p->k);
     default: {
       const int64_t kc = min64(p->k, KCHUNK);
-      return ec_align64((size_t)(kc * p->tp) * sizeof(float)) +
+      return ec_align64((size_t)(kc * ec_round_up(p->tp, EC_PACK_NR)) * sizeof(float)) +
              ec_sgemm_workspace(p->mg, p->tp, kc);
     }
   }
 }
 
 static ec_status prepare_conv(ec_node *n) {
-  ec_status st = check_operands(n);
-  if (st != EC_OK) return st;
   conv_params geo;
   memset(&geo, 0, sizeof geo);
+  if (!ec_variant_isa(n->variant, EC_VARIANT_PACKED | EC_VARIANT_WINOGRAD, &geo.isa) ||
+      ((n->variant & EC_VARIANT_PACKED) && (n->variant & EC_VARIANT_WINOGRAD)))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+  geo.packed = (n->variant & EC_VARIANT_PACKED) != 0;
+  geo.winograd = (n->variant & EC_VARIANT_WINOGRAD) != 0;
+  ec_status st = check_operands(n);
+  if (st != EC_OK) return st;
   st = read_geometry(n, &geo);
   if (st != EC_OK) return st;
-  const ec_tensor_desc *b = n->n_in == 3 ? n->tin[2] : NULL;
+  const ec_tensor_desc *b = n->n_in >= 3 ? n->tin[2] : NULL;
   if (b && (b->rank != 1 || b->shape[0] != geo.m))
     return ec_node_error(n, EC_ERR_SHAPE, "bias must have shape (%lld)", (long long)geo.m);
-  if (geo.group == geo.c && geo.group == geo.m)
+  geo.residual = n->n_in == 4;
+  if (geo.winograd) {
+    if (geo.sh != 1 || geo.sw != 1 || geo.dh != 1 || geo.dw != 1)
+      return ec_node_error(n, EC_ERR_UNSUPPORTED, "Winograd needs stride 1 and dilation 1");
+    geo.path = PATH_WINOGRAD;
+    geo.ty = ceil_div(geo.oh, geo.wr);
+    geo.tx = ceil_div(geo.ow, geo.wr);
+    if (!ec_fits(geo.n, geo.ty * geo.tx) || !ec_fits(36 * (geo.c + geo.m), 64))
+      return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    geo.tiles = geo.n * geo.ty * geo.tx;
+    geo.tb = wino_tile_block(geo.wa2, geo.c, geo.m, geo.tiles);
+    /* int32 gather/scatter indices */
+    const int64_t lim = (int64_t)1 << 31;
+    geo.wino_simd = geo.isa != EC_ISA_REF && ec_fits(geo.n * geo.c, geo.h * geo.w) &&
+                    geo.n * geo.c * geo.h * geo.w < lim && ec_fits(geo.n * geo.m, geo.p) &&
+                    geo.n * geo.m * geo.p < lim;
+  } else if (geo.group == geo.c && geo.group == geo.m)
     geo.path = PATH_DEPTHWISE;
   else if (geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.ph == 0 &&
            geo.pw == 0 && geo.oh == geo.h && geo.ow == geo.w)
     geo.path = PATH_POINTWISE;
   else
     geo.path = PATH_IM2COL;
+  if (geo.packed && geo.path == PATH_DEPTHWISE)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "a depthwise weight is never packed");
+  geo.dw_simd = geo.path == PATH_DEPTHWISE && geo.isa != EC_ISA_REF && geo.dh == 1 &&
+                geo.dw == 1 && geo.sh <= 2 && geo.sw <= 2 && geo.p > 0 &&
+                ec_fits(geo.oh * geo.sh + geo.kh, dw_row_stride(geo.ow, geo.kw) * 2);
   const size_t need = required_scratch(&geo);
   if (n->scratch_size < need)
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
@@ -159,48 +272,75 @@ static ec_status prepare_conv(ec_node *n) {
 
 typedef struct conv_ctx {
   const conv_params *p;
-  const float *x, *w, *bias;
+  const float *x, *w, *bias, *res;
   float *y;
   uint8_t *const *workspace;
   int64_t mb, mblocks, ptiles; /* job grid within one (batch, group) */
+  int64_t tp;                  /* pixels per tile (<= p->tp, which sizes the workspace) */
 } conv_ctx;
 
+/* Pixels [p0, p0 + tp) of unfolded row `row` of one image group x (cg
+ * planes) into d (contiguous). */
+static void im2col_row(const conv_params *p, const float *x, int64_t row, int64_t p0,
+                       int64_t tp, float *restrict d) {
+  const int64_t kk = p->kh * p->kw, c = row / kk, ki = row % kk / p->kw, kj = row % p->kw;
+  const float *plane = x + c * p->h * p->w;
+  const int64_t hoff = ki * p->dh - p->ph, woff = kj * p->dw - p->pw;
+  int64_t lo, hi;
+  ec_valid_range(woff, p->sw, p->w, p->ow, &lo, &hi);
+  int64_t q = p0, oh = p0 / p->ow, ow0 = p0 % p->ow;
+  while (q < p0 + tp) {
+    const int64_t len = min64(p->ow - ow0, p0 + tp - q), ih = oh * p->sh + hoff;
+    float *dq = d + (q - p0) - ow0; /* dq[o] is output column o */
+    if (ih < 0 || ih >= p->h) {
+      memset(dq + ow0, 0, (size_t)len * sizeof(float));
+    } else {
+      const float *src = plane + ih * p->w + woff; /* src[o * sw] feeds column o */
+      const int64_t end = ow0 + len;
+      const int64_t a = lo > ow0 ? (lo < end ? lo : end) : ow0;
+      const int64_t b = hi < end ? (hi > a ? hi : a) : end;
+      for (int64_t o = ow0; o < a; o++) dq[o] = 0.0f;
+      if (p->sw == 1) {
+        if (a < b) memcpy(dq + a, src + a, (size_t)(b - a) * sizeof(float));
+      } else if (p->sw == 2) {
+        for (int64_t o = a; o < b; o++) dq[o] = src[2 * o];
+      } else {
+        for (int64_t o = a; o < b; o++) dq[o] = src[o * p->sw];
+      }
+      for (int64_t o = b; o < end; o++) dq[o] = 0.0f;
+    }
+    q += len;
+    oh++;
+    ow0 = 0;
+  }
+}
+
 /* Rows [k0, k0 + kc) x pixels [p0, p0 + tp) of the unfolded input of one
- * image group x (cg planes), row-major into col. */
+ * image group, straight into the GEMM's packed B layout (slivers of
+ * EC_PACK_NR pixels; the last sliver's columns past tp zeroed). */
 static void im2col(const conv_params *p, const float *x, int64_t k0, int64_t kc, int64_t p0,
                    int64_t tp, float *restrict col) {
-  const int64_t kk = p->kh * p->kw;
+  float row[TP];
+  const int64_t rtp = ec_round_up(tp, EC_PACK_NR);
+  for (int64_t q = tp; q < rtp; q++) row[q] = 0.0f;
   for (int64_t r = 0; r < kc; r++) {
-    const int64_t row = k0 + r, c = row / kk, ki = row % kk / p->kw, kj = row % p->kw;
-    const float *plane = x + c * p->h * p->w;
-    const int64_t hoff = ki * p->dh - p->ph, woff = kj * p->dw - p->pw;
-    int64_t lo, hi;
-    ec_valid_range(woff, p->sw, p->w, p->ow, &lo, &hi);
-    float *dst = col + r * tp;
-    int64_t q = p0, oh = p0 / p->ow, ow0 = p0 % p->ow;
-    while (q < p0 + tp) {
-      const int64_t len = min64(p->ow - ow0, p0 + tp - q), ih = oh * p->sh + hoff;
-      float *d = dst + (q - p0); /* d[o - ow0] is output column o */
-      if (ih < 0 || ih >= p->h) {
-        memset(d, 0, (size_t)len * sizeof(float));
-      } else {
-        const float *src = plane + ih * p->w; /* src[o * sw + woff] feeds column o */
-        const int64_t end = ow0 + len;
-        const int64_t a = lo > ow0 ? (lo < end ? lo : end) : ow0;
-        const int64_t b = hi < end ? (hi > a ? hi : a) : end;
-        for (int64_t o = ow0; o < a; o++) d[o - ow0] = 0.0f;
-        if (p->sw == 1) {
-          if (a < b) memcpy(d + (a - ow0), src + a + woff, (size_t)(b - a) * sizeof(float));
-        } else {
-          for (int64_t o = a; o < b; o++) d[o - ow0] = src[o * p->sw + woff];
-        }
-        for (int64_t o = b; o < end; o++) d[o - ow0] = 0.0f;
-      }
-      q += len;
-      oh++;
-      ow0 = 0;
-    }
+    im2col_row(p, x, k0 + r, p0, tp, row);
+    for (int64_t j0 = 0; j0 < rtp; j0 += EC_PACK_NR)
+      memcpy(col + (j0 / EC_PACK_NR * kc + r) * EC_PACK_NR, row + j0,
+             EC_PACK_NR * sizeof(float));
   }
+}
+
+/* The weight rows [oc0, oc0 + mb) of group g, starting at column k0, as a
+ * GEMM operand (oc0 - g * mg is a multiple of EC_PACK_MR when packed). */
+static ec_operand weight_operand(const conv_ctx *c, int64_t g, int64_t m0, int64_t k0) {
+  const conv_params *p = c->p;
+  if (p->packed) {
+    const int64_t sliver = p->k * EC_PACK_MR;
+    const int64_t first = g * ceil_div(p->mg, EC_PACK_MR) + m0 / EC_PACK_MR;
+    return (ec_operand){c->w + first * sliver + k0 * EC_PACK_MR, 0, 0, sliver};
+  }
+  return (ec_operand){c->w + (g * p->mg + m0) * p->k + k0, p->k, 1, 0};
 }
 
 static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
@@ -208,27 +348,73 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   const int64_t pt = job % c->ptiles, rest = job / c->ptiles;
   const int64_t mbi = rest % c->mblocks, ng = rest / c->mblocks;
   const int64_t g = ng % p->group, img = ng / p->group;
-  const int64_t p0 = pt * p->tp, tp = min64(p->tp, p->p - p0);
+  const int64_t p0 = pt * c->tp, tp = min64(c->tp, p->p - p0);
   const int64_t m0 = mbi * c->mb, mb = min64(c->mb, p->mg - m0);
   const int64_t oc0 = g * p->mg + m0; /* first output channel */
   const float *x = c->x + (img * p->c + g * p->cg) * p->h * p->w;
-  const float *w = c->w + oc0 * p->k;
-  float *y = c->y + (img * p->m + oc0) * p->p + p0;
+  const int64_t yoff = (img * p->m + oc0) * p->p + p0;
+  float *y = c->y + yoff;
+  ec_epilogue epi = {1.0f, 1.0f, c->bias ? c->bias + oc0 : NULL, 1, 0,
+                     c->res ? c->res + yoff : NULL, p->p, p->act};
   if (p->path == PATH_POINTWISE) {
-    ec_sgemm(mb, tp, p->k, w, p->k, 1, x + p0, p->p, 1, y, p->p, false, ws);
-  } else {
-    const int64_t kc_max = min64(p->k, KCHUNK);
-    float *col = (float *)ws;
-    uint8_t *gws = ws + ec_align64((size_t)(kc_max * p->tp) * sizeof(float));
-    if (p->k == 0) ec_sgemm(mb, tp, 0, w, 0, 1, col, tp, 1, y, p->p, false, gws);
-    for (int64_t k0 = 0; k0 < p->k; k0 += KCHUNK) {
-      const int64_t kc = min64(KCHUNK, p->k - k0);
-      im2col(p, x, k0, kc, p0, tp, col);
-      ec_sgemm(mb, tp, kc, w + k0, p->k, 1, col, tp, 1, y, p->p, k0 > 0, gws);
-    }
+    const ec_operand a = weight_operand(c, g, m0, 0), b = {x + p0, p->p, 1, 0};
+    ec_sgemm_ex(p->isa, mb, tp, p->k, &a, &b, y, p->p, false, &epi, ws);
+    return;
   }
-  for (int64_t m = 0; m < mb; m++)
-    ec_act_apply(y + m * p->p, tp, c->bias ? c->bias[oc0 + m] : 0.0f, &p->act);
+  const int64_t kc_max = min64(p->k, KCHUNK);
+  float *col = (float *)ws;
+  uint8_t *gws = ws + ec_align64((size_t)(kc_max * ec_round_up(p->tp, EC_PACK_NR)) *
+                                 sizeof(float));
+  if (p->k == 0) {
+    const ec_operand a = weight_operand(c, g, m0, 0), cb = {col, 0, 0, EC_PACK_NR};
+    ec_sgemm_ex(p->isa, mb, tp, 0, &a, &cb, y, p->p, false, &epi, gws);
+  }
+  for (int64_t k0 = 0; k0 < p->k; k0 += KCHUNK) {
+    const int64_t kc = min64(KCHUNK, p->k - k0);
+    im2col(p, x, k0, kc, p0, tp, col);
+    const ec_operand a = weight_operand(c, g, m0, k0), cb = {col, 0, 0, kc * EC_PACK_NR};
+    ec_sgemm_ex(p->isa, mb, tp, kc, &a, &cb, y, p->p, k0 > 0, k0 + kc == p->k ? &epi : NULL,
+                gws);
+  }
+}
+
+static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
+  const conv_params *p = c->p;
+  const int64_t mbi = job % c->mblocks, tblk = job / c->mblocks;
+  const int64_t t0 = tblk * p->tb, nt = min64(p->tb, p->tiles - t0);
+  const int64_t m0 = mbi * c->mb, mb = min64(c->mb, p->m - m0);
+  float *v = (float *)ws;
+  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
+  const int64_t mstride = c->mb * p->tb, panels = ceil_div(p->m, EC_PACK_MR);
+  const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
+                      p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->wino_simd && p->isa == EC_ISA_AVX512)
+    ec_x86_wino_input_avx512(&wp, t0, nt, v);
+  else if (p->wino_simd)
+    ec_x86_wino_input_avx2(&wp, t0, nt, v);
+  else
+#endif
+    ec_wino_input_ref(&wp, t0, nt, v);
+  for (int64_t xi = 0; xi < p->wa2; xi++) {
+    const ec_operand a = {c->w + (xi * panels + m0 / EC_PACK_MR) * p->c * EC_PACK_MR, 0, 0,
+                          p->c * EC_PACK_MR};
+    const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
+    ec_sgemm_ex(p->isa, mb, nt, p->c, &a, &b, mbuf + xi * mstride, p->tb, false, NULL, NULL);
+  }
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->wino_simd && p->isa == EC_ISA_AVX512)
+    ec_x86_wino_output_avx512(&wp, t0, nt, m0, mb, mbuf, mstride);
+  else if (p->wino_simd)
+    ec_x86_wino_output_avx2(&wp, t0, nt, m0, mb, mbuf, mstride);
+  else
+#endif
+    ec_wino_output_ref(&wp, t0, nt, m0, mb, mbuf, mstride);
+}
+
+static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  const conv_ctx *c = vc;
+  for (int64_t job = begin; job < end; job++) run_winograd_job(c, job, c->workspace[thread]);
 }
 
 static void gemm_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
@@ -260,40 +446,103 @@ static void depthwise_plane(const conv_params *p, const float *x, const float *w
   }
 }
 
+/* y = act((y + bias) + res) over one plane. */
+static void plane_epilogue(float *y, int64_t n, float bias, const float *res,
+                           const ec_act *act) {
+  if (!res) {
+    ec_act_apply(y, n, bias, act);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) y[i] = (y[i] + bias) + res[i];
+  ec_act_apply(y, n, 0.0f, act);
+}
+
+#if defined(EDGEC_HAVE_X86_KERNELS)
+static void depthwise_simd(const conv_ctx *c, int64_t begin, int64_t end, float *ws) {
+  const conv_params *p = c->p;
+  const ec_dw_conv a = {c->x, c->w, c->bias, c->res, c->y, p->c, p->h, p->w, p->oh, p->ow,
+                        p->kh, p->kw, p->sh, p->sw, p->ph, p->pw,
+                        dw_row_stride(p->ow, p->kw), &p->act};
+  if (p->isa == EC_ISA_AVX512)
+    ec_x86_dw_planes_avx512(&a, begin, end, ws);
+  else
+    ec_x86_dw_planes_avx2(&a, begin, end, ws);
+}
+#endif
+
 static void depthwise_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->dw_simd) {
+    depthwise_simd(c, begin, end, (float *)c->workspace[thread]);
+    return;
+  }
+#endif
+  (void)thread;
   for (int64_t plane = begin; plane < end; plane++) {
     const int64_t ch = plane % p->c;
     float *y = c->y + plane * p->p;
     depthwise_plane(p, c->x + plane * p->h * p->w, c->w + ch * p->kh * p->kw, y);
-    ec_act_apply(y, p->p, c->bias ? c->bias[ch] : 0.0f, &p->act);
+    plane_epilogue(y, p->p, c->bias ? c->bias[ch] : 0.0f, c->res ? c->res + plane * p->p : NULL,
+                   &p->act);
   }
+}
+
+/* Jobs per thread share so that each is worth a wake-up (jobs of `macs`). */
+static int64_t grain_for(int64_t macs) {
+  return macs >= MIN_PARALLEL_MACS ? 1 : ceil_div(MIN_PARALLEL_MACS, macs > 0 ? macs : 1);
 }
 
 static void eval_conv(const ec_node *n, const ec_exec *ex) {
   const conv_params *p = n->params;
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
-                n->n_in == 3 && n->in[2] >= 0 ? ex->data[n->in[2]] : NULL,
-                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0};
+                n->n_in >= 3 && n->in[2] >= 0 ? ex->data[n->in[2]] : NULL,
+                p->residual ? ex->data[n->in[3]] : NULL,
+                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp};
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
-    ec_parallel_for(ex, p->n * p->c, 1, depthwise_range, &c);
+    ec_parallel_for(ex, p->n * p->c, grain_for(p->p * p->kh * p->kw), depthwise_range, &c);
     return;
   }
-  c.ptiles = ceil_div(p->p, p->tp);
-  /* Fewer jobs than threads would idle some: split the output channels too
-   * (each block redoes the unfolding, so only when jobs are scarce). */
+  if (p->path == PATH_WINOGRAD) {
+    /* Fewer tile blocks than jobs wanted: split the output channels too (each
+     * block then redoes its input transform). */
+    const int64_t blocks = ceil_div(p->tiles, p->tb);
+    c.mb = p->m;
+    if (ex->pool && blocks < SPLIT_M_BELOW) {
+      const int64_t per = ceil_div(p->m, ceil_div(SPLIT_M_BELOW, blocks));
+      const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
+      c.mb = min64(p->m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
+    }
+    c.mblocks = ceil_div(p->m, c.mb);
+    ec_parallel_for(ex, blocks * c.mblocks, grain_for(p->wa2 * p->tb * c.mb * p->c),
+                    winograd_range, &c);
+    return;
+  }
+  c.tp = p->tp;
+  c.ptiles = ceil_div(p->p, c.tp);
+  /* Fewer jobs than threads would idle some: cut smaller pixel tiles (of at
+   * least 32 pixels; each job then re-reads the weights, which costs less
+   * than redoing the unfolding), else split the output channels (each block
+   * then redoes the unfolding). Channel blocks are whole register tiles of
+   * every family (a multiple of 12 rows); pixel tiles whole slivers (16). */
   const int64_t jobs = p->n * p->group * c.ptiles;
   if (ex->pool && jobs < SPLIT_M_BELOW) {
-    const int64_t per = ceil_div(p->mg, ceil_div(SPLIT_M_BELOW, jobs));
-    const int64_t mb = ceil_div(per, EC_GEMM_MR) * EC_GEMM_MR;
-    c.mb = mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK;
-    if (c.mb > p->mg) c.mb = p->mg;
-    c.mblocks = ceil_div(p->mg, c.mb);
+    const int64_t want = ceil_div(SPLIT_M_BELOW, p->n * p->group);
+    if (p->p >= 4 * EC_PACK_NR) {
+      c.tp = min64(p->tp, ec_round_up(ceil_div(p->p, want), 2 * EC_PACK_NR));
+      c.ptiles = ceil_div(p->p, c.tp);
+    } else {
+      const int64_t per = ceil_div(p->mg, ceil_div(SPLIT_M_BELOW, jobs));
+      const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
+      c.mb = mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK;
+      if (c.mb > p->mg) c.mb = p->mg;
+      c.mblocks = ceil_div(p->mg, c.mb);
+    }
   }
-  ec_parallel_for(ex, p->n * p->group * c.mblocks * c.ptiles, 1, gemm_range, &c);
+  ec_parallel_for(ex, p->n * p->group * c.mblocks * c.ptiles, grain_for(c.mb * c.tp * p->k),
+                  gemm_range, &c);
 }
 
 const ec_kernel ec_kernel_conv = {"conv", prepare_conv, eval_conv};

@@ -4,7 +4,8 @@
  * natural size) shows only in the output shape: the extra rows/columns
  * receive no input and hold just bias + activation.
  *
- * GEMM + col2im: for a tile of input pixels, col = W_g^T . X_g gives every
+ * The GEMM runs in the instruction's kernel family (EC_VARIANT_*; no
+ * packed layout). GEMM + col2im: for a tile of input pixels, col = W_g^T . X_g gives every
  * (output channel, tap) row's contribution, which is scattered into Y. A job
  * owns one (batch, group, block of output channels) slice of Y, so the
  * scatter needs no synchronization. Block sizes (mirrored by
@@ -30,6 +31,7 @@ typedef struct convt_params {
   int64_t group, cg, mg;
   int64_t mb, tp; /* output channels per job, input pixels per tile */
   ec_act act;
+  ec_isa isa;
 } convt_params;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -130,6 +132,8 @@ static ec_status prepare_conv_transpose(ec_node *n) {
   if (st != EC_OK) return st;
   convt_params p;
   memset(&p, 0, sizeof p);
+  if (!ec_variant_isa(n->variant, 0, &p.isa))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
   st = read_geometry(n, &p);
   if (st != EC_OK) return st;
   const ec_tensor_desc *b = n->n_in == 3 ? n->tin[2] : NULL;
@@ -197,7 +201,7 @@ static void run_job(const convt_ctx *c, int64_t job, uint8_t *ws) {
   for (int64_t p0 = 0; p0 < hw; p0 += p->tp) {
     const int64_t tp = min64(p->tp, hw - p0);
     /* col(i, j) = sum over c of W[c, m0 * kk + i] * X[c, p0 + j] */
-    ec_sgemm(mb * kk, tp, p->cg, w, 1, p->mg * kk, x + p0, hw, 1, col, tp, false, gws);
+    ec_sgemm(p->isa, mb * kk, tp, p->cg, w, 1, p->mg * kk, x + p0, hw, 1, col, tp, false, gws);
     col2im(p, col, mb, p0, tp, y);
   }
   for (int64_t m = 0; m < mb; m++)

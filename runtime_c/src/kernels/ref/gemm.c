@@ -1,6 +1,18 @@
-/* Gemm (Y = act(alpha * op(A) . op(B) + beta * C), C broadcast to (M, N))
- * and MatMul (numpy semantics: batched with broadcast batch dims, 1-D
- * operands promoted and their unit dim dropped), both float32 on ec_sgemm.
+/* Gemm (Y = act(alpha * op(A) . op(B) + beta * C [+ R]), C broadcast to
+ * (M, N), R an optional residual addend of Y's shape, input 3, fused by
+ * edgec/passes/fuse_residual.py) and MatMul (numpy semantics: batched with
+ * broadcast batch dims, 1-D operands promoted and their unit dim dropped),
+ * both float32 on ec_sgemm_ex, with scale, C, R and the activation as the
+ * GEMM's epilogue. Unlike ONNX Gemm, A (not transposed) and Y may have more
+ * than two dims with the same leading ones: the product then runs on their
+ * 2-D views, the leading dims folded into M (edgec/passes/fuse_matmul_bias.py
+ * turns MatMul + Add into such a Gemm).
+ *
+ * The GEMM runs in the instruction's kernel family (EC_VARIANT_*, capped by
+ * the CPU). With EC_VARIANT_PACKED, B is a constant in the GEMM's B layout,
+ * [ceil(N / 16), K, 16] (gemm_core.h), used in place: Gemm then ignores
+ * transB, and MatMul takes B as the 2-D (K, N) it was packed from (A of
+ * rank >= 2, its batch folded into M).
  *
  * The output is cut into jobs of (batch, row tile, column tile). A session
  * without threads runs one job per batch; with threads the tiles shrink
@@ -15,10 +27,17 @@
 #define MIN_JOBS 16
 #define TILE_M 240
 #define TILE_N 1024
+#define TILE_ALIGN_M 12 /* row tiles: whole register tiles of every family */
+#define TILE_ALIGN_N 32 /* column tiles: whole B slivers and tiles */
+/* Multiply-adds below which a job range is not worth waking another thread
+ * for (a few microseconds of work): small products run on the caller. */
+#define MIN_PARALLEL_MACS ((int64_t)1 << 18)
 
 typedef struct mm_params {
   int64_t m, n, k;
   int64_t a_rs, a_cs, b_rs, b_cs;
+  bool packed_b;
+  ec_isa isa;
   /* batch dims of the output, and the operands' strides along them
    * (elements, 0 where broadcast) */
   int32_t brank;
@@ -26,13 +45,31 @@ typedef struct mm_params {
   int64_t batch;
   /* Gemm epilogue */
   float alpha, beta;
-  bool has_c;
+  bool has_c, has_res;
   int64_t c_rs, c_cs;
   ec_act act;
 } mm_params;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static ec_status read_variant(ec_node *n, mm_params *p) {
+  if (!ec_variant_isa(n->variant, EC_VARIANT_PACKED, &p->isa))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+  p->packed_b = (n->variant & EC_VARIANT_PACKED) != 0;
+  return EC_OK;
+}
+
+/* B packed for (K, N): [ceil(N / 16), K, 16]. */
+static ec_status check_packed_b(ec_node *n, const mm_params *p) {
+  const ec_tensor_desc *b = n->tin[1];
+  if (b->rank != 3 || b->shape[0] != ceil_div(p->n, EC_PACK_NR) || b->shape[1] != p->k ||
+      b->shape[2] != EC_PACK_NR)
+    return ec_node_error(n, EC_ERR_SHAPE, "A, packed B and Y shapes do not multiply "
+                         "(K %lld, N %lld)",
+                         (long long)p->k, (long long)p->n);
+  return EC_OK;
+}
 
 static ec_status check_scratch(ec_node *n, const mm_params *p) {
   const size_t need = ec_sgemm_workspace(p->m, p->n, p->k);
@@ -82,34 +119,57 @@ static ec_status read_gemm_c(ec_node *n, const ec_tensor_desc *c, mm_params *p) 
 }
 
 static ec_status prepare_gemm(ec_node *n) {
-  ec_status st = check_float_io(n, 2, 3);
+  ec_status st = check_float_io(n, 2, 4);
   if (st != EC_OK) return st;
   if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
     return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
   const ec_gemm_options *o = &n->opt.u.gemm;
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
-  if (a->rank != 2 || b->rank != 2 || y->rank != 2)
+  mm_params p;
+  memset(&p, 0, sizeof p);
+  st = read_variant(n, &p);
+  if (st != EC_OK) return st;
+  /* A and Y of higher rank are 2-D views (see above): their leading dims agree */
+  bool views = a->rank >= 2 && a->rank == y->rank && !o->trans_a;
+  for (int32_t i = 0; views && i + 1 < a->rank; i++) views = a->shape[i] == y->shape[i];
+  if ((a->rank != 2 && !views) || (b->rank != 2 && !p.packed_b) || (y->rank != 2 && !views))
     return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y must be matrices");
   if (!ec_act_valid(o->activation))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
-  mm_params p;
-  memset(&p, 0, sizeof p);
   p.m = a->shape[o->trans_a ? 1 : 0];
-  p.k = a->shape[o->trans_a ? 0 : 1];
-  p.n = b->shape[o->trans_b ? 0 : 1];
-  if (b->shape[o->trans_b ? 1 : 0] != p.k || y->shape[0] != p.m || y->shape[1] != p.n)
+  p.k = a->shape[o->trans_a ? 0 : a->rank - 1];
+  for (int32_t i = 1; i + 1 < a->rank; i++) {
+    if (!ec_fits(p.m, a->shape[i])) return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    p.m *= a->shape[i];
+  }
+  if (p.packed_b) {
+    p.n = y->shape[y->rank - 1];
+    st = check_packed_b(n, &p);
+    if (st != EC_OK) return st;
+  } else {
+    p.n = b->shape[o->trans_b ? 0 : 1];
+    if (b->shape[o->trans_b ? 1 : 0] != p.k)
+      return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
+    p.b_rs = o->trans_b ? 1 : p.n;
+    p.b_cs = o->trans_b ? p.k : 1;
+  }
+  if ((y->rank == 2 && y->shape[0] != p.m) || y->shape[y->rank - 1] != p.n)
     return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
   p.a_rs = o->trans_a ? 1 : p.k;
   p.a_cs = o->trans_a ? p.m : 1;
-  p.b_rs = o->trans_b ? 1 : p.n;
-  p.b_cs = o->trans_b ? p.k : 1;
   p.batch = 1;
   p.alpha = o->alpha;
   p.beta = o->beta;
   p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
-  if (n->n_in == 3 && n->tin[2]) {
+  if (n->n_in >= 3 && n->tin[2]) {
     st = read_gemm_c(n, n->tin[2], &p);
     if (st != EC_OK) return st;
+  }
+  if (n->n_in == 4) {
+    if (!n->tin[3]) return ec_node_error(n, EC_ERR_FORMAT, "residual input is absent");
+    st = ec_check_same_shape(n, n->tin[3], y, "residual");
+    if (st != EC_OK) return st;
+    p.has_res = true;
   }
   return store_params(n, &p);
 }
@@ -176,19 +236,43 @@ static void fold_batch(mm_params *p) {
   p->brank = 0;
 }
 
+/* MatMul with B packed from a (K, N) matrix: Y is A's shape with N last. */
+static ec_status read_matmul_packed(ec_node *n, mm_params *p) {
+  const ec_tensor_desc *a = n->tin[0], *y = n->tout[0];
+  if (a->rank < 2 || y->rank != a->rank)
+    return ec_node_error(n, EC_ERR_SHAPE, "packed B needs A of rank >= 2 and Y of its rank");
+  p->k = a->shape[a->rank - 1];
+  p->n = y->shape[y->rank - 1];
+  p->m = 1;
+  for (int32_t i = 0; i + 1 < a->rank; i++) {
+    if (y->shape[i] != a->shape[i])
+      return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match");
+    if (!ec_fits(p->m, a->shape[i])) return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    p->m *= a->shape[i];
+  }
+  if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n))
+    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+  p->batch = 1;
+  return check_packed_b(n, p);
+}
+
 static ec_status prepare_matmul(ec_node *n) {
   ec_status st = check_float_io(n, 2, 2);
   if (st != EC_OK) return st;
   mm_params p;
   memset(&p, 0, sizeof p);
-  st = read_matmul_shapes(n, &p);
+  st = read_variant(n, &p);
+  if (st != EC_OK) return st;
+  st = p.packed_b ? read_matmul_packed(n, &p) : read_matmul_shapes(n, &p);
   if (st != EC_OK) return st;
   p.a_rs = p.k;
   p.a_cs = 1;
-  p.b_rs = p.n;
-  p.b_cs = 1;
+  if (!p.packed_b) {
+    p.b_rs = p.n;
+    p.b_cs = 1;
+  }
   p.alpha = 1.0f;
-  if (n->tin[0]->rank >= 2) fold_batch(&p);
+  if (!p.packed_b && n->tin[0]->rank >= 2) fold_batch(&p);
   return store_params(n, &p);
 }
 
@@ -196,27 +280,11 @@ static ec_status prepare_matmul(ec_node *n) {
 
 typedef struct mm_ctx {
   const mm_params *p;
-  const float *a, *b, *c;
+  const float *a, *b, *c, *res;
   float *y;
   uint8_t *const *workspace;
   int64_t tm, tn, mt, nt;
 } mm_ctx;
-
-static void epilogue_row(const mm_params *p, const float *c, int64_t i, int64_t j0,
-                         float *y, int64_t len) {
-  if (p->alpha != 1.0f)
-    for (int64_t j = 0; j < len; j++) y[j] *= p->alpha;
-  if (c && p->beta != 0.0f) {
-    const float *crow = c + i * p->c_rs;
-    if (p->c_cs == 0) {
-      const float v = p->beta * crow[0];
-      for (int64_t j = 0; j < len; j++) y[j] += v;
-    } else {
-      for (int64_t j = 0; j < len; j++) y[j] += p->beta * crow[j0 + j];
-    }
-  }
-  if (p->act.kind != EC_FB_ACTIVATION_NONE) ec_act_apply(y, len, 0.0f, &p->act);
-}
 
 static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
   const mm_params *p = c->p;
@@ -230,11 +298,17 @@ static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
   }
   const int64_t i0 = it * c->tm, j0 = jt * c->tn;
   const int64_t mm = min64(c->tm, p->m - i0), nn = min64(c->tn, p->n - j0);
-  float *y = c->y + bi * p->m * p->n + i0 * p->n + j0;
-  ec_sgemm(mm, nn, p->k, c->a + aoff + i0 * p->a_rs, p->a_rs, p->a_cs,
-           c->b + boff + j0 * p->b_cs, p->b_rs, p->b_cs, y, p->n, false, ws);
-  if (p->alpha != 1.0f || c->c || p->act.kind != EC_FB_ACTIVATION_NONE)
-    for (int64_t i = 0; i < mm; i++) epilogue_row(p, c->c, i0 + i, j0, y + i * p->n, nn);
+  const int64_t yoff = bi * p->m * p->n + i0 * p->n + j0;
+  const ec_operand a = {c->a + aoff + i0 * p->a_rs, p->a_rs, p->a_cs, 0};
+  ec_operand b = {c->b + boff + j0 * p->b_cs, p->b_rs, p->b_cs, 0};
+  if (p->packed_b) b = (ec_operand){c->b + j0 / EC_PACK_NR * p->k * EC_PACK_NR, 0, 0,
+                                    p->k * EC_PACK_NR};
+  const bool with_c = c->c && p->beta != 0.0f;
+  const ec_epilogue epi = {p->alpha, p->beta, with_c ? c->c + i0 * p->c_rs + j0 * p->c_cs : NULL,
+                           p->c_rs, p->c_cs, c->res ? c->res + yoff : NULL, p->n, p->act};
+  const bool plain = p->alpha == 1.0f && !with_c && !c->res &&
+                     p->act.kind == EC_FB_ACTIVATION_NONE;
+  ec_sgemm_ex(p->isa, mm, nn, p->k, &a, &b, c->y + yoff, p->n, false, plain ? NULL : &epi, ws);
 }
 
 static void mm_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
@@ -253,9 +327,9 @@ static void choose_tiles(mm_ctx *c, bool parallel) {
     c->tn = min64(p->n, TILE_N);
     while (p->batch * ceil_div(p->m, c->tm) * ceil_div(p->n, c->tn) < MIN_JOBS) {
       if (c->tn >= 256)
-        c->tn = ceil_div(c->tn / 2, EC_GEMM_NR) * EC_GEMM_NR;
+        c->tn = ceil_div(c->tn / 2, TILE_ALIGN_N) * TILE_ALIGN_N;
       else if (c->tm >= 60)
-        c->tm = ceil_div(c->tm / 2, EC_GEMM_MR) * EC_GEMM_MR;
+        c->tm = ceil_div(c->tm / 2, TILE_ALIGN_M) * TILE_ALIGN_M;
       else
         break;
     }
@@ -268,10 +342,13 @@ static void eval_mm(const ec_node *n, const ec_exec *ex) {
   const mm_params *p = n->params;
   if (p->m == 0 || p->n == 0 || p->batch == 0) return;
   mm_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
-              p->has_c ? ex->data[n->in[2]] : NULL, ex->data[n->out[0]], ex->workspace,
-              0, 0, 0, 0};
+              p->has_c ? ex->data[n->in[2]] : NULL, p->has_res ? ex->data[n->in[3]] : NULL,
+              ex->data[n->out[0]], ex->workspace, 0, 0, 0, 0};
   choose_tiles(&c, ex->pool != NULL);
-  ec_parallel_for(ex, p->batch * c.mt * c.nt, 1, mm_range, &c);
+  const int64_t macs = c.tm * c.tn * (p->k > 0 ? p->k : 1);
+  ec_parallel_for(ex, p->batch * c.mt * c.nt,
+                  macs >= MIN_PARALLEL_MACS ? 1 : ceil_div(MIN_PARALLEL_MACS, macs), mm_range,
+                  &c);
 }
 
 const ec_kernel ec_kernel_gemm = {"gemm", prepare_gemm, eval_mm};

@@ -1,133 +1,197 @@
 /* Cache-blocked GEMM in the BLIS loop order: B is packed one KC x NC panel
- * at a time into NR-wide column slivers, A one MC x KC block at a time into
- * MR-tall row slivers, and an MR x NR register tile walks them. Packing
- * zero-pads the edges, so the kernel always runs full tiles; partial tiles
- * land in a local buffer first. */
+ * at a time into EC_PACK_NR-wide column slivers, A one MC x KC block at a
+ * time into EC_PACK_MR-tall row slivers (or both are used in place when the
+ * compiler pre-packed them), and a register tile walks them. Packing
+ * zero-pads the edges, so the kernels always compute full tiles; partial
+ * tiles are stored masked (x86) or through a local buffer (portable). */
 #include "kernels/ref/gemm_core.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "generated/schema.h"
+#include "kernels/cpu.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/x86.h"
+#endif
 
-#define MR EC_GEMM_MR
-#define NR EC_GEMM_NR
+#define PMR EC_PACK_MR
+#define PNR EC_PACK_NR
 #define KC EC_GEMM_KC
 #define MC EC_GEMM_MC
 #define NC EC_GEMM_NC
+#define RMR 6 /* portable register tile */
+#define RNR 8
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
+/* ---- families --------------------------------------------------------------- */
+
+bool ec_variant_isa(uint16_t variant, uint16_t allowed_flags, ec_isa *out) {
+  if ((variant & ~(uint16_t)EC_VARIANT_FAMILY_MASK & ~allowed_flags) != 0) return false;
+  const unsigned family = variant & EC_VARIANT_FAMILY_MASK;
+  if (family > EC_VARIANT_AVX512) return false;
+  const uint32_t cpu = family == EC_VARIANT_REF ? 0 : ec_cpu_features();
+  ec_isa isa = EC_ISA_REF;
+  if ((cpu & EC_CPU_AVX512) && (family == EC_VARIANT_BEST || family == EC_VARIANT_AVX512))
+    isa = EC_ISA_AVX512;
+  else if (cpu & EC_CPU_AVX2)
+    isa = EC_ISA_AVX2;
+  *out = isa;
+  return true;
+}
+
+int64_t ec_isa_tile_m(ec_isa isa) { return isa == EC_ISA_AVX512 ? 12 : 6; }
+int64_t ec_isa_tile_n(ec_isa isa) {
+  return isa == EC_ISA_AVX512 ? 32 : isa == EC_ISA_AVX2 ? 16 : RNR;
+}
+
+/* ---- epilogue ------------------------------------------------------------- */
+
+ec_epilogue ec_epilogue_at(const ec_epilogue *e, int64_t i0, int64_t j0) {
+  ec_epilogue r = *e;
+  if (r.bias) r.bias += i0 * r.bias_rs + j0 * r.bias_cs;
+  if (r.add) r.add += i0 * r.ld_add + j0;
+  return r;
+}
+
+void ec_gemm_store_tile(const float *t, int64_t ldt, float *c, int64_t ldc, int64_t h,
+                        int64_t w, bool accumulate, const ec_epilogue *e) {
+  for (int64_t i = 0; i < h; i++) {
+    float *crow = c + i * ldc;
+    const float *trow = t + i * ldt;
+    for (int64_t j = 0; j < w; j++) crow[j] = accumulate ? crow[j] + trow[j] : trow[j];
+    if (!e) continue;
+    if (e->alpha != 1.0f)
+      for (int64_t j = 0; j < w; j++) crow[j] *= e->alpha;
+    if (e->bias) {
+      const float *b = e->bias + i * e->bias_rs;
+      for (int64_t j = 0; j < w; j++) crow[j] += e->beta * b[j * e->bias_cs];
+    }
+    if (e->add) {
+      const float *a = e->add + i * e->ld_add;
+      for (int64_t j = 0; j < w; j++) crow[j] += a[j];
+    }
+    if (e->act.kind != EC_FB_ACTIVATION_NONE) ec_act_apply(crow, w, 0.0f, &e->act);
+  }
+}
+
+/* ---- packing ---------------------------------------------------------------- */
+
 size_t ec_sgemm_workspace(int64_t m, int64_t n, int64_t k) {
   if (m <= 0 || n <= 0 || k <= 0) return 0;
   const int64_t kc = min64(k, KC);
-  const int64_t nc = min64(round_up(n, NR), NC);
-  const int64_t mc = min64(round_up(m, MR), MC);
+  const int64_t nc = min64(round_up(n, PNR), NC);
+  const int64_t mc = min64(round_up(m, PMR), MC);
   return ec_align64((size_t)(kc * nc) * sizeof(float)) +
          ec_align64((size_t)(mc * kc) * sizeof(float));
 }
 
-/* B[0:kc, 0:nc] -> slivers of NR columns, row p of a sliver contiguous. */
-static void pack_b(int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs,
-                   float *restrict dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-    const int64_t w = min64(NR, nc - j0);
+void ec_pack_b(int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs,
+               float *restrict dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += PNR) {
+    const int64_t w = min64(PNR, nc - j0);
     const float *src = b + j0 * cs;
-    if (w == NR && cs == 1) {
-      for (int64_t p = 0; p < kc; p++) {
-        const float *row = src + p * rs;
-        for (int j = 0; j < NR; j++) dst[p * NR + j] = row[j];
-      }
+    if (w == PNR && cs == 1) {
+      for (int64_t p = 0; p < kc; p++) memcpy(dst + p * PNR, src + p * rs, PNR * sizeof(float));
     } else {
       for (int64_t p = 0; p < kc; p++) {
         int64_t j = 0;
-        for (; j < w; j++) dst[p * NR + j] = src[p * rs + j * cs];
-        for (; j < NR; j++) dst[p * NR + j] = 0.0f;
+        for (; j < w; j++) dst[p * PNR + j] = src[p * rs + j * cs];
+        for (; j < PNR; j++) dst[p * PNR + j] = 0.0f;
       }
     }
-    dst += kc * NR;
+    dst += kc * PNR;
   }
 }
 
-/* A[0:mc, 0:kc] -> slivers of MR rows, column p of a sliver contiguous. */
+/* A[0:mc, 0:kc] -> slivers of PMR rows, kc * PMR floats apart. */
 static void pack_a(int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs,
                    float *restrict dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-    const int64_t h = min64(MR, mc - i0);
+  for (int64_t i0 = 0; i0 < mc; i0 += PMR) {
+    const int64_t h = min64(PMR, mc - i0);
     const float *src = a + i0 * rs;
-    if (h == MR && rs == 1) {
+    if (h == PMR && rs == 1) {
       for (int64_t p = 0; p < kc; p++) {
         const float *col = src + p * cs;
-        for (int i = 0; i < MR; i++) dst[p * MR + i] = col[i];
+        for (int i = 0; i < PMR; i++) dst[p * PMR + i] = col[i];
       }
     } else {
-      for (int64_t i = 0; i < MR; i++) {
+      for (int64_t i = 0; i < PMR; i++) {
         if (i < h) {
           const float *row = src + i * rs;
-          for (int64_t p = 0; p < kc; p++) dst[p * MR + i] = row[p * cs];
+          for (int64_t p = 0; p < kc; p++) dst[p * PMR + i] = row[p * cs];
         } else {
-          for (int64_t p = 0; p < kc; p++) dst[p * MR + i] = 0.0f;
+          for (int64_t p = 0; p < kc; p++) dst[p * PMR + i] = 0.0f;
         }
       }
     }
-    dst += kc * MR;
+    dst += kc * PMR;
   }
 }
+
+/* ---- portable kernel ---------------------------------------------------------- */
 
 /* The register tile: fixed trip counts so gcc unrolls the i/j loops, keeps
- * acc in vector registers and vectorizes along j. */
+ * acc in vector registers and vectorizes along j. a steps PMR floats per k,
+ * b steps PNR (it reads RNR of a sliver's PNR columns). */
 static void micro_kernel(int64_t kc, const float *restrict a, const float *restrict b,
-                         float *restrict c, int64_t ldc, bool accumulate) {
-  float acc[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = 0.0f;
+                         float *restrict t) {
+  float acc[RMR][RNR];
+  for (int i = 0; i < RMR; i++)
+    for (int j = 0; j < RNR; j++) acc[i][j] = 0.0f;
   for (int64_t p = 0; p < kc; p++) {
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < RMR; i++) {
       const float ai = a[i];
-      for (int j = 0; j < NR; j++) acc[i][j] += ai * b[j];
+      for (int j = 0; j < RNR; j++) acc[i][j] += ai * b[j];
     }
-    a += MR;
-    b += NR;
+    a += PMR;
+    b += PNR;
   }
-  if (accumulate) {
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) c[i * ldc + j] += acc[i][j];
-  } else {
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
-  }
+  for (int i = 0; i < RMR; i++)
+    for (int j = 0; j < RNR; j++) t[i * RNR + j] = acc[i][j];
 }
 
-static void edge_tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                      int64_t h, int64_t w, bool accumulate) {
-  float tile[MR * NR];
-  micro_kernel(kc, a, b, tile, NR, false);
-  for (int64_t i = 0; i < h; i++)
-    for (int64_t j = 0; j < w; j++)
-      c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
-}
-
-/* One packed A block against one packed B panel. */
-static void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const float *ap,
-                         const float *bp, float *c, int64_t ldc, bool accumulate) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-    const int64_t w = min64(NR, nc - j0);
-    const float *b = bp + j0 * kc;
-    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-      const int64_t h = min64(MR, mc - i0);
-      const float *a = ap + i0 * kc;
-      float *cij = c + i0 * ldc + j0;
-      if (h == MR && w == NR)
-        micro_kernel(kc, a, b, cij, ldc, accumulate);
-      else
-        edge_tile(kc, a, b, cij, ldc, h, w, accumulate);
+static void ref_packed(int64_t m, int64_t n, int64_t kc, const float *a, int64_t a_sliver,
+                       const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                       bool accumulate, const ec_epilogue *epi) {
+  float tile[RMR * RNR];
+  for (int64_t j0 = 0; j0 < n; j0 += RNR) {
+    const int64_t w = min64(RNR, n - j0);
+    const float *bj = b + j0 / PNR * b_sliver + j0 % PNR;
+    for (int64_t i0 = 0; i0 < m; i0 += RMR) {
+      const int64_t h = min64(RMR, m - i0);
+      micro_kernel(kc, a + i0 / PMR * a_sliver, bj, tile);
+      ec_epilogue e;
+      if (epi) e = ec_epilogue_at(epi, i0, j0);
+      ec_gemm_store_tile(tile, RNR, c + i0 * ldc + j0, ldc, h, w, accumulate,
+                         epi ? &e : NULL);
     }
   }
 }
 
-/* A single row times B: packing would cost as much as the product, and the
- * register tile would idle MR - 1 of its rows. */
+void ec_gemm_packed(ec_isa isa, int64_t m, int64_t n, int64_t kc, const float *a,
+                    int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                    bool accumulate, const ec_epilogue *epi) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (isa == EC_ISA_AVX512) {
+    ec_x86_gemm_packed_avx512(m, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+    return;
+  }
+  if (isa == EC_ISA_AVX2) {
+    ec_x86_gemm_packed_avx2(m, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+    return;
+  }
+#endif
+  (void)isa;
+  ref_packed(m, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+}
+
+/* ---- driver --------------------------------------------------------------------- */
+
+/* A single row times a strided B, portable: packing would cost as much as
+ * the product, and the register tile would idle most of its rows. */
 static void gemv_row(int64_t n, int64_t k, const float *a, int64_t a_cs, const float *b,
                      int64_t b_rs, int64_t b_cs, float *restrict c, bool accumulate) {
   if (!accumulate) memset(c, 0, (size_t)n * sizeof(float));
@@ -150,37 +214,76 @@ static void gemv_row(int64_t n, int64_t k, const float *a, int64_t a_cs, const f
   }
 }
 
-void ec_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
-              int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c,
-              int64_t ldc, bool accumulate, void *workspace) {
+/* k == 0: C is the epilogue of zeros (or of C itself). */
+static void epilogue_only(int64_t m, int64_t n, float *c, int64_t ldc, bool accumulate,
+                          const ec_epilogue *epi) {
+  const float zeros[RNR] = {0};
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j0 = 0; j0 < n; j0 += RNR) {
+      ec_epilogue e;
+      if (epi) e = ec_epilogue_at(epi, i, j0);
+      ec_gemm_store_tile(zeros, RNR, c + i * ldc + j0, ldc, 1, min64(RNR, n - j0), accumulate,
+                         epi ? &e : NULL);
+    }
+}
+
+void ec_sgemm_ex(ec_isa isa, int64_t m, int64_t n, int64_t k, const ec_operand *a,
+                 const ec_operand *b, float *c, int64_t ldc, bool accumulate,
+                 const ec_epilogue *epi, void *workspace) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+    epilogue_only(m, n, c, ldc, accumulate, epi);
     return;
   }
-  if (m == 1) {
-    gemv_row(n, k, a, a_cs, b, b_rs, b_cs, c, accumulate);
+  if (m == 1 && isa == EC_ISA_REF && a->sliver == 0 && b->sliver == 0) {
+    gemv_row(n, k, a->data, a->cs, b->data, b->rs, b->cs, c, accumulate);
+    if (epi) epilogue_only(1, n, c, ldc, true, epi);
     return;
   }
   const int64_t kc_max = min64(k, KC);
-  float *bp = workspace;
-  float *ap = (float *)((uint8_t *)workspace +
-                        ec_align64((size_t)(kc_max * min64(round_up(n, NR), NC)) *
-                                   sizeof(float)));
+  float *bp = NULL, *ap = NULL;
+  if (!b->sliver || !a->sliver) {
+    bp = workspace;
+    ap = (float *)((uint8_t *)workspace +
+                   ec_align64((size_t)(kc_max * min64(round_up(n, PNR), NC)) * sizeof(float)));
+  }
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = min64(NC, n - jc);
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = min64(KC, k - pc);
-      const bool acc = accumulate || pc > 0;
-      pack_b(kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, bp);
+      const bool acc = accumulate || pc > 0, last = pc + kc == k;
+      const float *bb = bp;
+      int64_t b_sliver = kc * PNR;
+      if (b->sliver) {
+        bb = b->data + jc / PNR * b->sliver + pc * PNR;
+        b_sliver = b->sliver;
+      } else {
+        ec_pack_b(kc, nc, b->data + pc * b->rs + jc * b->cs, b->rs, b->cs, bp);
+      }
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = min64(MC, m - ic);
-        pack_a(mc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs, ap);
-        macro_kernel(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, acc);
+        const float *aa = ap;
+        int64_t a_sliver = kc * PMR;
+        if (a->sliver) {
+          aa = a->data + ic / PMR * a->sliver + pc * PMR;
+          a_sliver = a->sliver;
+        } else {
+          pack_a(mc, kc, a->data + ic * a->rs + pc * a->cs, a->rs, a->cs, ap);
+        }
+        ec_epilogue e;
+        if (last && epi) e = ec_epilogue_at(epi, ic, jc);
+        ec_gemm_packed(isa, mc, nc, kc, aa, a_sliver, bb, b_sliver, c + ic * ldc + jc, ldc,
+                       acc, last && epi ? &e : NULL);
       }
     }
   }
+}
+
+void ec_sgemm(ec_isa isa, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
+              int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c,
+              int64_t ldc, bool accumulate, void *workspace) {
+  const ec_operand oa = {a, a_rs, a_cs, 0}, ob = {b, b_rs, b_cs, 0};
+  ec_sgemm_ex(isa, m, n, k, &oa, &ob, c, ldc, accumulate, NULL, workspace);
 }
 
 /* ---- activation epilogue ------------------------------------------------ */
@@ -251,4 +354,90 @@ void ec_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count, int
   *hi = limit - off <= 0 ? 0 : ceil_div(limit - off, step);
   if (*hi > count) *hi = count;
   if (*lo > *hi) *lo = *hi;
+}
+
+/* ---- Winograd F(r x r, 3x3), portable transforms ---------------------------- */
+
+/* out = B^T in (a values); applied to rows then columns it gives B^T d B. */
+static void wino_bt(int64_t a, const float *in, int64_t is, float *out, int64_t os) {
+  if (a == 4) {
+    const float i0 = in[0], i1 = in[is], i2 = in[2 * is], i3 = in[3 * is];
+    out[0] = i0 - i2;
+    out[os] = i1 + i2;
+    out[2 * os] = i2 - i1;
+    out[3 * os] = i1 - i3;
+    return;
+  }
+  const float i0 = in[0], i1 = in[is], i2 = in[2 * is], i3 = in[3 * is], i4 = in[4 * is],
+              i5 = in[5 * is];
+  out[0] = 4.0f * i0 - 5.0f * i2 + i4;
+  out[os] = -4.0f * i1 - 4.0f * i2 + i3 + i4;
+  out[2 * os] = 4.0f * i1 - 4.0f * i2 - i3 + i4;
+  out[3 * os] = -2.0f * i1 - i2 + 2.0f * i3 + i4;
+  out[4 * os] = 2.0f * i1 - i2 - 2.0f * i3 + i4;
+  out[5 * os] = 4.0f * i1 - 5.0f * i3 + i5;
+}
+
+/* out = A^T in (a values in, a - 2 out). */
+static void wino_at(int64_t a, const float *in, int64_t is, float *out, int64_t os) {
+  if (a == 4) {
+    const float i0 = in[0], i1 = in[is], i2 = in[2 * is], i3 = in[3 * is];
+    out[0] = i0 + i1 + i2;
+    out[os] = i1 - i2 - i3;
+    return;
+  }
+  const float i0 = in[0], i1 = in[is], i2 = in[2 * is], i3 = in[3 * is], i4 = in[4 * is],
+              i5 = in[5 * is];
+  const float s12 = i1 + i2, d12 = i1 - i2, s34 = i3 + i4, d34 = i3 - i4;
+  out[0] = i0 + s12 + s34;
+  out[os] = d12 + 2.0f * d34;
+  out[2 * os] = s12 + 4.0f * s34;
+  out[3 * os] = d12 + 8.0f * d34 + i5;
+}
+
+void ec_wino_input_ref(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
+  const int64_t per_image = p->ty * p->tx, ld = p->c * p->tb, r = p->r, a = r + 2;
+  for (int64_t i = 0; i < nt; i++) {
+    const int64_t t = t0 + i, img = t / per_image, ty = t % per_image / p->tx, tx = t % p->tx;
+    const int64_t y0 = ty * r - p->ph, x0 = tx * r - p->pw;
+    float *dst = v + i / PNR * p->c * PNR + i % PNR;
+    for (int64_t ch = 0; ch < p->c; ch++) {
+      const float *plane = p->x + (img * p->c + ch) * p->h * p->w;
+      float d[36], tmp[36], out[36];
+      for (int64_t u = 0; u < a; u++)
+        for (int64_t q = 0; q < a; q++) {
+          const int64_t yy = y0 + u, xx = x0 + q;
+          d[u * a + q] = yy >= 0 && yy < p->h && xx >= 0 && xx < p->w ? plane[yy * p->w + xx]
+                                                                     : 0.0f;
+        }
+      for (int64_t u = 0; u < a; u++) wino_bt(a, d + u * a, 1, tmp + u * a, 1);
+      for (int64_t q = 0; q < a; q++) wino_bt(a, tmp + q, a, out + q, a);
+      for (int64_t xi = 0; xi < a * a; xi++) dst[xi * ld + ch * PNR] = out[xi];
+    }
+  }
+}
+
+void ec_wino_output_ref(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                        const float *mbuf, int64_t mstride) {
+  const int64_t per_image = p->ty * p->tx, plane = p->oh * p->ow, r = p->r, a = r + 2;
+  for (int64_t mi = 0; mi < mb; mi++) {
+    const int64_t m = m0 + mi;
+    const float bias = p->bias ? p->bias[m] : 0.0f;
+    for (int64_t i = 0; i < nt; i++) {
+      const int64_t t = t0 + i, img = t / per_image, ty = t % per_image / p->tx, tx = t % p->tx;
+      float in[36], tmp[24], out[16];
+      for (int64_t xi = 0; xi < a * a; xi++) in[xi] = mbuf[xi * mstride + mi * p->tb + i];
+      for (int64_t u = 0; u < a; u++) wino_at(a, in + u * a, 1, tmp + u * r, 1);
+      for (int64_t q = 0; q < r; q++) wino_at(a, tmp + q, r, out + q, r);
+      const int64_t off = (img * p->m + m) * plane;
+      for (int64_t u = 0; u < r && ty * r + u < p->oh; u++) {
+        const int64_t oy = ty * r + u, ox = tx * r, w = min64(r, p->ow - ox);
+        float *y = p->y + off + oy * p->ow + ox;
+        const float *res = p->res ? p->res + off + oy * p->ow + ox : NULL;
+        for (int64_t q = 0; q < w; q++) y[q] = res ? (out[u * r + q] + bias) + res[q]
+                                                  : out[u * r + q] + bias;
+        if (p->act.kind != EC_FB_ACTIVATION_NONE) ec_act_apply(y, w, 0.0f, &p->act);
+      }
+    }
+  }
 }

@@ -1,13 +1,19 @@
-/* Portable single-precision GEMM shared by Conv, ConvTranspose, Gemm and
- * MatMul, plus the fused activation epilogue they all apply.
+/* Single-precision GEMM shared by Conv, ConvTranspose, Gemm and MatMul, with
+ * a fused epilogue (scale, bias, residual add, activation), and the kernel
+ * family dispatch (portable C or x86 SIMD, see EC_VARIANT_* in kernel.h).
  *
- * C (m x n, row stride ldc) = A (m x k) . B (k x n), added to C instead of
- * overwriting it when accumulate is set. A and B are strided views: element
- * (i, p) of A is a[i * a_rs + p * a_cs] and element (p, j) of B is
- * b[p * b_rs + j * b_cs], so transposed operands need no copy. Both are
- * packed into the caller's workspace (ec_sgemm_workspace bytes, 64-byte
- * aligned) in cache-sized blocks; the inner kernel is plain C that gcc -O3
- * vectorizes for any SIMD width. */
+ * Packed layout. Both operands reach the register tile as slivers:
+ *   A (m x k): slivers of EC_PACK_MR rows; in a sliver, element (i, p) is at
+ *              [p * EC_PACK_MR + i]; rows past m are zero.
+ *   B (k x n): slivers of EC_PACK_NR columns; element (p, j) at
+ *              [p * EC_PACK_NR + j]; columns past n are zero.
+ * Consecutive slivers are `sliver` floats apart. The compiler stores constant
+ * weights in this layout over their whole K (sliver = K * width: see
+ * edgec/lower/conv.py), and ec_sgemm_ex packs the other operands into the
+ * workspace one cache block at a time. Every kernel family reads the same
+ * layout: the portable kernel (6 x 8 tile), AVX2+FMA (6 x 16) and AVX-512
+ * (12 x 32: two A slivers by two B slivers), so a file packed on one machine
+ * runs on any other. */
 #ifndef EDGEC_KERNELS_REF_GEMM_CORE_H_
 #define EDGEC_KERNELS_REF_GEMM_CORE_H_
 
@@ -17,30 +23,27 @@
 
 #include "kernel.h"
 
-/* Register tile (MR x NR) and cache blocks (KC, MC, NC). The Python lowering
- * mirrors these in edgec/lower/conv.py to size scratch; keep them in sync. */
-#define EC_GEMM_MR 6
-#define EC_GEMM_NR 8
+/* Sliver widths of the packed layout (a format constant: files depend on
+ * it) and cache blocks (KC, MC, NC). The Python lowering mirrors these in
+ * edgec/lower/conv.py to pack weights and size scratch; keep them in sync. */
+#define EC_PACK_MR 6
+#define EC_PACK_NR 16
 #define EC_GEMM_KC 256
-#define EC_GEMM_MC 120
-#define EC_GEMM_NC 1024
+#define EC_GEMM_MC 240 /* a multiple of 12 */
+#define EC_GEMM_NC 1024 /* a multiple of 32 */
 
-/* Workspace bytes ec_sgemm needs for these dimensions (a multiple of 64). */
-size_t ec_sgemm_workspace(int64_t m, int64_t n, int64_t k);
+/* ---- kernel families ---------------------------------------------------- */
 
-void ec_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
-              int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c,
-              int64_t ldc, bool accumulate, void *workspace);
+typedef enum ec_isa { EC_ISA_REF = 0, EC_ISA_AVX2 = 1, EC_ISA_AVX512 = 2 } ec_isa;
 
-/* a * b <= 2^40 for non-negative a and b. Prepare functions check their
- * products with it: a file whose tensors have a 0 dimension may have huge
- * other ones, and the products must not overflow. */
-static inline bool ec_fits(int64_t a, int64_t b) {
-  return a == 0 || b <= ((int64_t)1 << 40) / a;
-}
+/* The family an instruction runs: its variant's request, capped by what this
+ * CPU supports (ref where it supports none). False if the family byte or a
+ * layout flag outside `allowed_flags` is unknown. */
+bool ec_variant_isa(uint16_t variant, uint16_t allowed_flags, ec_isa *out);
 
-/* Rounds a byte count up to the workspace alignment. */
-static inline size_t ec_align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+/* Register tile of a family: rows (MR) and columns (NR). */
+int64_t ec_isa_tile_m(ec_isa isa);
+int64_t ec_isa_tile_n(ec_isa isa);
 
 /* ---- activation epilogue ------------------------------------------------ */
 
@@ -54,6 +57,79 @@ bool ec_act_valid(uint8_t kind);
 
 /* y[i] = act(y[i] + bias) for i in [0, n). */
 void ec_act_apply(float *y, int64_t n, float bias, const ec_act *act);
+
+/* What the last K block writes, element (i, j) of the call's C:
+ *   C = act(alpha * S + beta * bias(i, j) + add(i, j))
+ * S is the product (plus the old C when accumulating); bias(i, j) is
+ * bias[i * bias_rs + j * bias_cs] with bias_cs 0 (per row or scalar) or 1
+ * (per column or a matrix); add(i, j) is add[i * ld_add + j]. NULL pointers
+ * contribute nothing. */
+typedef struct ec_epilogue {
+  float alpha, beta;
+  const float *bias;
+  int64_t bias_rs, bias_cs;
+  const float *add;
+  int64_t ld_add;
+  ec_act act;
+} ec_epilogue;
+
+/* The epilogue of a sub-block whose origin is (i0, j0) in e's coordinates. */
+ec_epilogue ec_epilogue_at(const ec_epilogue *e, int64_t i0, int64_t j0);
+
+/* Applies e (NULL: nothing) to an h x w tile t (row stride ldt) and writes
+ * it to c; with accumulate, c's old values are added to t first. */
+void ec_gemm_store_tile(const float *t, int64_t ldt, float *c, int64_t ldc, int64_t h,
+                        int64_t w, bool accumulate, const ec_epilogue *e);
+
+/* ---- GEMM ----------------------------------------------------------------- */
+
+/* An operand: a strided view (element (r, q) at data[r * rs + q * cs]) when
+ * sliver == 0, else the packed layout above over the whole K. */
+typedef struct ec_operand {
+  const float *data;
+  int64_t rs, cs;
+  int64_t sliver;
+} ec_operand;
+
+/* Workspace bytes ec_sgemm_ex needs for these dimensions (a multiple of 64;
+ * none is touched when both operands are packed, so it may then be NULL). */
+size_t ec_sgemm_workspace(int64_t m, int64_t n, int64_t k);
+
+/* C (m x n, row stride ldc) = epilogue(A . B [+ C if accumulate]).
+ * epi may be NULL (plain product). workspace: ec_sgemm_workspace bytes,
+ * 64-byte aligned. */
+void ec_sgemm_ex(ec_isa isa, int64_t m, int64_t n, int64_t k, const ec_operand *a,
+                 const ec_operand *b, float *c, int64_t ldc, bool accumulate,
+                 const ec_epilogue *epi, void *workspace);
+
+/* Strided operands, no epilogue. */
+void ec_sgemm(ec_isa isa, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
+              int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c,
+              int64_t ldc, bool accumulate, void *workspace);
+
+/* One K block on packed operands: C[0:m, 0:n] (+)= A . B over kc, then the
+ * epilogue when epi is not NULL (the last block). a points at the first
+ * sliver (a_sliver floats to the next), b likewise. */
+void ec_gemm_packed(ec_isa isa, int64_t m, int64_t n, int64_t kc, const float *a,
+                    int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                    bool accumulate, const ec_epilogue *epi);
+
+/* Packs B[0:kc, 0:nc] (element (p, j) at b[p * rs + j * cs]) into slivers
+ * of EC_PACK_NR columns, kc * EC_PACK_NR floats apart. */
+void ec_pack_b(int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs,
+               float *restrict dst);
+
+/* a * b <= 2^40 for non-negative a and b. Prepare functions check their
+ * products with it: a file whose tensors have a 0 dimension may have huge
+ * other ones, and the products must not overflow. */
+static inline bool ec_fits(int64_t a, int64_t b) {
+  return a == 0 || b <= ((int64_t)1 << 40) / a;
+}
+
+/* Rounds a byte count up to the workspace alignment. */
+static inline size_t ec_align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+static inline int64_t ec_round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 /* ---- geometry shared by Conv and ConvTranspose --------------------------- */
 
@@ -72,5 +148,32 @@ bool ec_conv_geom_read(const ec_conv_options *o, int32_t spatial, ec_conv_geom *
  * in [0, limit). */
 void ec_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count, int64_t *lo,
                     int64_t *hi);
+
+/* ---- Winograd F(r x r, 3x3), r = 4 or 2 -------------------------------------
+ * Conv 3x3, stride 1, dilation 1, group 1 (conv.c, EC_VARIANT_WINOGRAD):
+ * Y = A^T [U (.) V] A per r x r output tile, with a = r + 2 and a^2 = 36
+ * (F(4x4, 3x3)) or 16 (F(2x2, 3x3)) products per tile: U = G g G^T (done by
+ * the compiler: weight [a^2, ceil(M / 6), C, 6], a^2 A operands), V = B^T d B
+ * of the a x a input patch d. Tiles are numbered over (image, tile row,
+ * tile column); a block of tb tiles (a multiple of 16) is transformed into
+ * v[xi * c * tb + (t / 16) * c * 16 + ch * 16 + t % 16] (a^2 packed B
+ * operands), multiplied into mbuf[xi * mstride + m * tb + t] and
+ * transformed back. */
+typedef struct ec_wino {
+  const float *x, *bias, *res; /* bias, res may be NULL */
+  float *y;
+  int64_t n, c, h, w, m, oh, ow, ph, pw;
+  int64_t r;      /* output tile size: 4 or 2 */
+  int64_t ty, tx; /* tiles per image: ceil(oh / r) x ceil(ow / r) */
+  int64_t tb;     /* tiles per block */
+  ec_act act;
+} ec_wino;
+
+/* Tiles [t0, t0 + nt) of all channels into v. */
+void ec_wino_input_ref(const ec_wino *p, int64_t t0, int64_t nt, float *v);
+/* Output channels [m0, m0 + mb) of tiles [t0, t0 + nt) from mbuf to y, with
+ * bias, residual and activation. */
+void ec_wino_output_ref(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                        const float *mbuf, int64_t mstride);
 
 #endif /* EDGEC_KERNELS_REF_GEMM_CORE_H_ */

@@ -1,0 +1,184 @@
+/* QAVERAGE_POOL and QMAX_POOL: int8/uint8 NCHW pools over 1 or 2 spatial
+ * axes (global pools are pools whose kernel covers the input), PoolOptions
+ * and window rules as the float pools (kernels/ref/pool.c): windows clipped
+ * to the input, the output shape decides ceil mode.
+ *   average: y = zp_y + rq(sum of (x - zp_x) over the valid taps,
+ *                          s_x / (s_y * count)), count = valid taps, or with
+ *            count_include_pad the taps inside the padded input;
+ *   max: the largest x of the window (the low end of the dtype when the window
+ *        is empty), requantized when input and output quantizations differ.
+ * rq() is the fixed-point requantization of qcommon.h; the multipliers for
+ * every possible count are computed at prepare. */
+#include <string.h>
+
+#include "kernel.h"
+#include "kernels/ref/qcommon.h"
+
+#define MAX_TAPS ((int64_t)1 << 20)
+
+typedef struct qpool_params {
+  bool average, count_pad, x_signed, y_signed, same;
+  int64_t nc, in[2], out[2], k[2], s[2], d[2], pb[2], pe[2];
+  int32_t zp_x, zp_y, lo, hi;
+  ec_qmul rescale; /* max pool: s_x / s_y */
+  ec_qmul *by_count; /* average: taps + 1 entries */
+} qpool_params;
+
+typedef struct qpool_ctx {
+  const qpool_params *p;
+  const void *x;
+  void *y;
+} qpool_ctx;
+
+static bool read_list(const ec_ints *l, int32_t count, int64_t def, int64_t lo, int64_t *out) {
+  if (l->n == 0) {
+    for (int32_t i = 0; i < count; i++) out[i] = def;
+    return true;
+  }
+  if (l->n != count) return false;
+  for (int32_t i = 0; i < count; i++) {
+    if (l->v[i] < lo || l->v[i] > ((int64_t)1 << 30)) return false;
+    out[i] = l->v[i];
+  }
+  return true;
+}
+
+static ec_status prepare_qpool(ec_node *n, bool average) {
+  ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st != EC_OK) return st;
+  if (n->opt.type != EC_FB_OPOPTIONS_POOLOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not PoolOptions");
+  const ec_pool_options *o = &n->opt.u.pool;
+  const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
+  if (!ec_is_q8(x->dtype) || !ec_is_q8(y->dtype))
+    return ec_node_error(n, EC_ERR_DTYPE, "input and output must be int8 or uint8");
+  if (x->rank != 3 && x->rank != 4)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", x->rank);
+  if (y->rank != x->rank || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1])
+    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match the input");
+  const int32_t sp = x->rank - 2;
+  qpool_params g;
+  memset(&g, 0, sizeof g);
+  int64_t kk[2], ss[2], dd[2], pads[4];
+  if (!read_list(&o->kernel, sp, 1, 1, kk) || o->kernel.n != sp ||
+      !read_list(&o->strides, sp, 1, 1, ss) || !read_list(&o->dilations, sp, 1, 1, dd) ||
+      !read_list(&o->pads, 2 * sp, 0, 0, pads))
+    return ec_node_error(n, EC_ERR_FORMAT, "kernel, strides, pads or dilations malformed");
+  for (int32_t a = 0; a < 2; a++) {
+    const int32_t i = a - (2 - sp); /* 1-D: axis 0 is a unit axis */
+    g.in[a] = i < 0 ? 1 : x->shape[2 + i];
+    g.out[a] = i < 0 ? 1 : y->shape[2 + i];
+    g.k[a] = i < 0 ? 1 : kk[i];
+    g.s[a] = i < 0 ? 1 : ss[i];
+    g.d[a] = i < 0 ? 1 : dd[i];
+    g.pb[a] = i < 0 ? 0 : pads[i];
+    g.pe[a] = i < 0 ? 0 : pads[sp + i];
+    const int64_t ek = (g.k[a] - 1) * g.d[a] + 1, span = g.in[a] + g.pb[a] + g.pe[a] - ek;
+    if (g.in[a] > ((int64_t)1 << 30) || span < 0 ||
+        (g.out[a] != span / g.s[a] + 1 && g.out[a] != (span + g.s[a] - 1) / g.s[a] + 1 &&
+         g.out[a] != (span + g.s[a] - 1) / g.s[a]))
+      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from the input "
+                           "and the options", (long long)g.out[a]);
+  }
+  const int64_t taps = g.k[0] * g.k[1];
+  if (taps > MAX_TAPS)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "window of %lld taps", (long long)taps);
+  g.nc = x->shape[0] * x->shape[1];
+  g.average = average;
+  g.count_pad = o->count_include_pad;
+  g.x_signed = x->dtype == EC_INT8;
+  g.y_signed = y->dtype == EC_INT8;
+  float sx, sy;
+  st = ec_q_per_tensor(n, x, "input", &sx, &g.zp_x);
+  if (st == EC_OK) st = ec_q_per_tensor(n, y, "output", &sy, &g.zp_y);
+  if (st != EC_OK) return st;
+  ec_q8_range(y->dtype, &g.lo, &g.hi);
+  g.same = sx == sy && g.zp_x == g.zp_y && x->dtype == y->dtype;
+  g.rescale = ec_qmul_from_double((double)sx / sy);
+  const size_t table = average ? (size_t)(taps + 1) * sizeof(ec_qmul) : 0;
+  st = ec_alloc_params(n, sizeof g + table);
+  if (st != EC_OK) return st;
+  qpool_params *p = n->params;
+  *p = g;
+  if (average) {
+    p->by_count = (ec_qmul *)(p + 1);
+    for (int64_t c = 1; c <= taps; c++)
+      p->by_count[c] = ec_qmul_from_double((double)sx / ((double)sy * (double)c));
+  }
+  return EC_OK;
+}
+
+/* Valid taps [t0, t1) of output position o on axis a, and the count of taps
+ * inside the padded input. */
+static void taps_of(const qpool_params *p, int a, int64_t o, int64_t *t0, int64_t *t1,
+                    int64_t *padded) {
+  const int64_t start = o * p->s[a] - p->pb[a];
+  int64_t lo = 0, hi = 0, pc = 0;
+  bool first = true;
+  for (int64_t t = 0; t < p->k[a]; t++) {
+    const int64_t pos = start + t * p->d[a];
+    if (pos >= -p->pb[a] && pos < p->in[a] + p->pe[a]) pc++;
+    if (pos < 0 || pos >= p->in[a]) continue;
+    if (first) lo = t, first = false;
+    hi = t + 1;
+  }
+  *t0 = lo;
+  *t1 = hi;
+  *padded = pc;
+}
+
+static void plane(const qpool_params *p, const qpool_ctx *c, int64_t pl) {
+  const int64_t xoff = pl * p->in[0] * p->in[1], yoff = pl * p->out[0] * p->out[1];
+  for (int64_t oh = 0; oh < p->out[0]; oh++) {
+    int64_t h0, h1, hp;
+    taps_of(p, 0, oh, &h0, &h1, &hp);
+    for (int64_t ow = 0; ow < p->out[1]; ow++) {
+      int64_t w0, w1, wp;
+      taps_of(p, 1, ow, &w0, &w1, &wp);
+      int32_t acc = p->average ? 0 : INT32_MIN;
+      int64_t count = 0;
+      for (int64_t ti = h0; ti < h1; ti++) {
+        const int64_t ih = oh * p->s[0] - p->pb[0] + ti * p->d[0];
+        if (ih < 0 || ih >= p->in[0]) continue;
+        for (int64_t tj = w0; tj < w1; tj++) {
+          const int64_t iw = ow * p->s[1] - p->pb[1] + tj * p->d[1];
+          if (iw < 0 || iw >= p->in[1]) continue;
+          const int32_t v = ec_q8_load(c->x, p->x_signed, xoff + ih * p->in[1] + iw);
+          if (p->average)
+            acc += v - p->zp_x;
+          else
+            acc = v > acc ? v : acc;
+          count++;
+        }
+      }
+      int32_t out;
+      if (p->average) {
+        const int64_t div = p->count_pad ? hp * wp : count;
+        out = div == 0 ? p->zp_y : ec_requant(acc, p->by_count[div]) + p->zp_y;
+      } else if (count == 0) {
+        out = p->lo;
+      } else {
+        out = p->same ? acc : ec_requant(acc - p->zp_x, p->rescale) + p->zp_y;
+      }
+      ec_q8_store(c->y, p->y_signed, yoff + oh * p->out[1] + ow, ec_clamp_i32(out, p->lo, p->hi));
+    }
+  }
+}
+
+static void qpool_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const qpool_ctx *c = vc;
+  for (int64_t pl = begin; pl < end; pl++) plane(c->p, c, pl);
+}
+
+static void eval_qpool(const ec_node *n, const ec_exec *ex) {
+  const qpool_params *p = n->params;
+  qpool_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  ec_parallel_for(ex, p->nc, 1, qpool_range, &c);
+}
+
+static ec_status prepare_qavg(ec_node *n) { return prepare_qpool(n, true); }
+static ec_status prepare_qmax(ec_node *n) { return prepare_qpool(n, false); }
+
+const ec_kernel ec_kernel_qaverage_pool = {"qaverage_pool", prepare_qavg, eval_qpool};
+const ec_kernel ec_kernel_qmax_pool = {"qmax_pool", prepare_qmax, eval_qpool};

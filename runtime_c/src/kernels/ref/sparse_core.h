@@ -1,0 +1,99 @@
+/* Sparse x dense products shared by SPARSE_CONV and SPARSE_GEMM, over a
+ * weight decoded and verified at load (ec_sparse in kernel.h: CSR or
+ * BLOCK_CSR, rows = output channels/features, columns = reduction index).
+ *
+ * Two shapes of work:
+ *   ec_sp_rows: Y[r, 0:np] = epi(sum over stored W[r, k] * X[k, 0:np]) for a
+ *     range of output rows against a dense panel X whose rows are the
+ *     reduction index ("Fast Sparse ConvNets": each stored weight selects an
+ *     input row and scales a contiguous vector of pixels into the output).
+ *   ec_sp_gather: y[r] = epi(sum over stored W[r, k] * x[k]) for one input
+ *     vector (a fully connected layer at batch 1).
+ * Families: portable C (the oracle) and x86 AVX2+FMA / AVX-512, chosen at
+ * prepare from Instruction.variant capped by the CPU. */
+#ifndef EDGEC_KERNELS_REF_SPARSE_CORE_H_
+#define EDGEC_KERNELS_REF_SPARSE_CORE_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel.h"
+#include "kernels/ref/gemm_core.h"
+
+typedef enum ec_sp_isa { EC_SP_REF = 0, EC_SP_AVX2 = 1, EC_SP_AVX512 = 2 } ec_sp_isa;
+
+/* The family an instruction runs: EC_VARIANT_REF -> portable; BEST, AVX2,
+ * AVX512 -> the best this CPU has up to that. False for unknown bits. */
+bool ec_sp_variant_isa(uint16_t variant, ec_sp_isa *out);
+
+/* What is stored for row i of a call (i relative to its first row):
+ *   y = act(alpha * S + beta * bias[i] + res[i * ld_res + p])
+ * bias and res may be NULL. */
+typedef struct ec_sp_epilogue {
+  float alpha, beta;
+  const float *bias;
+  const float *res;
+  int64_t ld_res;
+  ec_act act;
+} ec_sp_epilogue;
+
+/* The stored blocks the products read, prepared once per instruction:
+ * values, the input offset of each block (offs[j]: the caller turns column
+ * indices into offsets for its layout of X) and, to keep the input a
+ * product reads inside the L1 cache, the columns cut into `groups` ranges of
+ * `span` columns: gptr[brow * (groups + 1) + g] is the first block of block
+ * row brow in column range g (groups == 1: gptr NULL, indptr serves). */
+typedef struct ec_sp_weight {
+  const ec_sparse *w;
+  const float *values;
+  const int32_t *offs;
+  const int32_t *gptr;
+  int64_t groups;
+} ec_sp_weight;
+
+/* Rows [r0, r1) of the product (r0 and r1 multiples of block_r, or r1 the
+ * matrix's rows), each np wide. The input row of stored block j starts at
+ * x + offs[j]; Y row r0 + i at y + i * ldy; bias and res relative to row r0.
+ * Blocks must have one column (block_c == 1). With several column groups, Y
+ * holds partial sums between them. */
+void ec_sp_rows(ec_sp_isa isa, const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
+                int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
+
+/* Column groups for a product whose input holds `bytes_per_col` bytes per
+ * column (at most 32 KiB of input per group): how many, and their span. */
+void ec_sp_plan_groups(int64_t cols, int64_t bytes_per_col, int64_t *groups, int64_t *span);
+
+/* Fills gptr ((brows) x (groups + 1) entries) for column ranges of span. */
+void ec_sp_group_pointers(const ec_sparse *w, int64_t groups, int64_t span, int32_t *gptr);
+
+/* offs[j] = index(j) * scale for every stored block of w, or false if an
+ * offset would not fit in int32. */
+bool ec_sp_scaled_offsets(const ec_sparse *w, int64_t scale, int32_t *offs);
+
+/* y[i] for rows [r0, r1) of W against the vector x (cols entries); bias
+ * relative to r0, res ignored. */
+void ec_sp_gather(ec_sp_isa isa, const ec_sparse *w, const float *values, int64_t r0,
+                  int64_t r1, const float *x, float *y, const ec_sp_epilogue *e);
+
+/* The stored column (block column) of entry j. */
+static inline int64_t ec_sp_index(const ec_sparse *w, int64_t j) {
+  return w->index_bytes == 2 ? (int64_t)((const uint16_t *)w->indices)[j]
+                             : (int64_t)((const int32_t *)w->indices)[j];
+}
+
+/* Applies e to row i's np outputs in place (the portable epilogue). */
+void ec_sp_epilogue_row(float *y, int64_t np, int64_t i, const ec_sp_epilogue *e);
+
+#if defined(EDGEC_HAVE_X86_KERNELS)
+/* kernels/x86/sparse_spmm_avx2.c, sparse_spmm_avx512.c: same contracts;
+ * the row functions return false for a block shape they leave to the
+ * portable code (they handle CSR and 4x1 blocks). */
+bool ec_x86_sp_rows_avx2(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
+                         int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
+void ec_x86_sp_gather_avx2(const ec_sparse *w, const float *values, int64_t r0, int64_t r1,
+                           const float *x, float *y, const ec_sp_epilogue *e);
+bool ec_x86_sp_rows_avx512(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
+                           int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
+#endif
+
+#endif /* EDGEC_KERNELS_REF_SPARSE_CORE_H_ */

@@ -1,0 +1,216 @@
+/* AVX-512 GEMM on packed operands: a 12 x 32 register tile read from two A
+ * slivers (6 rows each) and two B slivers (16 columns each): 24 zmm
+ * accumulators, per k two loads of B and twelve broadcasts of A feeding 24
+ * FMAs. Edge tiles use the 6-row and/or 16-column forms (so a missing
+ * second sliver is never read) and masked loads/stores; the epilogue runs
+ * in registers. */
+#include <immintrin.h>
+
+#include "generated/schema.h"
+#include "kernels/x86/x86.h"
+
+#define PMR EC_PACK_MR
+#define PNR EC_PACK_NR
+
+static inline __mmask16 lane_mask(int64_t n) {
+  n = n < 0 ? 0 : n > 16 ? 16 : n;
+  return (__mmask16)((1u << n) - 1u);
+}
+
+static inline __m512 load16(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+
+static inline int simple_act(uint8_t kind) {
+  return kind == EC_FB_ACTIVATION_NONE || kind == EC_FB_ACTIVATION_RELU ||
+         kind == EC_FB_ACTIVATION_CLIP || kind == EC_FB_ACTIVATION_LEAKY_RELU;
+}
+
+static inline __m512 act_simple(__m512 v, const ec_act *act) {
+  switch (act->kind) {
+    case EC_FB_ACTIVATION_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case EC_FB_ACTIVATION_CLIP:
+      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act->alpha)),
+                           _mm512_set1_ps(act->beta));
+    case EC_FB_ACTIVATION_LEAKY_RELU: {
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
+    }
+    default: return v;
+  }
+}
+
+/* The epilogue of one row (up to 32 values in v0, v1) at column 0 of the
+ * tile; row is the tile row. */
+static inline void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 m0,
+                              __mmask16 m1, bool accumulate, const ec_epilogue *e,
+                              int64_t row) {
+  if (accumulate) {
+    v0 = _mm512_add_ps(v0, load16(c, m0));
+    if (nv == 2) v1 = _mm512_add_ps(v1, load16(c + 16, m1));
+  }
+  if (e) {
+    if (e->alpha != 1.0f) {
+      const __m512 al = _mm512_set1_ps(e->alpha);
+      v0 = _mm512_mul_ps(v0, al);
+      v1 = _mm512_mul_ps(v1, al);
+    }
+    if (e->bias) {
+      const float *b = e->bias + row * e->bias_rs;
+      const __m512 be = _mm512_set1_ps(e->beta);
+      if (e->bias_cs == 0) {
+        const __m512 bv = _mm512_mul_ps(be, _mm512_set1_ps(b[0]));
+        v0 = _mm512_add_ps(v0, bv);
+        v1 = _mm512_add_ps(v1, bv);
+      } else {
+        v0 = _mm512_add_ps(v0, _mm512_mul_ps(be, load16(b, m0)));
+        if (nv == 2) v1 = _mm512_add_ps(v1, _mm512_mul_ps(be, load16(b + 16, m1)));
+      }
+    }
+    if (e->add) {
+      const float *a = e->add + row * e->ld_add;
+      v0 = _mm512_add_ps(v0, load16(a, m0));
+      if (nv == 2) v1 = _mm512_add_ps(v1, load16(a + 16, m1));
+    }
+    v0 = act_simple(v0, &e->act);
+    if (nv == 2) v1 = act_simple(v1, &e->act);
+  }
+  _mm512_mask_storeu_ps(c, m0, v0);
+  if (nv == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
+
+#define FMA_ROW(i, src)                                          \
+  do {                                                           \
+    const __m512 ai = _mm512_set1_ps((src)[(i) % PMR]);          \
+    c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);                \
+    if (NV == 2) c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);   \
+  } while (0)
+
+#define FINISH_ROW(i)                                                                     \
+  if ((i) < mr)                                                                           \
+  finish_row(c + (i) * ldc, c##i##_0, c##i##_1, NV, m0, m1, accumulate, e, (i))
+
+/* One tile: MR (6 or 12) rows from one or two A slivers, NV * 16 columns
+ * from one or two B slivers; mr rows and nr columns of it valid. */
+static inline __attribute__((always_inline)) void tile(const int MR, const int NV, int64_t kc,
+                                                       const float *a, int64_t a_sliver,
+                                                       const float *b, int64_t b_sliver,
+                                                       float *c, int64_t ldc, int64_t mr,
+                                                       int64_t nr, bool accumulate,
+                                                       const ec_epilogue *e) {
+  const __m512 z = _mm512_setzero_ps();
+  __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
+         c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
+         c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
+  const float *a1 = MR == 12 ? a + a_sliver : a;
+  const float *bb1 = NV == 2 ? b + b_sliver : b;
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; p++) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m512 b1 = NV == 2 ? _mm512_loadu_ps(bb1) : b0;
+    FMA_ROW(0, a);
+    FMA_ROW(1, a);
+    FMA_ROW(2, a);
+    FMA_ROW(3, a);
+    FMA_ROW(4, a);
+    FMA_ROW(5, a);
+    if (MR == 12) {
+      FMA_ROW(6, a1);
+      FMA_ROW(7, a1);
+      FMA_ROW(8, a1);
+      FMA_ROW(9, a1);
+      FMA_ROW(10, a1);
+      FMA_ROW(11, a1);
+    }
+    a += PMR;
+    a1 += PMR;
+    b += PNR;
+    bb1 += PNR;
+  }
+  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  FINISH_ROW(0);
+  FINISH_ROW(1);
+  FINISH_ROW(2);
+  FINISH_ROW(3);
+  FINISH_ROW(4);
+  FINISH_ROW(5);
+  if (MR == 12) {
+    FINISH_ROW(6);
+    FINISH_ROW(7);
+    FINISH_ROW(8);
+    FINISH_ROW(9);
+    FINISH_ROW(10);
+    FINISH_ROW(11);
+  }
+  if (e && !simple_act(e->act.kind))
+    for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, nr, &e->act);
+}
+
+/* One row of A (m == 1, a matrix-vector product): the 12-row tile would
+ * spend 11/12 of its FMAs on padding, and the product streams B from
+ * memory, so: four B slivers at once, two k steps per iteration (eight
+ * independent accumulators), B prefetched ahead. */
+static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, int64_t b_sliver,
+                        float *c, bool accumulate, const ec_epilogue *e) {
+  for (int64_t j0 = 0; j0 < n; j0 += 4 * PNR) {
+    const int64_t nr = n - j0 < 4 * PNR ? n - j0 : 4 * PNR, ns = (nr + PNR - 1) / PNR;
+    const float *bs[4];
+    for (int64_t s = 0; s < 4; s++) bs[s] = b + (j0 / PNR + (s < ns ? s : 0)) * b_sliver;
+    __m512 acc[4][2];
+    for (int s = 0; s < 4; s++) acc[s][0] = acc[s][1] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 2 <= kc; p += 2) {
+      const __m512 a0 = _mm512_set1_ps(a[p * PMR]), a1 = _mm512_set1_ps(a[(p + 1) * PMR]);
+      for (int s = 0; s < 4; s++) {
+        _mm_prefetch((const char *)(bs[s] + (p + 32) * PNR), _MM_HINT_T0);
+        acc[s][0] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(bs[s] + p * PNR), acc[s][0]);
+        acc[s][1] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(bs[s] + (p + 1) * PNR), acc[s][1]);
+      }
+    }
+    if (p < kc) {
+      const __m512 a0 = _mm512_set1_ps(a[p * PMR]);
+      for (int s = 0; s < 4; s++)
+        acc[s][0] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(bs[s] + p * PNR), acc[s][0]);
+    }
+    ec_epilogue ej;
+    if (e) ej = ec_epilogue_at(e, 0, j0);
+    for (int64_t s = 0; s < ns; s++) {
+      const int64_t w = nr - s * PNR;
+      ec_epilogue es;
+      if (e) es = ec_epilogue_at(&ej, 0, s * PNR);
+      finish_row(c + j0 + s * PNR, _mm512_add_ps(acc[s][0], acc[s][1]), _mm512_setzero_ps(), 1,
+                 lane_mask(w), 0, accumulate, e ? &es : NULL, 0);
+    }
+    if (e && !simple_act(e->act.kind)) ec_x86_act_avx512(c + j0, nr, &e->act);
+  }
+}
+
+void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
+                               int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
+                               int64_t ldc, bool accumulate, const ec_epilogue *epi) {
+  if (m == 1) {
+    row_times_b(n, kc, a, b, b_sliver, c, accumulate, epi);
+    return;
+  }
+  for (int64_t j0 = 0; j0 < n; j0 += 2 * PNR) {
+    const int64_t nr = n - j0 < 2 * PNR ? n - j0 : 2 * PNR;
+    const float *bj = b + j0 / PNR * b_sliver;
+    for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
+      const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
+      const float *ai = a + i0 / PMR * a_sliver;
+      float *cij = c + i0 * ldc + j0;
+      ec_epilogue e;
+      if (epi) e = ec_epilogue_at(epi, i0, j0);
+      const ec_epilogue *ep = epi ? &e : NULL;
+      if (mr > PMR) {
+        if (nr > PNR)
+          tile(12, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+        else
+          tile(12, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+      } else {
+        if (nr > PNR)
+          tile(6, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+        else
+          tile(6, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+      }
+    }
+  }
+}

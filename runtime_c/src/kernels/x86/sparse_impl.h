@@ -1,0 +1,245 @@
+/* Sparse x dense row products (kernels/ref/sparse_core.h, ec_sp_rows),
+ * written once over a few vector macros and included by
+ * sparse_spmm_avx2.c and sparse_spmm_avx512.c, which define:
+ *   VEC, VLEN, MASK_T             vector of VLEN floats, a lane mask
+ *   V_ZERO(), V_SET1(f), V_BCAST(p)
+ *   V_LOAD(p), V_LOADM(p, m)      unaligned; masked lanes read as 0
+ *   V_STORE(p, v), V_STOREM(p, m, v)
+ *   V_FMA(a, b, c) = a * b + c, V_ADD, V_MUL, V_MAX, V_MIN
+ *   V_MASK(n)                     the first n lanes (1 <= n <= VLEN)
+ *   CSR_VECS, B4_VECS             vectors per pass of a CSR row / 4x1 block row
+ *   SP_ROWS                       the exported function's name
+ *
+ * CSR: for a pixel chunk of up to CSR_VECS vectors (chunks balanced over
+ * the width) and each output row, the row's stored weights are broadcast and
+ * multiply the selected input rows (at x + offs[j]) into the accumulators
+ * (one load + one FMA per vector and weight); with at most CSR_VECS / 2
+ * vectors, two accumulator sets take alternate weights (enough FMA chains in
+ * flight). The epilogue (scale, bias, residual, activation) runs on the
+ * accumulators before the one store. With several column groups (inputs
+ * kept within L1), groups run one after the other over all rows, partial
+ * sums waiting in Y. 4x1 blocks: four output rows share each selected input
+ * row, so a load feeds four FMAs. The last vector of a chunk is masked, so
+ * any width works without reading past a row. */
+
+#define SP_INLINE static inline __attribute__((always_inline))
+
+/* act(alpha * acc + bias + res) for one vector; kinds without a vector form
+ * here are left for the portable pass after the store (see needs_scalar). */
+SP_INLINE VEC sp_finish(VEC acc, const ec_sp_epilogue *e, VEC bias, const float *res,
+                        MASK_T m, bool masked) {
+  VEC v = V_FMA(acc, V_SET1(e->alpha), bias);
+  if (res) v = V_ADD(v, masked ? V_LOADM(res, m) : V_LOAD(res));
+  const VEC zero = V_ZERO();
+  switch (e->act.kind) {
+    case EC_FB_ACTIVATION_RELU: return V_MAX(v, zero);
+    case EC_FB_ACTIVATION_CLIP:
+      return V_MIN(V_MAX(v, V_SET1(e->act.alpha)), V_SET1(e->act.beta));
+    case EC_FB_ACTIVATION_LEAKY_RELU:
+      return V_FMA(V_MIN(v, zero), V_SET1(e->act.alpha), V_MAX(v, zero));
+    case EC_FB_ACTIVATION_HARD_SIGMOID:
+      return V_MIN(V_MAX(V_FMA(v, V_SET1(e->act.alpha), V_SET1(e->act.beta)), zero),
+                   V_SET1(1.0f));
+    case EC_FB_ACTIVATION_HARD_SWISH:
+      return V_MUL(v, V_MIN(V_MAX(V_FMA(v, V_SET1(1.0f / 6.0f), V_SET1(0.5f)), zero),
+                            V_SET1(1.0f)));
+    default: return v;
+  }
+}
+
+static bool needs_scalar(uint8_t kind) {
+  return kind == EC_FB_ACTIVATION_SIGMOID || kind == EC_FB_ACTIVATION_TANH ||
+         kind == EC_FB_ACTIVATION_GELU;
+}
+
+/* Stores accumulator v of a row of nv (the last one masked). */
+SP_INLINE void sp_store(VEC acc, int v, int nv, MASK_T last, float *yr, VEC bias,
+                        const float *res, const ec_sp_epilogue *e) {
+  const bool masked = v == nv - 1;
+  const VEC out = sp_finish(acc, e, bias, res ? res + v * VLEN : NULL, last, masked);
+  if (masked)
+    V_STOREM(yr + v * VLEN, last, out);
+  else
+    V_STORE(yr + v * VLEN, out);
+}
+
+SP_INLINE VEC sp_bias(const ec_sp_epilogue *e, int64_t i) {
+  return V_SET1(e->bias ? e->beta * e->bias[i] : 0.0f);
+}
+
+SP_INLINE const float *sp_res(const ec_sp_epilogue *e, int64_t i, int64_t p0) {
+  return e->res ? e->res + i * e->ld_res + p0 : NULL;
+}
+
+/* The stored blocks of block row b in column group g. */
+SP_INLINE void sp_range(const ec_sp_weight *sw, int64_t b, int64_t g, int64_t *jb,
+                        int64_t *je) {
+  if (sw->gptr) {
+    const int32_t *gp = sw->gptr + b * (sw->groups + 1) + g;
+    *jb = gp[0];
+    *je = gp[1];
+  } else {
+    *jb = sw->w->indptr[b];
+    *je = sw->w->indptr[b + 1];
+  }
+}
+
+/* The partial sums of a row so far (zero before the first group). */
+SP_INLINE VEC sp_partial(const float *yr, int v, int nv, MASK_T last, bool first) {
+  if (first) return V_ZERO();
+  return v == nv - 1 ? V_LOADM(yr + v * VLEN, last) : V_LOAD(yr + v * VLEN);
+}
+
+SP_INLINE void sp_store_raw(VEC acc, int v, int nv, MASK_T last, float *yr) {
+  if (v == nv - 1)
+    V_STOREM(yr + v * VLEN, last, acc);
+  else
+    V_STORE(yr + v * VLEN, acc);
+}
+
+/* CSR rows of nv vectors, one column group after the other (partial sums
+ * wait in Y). With few vectors, two accumulator sets take alternate weights
+ * so that enough FMA chains are in flight. */
+SP_INLINE void csr_chunk(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
+                         float *y, int64_t ldy, int64_t p0, int64_t n,
+                         const ec_sp_epilogue *e, const int nv, MASK_T last) {
+  const float *values = sw->values;
+  const int32_t *offs = sw->offs;
+  const bool dual = nv <= CSR_VECS / 2;
+  for (int64_t g = 0; g < sw->groups; g++) {
+    const bool first = g == 0, final = g == sw->groups - 1;
+    for (int64_t r = r0; r < r1; r++) {
+      float *yr = y + (r - r0) * ldy;
+      int64_t j, je;
+      sp_range(sw, r, g, &j, &je);
+      VEC acc[CSR_VECS], acc2[CSR_VECS];
+#pragma GCC unroll 8
+      for (int v = 0; v < nv; v++) {
+        acc[v] = sp_partial(yr, v, nv, last, first);
+        acc2[v] = V_ZERO();
+      }
+      if (dual) {
+        for (; j + 2 <= je; j += 2) {
+          const float *xa = x + offs[j], *xb = x + offs[j + 1];
+          const VEC wa = V_BCAST(values + j), wb = V_BCAST(values + j + 1);
+#pragma GCC unroll 8
+          for (int v = 0; v < nv - 1; v++) {
+            acc[v] = V_FMA(wa, V_LOAD(xa + v * VLEN), acc[v]);
+            acc2[v] = V_FMA(wb, V_LOAD(xb + v * VLEN), acc2[v]);
+          }
+          acc[nv - 1] = V_FMA(wa, V_LOADM(xa + (nv - 1) * VLEN, last), acc[nv - 1]);
+          acc2[nv - 1] = V_FMA(wb, V_LOADM(xb + (nv - 1) * VLEN, last), acc2[nv - 1]);
+        }
+      }
+      for (; j < je; j++) {
+        const float *xr = x + offs[j];
+        const VEC wv = V_BCAST(values + j);
+#pragma GCC unroll 8
+        for (int v = 0; v < nv - 1; v++) acc[v] = V_FMA(wv, V_LOAD(xr + v * VLEN), acc[v]);
+        acc[nv - 1] = V_FMA(wv, V_LOADM(xr + (nv - 1) * VLEN, last), acc[nv - 1]);
+      }
+      if (!final) {
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+          sp_store_raw(dual ? V_ADD(acc[v], acc2[v]) : acc[v], v, nv, last, yr);
+        continue;
+      }
+      const VEC bias = sp_bias(e, r - r0);
+      const float *res = sp_res(e, r - r0, p0);
+#pragma GCC unroll 8
+      for (int v = 0; v < nv; v++)
+        sp_store(dual ? V_ADD(acc[v], acc2[v]) : acc[v], v, nv, last, yr, bias, res, e);
+      if (needs_scalar(e->act.kind)) ec_act_apply(yr, n, 0.0f, &e->act);
+    }
+  }
+}
+
+/* 4x1 blocks: four output rows share each selected input row. */
+SP_INLINE void b4_chunk(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
+                        float *y, int64_t ldy, int64_t p0, int64_t n,
+                        const ec_sp_epilogue *e, const int nv, MASK_T last) {
+  const float *values = sw->values;
+  const int32_t *offs = sw->offs;
+  for (int64_t g = 0; g < sw->groups; g++) {
+    const bool first = g == 0, final = g == sw->groups - 1;
+    for (int64_t r = r0; r < r1; r += 4) {
+      VEC acc[4][B4_VECS];
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+          acc[q][v] = sp_partial(y + (r - r0 + q) * ldy, v, nv, last, first);
+      int64_t j, je;
+      sp_range(sw, r / 4, g, &j, &je);
+      for (; j < je; j++) {
+        const float *xr = x + offs[j];
+        VEC xv[B4_VECS];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv - 1; v++) xv[v] = V_LOAD(xr + v * VLEN);
+        xv[nv - 1] = V_LOADM(xr + (nv - 1) * VLEN, last);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+          const VEC wv = V_BCAST(values + 4 * j + q);
+#pragma GCC unroll 4
+          for (int v = 0; v < nv; v++) acc[q][v] = V_FMA(wv, xv[v], acc[q][v]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) {
+        float *yr = y + (r - r0 + q) * ldy;
+        if (!final) {
+#pragma GCC unroll 4
+          for (int v = 0; v < nv; v++) sp_store_raw(acc[q][v], v, nv, last, yr);
+          continue;
+        }
+        const VEC bias = sp_bias(e, r - r0 + q);
+        const float *res = sp_res(e, r - r0 + q, p0);
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) sp_store(acc[q][v], v, nv, last, yr, bias, res, e);
+        if (needs_scalar(e->act.kind)) ec_act_apply(yr, n, 0.0f, &e->act);
+      }
+    }
+  }
+}
+
+#define SP_CASE(FN, N)                                                            \
+  case N:                                                                         \
+    FN(sw, r0, r1, x + p0, y + p0, ldy, p0, n, e, N, last);                       \
+    break
+
+bool SP_ROWS(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x, int64_t np,
+             float *y, int64_t ldy, const ec_sp_epilogue *e) {
+  const ec_sparse *w = sw->w;
+  const bool csr = w->block_r == 1 && w->block_c == 1;
+  if (!csr && !(w->block_r == 4 && w->block_c == 1)) return false;
+  /* chunks of at most max_vecs vectors, balanced (a thin last chunk would
+   * cost as much per weight as a full one) */
+  const int64_t max_width = (csr ? CSR_VECS : B4_VECS) * VLEN;
+  const int64_t chunks = (np + max_width - 1) / max_width;
+  const int64_t width = chunks ? (np + chunks - 1) / chunks : 0;
+  for (int64_t p0 = 0; p0 < np; p0 += width) {
+    const int64_t n = np - p0 < width ? np - p0 : width;
+    const int nv = (int)((n + VLEN - 1) / VLEN);
+    const MASK_T last = V_MASK((int)(n - (int64_t)(nv - 1) * VLEN));
+    if (csr) {
+      switch (nv) {
+        SP_CASE(csr_chunk, 1); SP_CASE(csr_chunk, 2);
+        SP_CASE(csr_chunk, 3); SP_CASE(csr_chunk, 4);
+#if CSR_VECS > 4
+        SP_CASE(csr_chunk, 5); SP_CASE(csr_chunk, 6);
+        SP_CASE(csr_chunk, 7); SP_CASE(csr_chunk, 8);
+#endif
+        default: break;
+      }
+    } else {
+      switch (nv) {
+        SP_CASE(b4_chunk, 1); SP_CASE(b4_chunk, 2);
+#if B4_VECS > 2
+        SP_CASE(b4_chunk, 3); SP_CASE(b4_chunk, 4);
+#endif
+        default: break;
+      }
+    }
+  }
+  return true;
+}

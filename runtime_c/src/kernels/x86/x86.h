@@ -1,0 +1,52 @@
+/* Entry points of the x86-64 kernels: the files of this directory named
+ * _avx2.c are built with -mavx2 -mfma, those named _avx512.c also with
+ * AVX-512 F/BW/DQ/VL. Only compiled
+ * where CMake defines EDGEC_HAVE_X86_KERNELS; callers check the CPU first
+ * (ec_variant_isa in kernels/ref/gemm_core.h). Same contracts as the
+ * portable functions they stand in for. */
+#ifndef EDGEC_KERNELS_X86_X86_H_
+#define EDGEC_KERNELS_X86_X86_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/ref/gemm_core.h"
+
+/* ec_gemm_packed: 6 x 16 and 12 x 32 register tiles. */
+void ec_x86_gemm_packed_avx2(int64_t m, int64_t n, int64_t kc, const float *a,
+                             int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
+                             int64_t ldc, bool accumulate, const ec_epilogue *epi);
+void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
+                               int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
+                               int64_t ldc, bool accumulate, const ec_epilogue *epi);
+
+/* y[i] = act(y[i]) for i in [0, n), vectorized (the transcendental ones
+ * through polynomial approximations, within a few ulp of libm). */
+void ec_x86_act_avx2(float *y, int64_t n, const ec_act *act);
+void ec_x86_act_avx512(float *y, int64_t n, const ec_act *act);
+
+/* A depthwise conv (conv.c), NCHW: dilation 1, stride 1 or 2 on both axes.
+ * Plane p (image p / c, channel p % c): y = act(conv(x, wt) + bias [+ res]). */
+typedef struct ec_dw_conv {
+  const float *x, *wt, *bias, *res; /* bias and res may be NULL */
+  float *y;
+  int64_t c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+  int64_t row_stride; /* floats per padded row (conv.c dw_row_stride) */
+  const ec_act *act;
+} ec_dw_conv;
+
+/* Planes [begin, end); workspace as conv.c declares it for this path. */
+void ec_x86_dw_planes_avx2(const ec_dw_conv *a, int64_t begin, int64_t end, float *workspace);
+void ec_x86_dw_planes_avx512(const ec_dw_conv *a, int64_t begin, int64_t end,
+                             float *workspace);
+
+/* Winograd F(4x4, 3x3) transforms: ec_wino_input_ref / ec_wino_output_ref
+ * (gemm_core.h) vectorized over tiles. */
+void ec_x86_wino_input_avx2(const ec_wino *p, int64_t t0, int64_t nt, float *v);
+void ec_x86_wino_output_avx2(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                             const float *mbuf, int64_t mstride);
+void ec_x86_wino_input_avx512(const ec_wino *p, int64_t t0, int64_t nt, float *v);
+void ec_x86_wino_output_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                               const float *mbuf, int64_t mstride);
+
+#endif /* EDGEC_KERNELS_X86_X86_H_ */

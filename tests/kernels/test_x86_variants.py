@@ -1,0 +1,411 @@
+"""Every optimized kernel family against the portable reference, on random
+shapes with odd sizes and tails: the same compiled program is run with its
+CONV / CONV_TRANSPOSE / GEMM / MATMUL instructions forced to each family
+(Instruction.variant, kernel.h EC_VARIANT_*) and the outputs compared with
+the reference family's. A family the CPU lacks falls back (to AVX2, then
+ref), so the test runs everywhere and compares what this machine can run.
+The reference itself is checked against onnxruntime in tests/lower."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from support import TensorProto, helper, make_model, run_ort
+
+import edgec
+from edgec.compiler import compile_program
+from edgec.fb.Opcode import Opcode
+from edgec.format.writer import serialize
+from edgec.lower.conv import (
+    VARIANT_AVX2,
+    VARIANT_AVX512,
+    VARIANT_BEST,
+    VARIANT_FAMILY_MASK,
+    VARIANT_REF,
+)
+from edgec.program import Program
+
+F = TensorProto.FLOAT
+GEMM_OPS = {Opcode.CONV, Opcode.CONV_TRANSPOSE, Opcode.GEMM, Opcode.MATMUL}
+FAMILIES = {"avx2": VARIANT_AVX2, "avx512": VARIANT_AVX512, "best": VARIANT_BEST}
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+CPU = _cpu_flags()
+HAS_AVX2 = {"avx2", "fma"} <= CPU
+HAS_AVX512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= CPU
+
+
+def with_family(program: Program, family: int) -> bytes:
+    """The program serialized with every GEMM-based instruction forced to family."""
+    saved = [ins.variant for ins in program.instructions]
+    for ins in program.instructions:
+        if ins.opcode in GEMM_OPS:
+            ins.variant = (ins.variant & ~VARIANT_FAMILY_MASK) | family
+    data = serialize(program)
+    for ins, v in zip(program.instructions, saved, strict=True):
+        ins.variant = v
+    return data
+
+
+def random_feeds(model: onnx.ModelProto, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    inits = {i.name for i in model.graph.initializer}
+    feeds = {}
+    for inp in model.graph.input:
+        if inp.name in inits:
+            continue
+        shape = tuple(d.dim_value for d in inp.type.tensor_type.shape.dim)
+        feeds[inp.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
+
+
+def run_family(program: Program, family: int, feeds: dict[str, np.ndarray],
+               threads: int = 1) -> list[np.ndarray]:
+    return edgec.Session(with_family(program, family), threads=threads).run(None, feeds)
+
+
+def assert_family_matches(actual: np.ndarray, ref: np.ndarray, what: str,
+                          rtol: float = 2e-5) -> None:
+    """Same math, another summation order (and FMA): a few ulp of the output's scale."""
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    err = float(np.abs(actual.astype(np.float64) - ref).max()) / scale
+    assert err <= rtol, f"{what}: max error {err:.3g} of the output scale"
+
+
+def check_families(model: onnx.ModelProto, seed: int = 0, threads: tuple[int, ...] = (1,),
+                   rtol: float = 2e-5, ort_rtol: float = 1e-4) -> Program:
+    """Every family (and thread count) against the reference family, and the
+    reference against onnxruntime."""
+    program = compile_program(model).program
+    feeds = random_feeds(model, seed)
+    ref = run_family(program, VARIANT_REF, feeds)
+    for exp, got in zip(run_ort(model, feeds), ref, strict=True):
+        scale = max(float(np.abs(exp).max()), 1e-30)
+        assert float(np.abs(got.astype(np.float64) - exp).max()) <= ort_rtol * scale
+    for name, family in FAMILIES.items():
+        for t in threads:
+            outs = run_family(program, family, feeds, threads=t)
+            for i, (a, r) in enumerate(zip(outs, ref, strict=True)):
+                assert a.shape == r.shape
+                assert_family_matches(a, r, f"{name} threads={t} output {i}", rtol)
+    return program
+
+
+def test_cpu_families_detected() -> None:
+    """Documents what this machine compares (the runtime falls back silently)."""
+    if not HAS_AVX2:
+        pytest.skip("no AVX2 here: only the reference family runs")
+    assert HAS_AVX2
+
+
+# ---- Conv ----------------------------------------------------------------------
+
+
+def conv_case(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...], dict]:
+    k = int(rng.choice([1, 1, 3, 3, 5, 7]))
+    group = int(rng.choice([1, 1, 1, 2, 3]))
+    cg = int(rng.integers(1, 9))
+    mg = int(rng.choice([1, 5, 6, 7, 12, 13, 17, 25]))
+    h, w = int(rng.integers(1, 20)), int(rng.integers(1, 36))
+    stride = int(rng.choice([1, 1, 2]))
+    dil = int(rng.choice([1, 1, 2])) if k > 1 else 1
+    pad = [int(v) for v in rng.integers(0, k // 2 * dil + 1, size=4)]
+    eff = (k - 1) * dil + 1
+    h, w = max(h, eff), max(w, eff)
+    x = (int(rng.integers(1, 3)), cg * group, h, w)
+    return x, (mg * group, cg, k, k), {"group": group, "strides": [stride, stride],
+                                         "dilations": [dil, dil], "pads": pad}
+
+
+def conv_model(x: tuple[int, ...], w: tuple[int, ...], seed: int, bias: bool = True,
+               post: list[onnx.NodeProto] | None = None, inits: dict | None = None,
+               opset: int = 18, weight_input: bool = False, **attrs: Any) -> onnx.ModelProto:
+    rng = np.random.default_rng(seed)
+    values = {"w": rng.standard_normal(w).astype(np.float32),
+              "b": rng.standard_normal(w[0]).astype(np.float32)}
+    names = ["x", "w", "b"] if bias else ["x", "w"]
+    node = helper.make_node("Conv", names, ["y"], **attrs)
+    inputs = {"x": (F, x)}
+    given = {k: v for k, v in values.items() if k in names}
+    if weight_input:
+        inputs["w"] = (F, w)
+        given.pop("w")
+    out = "z" if post else "y"
+    return make_model([node, *(post or [])], inputs, {out: F}, given | (inits or {}),
+                      opset=opset)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_conv_random_shapes(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    x, w, attrs = conv_case(rng)
+    check_families(conv_model(x, w, seed, bias=bool(seed % 3), **attrs), seed,
+                   threads=(1, 2) if seed % 4 == 0 else (1,))
+
+
+@pytest.mark.parametrize(("x", "w", "attrs"), [
+    ((1, 3, 1, 1), (1, 3, 1, 1), {}),                              # one pixel, one channel
+    ((1, 16, 7, 7), (13, 16, 1, 1), {}),                           # 49 pixels: 32 + 16 + 1
+    ((1, 64, 9, 9), (31, 64, 3, 3), {"pads": [1, 1, 1, 1]}),       # 31 = 12 + 12 + 6 + 1
+    ((2, 300, 5, 6), (7, 300, 1, 1), {}),                          # K over one KC block
+    ((1, 40, 11, 13), (29, 40, 3, 3), {"pads": [1, 1, 1, 1]}),     # K = 360 in two chunks
+    ((1, 8, 40, 40), (19, 8, 3, 3), {"pads": [1, 1, 1, 1]}),       # several pixel tiles
+    ((1, 4, 9, 9), (6, 4, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+])
+def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
+    check_families(conv_model(x, w, 3, **attrs), threads=(1, 2))
+
+
+def test_conv_weight_as_graph_input() -> None:
+    """An unpacked (strided) weight runs through the same families."""
+    check_families(conv_model((1, 6, 10, 11), (13, 6, 3, 3), 5, weight_input=True,
+                              pads=[1, 1, 1, 1]))
+    check_families(conv_model((1, 6, 10, 11), (13, 6, 1, 1), 6, weight_input=True))
+
+
+def test_conv_1d() -> None:
+    check_families(conv_model((2, 5, 37), (9, 5, 3), 7, pads=[1, 1]))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_depthwise_random_shapes(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    k = int(rng.choice([3, 5, 3, 2, 7]))
+    sh, sw = int(rng.choice([1, 2])), int(rng.choice([1, 2, 2, 3]))
+    dil = 2 if seed % 7 == 6 else 1
+    c = int(rng.integers(1, 9))
+    h, w = int(rng.integers(k * dil, 40)), int(rng.integers(k * dil, 70))
+    pad = [int(v) for v in rng.integers(0, k // 2 * dil + 1, size=4)]
+    model = conv_model((int(rng.integers(1, 3)), c, h, w), (c, 1, k, k), seed, bias=seed % 2 == 0,
+                       group=c, strides=[sh, sw], dilations=[dil, dil], pads=pad)
+    check_families(model, seed, threads=(1, 2) if seed % 3 == 0 else (1,))
+
+
+def test_depthwise_1d() -> None:
+    check_families(conv_model((1, 4, 45), (4, 1, 5), 3, group=4, pads=[2, 2], strides=[2]))
+
+
+ACTS: dict[str, tuple[list[onnx.NodeProto], dict[str, np.ndarray], int]] = {
+    "Relu": ([helper.make_node("Relu", ["y"], ["z"])], {}, 18),
+    "Clip": ([helper.make_node("Clip", ["y", "lo", "hi"], ["z"])],
+             {"lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32)}, 18),
+    "LeakyRelu": ([helper.make_node("LeakyRelu", ["y"], ["z"], alpha=0.1)], {}, 18),
+    "Sigmoid": ([helper.make_node("Sigmoid", ["y"], ["z"])], {}, 18),
+    "Tanh": ([helper.make_node("Tanh", ["y"], ["z"])], {}, 18),
+    "HardSigmoid": ([helper.make_node("HardSigmoid", ["y"], ["z"], alpha=0.3, beta=0.4)], {},
+                    18),
+    "HardSwish": ([helper.make_node("HardSwish", ["y"], ["z"])], {}, 18),
+    "Gelu": ([helper.make_node("Gelu", ["y"], ["z"])], {}, 20),
+}
+
+
+@pytest.mark.parametrize("act", list(ACTS))
+@pytest.mark.parametrize("kernel", [1, 3, "depthwise"])
+def test_conv_fused_activation(act: str, kernel: int | str) -> None:
+    post, inits, opset = ACTS[act]
+    if kernel == "depthwise":
+        model = conv_model((1, 5, 9, 37), (5, 1, 3, 3), 11, post=post, inits=inits,
+                           opset=opset, pads=[1] * 4, group=5)
+    else:
+        model = conv_model((1, 5, 9, 21), (14, 5, kernel, kernel), 11, post=post, inits=inits,
+                           opset=opset, pads=[kernel // 2] * 4)
+    program = check_families(model)
+    assert len(program.instructions) == 1
+
+
+# ---- Gemm / MatMul ----------------------------------------------------------------
+
+GEMM_DIMS = [(1, 1, 1), (1, 33, 17), (1, 1000, 600), (1, 70, 3), (5, 16, 7), (6, 17, 300),
+             (13, 31, 64), (12, 32, 1), (25, 47, 513), (64, 100, 256), (7, 1000, 19)]
+
+
+@pytest.mark.parametrize(("m", "n", "k"), GEMM_DIMS)
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_gemm_shapes(m: int, n: int, k: int, trans_b: int) -> None:
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    c = rng.standard_normal((n,)).astype(np.float32)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=trans_b, alpha=0.75,
+                            beta=1.5)
+    check_families(make_model([node], {"a": (F, (m, k))}, {"y": F}, {"b": b, "c": c}),
+                   threads=(1, 2))
+
+
+@pytest.mark.parametrize("c_shape", [(), (1,), (1, 1), (9, 1), (9, 23)])
+def test_gemm_c_broadcast(c_shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(5)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], beta=0.5)
+    inits = {"b": rng.standard_normal((40, 23)).astype(np.float32),
+             "c": rng.standard_normal(c_shape).astype(np.float32)}
+    check_families(make_model([node], {"a": (F, (9, 40))}, {"y": F}, inits))
+
+
+@pytest.mark.parametrize("act", list(ACTS))
+@pytest.mark.parametrize("rows", [19, 1])
+def test_gemm_fused_activation(act: str, rows: int) -> None:
+    post, inits, opset = ACTS[act]
+    rng = np.random.default_rng(9)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1)
+    inits = inits | {"b": rng.standard_normal((37, 50)).astype(np.float32),
+                     "c": rng.standard_normal((37,)).astype(np.float32)}
+    program = check_families(make_model([node, *post], {"a": (F, (rows, 50))}, {"z": F}, inits,
+                                        opset=opset))
+    assert len(program.instructions) == 1
+
+
+ACT_TRUTH = {
+    "Sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v > -700 else 0.0,
+    "Tanh": math.tanh,
+    "Gelu": lambda v: 0.5 * v * math.erfc(-v / math.sqrt(2)),
+}  # the others are float32 arithmetic, equal to the reference's bit for bit
+
+
+@pytest.mark.parametrize("act", list(ACT_TRUTH))
+def test_activation_approximations(act: str) -> None:
+    """The vectorized exp/erfc/tanh of the SIMD epilogues against float64
+    math on a dense grid and at the extremes (a Gemm by 1 passes the values
+    through to the activation). GELU is within 1.3e-6 relative where the
+    reference's 1 + erff(x) loses up to 5e-5 to cancellation for x < -2."""
+    post, inits, opset = ACTS[act]
+    grid = np.linspace(-12, 12, 24001)
+    extremes = [0.0, -0.0, 1e-8, -1e-8, 1e-30, 50.0, -50.0, 88.0, -88.0, 88.7, -88.7, 100.0,
+                -100.0, 1e4, -1e4, 3e38, -3e38]
+    vals = np.concatenate([grid, extremes]).astype(np.float32)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"])
+    inits = inits | {"b": np.ones((1, 1), np.float32), "c": np.zeros((1,), np.float32)}
+    model = make_model([node, *post], {"a": (F, (len(vals), 1))}, {"z": F}, inits,
+                       opset=opset)
+    program = compile_program(model).program
+    truth = np.array([ACT_TRUTH[act](float(v)) for v in vals])
+    for name, family in FAMILIES.items():
+        (out,) = run_family(program, family, {"a": vals[:, None]})
+        out = out[:, 0].astype(np.float64)
+        assert np.all(np.isfinite(out)), name
+        err = np.abs(out - truth)
+        big = np.abs(truth) > 1e-3
+        assert err.max() <= 2e-6 * max(1.0, float(np.abs(truth[np.abs(vals) <= 12]).max())), name
+        assert (err[big] / np.abs(truth[big])).max() <= 5e-6, name
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape", "const_b"), [
+    ((3, 7, 29), (29, 45), True),           # packed B, batch folded into M
+    ((1, 128, 96), (96, 200), True),
+    ((2, 3, 13, 17), (2, 3, 17, 19), False),  # batched, both operands strided
+    ((5, 64), (64, 33), False),
+    ((1, 1, 300), (300, 20), True),
+])
+def test_matmul_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...],
+                       const_b: bool) -> None:
+    rng = np.random.default_rng(len(a_shape) * 7 + b_shape[-1])
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    inputs = {"a": (F, a_shape)}
+    inits = {}
+    if const_b:
+        inits["b"] = rng.standard_normal(b_shape).astype(np.float32)
+    else:
+        inputs["b"] = (F, b_shape)
+    check_families(make_model([node], inputs, {"y": F}, inits), threads=(1, 2))
+
+
+def test_conv_transpose_families() -> None:
+    rng = np.random.default_rng(2)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2],
+                            pads=[1, 1, 1, 1], output_padding=[1, 1])
+    inits = {"w": rng.standard_normal((6, 5, 3, 3)).astype(np.float32),
+             "b": rng.standard_normal((5,)).astype(np.float32)}
+    check_families(make_model([node], {"x": (F, (1, 6, 7, 9))}, {"y": F}, inits))
+
+
+# ---- Winograd F(4x4, 3x3) ------------------------------------------------------------
+
+
+def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float64) - ref).max()) / max(float(np.abs(ref).max()), 1e-30)
+
+
+@pytest.mark.parametrize(("x", "m", "pads"), [
+    ((1, 8, 16, 16), 8, [1, 1, 1, 1]),        # one block of 16 tiles
+    ((1, 16, 13, 11), 19, [1, 1, 1, 1]),      # partial edge tiles, M with a tail
+    ((2, 24, 17, 30), 12, [0, 2, 1, 0]),      # batch, asymmetric pads
+    ((1, 64, 56, 56), 64, [1, 1, 1, 1]),      # ResNet-18 layer 1 (several blocks)
+    ((1, 256, 14, 14), 256, [1, 1, 1, 1]),    # ResNet-18 layer 3, long reduction
+    ((1, 9, 30, 9), 33, [2, 2, 2, 2]),
+    ((1, 512, 7, 7), 512, [1, 1, 1, 1]),      # ResNet-18 layer 4: F(2x2, 3x3)
+    ((2, 32, 7, 9), 20, [1, 0, 1, 1]),        # F(2x2, 3x3), odd sizes, batch
+])
+def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
+                                  pads: list[int]) -> None:
+    """Winograd against the direct conv (im2col, reference family) on weights
+    scaled like a trained network's; every family, both thread counts."""
+    from edgec.lower import conv as conv_lowering
+    from edgec.lower.conv import VARIANT_WINOGRAD
+
+    rng = np.random.default_rng(x[1] * 100 + m)
+    w = (rng.standard_normal((m, x[1], 3, 3)) / np.sqrt(9 * x[1])).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=pads)
+    model = make_model([node], {"x": (F, x)}, {"y": F}, {"w": w, "b": b})
+    feeds = random_feeds(model, 1)
+    wino = compile_program(model).program
+    assert wino.instructions[0].variant & VARIANT_WINOGRAD
+    monkeypatch.setattr(conv_lowering, "USE_WINOGRAD", False)
+    direct = compile_program(model).program
+    assert not direct.instructions[0].variant & VARIANT_WINOGRAD
+    (ref,) = run_family(direct, VARIANT_REF, feeds)
+    (theirs,) = run_ort(model, feeds)
+    for name, family in {"ref": VARIANT_REF, **FAMILIES}.items():
+        for t in (1, 2):
+            (ours,) = run_family(wino, family, feeds, threads=t)
+            err = _relative_error(ours, ref)
+            assert err < 2e-5, f"{name} threads={t}: {err:.3g} of the output scale"
+            assert _relative_error(ours, theirs) < 1e-4
+
+
+def test_winograd_choice() -> None:
+    """F(4x4) where the tiles fill the 16-wide slivers, F(2x2) on 7x7 maps (4x4
+    tiles of 4x4 would pad 4 tiles to 16), the direct conv for strided convs,
+    few channels and maps too small to pay."""
+    from edgec.lower.conv import VARIANT_WINOGRAD
+
+    for x, attrs, products in [((1, 64, 7, 7), {"pads": [1, 1, 1, 1]}, 16),
+                               ((1, 64, 14, 14), {"pads": [1, 1, 1, 1]}, 36),
+                               ((1, 64, 56, 56), {"pads": [1, 1, 1, 1]}, 36),
+                               ((1, 64, 28, 28), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, 0),
+                               ((1, 4, 28, 28), {"pads": [1, 1, 1, 1]}, 0),
+                               ((1, 64, 3, 3), {"pads": [1, 1, 1, 1]}, 0)]:
+        program = compile_program(conv_model(x, (64, x[1], 3, 3), 0, **attrs)).program
+        ins = program.instructions[0]
+        if products:
+            assert ins.variant & VARIANT_WINOGRAD, x
+            assert program.tensors[ins.inputs[1]].shape[0] == products, x
+        else:
+            assert not ins.variant & VARIANT_WINOGRAD, x
+
+
+def test_winograd_fused_epilogue() -> None:
+    """Bias, residual and activation in the Winograd output transform."""
+    rng = np.random.default_rng(4)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["y", "x"], ["s"]),
+             helper.make_node("Relu", ["s"], ["z"])]
+    model = make_model(nodes, {"x": (F, (1, 16, 21, 19))}, {"z": F},
+                       {"w": w, "b": rng.standard_normal(16).astype(np.float32)})
+    program = check_families(model, threads=(1, 2))
+    assert len(program.instructions) == 1
+    assert len(program.instructions[0].inputs) == 4

@@ -1,0 +1,618 @@
+"""A generated corpus of malformed .edgeb files, each refused with a specific
+status and a message that names the field or index at fault.
+
+- damage to the bytes: truncation at every offset, bit flips (the checksum
+  catches them), a wrong identifier, a newer format version, a broken footer;
+- structural damage behind a valid checksum: a valid Program is compiled with
+  edgec.compiler.compile_program, then damaged either in the Program itself or
+  in the FlatBuffers object tree the writer builds from it (writer internals
+  are wrapped for that), and serialized by edgec.format.writer.serialize, so
+  only the runtime's verifier stands in the way;
+- every file in tests/runtime/crashes/ (inputs the fuzzer once crashed on,
+  see runtime_c/fuzz/) is replayed: refused, or loaded and run cleanly.
+
+A crash in the runtime takes the test process down, so a passing run also
+says that none of these files crashed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import TensorProto, helper, make_model
+
+import edgec
+from edgec.compiler import compile_program
+from edgec.errors import RuntimeStatusError
+from edgec.fb.AxisOptions import AxisOptionsT
+from edgec.fb.ConvOptions import ConvOptionsT
+from edgec.fb.GemmOptions import GemmOptionsT
+from edgec.fb.Opcode import Opcode
+from edgec.fb.PadOptions import PadOptionsT
+from edgec.fb.PoolOptions import PoolOptionsT
+from edgec.fb.Program import Program as FbProgram
+from edgec.fb.Quantization import QuantizationT
+from edgec.fb.ResizeOptions import ResizeOptionsT
+from edgec.fb.SliceOptions import SliceOptionsT
+from edgec.fb.SparseEncoding import SparseEncodingT
+from edgec.fb.TransposeOptions import TransposeOptionsT
+from edgec.fb.UnaryOptions import UnaryOptionsT
+from edgec.format import writer
+from edgec.program import Program
+
+# ec_status codes (runtime_c/include/edgec/edgec.h)
+FORMAT, VERSION, CHECKSUM, UNSUPPORTED, NO_MEMORY, SHAPE, DTYPE = 3, 4, 5, 6, 7, 8, 9
+FOOTER = 16
+CRASHES = Path(__file__).resolve().parent / "crashes"
+
+# ---- the valid programs that get damaged ----------------------------------
+
+
+def _chain_model():
+    """Add(x, w) -> Relu -> Reshape: tensors x, w (constant), a, r, y (alias)."""
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Add", ["x", "w"], ["a"], name="add"),
+             helper.make_node("Relu", ["a"], ["r"], name="relu"),
+             helper.make_node("Reshape", ["r", "s"], ["y"], name="reshape")]
+    return make_model(nodes, {"x": (TensorProto.FLOAT, (4, 6))}, {"y": TensorProto.FLOAT},
+                      {"w": rng.standard_normal((4, 6)).astype(np.float32),
+                       "s": np.array([6, 4], np.int64)})
+
+
+def _two_constants_model():
+    """Add(x, w) -> Mul(., v): two constants, so two segments."""
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Add", ["x", "w"], ["a"], name="add"),
+             helper.make_node("Mul", ["a", "v"], ["y"], name="mul")]
+    return make_model(nodes, {"x": (TensorProto.FLOAT, (4, 6))}, {"y": TensorProto.FLOAT},
+                      {"w": rng.standard_normal((4, 6)).astype(np.float32),
+                       "v": rng.standard_normal((6,)).astype(np.float32)})
+
+
+MODELS = {"chain": _chain_model, "two": _two_constants_model}
+
+
+@cache
+def _program(name: str) -> Program:
+    return compile_program(MODELS[name]()).program
+
+
+@cache
+def _valid(name: str) -> bytes:
+    return writer.serialize(_program(name))
+
+
+def _tensor_index(name: str, tensor: str) -> int:
+    return next(i for i, t in enumerate(_program(name).tensors) if t.name == tensor)
+
+
+CHAIN = _valid("chain")
+CHAIN_TABLE_END = FbProgram.GetRootAs(CHAIN, 0).SegmentBase()
+CHAIN_END = len(CHAIN) - FOOTER
+# Tensor indices of the chain program.
+X, W, A, R = (_tensor_index("chain", n) for n in ("x", "w", "a", "r"))
+N_TENSORS = len(_program("chain").tensors)
+ARENA = _program("chain").arena_size
+ARENA_USED = max(t.offset + t.nbytes for t in _program("chain").tensors if not t.is_constant)
+
+
+@contextlib.contextmanager
+def _table_hook(mutate: Callable) -> Iterator[None]:
+    """While active, writer.serialize applies mutate to the ProgramT object
+    tree before packing it (on both of its packing passes)."""
+    original = writer._program_table
+
+    def hooked(*args, **kwargs):
+        root = original(*args, **kwargs)
+        mutate(root)
+        return root
+
+    writer._program_table = hooked
+    try:
+        yield
+    finally:
+        writer._program_table = original
+
+
+def _serialize(model: str, program_fn: Callable | None = None,
+               table_fn: Callable | None = None) -> bytes:
+    program = copy.deepcopy(_program(model))
+    if program_fn is not None:
+        program_fn(program)
+    if table_fn is None:
+        return writer.serialize(program)
+    with _table_hook(table_fn):
+        return writer.serialize(program)
+
+
+def _fix_crc(data: bytes | bytearray) -> bytes:
+    """Recomputes the footer's checksum, so only the verifier judges the bytes."""
+    out = bytearray(data)
+    end = len(out) - FOOTER
+    out[end + 4:end + 8] = struct.pack("<I", zlib.crc32(bytes(out[:end])) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+# ---- cases ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[], bytes]
+    status: int
+    message: str  # regex, searched in the error message
+
+
+CASES: list[Case] = []
+
+
+def case(id_: str, status: int, message: str, build: Callable[[], bytes]) -> None:
+    CASES.append(Case(id_, build, status, message))
+
+
+def table(id_: str, status: int, message: str, fn: Callable, model: str = "chain") -> None:
+    case(id_, status, message, lambda: _serialize(model, table_fn=fn))
+
+
+def program(id_: str, status: int, message: str, fn: Callable, model: str = "chain") -> None:
+    case(id_, status, message, lambda: _serialize(model, program_fn=fn))
+
+
+def _set(attr: str, value: object) -> Callable:
+    return lambda obj: setattr(obj, attr, value)
+
+
+def _tensor(i: int, **fields: object) -> Callable:
+    def fn(root) -> None:
+        for k, v in fields.items():
+            setattr(root.tensors[i], k, v)
+    return fn
+
+
+def _instr(i: int, **fields: object) -> Callable:
+    def fn(root) -> None:
+        for k, v in fields.items():
+            setattr(root.instructions[i], k, v)
+    return fn
+
+
+# -- truncation: every length short of the whole file -------------------------
+
+for cut in range(len(CHAIN)):
+    msg = (r"file of \d+ bytes is too small" if cut < 8 + FOOTER
+           else r"no \.edgeb footer \(truncated")
+    case(f"truncated-{cut}", FORMAT, msg, lambda cut=cut: CHAIN[:cut])
+
+# A footer kept, bytes lost or added before it: the length it records is wrong.
+for lost in (1, 15, 16, 64, 200, CHAIN_END - 8):
+    case(f"middle-cut-{lost}", FORMAT,
+         rf"footer says {CHAIN_END} bytes, file has {CHAIN_END - lost} \(truncated\?\)",
+         lambda lost=lost: CHAIN[:CHAIN_END - lost] + CHAIN[CHAIN_END:])
+for extra in (1, 16, 64):
+    case(f"padded-before-footer-{extra}", FORMAT,
+         rf"footer says {CHAIN_END} bytes, file has {CHAIN_END + extra}",
+         lambda extra=extra: CHAIN[:CHAIN_END] + bytes(extra) + CHAIN[CHAIN_END:])
+    case(f"trailing-bytes-{extra}", FORMAT, r"no \.edgeb footer",
+         lambda extra=extra: CHAIN + b"\x00" * extra)
+case("empty", FORMAT, r"file of 0 bytes is too small", lambda: b"")
+case("footer-only", FORMAT, r"file of 16 bytes is too small", lambda: CHAIN[-FOOTER:])
+case("zeros", FORMAT, r"no \.edgeb footer", lambda: bytes(len(CHAIN)))
+case("footer-end-huge", FORMAT, r"footer says 18446744073709551615 bytes",
+     lambda: CHAIN[:-8] + b"\xff" * 8)
+
+# -- bit flips: the checksum catches every one ---------------------------------
+
+for pos in range(0, CHAIN_END, 3):
+    bit = pos % 8
+
+    def flipped(pos: int = pos, bit: int = bit) -> bytes:
+        out = bytearray(CHAIN)
+        out[pos] ^= 1 << bit
+        return bytes(out)
+
+    case(f"bitflip-{pos}.{bit}", CHECKSUM, r"checksum mismatch: the file was corrupted", flipped)
+
+
+def _flip_footer(pos: int) -> bytes:
+    out = bytearray(CHAIN)
+    out[CHAIN_END + pos] ^= 0x10
+    return bytes(out)
+
+
+for pos in range(FOOTER):
+    if pos < 4:
+        expect = (FORMAT, r"no \.edgeb footer")
+    elif pos < 8:
+        expect = (CHECKSUM, r"checksum mismatch")
+    else:
+        expect = (FORMAT, rf"footer says \d+ bytes, file has {CHAIN_END}")
+    case(f"footer-bitflip-{pos}", *expect, lambda pos=pos: _flip_footer(pos))
+
+# -- identifier, root offset and format version (checksum kept valid) ----------
+
+for ident in (b"XXXX", b"EDB2", b"edgb", b"\0\0\0\0", b"BGDE", b"EDGC"):
+    case(f"identifier-{ident.hex()}", FORMAT, r"not an edgec program \(identifier",
+         lambda ident=ident: _fix_crc(ident.join((CHAIN[:4], CHAIN[8:]))))
+for root in (0, 2, 4, CHAIN_END, CHAIN_END - 4, 0x7FFFFFFF, 0xFFFFFFFF, CHAIN_TABLE_END):
+    case(f"root-offset-{root}", FORMAT,
+         r"not an edgec program \(identifier or root table invalid\)",
+         lambda root=root: _fix_crc(struct.pack("<I", root) + CHAIN[4:]))
+
+for version in (2, 3, 7, 255, 65536, 2**32 - 1):
+    table(f"format-version-{version}", VERSION,
+          rf"file format version {version} is newer than this runtime's \(1\)",
+          _set("formatVersion", version))
+table("format-version-0", FORMAT, r"program has no format version", _set("formatVersion", 0))
+
+# -- program-level fields -------------------------------------------------------
+
+for size in (2**50, 2**44 + 64, 2**63, 2**64 - 1):
+    table(f"arena-size-{size}", FORMAT, rf"arena of {size} bytes is implausibly large",
+          _set("arenaSize", size))
+for size in (0, ARENA_USED - 1, ARENA_USED // 2):
+    table(f"arena-size-too-small-{size}", FORMAT,
+          rf"tensor \d+ \('\w+'\): \[\d+, \+\d+\) outside the arena of {size} bytes",
+          _set("arenaSize", size))
+
+for delta in (8, 16, 32, 1):
+    table(f"segment-base-misaligned-{delta}", FORMAT,
+          r"segment base \d+ is misaligned or outside the file",
+          lambda root, delta=delta: setattr(root, "segmentBase", root.segmentBase + delta))
+table("segment-base-past-end", FORMAT, r"segment base \d+ is misaligned or outside the file",
+      lambda root: setattr(root, "segmentBase", root.segmentBase + 4096))
+table("segment-base-zero", FORMAT, r"segment base 0 is misaligned or outside the file",
+      _set("segmentBase", 0))
+table("segment-base-huge", FORMAT, r"segment base \d+ is misaligned or outside the file",
+      _set("segmentBase", 2**63))
+table("segment-base-inside-table", FORMAT, r"program table overlaps the constant segments",
+      _set("segmentBase", 64))
+
+# -- tensor index lists -----------------------------------------------------------
+
+for what, attr in (("input", "inputs"), ("output", "outputs")):
+    for bad in (N_TENSORS, N_TENSORS + 1, 1000, 2**31 - 1, -1, -2, -(2**31)):
+        program(f"{what}-index-{bad}", FORMAT,
+                rf"{what} 0: tensor index {bad} out of range", _set(attr, [bad]))
+    program(f"{what}-second-index-bad", FORMAT, rf"{what} 1: tensor index 99 out of range",
+            lambda p, attr=attr: setattr(p, attr, [*getattr(p, attr), 99]))
+    program(f"{what}-is-constant", FORMAT, rf"{what} 0: tensor 'w' is not in the arena",
+            _set(attr, [W]))
+
+# -- instruction operands ---------------------------------------------------------
+
+
+def _operand(instr: int, side: str, k: int, value: int) -> Callable:
+    def fn(p: Program) -> None:
+        getattr(p.instructions[instr], side)[k] = value
+    return fn
+
+
+for instr, side, k in ((0, "inputs", 0), (0, "inputs", 1), (0, "outputs", 0),
+                       (1, "inputs", 0), (1, "outputs", 0)):
+    word = side[:-1]
+    bads = [N_TENSORS, N_TENSORS + 7, 2**31 - 1, -2, -(2**31)]
+    if side == "outputs":
+        bads.append(-1)  # only inputs may be absent
+    for bad in bads:
+        program(f"instr{instr}-{word}{k}-{bad}", FORMAT,
+                rf"instruction {instr}: {word} {k} is tensor {bad} of {N_TENSORS}",
+                _operand(instr, side, k, bad))
+
+for instr in (0, 1):
+    program(f"instr{instr}-output-writes-constant", FORMAT,
+            rf"instruction {instr}: output 0 writes constant 'w'",
+            _operand(instr, "outputs", 0, W))
+
+# Missing required inputs (-1 marks an absent optional input).
+program("add-missing-input-1", FORMAT, r"instruction 0 \(add 'add'\): required input 1 is absent",
+        _operand(0, "inputs", 1, -1))
+program("add-missing-input-0", FORMAT, r"instruction 0 \(add 'add'\): required input 0 is absent",
+        _operand(0, "inputs", 0, -1))
+program("relu-missing-input", FORMAT,
+        r"instruction 1 \(relu 'relu'\): required input 0 is absent",
+        _operand(1, "inputs", 0, -1))
+table("add-one-input", FORMAT, r"instruction 0 \(add 'add'\): has 1 inputs, expected 2\.\.2",
+      _instr(0, inputs=[X]))
+table("add-three-inputs", FORMAT, r"instruction 0 \(add 'add'\): has 3 inputs, expected 2\.\.2",
+      _instr(0, inputs=[X, W, X]))
+table("relu-no-inputs", FORMAT, r"instruction 1 \(relu 'relu'\): has 0 inputs, expected 1\.\.1",
+      _instr(1, inputs=[]))
+table("add-no-outputs", FORMAT, r"instruction 0 \(add 'add'\): has 0 outputs, expected 1",
+      _instr(0, outputs=[]))
+# (The second output gets bytes of its own, so that only the arity is wrong.)
+Y = _tensor_index("chain", "y")
+table("relu-two-outputs", FORMAT, r"instruction 1 \(relu 'relu'\): has 2 outputs, expected 1",
+      lambda root: (_instr(1, outputs=[R, Y])(root), _tensor(Y, offset=ARENA)(root),
+                    setattr(root, "arenaSize", ARENA + 128)))
+
+# An output over an input or another output of the same instruction: the
+# planner never does that, and kernels copy between operands with memcpy.
+# (The arena grows by 256 bytes so that only the overlap is wrong.)
+X_OFF, A_OFF, R_OFF = (_program("chain").tensors[i].offset for i in (X, A, R))
+
+
+def _moved(t: int, offset: int) -> Callable:
+    return lambda root: (_tensor(t, offset=offset)(root), setattr(root, "arenaSize", ARENA + 256))
+
+
+table("add-output-on-input", FORMAT,
+      rf"instruction 0 \('add'\): output 0 \[{X_OFF}, \+96\) overlaps input 0 "
+      rf"\[{X_OFF}, \+96\) in the arena", _moved(A, X_OFF))
+for off in (16, 64, 80):
+    table(f"add-output-overlaps-input-at-{off}", FORMAT,
+          rf"instruction 0 \('add'\): output 0 \[{X_OFF + off}, \+96\) overlaps input 0 "
+          rf"\[{X_OFF}, \+96\)", _moved(A, X_OFF + off))
+table("relu-in-place", FORMAT,
+      rf"instruction 1 \('relu'\): output 0 \[{A_OFF}, \+96\) overlaps input 0 "
+      rf"\[{A_OFF}, \+96\)", _moved(R, A_OFF))
+table("relu-output-overlaps-input-tail", FORMAT,
+      rf"instruction 1 \('relu'\): output 0 \[{A_OFF + 48}, \+96\) overlaps input 0 "
+      rf"\[{A_OFF}, \+96\)", _moved(R, A_OFF + 48))
+table("two-outputs-overlap", FORMAT,  # y is an alias of r: same bytes
+      rf"instruction 1 \('relu'\): output 1 \[{R_OFF}, \+96\) overlaps output 0 "
+      rf"\[{R_OFF}, \+96\)", _instr(1, outputs=[R, Y]))
+table("too-many-operands", FORMAT, r"instruction 0: malformed table",
+      _instr(0, inputs=[X] * 4097))
+
+# -- opcodes, versions and options -------------------------------------------------
+
+KNOWN_OPCODES = {v for k, v in vars(Opcode).items() if not k.startswith("_")} - {0}
+for opcode in sorted({0, 10, 19, 28, 999, 9999, 65535} - KNOWN_OPCODES):
+    table(f"opcode-{opcode}", UNSUPPORTED,
+          rf"instruction 0 \('add'\): opcode {opcode} is not in this runtime",
+          _instr(0, opcode=opcode))
+for version in (2, 3, 100, 65535):
+    table(f"op-version-{version}", UNSUPPORTED,
+          rf"instruction 1 \('relu'\): relu op_version {version} is newer than "
+          r"this runtime's \(1\)", _instr(1, opVersion=version))
+table("op-version-0", FORMAT, r"instruction 1 \('relu'\): relu op_version 0 is invalid",
+      _instr(1, opVersion=0))
+
+WRONG_OPTIONS = {"conv": ConvOptionsT, "pool": PoolOptionsT, "gemm": GemmOptionsT,
+                 "axis": AxisOptionsT, "transpose": TransposeOptionsT, "slice": SliceOptionsT,
+                 "pad": PadOptionsT, "resize": ResizeOptionsT}
+for name, cls in WRONG_OPTIONS.items():
+    table(f"relu-options-{name}", FORMAT,
+          r"instruction 1 \(relu 'relu'\): options are not UnaryOptions",
+          lambda root, cls=cls: (setattr(root.instructions[1], "optionsType",
+                                         writer._options_type(cls())),
+                                 setattr(root.instructions[1], "options", cls())))
+for bad_type in (10, 11, 100, 255):
+    table(f"options-type-{bad_type}", FORMAT,
+          rf"instruction 1 \('relu'\): malformed options \(union type {bad_type}\)",
+          _instr(1, optionsType=bad_type, options=UnaryOptionsT()))
+table("options-type-without-table", FORMAT,
+      r"instruction 1 \('relu'\): malformed options \(union type 4\)",
+      _instr(1, optionsType=writer._options_type(UnaryOptionsT()), options=None))
+table("options-table-without-type", FORMAT,
+      r"instruction 1 \('relu'\): malformed options \(union type 0\)",
+      _instr(1, optionsType=0, options=UnaryOptionsT()))
+table("options-ints-too-long", FORMAT,
+      r"instruction 0 \('add'\): malformed options \(union type 5\)",
+      _instr(0, optionsType=writer._options_type(AxisOptionsT()),
+             options=AxisOptionsT(axes=list(range(17)))))
+table("scratch-huge", FORMAT,
+      r"instruction 1 \('relu'\): scratch of 4294967297 bytes is implausibly large",
+      _instr(1, scratchSize=2**32 + 1))
+
+# -- tensor fields -------------------------------------------------------------------
+
+for t in (X, A):
+    for dim in (2**50, 2**41, 2**63 - 1, -1, -(2**63)):
+        table(f"tensor{t}-dim-{dim}", FORMAT,
+              rf"tensor {t} \('\w+'\): dimension 1 is {dim}", _tensor(t, shape=[4, dim]))
+for dims in ([2**20] * 3, [2**40, 2**40], [2**14] * 4, [2**40, 2, 2**40]):
+    label = "x".join(str(d) for d in dims)
+    table(f"dims-overflow-{label}", FORMAT, rf"tensor {X} \('x'\): too many elements",
+          _tensor(X, shape=dims))
+for rank in (9, 10, 16, 100):
+    table(f"rank-{rank}", FORMAT, rf"tensor {A} \('a'\): rank {rank} exceeds 8",
+          _tensor(A, shape=[1] * rank))
+for code in (7, 8, 100, 127, -1, -128):
+    table(f"dtype-{code}", FORMAT, rf"tensor {X} \('x'\): unknown dtype {code & 0xFF}",
+          _tensor(X, dtype=code))
+for storage in (2, 3, 127, -1):
+    table(f"storage-{storage}", FORMAT, rf"tensor {A} \('a'\): unknown storage {storage & 0xFF}",
+          _tensor(A, storage=storage))
+for t, name in ((X, "x"), (W, "w"), (A, "a")):
+    for size in (0, 95, 97, 192, 2**63):
+        table(f"tensor{t}-size-{size}", FORMAT,
+              rf"tensor {t} \('{name}'\): size {size} bytes, shape needs 96",
+              _tensor(t, size=size))
+# Same byte count would be needed for a different dtype: the size no longer matches.
+table("dtype-changed-size-kept", FORMAT, rf"tensor {A} \('a'\): size 96 bytes, shape needs 192",
+      _tensor(A, dtype=5))
+
+for t, name in ((X, "x"), (A, "a")):
+    for off in (ARENA, ARENA - 16, ARENA + 16, 2**40, 2**63, 2**64 - 16):
+        table(f"tensor{t}-arena-offset-{off}", FORMAT,
+              rf"tensor {t} \('{name}'\): \[{off}, \+96\) outside the arena of {ARENA} bytes",
+              _tensor(t, offset=off))
+    for off in (1, 4, 8, 12, 17, 40):
+        table(f"tensor{t}-arena-misaligned-{off}", FORMAT,
+              rf"tensor {t} \('{name}'\): arena offset {off} not 16-byte aligned",
+              _tensor(t, offset=off))
+# The Program itself may be damaged the same way: the planner's offsets.
+program("program-arena-offset-past-end", FORMAT,
+        rf"tensor {A} \('a'\): \[{ARENA}, \+96\) outside the arena",
+        lambda p: setattr(p.tensors[A], "offset", ARENA))
+program("program-arena-offset-misaligned", FORMAT,
+        rf"tensor {A} \('a'\): arena offset 8 not 16-byte aligned",
+        lambda p: setattr(p.tensors[A], "offset", 8))
+program("program-arena-too-small", FORMAT, r"outside the arena of 64 bytes",
+        lambda p: setattr(p, "arena_size", 64))
+
+# Constants: segment index, offset inside the segment.
+for seg in (1, 2, 1000, 2**32 - 1):
+    table(f"constant-segment-{seg}", FORMAT, rf"tensor {W} \('w'\): segment {seg} of 1",
+          _tensor(W, segment=seg))
+for off in (16, 64, 96, 2**40, 2**64 - 16):
+    table(f"constant-offset-{off}", FORMAT,
+          rf"tensor {W} \('w'\): \[{off}, \+96\) outside segment 0 of 96 bytes",
+          _tensor(W, offset=off))
+for off in (4, 8):  # a smaller tensor, so that it still fits its segment
+    table(f"constant-offset-misaligned-{off}", FORMAT,
+          rf"tensor {W} \('w'\): constant offset {off} not 16-byte aligned",
+          _tensor(W, offset=off, shape=[4, 5], size=80))
+table("constant-bigger-than-segment", FORMAT,
+      rf"tensor {W} \('w'\): \[0, \+384\) outside segment 0 of 96 bytes",
+      _tensor(W, shape=[16, 6], size=384))
+
+# Quantization and sparsity descriptors.
+table("quant-no-scales", FORMAT, rf"tensor {X}: 0 scales and 0 zero points",
+      _tensor(X, quant=QuantizationT(scales=[])))
+table("quant-zero-points-mismatch", FORMAT, rf"tensor {X}: 1 scales and 2 zero points",
+      _tensor(X, quant=QuantizationT(scales=[1.0], zeroPoints=[0, 1])))
+for axis in (2, 7, -2, -(2**31)):
+    table(f"quant-axis-{axis}", FORMAT,
+          rf"tensor {X}: quantization axis {axis} does not fit its shape",
+          _tensor(X, quant=QuantizationT(scales=[1.0] * 4, axis=axis)))
+table("quant-per-channel-count", FORMAT, rf"tensor {X}: quantization axis 1 does not fit",
+      _tensor(X, quant=QuantizationT(scales=[1.0] * 4, axis=1)))
+table("sparse-encoding-segments", FORMAT,
+      rf"tensor {W} \('w'\): sparse encoding names segments 7 and 9 of 1",
+      _tensor(W, sparse=SparseEncodingT(format=1, indptrSegment=7, indicesSegment=9)))
+
+# Kernel prepare: dtypes and shapes that do not fit the op.
+table("add-output-dtype", DTYPE, r"instruction 0 \(add 'add'\): output is int32, expected float32",
+      _tensor(A, dtype=4))
+table("add-input-dtype", DTYPE,
+      r"instruction 0 \(add 'add'\): second input is int32, expected float32",
+      _tensor(W, dtype=4))
+table("add-bool-inputs", DTYPE, r"instruction 0 \(add 'add'\): bool inputs are not supported",
+      lambda root: [_tensor(t, dtype=6, size=24)(root) for t in (X, W)])
+table("add-broadcast-mismatch", SHAPE,
+      r"instruction 0 \(add 'add'\): operand 1 dimension 1 is 4, output has 6",
+      _tensor(W, shape=[6, 4]))
+table("add-operand-rank", SHAPE,
+      r"instruction 0 \(add 'add'\): operand 1 has rank 3 > output rank 2",
+      _tensor(W, shape=[1, 4, 6]))
+table("relu-shape-mismatch", SHAPE, r"instruction 1 \(relu 'relu'\): input/output: shapes differ",
+      _tensor(R, shape=[6, 4]))
+
+# -- segments (two-constant program) -----------------------------------------------
+
+
+def _segment(i: int, **fields: object) -> Callable:
+    def fn(root) -> None:
+        for k, v in fields.items():
+            setattr(root.segments[i], k, v)
+    return fn
+
+
+for i in (0, 1):
+    for off in (8, 16, 32, 1):
+        table(f"segment{i}-misaligned-{off}", FORMAT,
+              rf"segment {i}: \[{128 * i + off}, \+\d+\) outside the file or misaligned",
+              lambda root, i=i, off=off: setattr(root.segments[i], "offset",
+                                                 root.segments[i].offset + off), model="two")
+    for size in (2**20, 2**63, 2**64 - 1):
+        table(f"segment{i}-size-{size}", FORMAT,
+              rf"segment {i}: \[\d+, \+{size}\) outside the file or misaligned",
+              _segment(i, size=size), model="two")
+    for off in (2**20, 2**63 - 64 + 1 - 1, 2**64 - 64):
+        table(f"segment{i}-offset-{off}", FORMAT,
+              rf"segment {i}: \[{off}, \+\d+\) outside the file or misaligned",
+              _segment(i, offset=off), model="two")
+table("segments-overlap-same-start", FORMAT, r"segment 1 overlaps the one before it",
+      _segment(1, offset=0), model="two")
+table("segments-overlap-tail", FORMAT, r"segment 1 overlaps the one before it",
+      _segment(0, size=129), model="two")
+table("segments-out-of-order", FORMAT, r"segment 1 overlaps the one before it",
+      lambda root: (_segment(0, offset=64)(root), _segment(1, offset=0)(root)), model="two")
+table("segment-past-end-by-one", FORMAT,
+      r"segment 1: \[128, \+\d+\) outside the file or misaligned",
+      lambda root: _segment(1, size=root.segments[1].size + 64 - 24 + 1)(root), model="two")
+table("constant-in-missing-segment", FORMAT, r"tensor \d+ \('v'\): segment 2 of 2",
+      lambda root: _tensor(_tensor_index("two", "v"), segment=2)(root), model="two")
+table("constant-in-smaller-segment", FORMAT,
+      r"tensor \d+ \('w'\): \[0, \+96\) outside segment 1 of 24 bytes",
+      lambda root: _tensor(_tensor_index("two", "w"), segment=1)(root), model="two")
+
+
+# A plausible but unallocatable arena (two 4 TiB tensors): the file loads,
+# the session is refused.
+def _huge_arena() -> bytes:
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                       {"x": (TensorProto.FLOAT, (2**20, 2**20))}, {"y": TensorProto.FLOAT})
+    return writer.serialize(compile_program(model).program)
+
+
+case("arena-unallocatable", NO_MEMORY, r"cannot allocate a 8796093022208-byte arena",
+     _huge_arena)
+
+
+# ---- the tests -----------------------------------------------------------------------
+
+def test_case_ids_are_unique_and_the_corpus_is_large() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 1000
+
+
+def test_base_programs_are_valid() -> None:
+    for name in MODELS:
+        with edgec.Session(_valid(name)) as s:
+            feeds = {a.name: np.ones(a.shape, a.dtype) for a in s.get_inputs()}
+            assert all(np.isfinite(y).all() for y in s.run(None, feeds))
+
+
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_malformed(c: Case) -> None:
+    data = c.build()
+    assert data != _valid("chain") and data != _valid("two")
+    with pytest.raises(RuntimeStatusError) as info:
+        edgec.Session(data)
+    message = str(info.value)
+    assert info.value.status == c.status, message
+    assert re.search(c.message, message), message
+
+
+# The same verifier behind ec_model_open_file (mmap): a sample of the cases.
+FILE_SAMPLE = CASES[::40]
+
+
+@pytest.mark.parametrize("c", FILE_SAMPLE, ids=[c.id for c in FILE_SAMPLE])
+def test_malformed_file(c: Case, tmp_path: Path) -> None:
+    path = tmp_path / "damaged.edgeb"
+    path.write_bytes(c.build())
+    with pytest.raises(RuntimeStatusError) as info:
+        edgec.Session(path)
+    message = str(info.value)
+    assert info.value.status == c.status, message
+    assert message.startswith(str(path)) and re.search(c.message, message), message
+
+
+def _crash_files() -> list:
+    files = sorted(p for p in CRASHES.glob("*")
+                   if p.is_file() and not p.name.startswith(".") and p.suffix != ".md")
+    return files or [pytest.param(None, marks=pytest.mark.skip(reason=f"{CRASHES} is empty"))]
+
+
+@pytest.mark.parametrize("path", _crash_files(), ids=lambda p: p.name if p else "none")
+def test_fuzzer_crash_replays(path: Path) -> None:
+    """Inputs that once crashed the fuzz build. That build skips the checksum,
+    so it is recomputed here: the verifier, not the CRC, must refuse them."""
+    data = path.read_bytes()
+    if len(data) >= 8 + FOOTER and data[-FOOTER:-FOOTER + 4] == b"ECF1":
+        data = _fix_crc(data)
+    for threads in (1, 2):
+        try:
+            session = edgec.Session(data, threads=threads)
+        except RuntimeStatusError as e:
+            assert str(e)
+            continue
+        with session:
+            feeds = {a.name: np.zeros(a.shape, a.dtype) for a in session.get_inputs()}
+            session.run(None, feeds)
