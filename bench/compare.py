@@ -113,8 +113,9 @@ def main() -> None:
                 opts.inter_op_num_threads = 1
                 theirs = ort.InferenceSession(model.SerializeToString(), opts,
                                               providers=["CPUExecutionProvider"])
-                med = interleaved({"edgec": lambda s=ours: s.run(None, feeds),
-                                   "ort": lambda s=theirs: s.run(None, feeds)}, args.rounds)
+                med = interleaved({"edgec": lambda s=ours, f=feeds: s.run(None, f),
+                                   "ort": lambda s=theirs, f=feeds: s.run(None, f)},
+                                  args.rounds)
                 gflops = flops / med["edgec"] / 1e6
                 table.add_row(name, str(threads), f"{med['edgec']:.2f}", f"{med['ort']:.2f}",
                               f"{med['edgec'] / med['ort']:.2f}", f"{gflops:.1f}",
