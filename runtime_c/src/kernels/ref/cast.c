@@ -11,49 +11,9 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/f16.h"
 
 #define GRAIN 16384
-
-static float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  uint32_t bits;
-  if (e == 0x1f) {
-    bits = sign | 0x7f800000u | (m << 13);
-  } else if (e == 0) { /* zero or subnormal: m * 2^-24, exact in float */
-    const float v = (float)m * 0x1p-24f;
-    return sign ? -v : v;
-  } else {
-    bits = sign | ((e + 112u) << 23) | (m << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, sizeof x);
-  const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-  const uint32_t a = x & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x38800000u && a < 0x47800000u) {
-    /* normal half (exponent -14..15): rebias the exponent (-112 << 23) and
-     * drop 13 mantissa bits, ties to even, without branches; the carry of
-     * the rounding may reach the exponent, up to inf */
-    return (uint16_t)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
-  }
-  const int32_t e = (int32_t)(a >> 23) - 127;
-  const uint32_t m = a & 0x7fffffu;
-  if (e > 15) return (uint16_t)(sign | 0x7c00u);
-  const int32_t shift = -(e + 1); /* subnormal half: round(|f| * 2^24) */
-  if (shift > 24) return sign;
-  const uint32_t full = m | 0x800000u;
-  uint32_t q = full >> shift;
-  const uint32_t rem = full & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return (uint16_t)(sign | q);
-}
 
 /* Truncates toward zero, saturating to [lo, hi]; NaN gives 0. (float)hi may
  * round up to hi + 1, which only moves values that truncate to hi anyway. */
@@ -88,7 +48,7 @@ typedef void (*cast_fn)(const void *src, void *dst, int64_t begin, int64_t end);
 
 #define FLOAT_SOURCE(S, ST, LOAD)                                              \
   LOOP(S##_f32, ST, float, LOAD(v))                                            \
-  LOOP(S##_f16, ST, uint16_t, f32_to_f16(LOAD(v)))                             \
+  LOOP(S##_f16, ST, uint16_t, ec_f32_to_f16(LOAD(v)))                             \
   LOOP(S##_i8, ST, int8_t, (int8_t)f_to_int(LOAD(v), INT8_MIN, INT8_MAX))      \
   LOOP(S##_u8, ST, uint8_t, (uint8_t)f_to_int(LOAD(v), 0, UINT8_MAX))          \
   LOOP(S##_i32, ST, int32_t, (int32_t)f_to_int(LOAD(v), INT32_MIN, INT32_MAX)) \
@@ -97,7 +57,7 @@ typedef void (*cast_fn)(const void *src, void *dst, int64_t begin, int64_t end);
 
 #define INT_SOURCE(S, ST, LOAD)                                                \
   LOOP(S##_f32, ST, float, (float)LOAD(v))                                     \
-  LOOP(S##_f16, ST, uint16_t, f32_to_f16((float)LOAD(v)))                      \
+  LOOP(S##_f16, ST, uint16_t, ec_f32_to_f16((float)LOAD(v)))                      \
   LOOP(S##_i8, ST, int8_t, wrap_i8(LOAD(v)))                                   \
   LOOP(S##_u8, ST, uint8_t, (uint8_t)LOAD(v))                                  \
   LOOP(S##_i32, ST, int32_t, wrap_i32(LOAD(v)))                                \
@@ -105,7 +65,7 @@ typedef void (*cast_fn)(const void *src, void *dst, int64_t begin, int64_t end);
   LOOP(S##_b, ST, uint8_t, (uint8_t)(LOAD(v) != 0))
 
 #define LOAD_F32(v) (v)
-#define LOAD_F16(v) f16_to_f32(v)
+#define LOAD_F16(v) ec_f16_to_f32(v)
 #define LOAD_INT(v) ((int64_t)(v))
 #define LOAD_BOOL(v) ((int64_t)((v) != 0))
 

@@ -1,6 +1,8 @@
-/* float16 <-> float32 with integer code (no compiler support needed), for the
- * elementwise kernels that compute float16 in float32. Same conversions as
- * cast.c: round to nearest even, overflow to inf, NaN kept. */
+/* float16 <-> float32 with integer code (no compiler support needed), for
+ * Cast and the kernels that compute float16 in float32: round to nearest
+ * even, overflow to inf, NaN kept. The normal-range rounding rebiases the
+ * exponent (-112 << 23) and drops 13 mantissa bits, ties to even, without
+ * branches; its carry may reach the exponent, up to inf. */
 #ifndef EDGEC_KERNELS_REF_F16_H_
 #define EDGEC_KERNELS_REF_F16_H_
 
