@@ -244,7 +244,7 @@ static ec_status prepare_conv(ec_node *n) {
     geo.tb = wino_tile_block(geo.wa2, geo.c, geo.m, geo.tiles);
     /* int32 gather/scatter indices */
     const int64_t lim = (int64_t)1 << 31;
-    geo.wino_simd = geo.isa != EC_ISA_REF && ec_fits(geo.n * geo.c, geo.h * geo.w) &&
+    geo.wino_simd = ec_isa_is_x86(geo.isa) && ec_fits(geo.n * geo.c, geo.h * geo.w) &&
                     geo.n * geo.c * geo.h * geo.w < lim && ec_fits(geo.n * geo.m, geo.p) &&
                     geo.n * geo.m * geo.p < lim;
   } else if (geo.group == geo.c && geo.group == geo.m)
@@ -256,7 +256,7 @@ static ec_status prepare_conv(ec_node *n) {
     geo.path = PATH_IM2COL;
   if (geo.packed && geo.path == PATH_DEPTHWISE)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "a depthwise weight is never packed");
-  geo.dw_simd = geo.path == PATH_DEPTHWISE && geo.isa != EC_ISA_REF && geo.dh == 1 &&
+  geo.dw_simd = geo.path == PATH_DEPTHWISE && ec_isa_is_x86(geo.isa) && geo.dh == 1 &&
                 geo.dw == 1 && geo.sh <= 2 && geo.sw <= 2 && geo.p > 0 &&
                 ec_fits(geo.oh * geo.sh + geo.kh, dw_row_stride(geo.ow, geo.kw) * 2);
   const size_t need = required_scratch(&geo);

@@ -14,6 +14,9 @@
 #if defined(EDGEC_HAVE_X86_KERNELS)
 #include "kernels/x86/x86.h"
 #endif
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+#include "kernels/neon/sgemm_neon.h"
+#endif
 
 #define PMR EC_PACK_MR
 #define PNR EC_PACK_NR
@@ -38,13 +41,17 @@ bool ec_variant_isa(uint16_t variant, uint16_t allowed_flags, ec_isa *out) {
     isa = EC_ISA_AVX512;
   else if (cpu & EC_CPU_AVX2)
     isa = EC_ISA_AVX2;
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+  /* NEON is part of every AArch64 core: any non-ref family runs it. */
+  if (family != EC_VARIANT_REF) isa = EC_ISA_NEON;
+#endif
   *out = isa;
   return true;
 }
 
 int64_t ec_isa_tile_m(ec_isa isa) { return isa == EC_ISA_AVX512 ? 12 : 6; }
 int64_t ec_isa_tile_n(ec_isa isa) {
-  return isa == EC_ISA_AVX512 ? 32 : isa == EC_ISA_AVX2 ? 16 : RNR;
+  return isa == EC_ISA_AVX512 ? 32 : (isa == EC_ISA_AVX2 || isa == EC_ISA_NEON) ? 16 : RNR;
 }
 
 /* ---- epilogue ------------------------------------------------------------- */
@@ -181,6 +188,12 @@ void ec_gemm_packed(ec_isa isa, int64_t m, int64_t n, int64_t kc, const float *a
   }
   if (isa == EC_ISA_AVX2) {
     ec_x86_gemm_packed_avx2(m, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+    return;
+  }
+#endif
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+  if (isa == EC_ISA_NEON) {
+    ec_neon_gemm_packed(m, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
     return;
   }
 #endif

@@ -34,7 +34,16 @@
 
 /* ---- kernel families ---------------------------------------------------- */
 
-typedef enum ec_isa { EC_ISA_REF = 0, EC_ISA_AVX2 = 1, EC_ISA_AVX512 = 2 } ec_isa;
+typedef enum ec_isa {
+  EC_ISA_REF = 0,
+  EC_ISA_AVX2 = 1,
+  EC_ISA_AVX512 = 2,
+  EC_ISA_NEON = 3, /* AArch64: the GEMM microkernel of kernels/neon */
+} ec_isa;
+
+static inline bool ec_isa_is_x86(ec_isa isa) {
+  return isa == EC_ISA_AVX2 || isa == EC_ISA_AVX512;
+}
 
 /* The family an instruction runs: its variant's request, capped by what this
  * CPU supports (ref where it supports none). False if the family byte or a
