@@ -79,12 +79,13 @@ static ec_status prepare_qbinary(ec_node *n, bool add) {
 static inline int32_t qadd1(const qbin_params *p, int32_t a, int32_t b) {
   const int32_t x = ec_requant((a - p->zp_a) * (1 << ADD_SHIFT), p->mul_a);
   const int32_t y = ec_requant((b - p->zp_b) * (1 << ADD_SHIFT), p->mul_b);
-  return ec_clamp_i32(ec_requant(x + y, p->mul_y) + p->zp_y, p->lo, p->hi);
+  const int32_t sum = ec_sat_i32((int64_t)x + y);
+  return ec_clamp_i32(ec_sat_i32((int64_t)ec_requant(sum, p->mul_y) + p->zp_y), p->lo, p->hi);
 }
 
 static inline int32_t qmul1(const qbin_params *p, int32_t a, int32_t b) {
-  return ec_clamp_i32(ec_requant((a - p->zp_a) * (b - p->zp_b), p->mul_y) + p->zp_y, p->lo,
-                      p->hi);
+  const int32_t prod = ec_sat_i32((int64_t)(a - p->zp_a) * (b - p->zp_b));
+  return ec_clamp_i32(ec_sat_i32((int64_t)ec_requant(prod, p->mul_y) + p->zp_y), p->lo, p->hi);
 }
 
 static void qbin_range(void *vc, int64_t begin, int64_t end, int32_t thread) {

@@ -364,7 +364,7 @@ static void matmul_general_range(void *vc, int64_t begin, int64_t end, int32_t t
       if (p->mode == MODE_I32) {
         ((int32_t *)c->y)[at] = acc;
       } else {
-        const int32_t v = ec_requant(acc, p->mul[j]) + p->out.zp;
+        const int32_t v = ec_sat_i32((int64_t)ec_requant(acc, p->mul[j]) + p->out.zp);
         ec_q8_store(c->y, p->out.is_signed, at, ec_clamp_i32(v, p->out.lo, p->out.hi));
       }
     }

@@ -154,11 +154,14 @@ static void plane(const qpool_params *p, const qpool_ctx *c, int64_t pl) {
       int32_t out;
       if (p->average) {
         const int64_t div = p->count_pad ? hp * wp : count;
-        out = div == 0 ? p->zp_y : ec_requant(acc, p->by_count[div]) + p->zp_y;
+        out = div == 0 ? p->zp_y
+                       : ec_sat_i32((int64_t)ec_requant(acc, p->by_count[div]) + p->zp_y);
       } else if (count == 0) {
         out = p->lo;
       } else {
-        out = p->same ? acc : ec_requant(acc - p->zp_x, p->rescale) + p->zp_y;
+        out = p->same ? acc
+                     : ec_sat_i32((int64_t)ec_requant(ec_sat_i32((int64_t)acc - p->zp_x), p->rescale) +
+                                  p->zp_y);
       }
       ec_q8_store(c->y, p->y_signed, yoff + oh * p->out[1] + ow, ec_clamp_i32(out, p->lo, p->hi));
     }

@@ -260,8 +260,8 @@ void ec_x86_qadd_row_avx2(const ec_qadd_row *p, const uint8_t *a, int64_t sa, co
     const int32_t av = ec_q8_load(a, p->a_signed, i * sa), bv = ec_q8_load(b, p->b_signed, i * sb);
     const int32_t x1 = ec_requant((av - p->zp_a) * (1 << 20), p->mul_a);
     const int32_t x2 = ec_requant((bv - p->zp_b) * (1 << 20), p->mul_b);
-    ec_q8_store(y, p->y_signed, i, ec_clamp_i32(ec_requant(x1 + x2, p->mul_y) + p->zp_y, p->lo,
-                                                 p->hi));
+    const int32_t v = ec_requant(ec_sat_i32((int64_t)x1 + x2), p->mul_y);
+    ec_q8_store(y, p->y_signed, i, ec_clamp_i32(ec_sat_i32((int64_t)v + p->zp_y), p->lo, p->hi));
   }
 }
 
