@@ -307,7 +307,7 @@ static void ref_plane(const qconv_params *p, const qconv_ctx *c, int64_t img, in
   const int8_t *w = c->w + oc * p->k;
   for (int64_t oh = 0; oh < p->oh; oh++)
     for (int64_t ow = 0; ow < p->ow; ow++) {
-      int32_t acc = p->bias_raw[oc];
+      int32_t acc = 0;
       for (int64_t ci = 0; ci < p->cg; ci++) {
         const int64_t plane = (img * p->c + g * p->cg + ci) * p->h * p->w;
         for (int64_t ki = 0; ki < p->kh; ki++) {
@@ -321,7 +321,9 @@ static void ref_plane(const qconv_params *p, const qconv_ctx *c, int64_t img, in
           }
         }
       }
-      store_out(p, c->y, ((img * p->m + oc) * p->oh + oh) * p->ow + ow, oc, acc);
+      /* saturating: a file may carry any bias (the optimized paths add it the same way) */
+      store_out(p, c->y, ((img * p->m + oc) * p->oh + oh) * p->ow + ow, oc,
+                ec_sat_i32((int64_t)acc + p->bias_raw[oc]));
     }
 }
 
@@ -349,7 +351,7 @@ static void store_row(const qconv_params *p, const int32_t *acc, int64_t oc, voi
                       int64_t at) {
   if (p->out_i32) {
     int32_t *d = (int32_t *)y + at;
-    for (int64_t o = 0; o < p->ow; o++) d[o] = acc[o] + p->bias_raw[oc];
+    for (int64_t o = 0; o < p->ow; o++) d[o] = ec_sat_i32((int64_t)acc[o] + p->bias_raw[oc]);
     return;
   }
   const ec_qout *out = &p->out;
@@ -466,7 +468,7 @@ static void im2col(const qconv_params *p, const uint8_t *x, int64_t p0, int64_t 
 static void store_tile_i32(const int32_t *tile, int64_t mr, int64_t nr, const int32_t *bias,
                            int32_t *y, int64_t rs) {
   for (int64_t i = 0; i < mr; i++)
-    for (int64_t j = 0; j < nr; j++) y[i * rs + j] = tile[i * EC_QNR + j] + bias[i];
+    for (int64_t j = 0; j < nr; j++) y[i * rs + j] = ec_sat_i32((int64_t)tile[i * EC_QNR + j] + bias[i]);
 }
 
 static void gemm_job(const qconv_ctx *c, int64_t job, uint8_t *ws) {

@@ -541,7 +541,7 @@ static void ref_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
       if (p->mode == MODE_DYNAMIC)
         store_one(p, c->y, row, col, acc, s, zp);
       else
-        store_total(p, c->y, row, col, acc + p->bias_raw[col]);
+        store_total(p, c->y, row, col, ec_sat_i32((int64_t)acc + p->bias_raw[col]));
     }
     apply_act(p, c->y, row, row + 1, 0, p->n);
   }
