@@ -1,27 +1,25 @@
-"""edgec against onnxruntime (and MNN when installed) on the same model, the
-same inputs and the same thread count, interleaved in one process run.
+"""edgec against onnxruntime (and MNN when installed: pip install MNN) on the
+same model, the same inputs and the same thread count, interleaved in one
+process run.
 
     python bench/compare.py [--threads 1 2] [--models mobilenet_v2 resnet18 bert_encoder]
-                            [--light] [--rounds 7]
+                            [--light] [--rounds 7] [--no-mnn]
 
-Per model: edgec ms, onnxruntime ms (medians), ratio edgec/onnxruntime,
-GFLOP/s and % of the measured single-core FMA peak, and edgec's top ops.
+Per model: edgec ms, onnxruntime ms (medians), ratio edgec/onnxruntime, MNN ms
+and edgec/MNN, GFLOP/s and % of the measured single-core FMA peak, and edgec's
+top ops.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from flops import model_flops
 from rich.console import Console
 from rich.progress import Progress
@@ -29,6 +27,7 @@ from rich.table import Table
 
 import edgec
 from edgec import zoo
+from edgec.compare import interleaved, mnn_available, runners
 
 BENCH_DIR = Path(__file__).resolve().parent
 LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
@@ -42,28 +41,6 @@ def fma_peak_gflops() -> float:
                         str(exe)], check=True)
         return float(subprocess.run([str(exe)], check=True, capture_output=True,
                                     text=True).stdout)
-
-
-def _time(fn: Callable[[], object], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1e3)
-    return out
-
-
-def interleaved(engines: dict[str, Callable[[], object]], rounds: int,
-                per_round: int = 3) -> dict[str, float]:
-    """A discarded warm-up run per engine, then rounds of a few timed runs per
-    engine in turn; the median of all timed runs."""
-    for fn in engines.values():
-        fn()
-    samples: dict[str, list[float]] = defaultdict(list)
-    for _ in range(rounds):
-        for name, fn in engines.items():
-            samples[name] += _time(fn, per_round)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def _models(names: list[str], light: bool) -> list[tuple[str, onnx.ModelProto, dict]]:
@@ -89,14 +66,17 @@ def main() -> None:
     parser.add_argument("--light", action="store_true", help="also the onnx 'light' models")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="print edgec's top 10 ops")
+    parser.add_argument("--no-mnn", action="store_true", help="leave MNN out even if installed")
     args = parser.parse_args()
+    others = ("onnxruntime",) if args.no_mnn or not mnn_available() else ("onnxruntime", "mnn")
 
     console = Console()
     peak = fma_peak_gflops()
     console.print(f"single-core fp32 FMA peak (AVX2, measured): {peak:.1f} GFLOP/s")
     table = Table(title="edgec vs onnxruntime (medians, same process, interleaved)")
-    for col in ("model", "threads", "edgec ms", "onnxruntime ms", "ratio", "edgec GFLOP/s",
-                "% of peak"):
+    mnn_cols = ("MNN ms", "edgec / MNN") if "mnn" in others else ()
+    for col in ("model", "threads", "edgec ms", "onnxruntime ms", "ratio", *mnn_cols,
+                "edgec GFLOP/s", "% of peak"):
         table.add_column(col, justify="left" if col == "model" else "right")
     profiles = {}
     models = _models(args.models, args.light)
@@ -107,19 +87,13 @@ def main() -> None:
             flops = model_flops(model)
             for threads in args.threads:
                 progress.update(task, description=f"{name} @ {threads} thread(s)")
-                ours = edgec.Session(data, threads=threads)
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = threads
-                opts.inter_op_num_threads = 1
-                theirs = ort.InferenceSession(model.SerializeToString(), opts,
-                                              providers=["CPUExecutionProvider"])
-                med = interleaved({"edgec": lambda s=ours, f=feeds: s.run(None, f),
-                                   "ort": lambda s=theirs, f=feeds: s.run(None, f)},
-                                  args.rounds)
+                med = interleaved(runners(model, data, feeds, threads, others), args.rounds)
                 gflops = flops / med["edgec"] / 1e6
-                table.add_row(name, str(threads), f"{med['edgec']:.2f}", f"{med['ort']:.2f}",
-                              f"{med['edgec'] / med['ort']:.2f}", f"{gflops:.1f}",
-                              f"{100 * gflops / (peak * threads):.0f}%")
+                mnn = (f"{med['mnn']:.2f}", f"{med['edgec'] / med['mnn']:.2f}") if mnn_cols else ()
+                table.add_row(name, str(threads), f"{med['edgec']:.2f}",
+                              f"{med['onnxruntime']:.2f}",
+                              f"{med['edgec'] / med['onnxruntime']:.2f}", *mnn,
+                              f"{gflops:.1f}", f"{100 * gflops / (peak * threads):.0f}%")
                 if args.profile and threads == 1:
                     prof = edgec.Session(data, threads=1, profile=True)
                     prof.run(None, feeds)

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from compare import interleaved
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -39,6 +38,7 @@ from rich.table import Table
 
 import edgec
 from edgec import zoo
+from edgec.compare import interleaved
 from edgec.compiler import compile_program
 from edgec.format.writer import serialize
 from edgec.plan import plan_arena

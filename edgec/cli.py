@@ -16,22 +16,9 @@ from rich.table import Table
 
 from edgec.cli_device import bench_cmd, runtime_group
 from edgec.errors import EdgecError
+from edgec.util import parse_input_shapes
 
 console = Console()
-
-
-def _parse_shapes(specs: tuple[str, ...]) -> dict[str, list[int]]:
-    shapes: dict[str, list[int]] = {}
-    for spec in specs:
-        name, sep, dims = spec.rpartition("=")
-        try:
-            values = [int(d) for d in dims.split(",")] if sep and name else None
-        except ValueError:
-            values = None
-        if not values or any(v <= 0 for v in values):
-            raise EdgecError(f"--input-shape {spec!r}: expected NAME=D0,D1,... with positive dims")
-        shapes[name] = values
-    return shapes
 
 
 def _human(n: int) -> str:
@@ -109,7 +96,7 @@ def compile_cmd(model: Path, output: Path | None, target: str, input_shapes: tup
     start = time.perf_counter()
     if prune_report and not prune:
         raise EdgecError("--prune-report needs --prune SPEC")
-    result = compile_program(model, target=target, input_shapes=_parse_shapes(input_shapes),
+    result = compile_program(model, target=target, input_shapes=parse_input_shapes(input_shapes),
                              quantize=quantize, calibration=calibration,
                              accuracy_budget=accuracy_budget, weights=weights,
                              quant_options=quant_options, prune=prune)
@@ -145,11 +132,12 @@ def compile_cmd(model: Path, output: Path | None, target: str, input_shapes: tup
         from edgec.prune import prune_graph
         from edgec.prune.report import build_report, render
 
-        dense = compile_program(model, target=target, input_shapes=_parse_shapes(input_shapes),
+        dense = compile_program(model, target=target, input_shapes=parse_input_shapes(input_shapes),
                                 quantize=quantize, calibration=calibration,
                                 accuracy_budget=accuracy_budget, weights=weights,
                                 quant_options=quant_options)
-        layers = [prune_graph(import_onnx(model, _parse_shapes(input_shapes)).graph, spec).weights
+        shapes = parse_input_shapes(input_shapes)
+        layers = [prune_graph(import_onnx(model, shapes).graph, spec).weights
                   for spec in (None, prune)]
         console.print(render(build_report(prune, dense.program, dense.data, result.program,
                                           result.data, weights_before=layers[0],
@@ -275,7 +263,7 @@ def validate_cmd(model: Path, input_shapes: tuple[str, ...], rtol: float, atol: 
     """Compile MODEL.onnx, run it in edgec and onnxruntime, compare the outputs."""
     from edgec.validate import validate
 
-    report = validate(model, _parse_shapes(input_shapes), seed=seed, threads=threads)
+    report = validate(model, parse_input_shapes(input_shapes), seed=seed, threads=threads)
     table = Table(title=f"{model.name}: edgec vs onnxruntime")
     for col in ("output", "shape", "max abs err", "max rel err (vs max|ref|)", "verdict"):
         table.add_column(col)

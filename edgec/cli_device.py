@@ -112,12 +112,28 @@ def build_cmd(target: str, out_dir: Path, programs: tuple[Path, ...], ops: str |
 @click.option("--remote-dir", default=None,
               help="Folder on the device (adb: /data/local/tmp/edgec, ssh: /tmp/edgec-bench).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds per device command.")
+@click.option("--compare", "compare_with", multiple=True,
+              type=click.Choice(["onnxruntime", "mnn"]),
+              help="Also run this engine on the same ONNX model (PROGRAM is then a .onnx file), "
+                   "interleaved in one process on this machine, and print the ratios "
+                   "(repeatable).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
+              help="With --compare: bind a dynamic input to this shape.")
 def bench_cmd(program: Path, device: str, iterations: int, warmup: int, threads: int,
               as_json: bool, runtime_dir: Path | None, target: str | None,
-              remote_dir: str | None, timeout: float) -> None:
-    """Benchmark a .edgeb PROGRAM: latency (min/p50/p90), peak memory, top ops."""
+              remote_dir: str | None, timeout: float, compare_with: tuple[str, ...],
+              input_shapes: tuple[str, ...]) -> None:
+    """Benchmark a .edgeb PROGRAM: latency (min/p50/p90), peak memory, top ops.
+
+    With --compare, PROGRAM is an ONNX model: edgec compiles it and times it
+    against the other engines, interleaved, same inputs and threads."""
     from edgec.device_build import run_benchmark
 
+    if compare_with:
+        if device != "host":
+            raise EdgecError("--compare runs on this machine only (--device host)")
+        _bench_compare(program, compare_with, input_shapes, threads, iterations, as_json)
+        return
     result = run_benchmark(program, device, iterations=iterations, warmup=warmup,
                            threads=threads, runtime_dir=runtime_dir, target=target,
                            remote_dir=remote_dir, timeout=timeout,
@@ -141,6 +157,47 @@ def bench_cmd(program: Path, device: str, iterations: int, warmup: int, threads:
         table.add_column(col, justify="left" if col == "op" else "right")
     for p in result.ops[:10]:
         table.add_row(p.op, str(p.count), f"{p.ms:.4f}", f"{100 * p.share:.1f}%")
+    console.print(table)
+
+
+def _bench_compare(model_path: Path, engines: tuple[str, ...], input_shapes: tuple[str, ...],
+                   threads: int, iterations: int, as_json: bool) -> None:
+    import onnx
+
+    from edgec.compare import interleaved, runners
+    from edgec.compiler import compile_program
+    from edgec.runtime import Session
+    from edgec.util import parse_input_shapes
+    from edgec.validate import random_feeds
+
+    if model_path.suffix != ".onnx":
+        raise EdgecError(f"{model_path}: --compare needs the ONNX model (the other engines "
+                         "run it), not a compiled program")
+    if not model_path.is_file():
+        raise EdgecError(f"{model_path}: no such file")
+    try:
+        model = onnx.load(str(model_path))
+    except Exception as exc:  # onnx raises several types for a bad file
+        raise EdgecError(f"{model_path}: not a readable ONNX model ({exc})") from None
+    program = compile_program(model, input_shapes=parse_input_shapes(input_shapes)).data
+    feeds = random_feeds(Session(program).get_inputs(), seed=0)
+    rounds = max(1, iterations // 3)
+    console = Console(stderr=as_json)
+    with console.status(f"{model_path.name}: {', '.join(('edgec', *engines))}, "
+                        f"{rounds} rounds"):
+        med = interleaved(runners(model, program, feeds, threads, engines), rounds)
+    if as_json:
+        click.echo(json.dumps({"model": str(model_path), "threads": threads,
+                               "median_ms": med,
+                               "ratio": {k: med["edgec"] / v for k, v in med.items()
+                                         if k != "edgec"}}, sort_keys=True))
+        return
+    table = Table(title=f"{model_path.name}: medians of {3 * rounds} interleaved runs, "
+                        f"{threads} thread(s)")
+    for col in ("engine", "ms", "edgec / engine"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for name, ms in med.items():
+        table.add_row(name, f"{ms:.3f}", "-" if name == "edgec" else f"{med['edgec'] / ms:.2f}")
     console.print(table)
 
 

@@ -23,3 +23,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, list[int]]:
+    """--input-shape NAME=D0,D1,... options as {name: dims}."""
+    shapes: dict[str, list[int]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            values = [int(d) for d in dims.split(",")] if sep and name else None
+        except ValueError:
+            values = None
+        if not values or any(v <= 0 for v in values):
+            raise EdgecError(f"--input-shape {spec!r}: expected NAME=D0,D1,... with positive dims")
+        shapes[name] = values
+    return shapes
