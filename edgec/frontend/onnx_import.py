@@ -20,6 +20,7 @@ from onnxscript.rewriter.rules import common as rules
 
 from edgec.errors import EdgecError
 from edgec.passes.gelu import fuse_gelu
+from edgec.unsupported import check_model
 
 # Old exporters' opsets are brought to this one so lowering sees one form of
 # each op (axes as inputs, Clip bounds as inputs, ...).
@@ -213,7 +214,11 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
     proto = _upgrade_opset(proto)
     proto = _infer_shapes(proto)
     _attach_weights(proto, weights)
-    ir_model = ir.from_proto(proto)
+    try:
+        ir_model = ir.from_proto(proto)
+    except Exception as exc:  # onnx_ir rejects e.g. sequence and map values
+        check_model(proto)  # names what edgec leaves out on purpose, if that is it
+        raise EdgecError(f"cannot read the graph: {exc}") from None
     # onnxscript logs routine decisions at warning level; they are not ours to show.
     for name in ("onnxscript", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.ERROR)
