@@ -5,7 +5,9 @@ shape (computed here with onnxruntime's rule, which drops a last window
 that would start in the end padding); the kernel clips windows to the
 input. Global pools are pools whose kernel covers the spatial extent.
 InstanceNormalization runs on the LAYER_NORM kernel in its per-channel
-form (AxisOptions.flags bit 0).
+form (AxisOptions.flags bit 0). Softmax, LogSoftmax and LAYER_NORM ask for
+the best kernel family the CPU has (Instruction.variant; the runtime runs
+the x86 SIMD rows where it can, else the reference).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from edgec.fb.Opcode import Opcode
 from edgec.fb.PoolKind import PoolKind
 from edgec.fb.PoolOptions import PoolOptionsT
 from edgec.lower.context import LoweringContext, Unsupported, lowers
+from edgec.lower.conv import VARIANT_BEST
 
 F32 = np.dtype(np.float32)
 MAX_SPATIAL = 3  # the pool kernel handles 1-D, 2-D and 3-D pools
@@ -238,7 +241,8 @@ def lower_softmax(ctx: LoweringContext, node: ir.Node) -> None:
     else:
         opts.axis = _axis(axis, max(rank, 1))
     opcode = Opcode.SOFTMAX if node.op_type == "Softmax" else Opcode.LOG_SOFTMAX
-    ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(node.outputs[0])], opts, node.name)
+    ins = ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(node.outputs[0])], opts, node.name)
+    ins.variant = VARIANT_BEST
 
 
 def _norm_param(ctx: LoweringContext, value: ir.Value | None, norm_shape: tuple[int, ...],
@@ -279,7 +283,8 @@ def lower_layer_norm(ctx: LoweringContext, node: ir.Node) -> None:
            _norm_param(ctx, bias, norm_shape, "bias")]
     while ins[-1] == -1:
         ins.pop()
-    ctx.emit(Opcode.LAYER_NORM, ins, [ctx.output(node.outputs[0])], opts, node.name)
+    ctx.emit(Opcode.LAYER_NORM, ins, [ctx.output(node.outputs[0])], opts,
+             node.name).variant = VARIANT_BEST
 
 
 @lowers("InstanceNormalization")
@@ -299,7 +304,7 @@ def lower_instance_norm(ctx: LoweringContext, node: ir.Node) -> None:
     opts.epsilon = node.attributes.get_float("epsilon", 1e-5)
     opts.flags = 1  # per-channel scale and bias
     ctx.emit(Opcode.LAYER_NORM, [ctx.tensor(x), ctx.tensor(scale), ctx.tensor(bias)],
-             [ctx.output(node.outputs[0])], opts, node.name)
+             [ctx.output(node.outputs[0])], opts, node.name).variant = VARIANT_BEST
 
 
 # ---- reductions ----------------------------------------------------------------

@@ -8,11 +8,20 @@
  * AxisOptions.flags bit 0 (InstanceNormalization): scale and bias have
  * shape (C), C = X.shape[axis - 1], and row r uses scale[r % C].
  *
- * Statistics are two-pass in double. Rows are split over threads. */
+ * Statistics are two-pass in double. Rows are split over threads.
+ *
+ * Instruction.variant picks the kernel family (kernel.h EC_VARIANT_*): on
+ * x86 the rows run the AVX2 or AVX-512 code of kernels/x86/rownorm_impl.h
+ * (float vector sums with a corrected two-pass variance, within a few ulp
+ * of this reference). */
 #include <math.h>
 #include <stdint.h>
 
 #include "kernel.h"
+#include "kernels/ref/gemm_core.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/rownorm_x86.h"
+#endif
 
 #define GRAIN_WORK 16384
 #define FLAG_PER_CHANNEL 1u
@@ -21,6 +30,7 @@ typedef struct ln_params {
   int64_t rows, cols, channels;
   bool per_channel;
   float epsilon;
+  ec_isa isa; /* family to run; only the x86 ones differ from ref here */
 } ln_params;
 
 typedef struct ln_ctx {
@@ -79,9 +89,13 @@ static ec_status prepare_layer_norm(ec_node *n) {
   if (st == EC_OK)
     st = check_param(n, n->n_in > 2 ? n->tin[2] : NULL, "bias", cols, per_channel, channels, axis);
   if (st != EC_OK) return st;
+  ec_isa isa;
+  if (!ec_variant_isa(n->variant, 0, &isa))
+    return ec_node_error(n, EC_ERR_FORMAT, "unknown kernel variant 0x%x", (unsigned)n->variant);
   st = ec_alloc_params(n, sizeof(ln_params));
   if (st != EC_OK) return st;
   ln_params *p = n->params;
+  p->isa = isa;
   p->rows = rows;
   p->cols = x->numel ? cols : 0; /* 0: nothing to do */
   p->channels = channels;
@@ -95,6 +109,15 @@ static void ln_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const ln_ctx *c = vc;
   const ln_params *p = c->p;
   const int64_t cols = p->cols;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (ec_isa_is_x86(p->isa)) {
+    const ec_ln_rows a = {c->x, c->scale, c->bias, c->y, cols, p->channels, p->per_channel,
+                          p->epsilon};
+    if (p->isa == EC_ISA_AVX512) ec_x86_layer_norm_rows_avx512(&a, begin, end);
+    else ec_x86_layer_norm_rows_avx2(&a, begin, end);
+    return;
+  }
+#endif
   for (int64_t r = begin; r < end; r++) {
     const float *x = c->x + r * cols;
     float *y = c->y + r * cols;

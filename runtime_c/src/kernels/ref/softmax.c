@@ -3,13 +3,23 @@
  * input is seen as 2-D [prod(shape[:axis]), prod(shape[axis:])] and the
  * normalization runs over the whole second dimension.
  *
- * Numerically stable: y = exp(x - max) / sum, log form x - max - log(sum).
+ * Numerically stable: y = exp(x - max) / sum, log form (x - max) - log(sum).
  * Rows along a contiguous (last) axis are split over threads; for an inner
- * axis the (outer, inner) columns are. */
+ * axis the (outer, inner) columns are.
+ *
+ * Instruction.variant picks the kernel family (kernel.h EC_VARIANT_*): on
+ * x86 the contiguous rows (inner == 1: the last axis, and every flattened
+ * form) run the AVX2 or AVX-512 rows of kernels/x86/rownorm_impl.h, a
+ * polynomial exp within a few ulp of expf; this file stays the reference
+ * and runs strided axes. */
 #include <math.h>
 #include <stdint.h>
 
 #include "kernel.h"
+#include "kernels/ref/gemm_core.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/rownorm_x86.h"
+#endif
 
 #define GRAIN_WORK 16384
 #define FLAG_FLATTEN 1u
@@ -17,6 +27,7 @@
 typedef struct softmax_params {
   int64_t outer, n, inner;
   bool log;
+  ec_isa isa; /* family to run; only the x86 ones differ from ref here */
 } softmax_params;
 
 typedef struct softmax_ctx {
@@ -43,9 +54,13 @@ static ec_status prepare_softmax(ec_node *n) {
   if (o->axis < 0 || o->axis >= rank + (flatten ? 1 : 0))
     return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
                          (long long)o->axis, x->rank);
+  ec_isa isa;
+  if (!ec_variant_isa(n->variant, 0, &isa))
+    return ec_node_error(n, EC_ERR_FORMAT, "unknown kernel variant 0x%x", (unsigned)n->variant);
   st = ec_alloc_params(n, sizeof(softmax_params));
   if (st != EC_OK) return st;
   softmax_params *p = n->params;
+  p->isa = isa;
   p->log = n->opcode == EC_FB_OPCODE_LOG_SOFTMAX;
   p->outer = p->n = p->inner = x->numel ? 1 : 0;
   if (x->numel == 0) return EC_OK; /* nothing to compute */
@@ -63,6 +78,16 @@ static void softmax_range(void *vc, int64_t begin, int64_t end, int32_t thread) 
   const softmax_ctx *c = vc;
   const softmax_params *p = c->p;
   const int64_t n = p->n, inner = p->inner;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (inner == 1 && p->isa == EC_ISA_AVX512) {
+    ec_x86_softmax_rows_avx512(c->x, c->y, n, begin, end, p->log);
+    return;
+  }
+  if (inner == 1 && p->isa == EC_ISA_AVX2) {
+    ec_x86_softmax_rows_avx2(c->x, c->y, n, begin, end, p->log);
+    return;
+  }
+#endif
   for (int64_t col = begin; col < end; col++) {
     const int64_t o = col / inner, i = col % inner;
     const float *x = c->x + o * n * inner + i;
@@ -72,8 +97,10 @@ static void softmax_range(void *vc, int64_t begin, int64_t end, int32_t thread) 
     double sum = 0.0;
     if (p->log) {
       for (int64_t k = 0; k < n; k++) sum += expf(x[k * inner] - m);
-      const float shift = m + (float)log(sum);
-      for (int64_t k = 0; k < n; k++) y[k * inner] = x[k * inner] - shift;
+      /* (x - max) - log(sum), not x - (max + log(sum)): x - max is exact
+       * near the max, where y is small, so y keeps its relative accuracy. */
+      const float ls = (float)log(sum);
+      for (int64_t k = 0; k < n; k++) y[k * inner] = (x[k * inner] - m) - ls;
     } else {
       for (int64_t k = 0; k < n; k++) {
         const float e = expf(x[k * inner] - m);
