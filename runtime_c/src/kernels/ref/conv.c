@@ -29,8 +29,8 @@
  *              + ec_sgemm_workspace(Mg, min(P, TP), min(K, KC))
  *   winograd:  align64(4 * A2 * C * TB) + align64(4 * A2 * M * TB)
  *   depthwise: 4 * ((OH - 1) * sh + kh) * dw_row_stride(OW, kw) * sw when the
- *              family is SIMD, the dilation 1 and the strides 1 or 2 (the
- *              padded plane of kernels/x86/dwconv_impl.h), else 0
+ *              family is SIMD (x86 or NEON), the dilation 1 and the strides 1
+ *              or 2 (the padded plane of kernels/x86/dwconv_impl.h), else 0
  * where Mg = M / group, K = C / group * kh * kw and P = OH * OW. */
 #include <string.h>
 
@@ -38,6 +38,12 @@
 #include "kernels/ref/gemm_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
 #include "kernels/x86/x86.h"
+#endif
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+#include "kernels/neon/neon.h"
+#endif
+#if defined(EDGEC_HAVE_X86_KERNELS) || defined(EDGEC_HAVE_NEON_KERNELS)
+#define DW_SIMD 1 /* this build has SIMD depthwise kernels (kernels/dwconv.h) */
 #endif
 
 #define TP 256        /* output pixels per tile */
@@ -55,7 +61,7 @@ typedef struct conv_params {
   ec_isa isa;
   bool packed;           /* weight in the GEMM's A layout */
   bool residual;         /* input 3 present */
-  bool dw_simd;          /* depthwise in the x86 kernels */
+  bool dw_simd;          /* depthwise in the SIMD kernels (x86 or NEON) */
   bool winograd;         /* weight transformed for Winograd F(4x4, 3x3) */
   bool wino_simd;        /* Winograd transforms in the x86 kernels */
   int64_t wr, wa2;       /* Winograd output tile (4 or 2), products per tile (36 or 16) */
@@ -256,7 +262,8 @@ static ec_status prepare_conv(ec_node *n) {
     geo.path = PATH_IM2COL;
   if (geo.packed && geo.path == PATH_DEPTHWISE)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "a depthwise weight is never packed");
-  geo.dw_simd = geo.path == PATH_DEPTHWISE && ec_isa_is_x86(geo.isa) && geo.dh == 1 &&
+  geo.dw_simd = geo.path == PATH_DEPTHWISE &&
+                (ec_isa_is_x86(geo.isa) || geo.isa == EC_ISA_NEON) && geo.dh == 1 &&
                 geo.dw == 1 && geo.sh <= 2 && geo.sw <= 2 && geo.p > 0 &&
                 ec_fits(geo.oh * geo.sh + geo.kh, dw_row_stride(geo.ow, geo.kw) * 2);
   const size_t need = required_scratch(&geo);
@@ -457,23 +464,27 @@ static void plane_epilogue(float *y, int64_t n, float bias, const float *res,
   ec_act_apply(y, n, 0.0f, act);
 }
 
-#if defined(EDGEC_HAVE_X86_KERNELS)
+#if defined(DW_SIMD)
 static void depthwise_simd(const conv_ctx *c, int64_t begin, int64_t end, float *ws) {
   const conv_params *p = c->p;
   const ec_dw_conv a = {c->x, c->w, c->bias, c->res, c->y, p->c, p->h, p->w, p->oh, p->ow,
                         p->kh, p->kw, p->sh, p->sw, p->ph, p->pw,
                         dw_row_stride(p->ow, p->kw), &p->act};
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+  ec_neon_dw_planes(&a, begin, end, ws);
+#else
   if (p->isa == EC_ISA_AVX512)
     ec_x86_dw_planes_avx512(&a, begin, end, ws);
   else
     ec_x86_dw_planes_avx2(&a, begin, end, ws);
+#endif
 }
 #endif
 
 static void depthwise_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
-#if defined(EDGEC_HAVE_X86_KERNELS)
+#if defined(DW_SIMD)
   if (p->dw_simd) {
     depthwise_simd(c, begin, end, (float *)c->workspace[thread]);
     return;

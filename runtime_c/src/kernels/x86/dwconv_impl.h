@@ -10,8 +10,15 @@
  * call and each plane overwrites only its interior. Four vectors of a row
  * are accumulated at once (independent FMA chains), then bias, residual and
  * activation are applied in registers and the row is stored, the last
- * vector masked. 3x3 and 5x5 get unrolled tap loops.
+ * vector masked. 3x3 and 5x5 get unrolled tap loops, unless the including
+ * file defines DW_UNROLL to 0 (neon/dwconv_neon.c does in size-optimized
+ * builds, where the compiler would not unroll them anyway).
+ * Also included by neon/dwconv_neon.c (4-float vectors).
  * Workspace: ((oh - 1) * sh + kh) rows of row_stride * sw floats. */
+
+#ifndef DW_UNROLL
+#define DW_UNROLL 1
+#endif
 
 static inline void dw_copy_plane(const ec_dw_conv *a, const float *x, float *ws) {
   const int64_t rs = a->row_stride, step = rs * a->sw;
@@ -57,9 +64,9 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
   const int64_t rs = a->row_stride, step = rs * a->sw, ow = a->ow;
   const int64_t odd = a->sw - 1; /* 0 or 1: tap kj reads phase kj & odd at kj >> odd */
   const VEC bias = V_SET1(bias_v);
-  const bool other_act = a->act->kind != EC_FB_ACTIVATION_NONE &&
-                         a->act->kind != EC_FB_ACTIVATION_RELU &&
-                         a->act->kind != EC_FB_ACTIVATION_CLIP;
+  const ec_act act = *a->act; /* a copy: the stores to y cannot change it, no reloads */
+  const bool other_act = act.kind != EC_FB_ACTIVATION_NONE &&
+                         act.kind != EC_FB_ACTIVATION_RELU && act.kind != EC_FB_ACTIVATION_CLIP;
   for (int64_t oh = 0; oh < a->oh; oh++) {
     float *yr = y + oh * ow;
     const float *rr = res ? res + oh * ow : NULL;
@@ -78,12 +85,12 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
           s3 = V_FMA(wv, V_LOADU(src + 3 * VLEN), s3);
         }
       }
-      V_STOREU(yr + o, dw_finish(s0, bias, a->act, rr ? rr + o : NULL, VLEN));
-      V_STOREU(yr + o + VLEN, dw_finish(s1, bias, a->act, rr ? rr + o + VLEN : NULL, VLEN));
+      V_STOREU(yr + o, dw_finish(s0, bias, &act, rr ? rr + o : NULL, VLEN));
+      V_STOREU(yr + o + VLEN, dw_finish(s1, bias, &act, rr ? rr + o + VLEN : NULL, VLEN));
       V_STOREU(yr + o + 2 * VLEN,
-               dw_finish(s2, bias, a->act, rr ? rr + o + 2 * VLEN : NULL, VLEN));
+               dw_finish(s2, bias, &act, rr ? rr + o + 2 * VLEN : NULL, VLEN));
       V_STOREU(yr + o + 3 * VLEN,
-               dw_finish(s3, bias, a->act, rr ? rr + o + 3 * VLEN : NULL, VLEN));
+               dw_finish(s3, bias, &act, rr ? rr + o + 3 * VLEN : NULL, VLEN));
     }
     for (; o < ow; o += VLEN) {
       const int64_t n = ow - o < VLEN ? ow - o : VLEN;
@@ -98,13 +105,13 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
             s0 = V_FMA(V_SET1(wt[ki * kw + kj]), V_LOADU(src), s0);
         }
       }
-      const VEC v = dw_finish(V_ADD(s0, s1), bias, a->act, rr ? rr + o : NULL, n);
+      const VEC v = dw_finish(V_ADD(s0, s1), bias, &act, rr ? rr + o : NULL, n);
       if (n == VLEN)
         V_STOREU(yr + o, v);
       else
         V_STOREN(yr + o, v, n);
     }
-    if (other_act) ACT_ROW(yr, ow, a->act);
+    if (other_act) ACT_ROW(yr, ow, &act);
   }
 }
 
@@ -118,9 +125,9 @@ static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws
     const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
     float *y = a->y + plane * a->oh * a->ow;
     dw_copy_plane(a, a->x + plane * a->h * a->w, ws);
-    if (a->kh == 3 && a->kw == 3)
+    if (DW_UNROLL && a->kh == 3 && a->kw == 3)
       dw_rows(3, 3, a, wt, bias, res, y, ws);
-    else if (a->kh == 5 && a->kw == 5)
+    else if (DW_UNROLL && a->kh == 5 && a->kw == 5)
       dw_rows(5, 5, a, wt, bias, res, y, ws);
     else
       dw_rows(0, 0, a, wt, bias, res, y, ws);

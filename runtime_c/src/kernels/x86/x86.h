@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/dwconv.h"
 #include "kernels/ref/gemm_core.h"
 
 /* ec_gemm_packed: 6 x 16 and 12 x 32 register tiles. */
@@ -25,17 +26,8 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
 void ec_x86_act_avx2(float *y, int64_t n, const ec_act *act);
 void ec_x86_act_avx512(float *y, int64_t n, const ec_act *act);
 
-/* A depthwise conv (conv.c), NCHW: dilation 1, stride 1 or 2 on both axes.
- * Plane p (image p / c, channel p % c): y = act(conv(x, wt) + bias [+ res]). */
-typedef struct ec_dw_conv {
-  const float *x, *wt, *bias, *res; /* bias and res may be NULL */
-  float *y;
-  int64_t c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
-  int64_t row_stride; /* floats per padded row (conv.c dw_row_stride) */
-  const ec_act *act;
-} ec_dw_conv;
-
-/* Planes [begin, end); workspace as conv.c declares it for this path. */
+/* A depthwise conv (ec_dw_conv, kernels/dwconv.h): planes [begin, end);
+ * workspace as conv.c declares it for this path. */
 void ec_x86_dw_planes_avx2(const ec_dw_conv *a, int64_t begin, int64_t end, float *workspace);
 void ec_x86_dw_planes_avx512(const ec_dw_conv *a, int64_t begin, int64_t end,
                              float *workspace);
