@@ -16,6 +16,8 @@ enum {
   /* AVX-512 F/BW/DQ/VL, with the OS saving the opmask and ZMM state
    * (XCR0 bits 5-7); implies EC_CPU_AVX2 */
   EC_CPU_AVX512 = 1u << 1,
+  /* AVX-512 VNNI (vpdpbusd) on top of EC_CPU_AVX512: the int8 kernels */
+  EC_CPU_AVX512VNNI = 1u << 2,
 };
 
 #if defined(EDGEC_HAVE_X86_KERNELS)

@@ -110,11 +110,14 @@ ec_status ec_q_act_clamp(const ec_node *n, uint8_t activation, float alpha, floa
   }
 }
 
-bool ec_q_variant(uint16_t variant, bool *blocked, bool *avx2) {
+bool ec_q_variant(uint16_t variant, bool *blocked, ec_q_isa *isa) {
   const uint16_t family = variant & EC_VARIANT_FAMILY_MASK;
   if ((variant & ~(uint16_t)EC_VARIANT_FAMILY_MASK) != 0 || family > EC_VARIANT_AVX512)
     return false;
   *blocked = family != EC_VARIANT_REF;
-  *avx2 = *blocked && (ec_cpu_features() & EC_CPU_AVX2) != 0;
+  const uint32_t f = ec_cpu_features();
+  *isa = EC_Q_PORTABLE;
+  if (*blocked && (f & EC_CPU_AVX2)) *isa = EC_Q_AVX2;
+  if (*blocked && family != EC_VARIANT_AVX2 && (f & EC_CPU_AVX512VNNI)) *isa = EC_Q_VNNI;
   return true;
 }

@@ -114,9 +114,17 @@ static inline void ec_q8_store(void *p, bool is_signed, int64_t i, int32_t v) {
 
 /* Instruction.variant of the int8 kernels: family byte 0 (EC_VARIANT_REF)
  * runs the plain reference loops; any other known family runs the blocked
- * path, with AVX2 micro-kernels where the CPU has AVX2. No layout flags.
- * False for an unknown variant. */
-bool ec_q_variant(uint16_t variant, bool *blocked, bool *avx2);
+ * path, on the best int8 micro-kernels the family allows and the CPU has:
+ * EC_VARIANT_AVX2 caps them at AVX2 (vpmaddubsw), EC_VARIANT_AVX512 and
+ * EC_VARIANT_BEST take AVX-512 VNNI (vpdpbusd) where the CPU has it. No
+ * layout flags (the weights are packed at prepare). False for an unknown
+ * variant. */
+typedef enum ec_q_isa {
+  EC_Q_PORTABLE = 0, /* blocked loops in C */
+  EC_Q_AVX2 = 1,     /* AVX2 maddubs/madd micro-kernels (qgemm_avx2.c) */
+  EC_Q_VNNI = 2,     /* AVX-512 VNNI micro-kernels (qgemm_vnni.c); AVX2 for the rest */
+} ec_q_isa;
+bool ec_q_variant(uint16_t variant, bool *blocked, ec_q_isa *isa);
 
 /* Parallel grain for elementwise int8 loops (elements per job). */
 #define EC_Q_GRAIN 16384

@@ -7,15 +7,18 @@
  *           fused activation (NONE, RELU, CLIP) -- or int32 with no
  *           requantization (ONNX ConvInteger; only zero points matter).
  * variant REF: plain loops (the oracle). Otherwise (blocked):
- *   depthwise (group == C == M): int32 row accumulators, AVX2 for strides 1-2;
+ *   depthwise (group == C == M): int32 row accumulators; for strides 1-2, a
+ *   padded copy of the plane and AVX-512 VNNI (4 taps of a kernel row per
+ *   vpdpbusd) or AVX2;
  *   else GEMM on packed weights (packed at prepare, split when they could
- *   saturate maddubs: qgemm_core.h) against a panel of the input (1x1 stride 1
- *   read straight from x, else unfolded by im2col with the zero point as
- *   padding), with the input zero point folded into the bias.
+ *   saturate maddubs: qgemm_core.h; never for VNNI) against a panel of the
+ *   input (1x1 stride 1 read straight from x, else unfolded by im2col with the
+ *   zero point as padding), with the input zero point folded into the bias.
  * Workspace per thread (mirrored by edgec/quant/kernels.py):
  *   depthwise: align64(4 * OW)
  *   GEMM: align64(kp * round_up(TP, 16)) + (im2col ? align64(K * TP) : 0) + 256
  * with K = C/group * kh * kw, kp = round_up(K, 4), TP the pixel tile below. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernel.h"
@@ -31,16 +34,23 @@
 #define QCONV_MAX_K 65536 /* 65536 * 255 * 128 < 2^31: int32 sums cannot overflow */
 #define SPLIT_M_BELOW 8
 
-enum { PATH_REF = 0, PATH_DEPTHWISE = 1, PATH_POINTWISE = 2, PATH_IM2COL = 3 };
+/* PATH_SHIFT: the GEMM with its panel packed straight from the input (VNNI,
+ * stride 1, the output as wide as the input, C/group a multiple of 4), the
+ * weights packed with K ordered (kernel row, kernel column, channel);
+ * workspace as PATH_IM2COL's, all of it for the panel (so a wider pixel
+ * tile). */
+enum { PATH_REF = 0, PATH_DEPTHWISE = 1, PATH_POINTWISE = 2, PATH_IM2COL = 3, PATH_SHIFT = 4 };
 
 typedef struct qconv_params {
   int path;
-  bool avx2;
+  ec_q_isa isa;
+  bool avx2; /* isa >= EC_Q_AVX2 */
   int64_t n, c, h, w, m, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
   int64_t group, cg, mg, k, kp, p, tp;
   int64_t pe_h, pe_w;       /* end pads */
   int64_t pad_h, pad_w;     /* depthwise padded plane (rows, row stride) */
   bool dw_simd;             /* depthwise on the padded plane (AVX2) */
+  bool dw_vnni;             /* depthwise on the padded plane (VNNI) */
   bool x_signed;
   int32_t zp_x;
   uint8_t flip;
@@ -72,7 +82,8 @@ static size_t qconv_workspace(const qconv_params *p) {
     default: {
       size_t b = ec_q_align64(ec_qpanel_bytes(p->k, p->tp)) +
                  ec_q_align64(EC_QMR * EC_QNR * sizeof(int32_t));
-      if (p->path == PATH_IM2COL) b += ec_q_align64((size_t)(p->k * p->tp));
+      if (p->path == PATH_IM2COL || p->path == PATH_SHIFT)
+        b += ec_q_align64((size_t)(p->k * p->tp));
       return b;
     }
   }
@@ -200,8 +211,10 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   if (st == EC_OK && !geo->out_i32) st = ec_q_per_tensor(n, y, "output", &sy, &zy);
   if (st != EC_OK) return st;
   const int8_t *wd = w->const_data;
-  const bool packed = geo->path == PATH_POINTWISE || geo->path == PATH_IM2COL;
-  const bool split = packed && !ec_qweights_maddubs_safe(wd, geo->k, 1, geo->m, geo->k);
+  const bool packed =
+      geo->path == PATH_POINTWISE || geo->path == PATH_IM2COL || geo->path == PATH_SHIFT;
+  const bool split = packed && geo->isa != EC_Q_VNNI &&
+                     !ec_qweights_maddubs_safe(wd, geo->k, 1, geo->m, geo->k);
   geo->group_bytes = packed ? ec_qweights_bytes(geo->mg, geo->k) : 0;
   const size_t m = (size_t)geo->m, wbytes = geo->group_bytes * (size_t)geo->group;
   const size_t bytes = ec_q_align64(sizeof *geo) + ec_q_align64(2 * m * sizeof(int32_t)) +
@@ -233,10 +246,26 @@ static ec_status build(ec_node *n, qconv_params *geo) {
     p->bias_eff[r] = (int32_t)eff;
     p->mul[r] = ec_qmul_from_double((double)sx * ec_q_weight_scale(w, r) / sy);
   }
-  if (packed)
+  if (packed && geo->path == PATH_SHIFT) {
+    /* K reordered from (channel, kernel row, kernel column) to (kernel row, kernel
+     * column, channel), one group at a time */
+    const int64_t taps = geo->kh * geo->kw, gk = geo->mg * geo->k;
+    int8_t *ro = malloc((size_t)gk);
+    if (!ro) return ec_node_error(n, EC_ERR_NO_MEMORY, "out of memory packing the weights");
+    for (int64_t g = 0; g < geo->group; g++) {
+      const int8_t *wg = wd + g * gk;
+      for (int64_t r = 0; r < geo->mg; r++)
+        for (int64_t ci = 0; ci < geo->cg; ci++)
+          for (int64_t t = 0; t < taps; t++)
+            ro[r * geo->k + t * geo->cg + ci] = wg[r * geo->k + ci * taps + t];
+      ec_qpack_weights(ro, geo->k, 1, geo->mg, geo->k, p->wa + g * p->group_bytes, NULL);
+    }
+    free(ro);
+  } else if (packed) {
     for (int64_t g = 0; g < geo->group; g++)
       ec_qpack_weights(wd + g * geo->mg * geo->k, geo->k, 1, geo->mg, geo->k,
                        p->wa + g * p->group_bytes, p->wa2 ? p->wa2 + g * p->group_bytes : NULL);
+  }
   p->out.bias = p->bias_eff;
   p->out.mul = p->mul;
   p->out.zp = zy;
@@ -253,8 +282,9 @@ static ec_status prepare_qconv(ec_node *n) {
   qconv_params geo;
   memset(&geo, 0, sizeof geo);
   bool blocked;
-  if (!ec_q_variant(n->variant, &blocked, &geo.avx2))
+  if (!ec_q_variant(n->variant, &blocked, &geo.isa))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+  geo.avx2 = geo.isa >= EC_Q_AVX2;
   st = read_geometry(n, &geo);
   if (st != EC_OK) return st;
   geo.out_i32 = n->tout[0]->dtype == EC_INT32;
@@ -269,14 +299,25 @@ static ec_status prepare_qconv(ec_node *n) {
     geo.path = PATH_POINTWISE;
   else
     geo.path = PATH_IM2COL;
+  if (geo.path == PATH_IM2COL && geo.isa == EC_Q_VNNI && !geo.out_i32 && geo.sh == 1 &&
+      geo.sw == 1 && geo.cg % 4 == 0 && geo.ow == geo.w)
+    geo.path = PATH_SHIFT;
   geo.dw_simd = geo.path == PATH_DEPTHWISE && geo.avx2 && !geo.out_i32 && geo.sw <= 2 &&
                 geo.kh * geo.kw <= EC_QDW_MAX_TAPS;
   if (geo.path == PATH_DEPTHWISE && !ec_q_fits(geo.pad_h, geo.pad_w))
     return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
   const size_t need = qconv_workspace(&geo);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  geo.dw_vnni = geo.dw_simd && geo.isa == EC_Q_VNNI &&
+                ec_x86_qdw_vnni_fits(geo.kh, geo.kw, geo.sw, geo.dw);
+#endif
   if (n->scratch_size < need)
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
                          (unsigned long long)n->scratch_size, need);
+  if (geo.path == PATH_SHIFT) { /* no im2col buffer: a panel of more pixels fits */
+    const int64_t fit = (int64_t)(need / (size_t)(geo.kp * EC_QNR)) * EC_QNR;
+    if (fit > geo.tp) geo.tp = min64(geo.p, fit);
+  }
   return build(n, &geo);
 }
 
@@ -404,7 +445,18 @@ static void dw_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     const uint8_t *x = c->x + plane * p->h * p->w;
     const int8_t *w = c->w + ch * p->kh * p->kw;
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    if (p->dw_simd && p->mul[ch].shift <= 0) {
+    if (p->dw_vnni) {
+      const ec_qdw_vnni a = {x,      p->h,     p->w,  p->kh,         p->kw,
+                             p->sh,  p->sw,    p->dh, p->dw,         p->ph,
+                             p->pw,  p->oh,    p->ow, p->pad_h,      p->pad_w,
+                             p->flip, (uint8_t)p->zp_x, w, p->bias_eff[ch], p->mul[ch],
+                             &p->out};
+      if (ec_x86_qdw_plane_vnni(&a, padded, (uint8_t *)c->y + plane * p->p)) continue;
+    }
+    /* the AVX2 plane adds the bias without saturating: only where sums cannot overflow */
+    const int64_t accmax = p->kh * p->kw * 255 * 128;
+    if (p->dw_simd && p->mul[ch].shift <= 0 && (int64_t)p->bias_eff[ch] + accmax <= INT32_MAX &&
+        (int64_t)p->bias_eff[ch] - accmax >= INT32_MIN) {
       dw_plane_simd(p, x, w, ch, padded, (uint8_t *)c->y + plane * p->p);
       continue;
     }
@@ -482,20 +534,34 @@ static void gemm_job(const qconv_ctx *c, int64_t job, uint8_t *ws) {
   uint8_t *panel = ws;
   int32_t *tile = (int32_t *)(ws + ec_q_align64(ec_qpanel_bytes(p->k, p->tp)));
   if (p->path == PATH_POINTWISE) {
-    ec_qpack_rows(p->avx2, x + p0, p->h * p->w, p->k, tp, p->flip, panel);
+    ec_qpack_rows(p->isa, x + p0, p->h * p->w, p->k, tp, p->flip, panel);
+  } else if (p->path == PATH_SHIFT) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    const ec_qshift sh = {x,     p->cg, p->h,  p->w,    p->kh,           p->kw, p->dh,
+                          p->dw, p->ph, p->pw, p->flip, (uint8_t)p->zp_x};
+    ec_x86_qpack_shift_vnni(&sh, p0, tp, panel);
+#endif
   } else {
     uint8_t *col = (uint8_t *)tile + ec_q_align64(EC_QMR * EC_QNR * sizeof(int32_t));
     im2col(p, x, p0, tp, col);
-    ec_qpack_rows(p->avx2, col, tp, p->k, tp, p->flip, panel);
+    ec_qpack_rows(p->isa, col, tp, p->k, tp, p->flip, panel);
   }
   const int64_t groups = p->kp / EC_QKG;
   const int8_t *wa = p->wa + g * p->group_bytes, *wa2 = p->wa2 ? p->wa2 + g * p->group_bytes : NULL;
   const int64_t oc0 = g * p->mg;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->isa == EC_Q_VNNI && !p->out_i32) {
+    ec_x86_q8_block_vnni(groups, wa + m0 / EC_QMR * p->kp * EC_QMR, p->kp * EC_QMR, m1 - m0, panel,
+                         p->kp * EC_QNR, tp, &p->out, oc0 + m0,
+                         (uint8_t *)c->y + (img * p->m + oc0 + m0) * p->p + p0, p->p);
+    return;
+  }
+#endif
   for (int64_t j0 = 0; j0 < tp; j0 += EC_QNR) {
     const uint8_t *b = panel + j0 * p->kp;
     const int64_t nr = min64(EC_QNR, tp - j0);
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    if (p->avx2 && !p->out_i32) {
+    if (p->isa == EC_Q_AVX2 && !p->out_i32) {
       const int64_t sl = m0 / EC_QMR * p->kp * EC_QMR;
       ec_x86_q8_block_avx2(groups, wa + sl, wa2 ? wa2 + sl : NULL, p->kp * EC_QMR, m1 - m0, b, nr,
                            &p->out, oc0 + m0,
@@ -506,12 +572,12 @@ static void gemm_job(const qconv_ctx *c, int64_t job, uint8_t *ws) {
     for (int64_t r0 = m0; r0 < m1; r0 += EC_QMR) { /* m0 is a multiple of EC_QMR */
       const int64_t mr = min64(EC_QMR, m1 - r0);
       const int64_t sl = r0 / EC_QMR * p->kp * EC_QMR;
-      ec_qgemm_tile(p->avx2, groups, wa + sl, wa2 ? wa2 + sl : NULL, b, tile);
+      ec_qgemm_tile(p->isa, groups, wa + sl, wa2 ? wa2 + sl : NULL, b, tile);
       const int64_t at = (img * p->m + oc0 + r0) * p->p + p0 + j0;
       if (p->out_i32)
         store_tile_i32(tile, mr, nr, p->bias_eff + oc0 + r0, (int32_t *)c->y + at, p->p);
       else
-        ec_qrequant_tile(p->avx2, tile, mr, nr, oc0 + r0, &p->out, (uint8_t *)c->y + at, p->p, 1);
+        ec_qrequant_tile(p->isa, tile, mr, nr, oc0 + r0, &p->out, (uint8_t *)c->y + at, p->p, 1);
     }
   }
 }

@@ -19,7 +19,8 @@
  *   act any fused activation of the float GEMM (ec_act_apply).
  *
  * Paths: variant REF runs plain loops. Otherwise, with at most 4 activation
- * rows, dot products of weight rows against the rows (AVX2 maddubs); with
+ * rows, dot products of weight rows against the rows (AVX2 maddubs, or
+ * AVX-512 VNNI vpdpbusd on unsplit weights); with
  * more, the blocked GEMM of qgemm_core.h on packed weights (W = op(B)^T rows,
  * activation rows as panel columns).
  * Workspace per thread (mirrored by edgec/quant/kernels.py):
@@ -48,7 +49,8 @@ struct qmm_params;
 typedef struct qfc_params {
   const struct qmm_params *general; /* QMATMUL's reference path; NULL otherwise */
   int mode;
-  bool blocked, avx2, dots;
+  bool blocked, dots;
+  ec_q_isa isa;
   int64_t m, n, k, kp, kd, tm;
   int64_t a_rs, a_cs; /* A element (row, q) at a[row * a_rs + q * a_cs] */
   int64_t w_rs, w_cs; /* W = op(B)^T element (n, q) at b[n * w_rs + q * w_cs] */
@@ -115,8 +117,8 @@ static ec_status build(ec_node *n, qfc_params *geo, const ec_tensor_desc *wt, in
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
                          (unsigned long long)n->scratch_size, need);
   const int8_t *w = wt->const_data;
-  const bool split =
-      geo->blocked && !ec_qweights_maddubs_safe(w, geo->w_rs, geo->w_cs, geo->n, geo->k);
+  const bool split = geo->blocked && geo->isa != EC_Q_VNNI &&
+                     !ec_qweights_maddubs_safe(w, geo->w_rs, geo->w_cs, geo->n, geo->k);
   const size_t nn = (size_t)geo->n;
   const size_t wbytes = !geo->blocked ? 0
                         : geo->dots   ? ec_qdots_bytes(geo->n, geo->k)
@@ -236,7 +238,7 @@ static ec_status prepare_qgemm(ec_node *n) {
   const ec_gemm_options *o = &n->opt.u.gemm;
   qfc_params p;
   memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.avx2))
+  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
   float sa, sy;
   st = gemm_shapes(n, &p, o);
@@ -387,7 +389,7 @@ static ec_status prepare_qmatmul(ec_node *n) {
   if (st != EC_OK) return st;
   qfc_params p;
   memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.avx2))
+  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
   if (!matmul_is_fc(n) || !p.blocked) return prepare_matmul_general(n);
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
@@ -424,7 +426,7 @@ static ec_status prepare_dynamic(ec_node *n) {
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
   qfc_params p;
   memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.avx2))
+  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
   p.mode = MODE_DYNAMIC;
   if (o->trans_a || o->alpha != 1.0f || (n->n_in == 3 && n->tin[2] && o->beta != 1.0f))
@@ -576,7 +578,7 @@ static void dots_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   pack_columns(c, 0, p->m, p->kd, xcols, scale, zp);
   for (int64_t blk = begin; blk < end; blk++) {
     const int64_t r0 = blk * QFC_ROW_BLOCK, rows = min64(QFC_ROW_BLOCK, p->n - r0);
-    ec_qgemm_dots(p->avx2, rows, p->kd, p->wa + r0 * p->kd, p->wa2 ? p->wa2 + r0 * p->kd : NULL,
+    ec_qgemm_dots(p->isa, rows, p->kd, p->wa + r0 * p->kd, p->wa2 ? p->wa2 + r0 * p->kd : NULL,
                   xcols, p->m, out);
     for (int64_t j = 0; j < p->m; j++)
       for (int64_t r = 0; r < rows; r++)
@@ -601,7 +603,7 @@ static void blocked_job(const qfc_ctx *c, int64_t job, uint8_t *ws) {
   } else if (p->a_cs == 1) {
     ec_qpack_cols((const uint8_t *)c->a + m0 * p->a_rs, p->a_rs, p->k, tm, p->flip, panel);
   } else { /* trans_a: A is [K, M], rows contiguous in m */
-    ec_qpack_rows(p->avx2, (const uint8_t *)c->a + m0, p->a_cs, p->k, tm, p->flip, panel);
+    ec_qpack_rows(p->isa, (const uint8_t *)c->a + m0, p->a_cs, p->k, tm, p->flip, panel);
   }
   const int64_t groups = p->kp / EC_QKG;
   for (int64_t j0 = 0; j0 < tm; j0 += EC_QNR) {
@@ -609,9 +611,9 @@ static void blocked_job(const qfc_ctx *c, int64_t job, uint8_t *ws) {
     const int64_t nr = min64(EC_QNR, tm - j0);
     for (int64_t rr = r0; rr < r1; rr += EC_QMR) {
       const int64_t mr = min64(EC_QMR, r1 - rr), sl = rr / EC_QMR * p->kp * EC_QMR;
-      ec_qgemm_tile(p->avx2, groups, p->wa + sl, p->wa2 ? p->wa2 + sl : NULL, b, tile);
+      ec_qgemm_tile(p->isa, groups, p->wa + sl, p->wa2 ? p->wa2 + sl : NULL, b, tile);
       if (p->mode == MODE_Q8) {
-        ec_qrequant_tile(p->avx2, tile, mr, nr, rr, &p->out,
+        ec_qrequant_tile(p->isa, tile, mr, nr, rr, &p->out,
                          (uint8_t *)c->y + (m0 + j0) * p->n + rr, 1, p->n);
         continue;
       }

@@ -75,15 +75,15 @@ void ec_qweights_row_sums(const int8_t *w, int64_t rs, int64_t cs, int64_t m, in
   }
 }
 
-void ec_qpack_rows(bool avx2, const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t flip,
-                   uint8_t *dst) {
+void ec_qpack_rows(ec_q_isa isa, const uint8_t *src, int64_t ld, int64_t k, int64_t n,
+                   uint8_t flip, uint8_t *dst) {
 #if EC_Q_X86
-  if (avx2) {
+  if (isa >= EC_Q_AVX2) {
     ec_x86_qpack_rows_avx2(src, ld, k, n, flip, dst);
     return;
   }
 #else
-  (void)avx2;
+  (void)isa;
 #endif
   const int64_t kp = ec_q_round_up(k, EC_QKG), np = ec_q_round_up(n, EC_QNR);
   for (int64_t j0 = 0; j0 < np; j0 += EC_QNR) {
@@ -126,15 +126,19 @@ static void tile_ref(int64_t groups, const int8_t *a, const uint8_t *b, int32_t 
   for (int t = 0; t < EC_QMR * EC_QNR; t++) tile[t] = accumulate ? tile[t] + acc[t] : acc[t];
 }
 
-void ec_qgemm_tile(bool avx2, int64_t groups, const int8_t *a, const int8_t *a2, const uint8_t *b,
-                   int32_t *tile) {
+void ec_qgemm_tile(ec_q_isa isa, int64_t groups, const int8_t *a, const int8_t *a2,
+                   const uint8_t *b, int32_t *tile) {
 #if EC_Q_X86
-  if (avx2) {
+  if (isa == EC_Q_VNNI && !a2) {
+    ec_x86_q8_tile_vnni(groups, a, b, tile);
+    return;
+  }
+  if (isa >= EC_Q_AVX2) {
     ec_x86_q8_tile_avx2(groups, a, a2, b, tile);
     return;
   }
 #else
-  (void)avx2;
+  (void)isa;
 #endif
   tile_ref(groups, a, b, tile, false);
   if (a2) tile_ref(groups, a2, b, tile, true);
@@ -150,7 +154,7 @@ static void requant_row_ref(const int32_t *acc, int64_t n, int32_t bias, ec_qmul
   }
 }
 
-void ec_qrequant_tile(bool avx2, const int32_t *tile, int64_t mr, int64_t nr, int64_t r0,
+void ec_qrequant_tile(ec_q_isa isa, const int32_t *tile, int64_t mr, int64_t nr, int64_t r0,
                       const ec_qout *o, void *y, int64_t rs, int64_t cs) {
   uint8_t *yb = y;
   for (int64_t i = 0; i < mr; i++) {
@@ -158,27 +162,31 @@ void ec_qrequant_tile(bool avx2, const int32_t *tile, int64_t mr, int64_t nr, in
     const ec_qmul mul = o->mul[r0 + i];
     uint8_t *row = yb + i * rs; /* 1-byte elements: byte offsets */
 #if EC_Q_X86
-    if (avx2 && cs == 1 && mul.shift <= 0) {
+    if (isa >= EC_Q_AVX2 && cs == 1 && mul.shift <= 0) {
       ec_x86_qrequant_row_avx2(tile + i * EC_QNR, nr, bias, mul, o->zp, o->lo, o->hi,
                                o->is_signed, row);
       continue;
     }
 #else
-    (void)avx2;
+    (void)isa;
 #endif
     requant_row_ref(tile + i * EC_QNR, nr, bias, mul, o, row, cs);
   }
 }
 
-void ec_qgemm_dots(bool avx2, int64_t m, int64_t kd, const int8_t *w, const int8_t *w2,
+void ec_qgemm_dots(ec_q_isa isa, int64_t m, int64_t kd, const int8_t *w, const int8_t *w2,
                    const uint8_t *x, int64_t n, int32_t *out) {
 #if EC_Q_X86
-  if (avx2) {
+  if (isa == EC_Q_VNNI && !w2) {
+    ec_x86_qdots_vnni(m, kd, w, x, n, out);
+    return;
+  }
+  if (isa >= EC_Q_AVX2) {
     ec_x86_qdots_avx2(m, kd, w, w2, x, n, out);
     return;
   }
 #else
-  (void)avx2;
+  (void)isa;
 #endif
   for (int64_t j = 0; j < n; j++)
     for (int64_t r = 0; r < m; r++) {

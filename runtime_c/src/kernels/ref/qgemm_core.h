@@ -23,7 +23,10 @@
  * micro-kernel on both (half the speed for that layer). edgec's quantizer
  * can store 7-bit weights (|w| <= 64, per channel) so that no layer needs the
  * split; imported models (QDQ, QLinearConv) keep their weights bit exact.
- * The portable micro-kernel computes the same int32 sums directly. */
+ * The AVX-512 VNNI micro-kernel (vpdpbusd: four u8 x s8 products summed
+ * straight into int32) cannot saturate, so with EC_Q_VNNI the weights are
+ * never split. The portable micro-kernel computes the same int32 sums
+ * directly. */
 #ifndef EDGEC_KERNELS_REF_QGEMM_CORE_H_
 #define EDGEC_KERNELS_REF_QGEMM_CORE_H_
 
@@ -72,7 +75,7 @@ static inline size_t ec_qpanel_bytes(int64_t k, int64_t n) {
 
 /* X element (q, j) at src[q * ld + j] (rows of k, columns contiguous), each
  * byte XORed with flip (0x80 for int8 sources). */
-void ec_qpack_rows(bool avx2, const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t flip,
+void ec_qpack_rows(ec_q_isa isa, const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t flip,
                    uint8_t *dst);
 /* X element (q, j) at src[j * ld + q] (each column contiguous in k). */
 void ec_qpack_cols(const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t flip,
@@ -80,9 +83,10 @@ void ec_qpack_cols(const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t
 
 /* ---- micro-kernel and epilogues ---------------------------------------------- */
 
-/* The EC_QMR x EC_QNR int32 tile of one weight sliver (a, and a2 when split)
- * by one activation sliver b over kp / 4 groups, row-major into tile. */
-void ec_qgemm_tile(bool avx2, int64_t groups, const int8_t *a, const int8_t *a2, const uint8_t *b,
+/* The EC_QMR x EC_QNR int32 tile of one weight sliver (a, and a2 when split;
+ * never split for EC_Q_VNNI) by one activation sliver b over kp / 4 groups,
+ * row-major into tile. */
+void ec_qgemm_tile(ec_q_isa isa, int64_t groups, const int8_t *a, const int8_t *a2, const uint8_t *b,
                    int32_t *tile);
 
 /* Requantizes rows [0, mr) x columns [0, nr) of a tile: for weight row
@@ -94,7 +98,7 @@ typedef struct ec_qout {
   int32_t zp, lo, hi;
   bool is_signed;
 } ec_qout;
-void ec_qrequant_tile(bool avx2, const int32_t *tile, int64_t mr, int64_t nr, int64_t r0,
+void ec_qrequant_tile(ec_q_isa isa, const int32_t *tile, int64_t mr, int64_t nr, int64_t r0,
                       const ec_qout *o, void *y, int64_t rs, int64_t cs);
 
 /* Dot products for narrow activations (a few columns): each weight row
@@ -107,7 +111,7 @@ void ec_qrequant_tile(bool avx2, const int32_t *tile, int64_t mr, int64_t nr, in
 size_t ec_qdots_bytes(int64_t m, int64_t k);
 void ec_qpack_weights_dots(const int8_t *w, int64_t rs, int64_t cs, int64_t m, int64_t k,
                            int8_t *dst, int8_t *dst2);
-void ec_qgemm_dots(bool avx2, int64_t m, int64_t kd, const int8_t *w, const int8_t *w2,
+void ec_qgemm_dots(ec_q_isa isa, int64_t m, int64_t kd, const int8_t *w, const int8_t *w2,
                    const uint8_t *x, int64_t n, int32_t *out);
 
 #endif /* EDGEC_KERNELS_REF_QGEMM_CORE_H_ */

@@ -6,7 +6,8 @@
  *                          s_x / (s_y * count)), count = valid taps, or with
  *            count_include_pad the taps inside the padded input;
  *   max: the largest x of the window (the low end of the dtype when the window
- *        is empty), requantized when input and output quantizations differ.
+ *        is empty), requantized when input and output quantizations differ;
+ *        computed row by row (the column-wise max of the window's rows first).
  * rq() is the fixed-point requantization of qcommon.h; the multipliers for
  * every possible count are computed at prepare. */
 #include <string.h>
@@ -127,6 +128,12 @@ static void taps_of(const qpool_params *p, int a, int64_t o, int64_t *t0, int64_
   *padded = pc;
 }
 
+/* The max pool's output from the window's largest input (m, source dtype). */
+static int32_t max_out(const qpool_params *p, int32_t m) {
+  if (p->same) return m;
+  return ec_sat_i32((int64_t)ec_requant(ec_sat_i32((int64_t)m - p->zp_x), p->rescale) + p->zp_y);
+}
+
 static void plane(const qpool_params *p, const qpool_ctx *c, int64_t pl) {
   const int64_t xoff = pl * p->in[0] * p->in[1], yoff = pl * p->out[0] * p->out[1];
   for (int64_t oh = 0; oh < p->out[0]; oh++) {
@@ -159,19 +166,90 @@ static void plane(const qpool_params *p, const qpool_ctx *c, int64_t pl) {
       } else if (count == 0) {
         out = p->lo;
       } else {
-        out = p->same ? acc
-                     : ec_sat_i32((int64_t)ec_requant(ec_sat_i32((int64_t)acc - p->zp_x), p->rescale) +
-                                  p->zp_y);
+        out = max_out(p, acc);
       }
       ec_q8_store(c->y, p->y_signed, yoff + oh * p->out[1] + ow, ec_clamp_i32(out, p->lo, p->hi));
     }
   }
 }
 
+/* Max pool of one plane, row by row: the column-wise max of the window's
+ * valid input rows into vm (bytes in an order-preserving uint8 form: int8
+ * with its sign bit flipped; loops the compiler vectorizes), then the max
+ * along each window's valid columns. Same results as plane(). */
+static void max_plane_rows(const qpool_params *p, const qpool_ctx *c, int64_t pl, uint8_t *vm) {
+  const int64_t iw = p->in[1];
+  const uint8_t flip = p->x_signed ? 0x80 : 0;
+  const uint8_t *x = (const uint8_t *)c->x + pl * p->in[0] * iw;
+  const int64_t yoff = pl * p->out[0] * p->out[1];
+  const int64_t k1 = p->k[1], s1 = p->s[1], d1 = p->d[1], span = (k1 - 1) * d1;
+  int64_t ia = (p->pb[1] + s1 - 1) / s1, ib = 0;
+  if (iw - 1 - span + p->pb[1] >= 0) ib = (iw - 1 - span + p->pb[1]) / s1 + 1;
+  if (ib > p->out[1]) ib = p->out[1];
+  if (ia > ib) ia = ib;
+  for (int64_t oh = 0; oh < p->out[0]; oh++) {
+    int64_t h0, h1, hp, rows = 0;
+    taps_of(p, 0, oh, &h0, &h1, &hp);
+    for (int64_t ti = h0; ti < h1; ti++) {
+      const int64_t ih = oh * p->s[0] - p->pb[0] + ti * p->d[0];
+      if (ih < 0 || ih >= p->in[0]) continue;
+      const uint8_t *xr = x + ih * iw;
+      if (rows++ == 0) {
+        for (int64_t j = 0; j < iw; j++) vm[j] = (uint8_t)(xr[j] ^ flip);
+      } else {
+        for (int64_t j = 0; j < iw; j++) {
+          const uint8_t v = (uint8_t)(xr[j] ^ flip);
+          vm[j] = v > vm[j] ? v : vm[j];
+        }
+      }
+    }
+    int64_t ow = 0;
+    if (rows > 0) /* outputs [ia, ib): every tap inside the row */
+      for (ow = ia; ow < ib; ow++) {
+        const uint8_t *v = vm + ow * s1 - p->pb[1];
+        uint8_t m = v[0];
+        if (k1 == 3 && d1 == 1) {
+          m = v[1] > m ? v[1] : m;
+          m = v[2] > m ? v[2] : m;
+        } else {
+          for (int64_t t = 1; t < k1; t++) m = v[t * d1] > m ? v[t * d1] : m;
+        }
+        const uint8_t raw = (uint8_t)(m ^ flip);
+        const int32_t out = max_out(p, p->x_signed ? (int32_t)(int8_t)raw : (int32_t)raw);
+        ec_q8_store(c->y, p->y_signed, yoff + oh * p->out[1] + ow, ec_clamp_i32(out, p->lo, p->hi));
+      }
+    for (ow = 0; ow < p->out[1]; ow++) {
+      if (rows > 0 && ow == ia && ib > ia) ow = ib;
+      if (ow >= p->out[1]) break;
+      int64_t w0, w1, wp;
+      taps_of(p, 1, ow, &w0, &w1, &wp);
+      int32_t out = p->lo;
+      if (rows > 0 && w1 > w0) {
+        uint8_t m = 0;
+        for (int64_t tj = w0; tj < w1; tj++) {
+          const int64_t col = ow * p->s[1] - p->pb[1] + tj * p->d[1];
+          if (col >= 0 && col < iw && vm[col] > m) m = vm[col];
+        }
+        const uint8_t raw = (uint8_t)(m ^ flip);
+        out = max_out(p, p->x_signed ? (int32_t)(int8_t)raw : (int32_t)raw);
+      }
+      ec_q8_store(c->y, p->y_signed, yoff + oh * p->out[1] + ow, ec_clamp_i32(out, p->lo, p->hi));
+    }
+  }
+}
+
+#define MAX_ROW 4096 /* widest input row of the row-wise max pool (a stack buffer) */
+
 static void qpool_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const qpool_ctx *c = vc;
-  for (int64_t pl = begin; pl < end; pl++) plane(c->p, c, pl);
+  const qpool_params *p = c->p;
+  if (!p->average && p->in[1] <= MAX_ROW) {
+    uint8_t vm[MAX_ROW];
+    for (int64_t pl = begin; pl < end; pl++) max_plane_rows(p, c, pl, vm);
+    return;
+  }
+  for (int64_t pl = begin; pl < end; pl++) plane(p, c, pl);
 }
 
 static void eval_qpool(const ec_node *n, const ec_exec *ex) {

@@ -30,5 +30,6 @@ uint32_t ec_cpu_features(void) {
   const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F DQ BW VL */
   if ((f & EC_CPU_AVX2) && (b & avx512) == avx512 && (xcr0 & 0xe6) == 0xe6)
     f |= EC_CPU_AVX512;
+  if ((f & EC_CPU_AVX512) && ((c >> 11) & 1)) f |= EC_CPU_AVX512VNNI; /* ECX bit 11 */
   return f;
 }

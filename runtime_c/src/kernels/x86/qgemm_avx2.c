@@ -99,6 +99,26 @@ typedef struct rq_consts {
   __m128i count;
 } rq_consts;
 
+/* a + b saturated to int32 */
+static inline __m256i adds_epi32(__m256i a, __m256i b) {
+  const __m256i s = _mm256_add_epi32(a, b);
+  /* overflow: a and b of one sign, s of the other; then INT32_MAX or INT32_MIN by b's sign */
+  const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(a, s));
+  const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(b, 31), _mm256_set1_epi32(INT32_MAX));
+  return _mm256_blendv_epi8(s, sat, _mm256_srai_epi32(ovf, 31));
+}
+
+/* The bias add saturates only where the caller could not rule out an overflow. */
+static inline __m256i requant8_sat(__m256i acc, const rq_consts *k, bool saturate) {
+  const __m256i x = srdhm(saturate ? adds_epi32(acc, k->bias) : _mm256_add_epi32(acc, k->bias),
+                          k->mult);
+  const __m256i rem = _mm256_and_si256(x, k->mask);
+  const __m256i thr = _mm256_sub_epi32(k->half, _mm256_srai_epi32(x, 31));
+  __m256i r = _mm256_sub_epi32(_mm256_sra_epi32(x, k->count), _mm256_cmpgt_epi32(rem, thr));
+  r = _mm256_add_epi32(r, k->zp);
+  return _mm256_min_epi32(_mm256_max_epi32(r, k->lo), k->hi);
+}
+
 static inline __m256i requant8(__m256i acc, const rq_consts *k) {
   const __m256i x = srdhm(_mm256_add_epi32(acc, k->bias), k->mult);
   const __m256i rem = _mm256_and_si256(x, k->mask);
@@ -118,9 +138,10 @@ void ec_x86_qrequant_row_avx2(const int32_t *acc, int64_t n, int32_t bias, ec_qm
                        _mm_cvtsi32_si128(right)};
   uint8_t *out = y;
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const __m256i v0 = requant8(_mm256_loadu_si256((const __m256i *)(acc + j)), &k);
-    const __m256i v1 = requant8(_mm256_loadu_si256((const __m256i *)(acc + j + 8)), &k);
+  for (; j + 16 <= n; j += 16) { /* any sums: the bias add saturates */
+    const __m256i v0 = requant8_sat(_mm256_loadu_si256((const __m256i *)(acc + j)), &k, true);
+    const __m256i v1 =
+        requant8_sat(_mm256_loadu_si256((const __m256i *)(acc + j + 8)), &k, true);
     /* packs interleaves 128-bit lanes: [v0 0-3, v1 0-3, v0 4-7, v1 4-7] */
     const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
     const __m128i lo16 = _mm256_castsi256_si128(w), hi16 = _mm256_extracti128_si256(w, 1);
@@ -194,7 +215,10 @@ void ec_x86_q8_block_avx2(int64_t groups, const int8_t *a, const int8_t *a2, int
       const int32_t bias = o->bias ? o->bias[r] : 0;
       const ec_qmul mul = o->mul[r];
       uint8_t *dst = y + (i0 + i) * rs;
-      if (mul.shift > 0) { /* saturating left shift: the portable path */
+      /* |sums| <= groups * 4 * 255 * 128 (a2 halves included): can the bias overflow them? */
+      const int64_t accmax = groups * EC_QKG * 255 * 128;
+      if (mul.shift > 0 || (int64_t)bias + accmax > INT32_MAX ||
+          (int64_t)bias - accmax < INT32_MIN) { /* the portable path: saturations */
         int32_t t[16];
         _mm256_storeu_si256((__m256i *)t, acc[2 * i]);
         _mm256_storeu_si256((__m256i *)(t + 8), acc[2 * i + 1]);

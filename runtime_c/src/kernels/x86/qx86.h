@@ -1,5 +1,6 @@
-/* AVX2 entry points of the int8 kernels (qgemm_avx2.c, built with -mavx2
- * -mfma where CMake defines EDGEC_HAVE_X86_KERNELS). Same contracts as the
+/* x86 entry points of the int8 kernels: AVX2 (qgemm_avx2.c, built with -mavx2
+ * -mfma) and AVX-512 VNNI (qgemm_vnni.c, built with AVX-512 F/BW/DQ/VL +
+ * VNNI), where CMake defines EDGEC_HAVE_X86_KERNELS. Same contracts as the
  * portable functions in kernels/ref/qgemm_core.h they stand in for; callers
  * check ec_cpu_features() first (ec_q_variant). */
 #ifndef EDGEC_KERNELS_X86_QX86_H_
@@ -53,5 +54,58 @@ void ec_x86_qdw_plane_avx2(const uint8_t *xp, int64_t ld, const int8_t *w, int64
                            int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                            int64_t oh, int64_t ow, int32_t bias, ec_qmul mul, const ec_qout *o,
                            uint8_t *y);
+
+/* ---- AVX-512 VNNI (vpdpbusd: no int16 step, so weights are never split) ---- */
+
+/* The EC_QMR x EC_QNR int32 tile (ec_qgemm_tile without a second half). */
+void ec_x86_q8_tile_vnni(int64_t groups, const int8_t *a, const uint8_t *b, int32_t *tile);
+
+/* GEMM and requantization in registers (8 x 48 register tiles): weight rows
+ * [0, rows) (slivers of EC_QMR, `sliver` bytes apart) times activation
+ * columns [0, cols) (slivers of EC_QNR, `bsliver` bytes apart, the last one
+ * zero padded); rows r0 + i of o's per-row bias and multiplier; stored 8-bit
+ * at y + i * rs + j. Exact for any bias and multiplier (rows whose bias could
+ * overflow int32 or whose multiplier shifts left take the scalar path). */
+void ec_x86_q8_block_vnni(int64_t groups, const int8_t *a, int64_t sliver, int64_t rows,
+                          const uint8_t *b, int64_t bsliver, int64_t cols, const ec_qout *o,
+                          int64_t r0, uint8_t *y, int64_t rs);
+
+/* ec_qgemm_dots for unsplit weights. */
+void ec_x86_qdots_vnni(int64_t m, int64_t kd, const int8_t *w, const uint8_t *x, int64_t n,
+                       int32_t *out);
+
+/* Depthwise int8 convolution of one plane with vpdpbusd, 4 taps of a kernel
+ * row per group, from a padded copy of the plane that it fills in xp (pad_h
+ * rows of ld bytes, as for ec_x86_qdw_plane_avx2; the zero point as
+ * padding). For shapes where ec_x86_qdw_vnni_fits. False (nothing written)
+ * when the multiplier shifts left or the bias could overflow int32: the
+ * caller takes another path. */
+typedef struct ec_qdw_vnni {
+  const uint8_t *x; /* the input plane, h x w source bytes */
+  int64_t h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+  int64_t pad_h, ld; /* the padded plane */
+  uint8_t flip;      /* 0x80 for int8 sources */
+  uint8_t zp_byte;   /* the input zero point as a source byte */
+  const int8_t *wt;  /* kh x kw */
+  int32_t bias;      /* input zero point folded in */
+  ec_qmul mul;
+  const ec_qout *o;
+} ec_qdw_vnni;
+bool ec_x86_qdw_vnni_fits(int64_t kh, int64_t kw, int64_t sw, int64_t dw);
+bool ec_x86_qdw_plane_vnni(const ec_qdw_vnni *a, uint8_t *xp, uint8_t *y);
+
+/* Direct convolution, stride 1, output as wide as the input: the GEMM panel
+ * of output pixels [p0, p0 + n) packed straight from the input (no im2col),
+ * K ordered (kernel row, kernel column, channel) -- the weights are packed in
+ * that order -- so each group of 4 k is 4 channels of one tap: 16 pixels of
+ * each read with one masked load at the tap's offset (the zero point where
+ * the tap falls outside the input). cg a multiple of 4; slivers of EC_QNR
+ * columns kh * kw * cg * EC_QNR bytes apart. */
+typedef struct ec_qshift {
+  const uint8_t *x; /* the group's first input plane */
+  int64_t cg, h, w, kh, kw, dh, dw, ph, pw;
+  uint8_t flip, zp_byte;
+} ec_qshift;
+void ec_x86_qpack_shift_vnni(const ec_qshift *s, int64_t p0, int64_t n, uint8_t *dst);
 
 #endif /* EDGEC_KERNELS_X86_QX86_H_ */
