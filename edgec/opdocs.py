@@ -40,17 +40,22 @@ KERNELS = ROOT / "runtime_c" / "src" / "kernels"
 
 _F = "float32"
 _FH = "float32, float16"
-_NUM = "float32, float16, int8, uint8, int32, int64"
-_INT = "int8, uint8, int32, int64"
+_FL = "float32, float16, float64, bfloat16"
+_NUM8 = "float32, float16, int8, uint8, int32, int64"
+_NUM = f"{_FL}, int8, uint8, int16, uint16, int32, uint32, int64, uint64"
+_INT = "int8, uint8, int16, uint16, int32, uint32, int64, uint64"
 _ANY = "any"
 KERNEL_DTYPES: dict[str, str] = {
-    **dict.fromkeys(["CONV", "CONV_TRANSPOSE", "GEMM", "MATMUL", "MAX_POOL", "AVERAGE_POOL",
+    **dict.fromkeys(["CONV", "CONV_TRANSPOSE", "MAX_POOL", "AVERAGE_POOL",
                      "LP_POOL", "BATCH_NORM", "LRN", "SOFTMAX", "LOG_SOFTMAX", "LAYER_NORM",
-                     "REDUCE_MEAN", "REDUCE_SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD",
-                     "REDUCE_L1", "REDUCE_L2", "REDUCE_SUM_SQUARE", "REDUCE_LOG_SUM_EXP",
                      "ARG_MAX", "ARG_MIN", "SPARSE_GEMM", "SPARSE_CONV"], _F),
+    **dict.fromkeys(["GEMM", "MATMUL"], "float32, float64"),
+    **dict.fromkeys(["REDUCE_MEAN", "REDUCE_SUM", "REDUCE_PROD", "REDUCE_L1", "REDUCE_L2",
+                     "REDUCE_SUM_SQUARE", "REDUCE_LOG_SUM_EXP"], _FL),
+    **dict.fromkeys(["REDUCE_MAX", "REDUCE_MIN"],
+                    f"{_FL}, bool, int8, uint8, int16, uint16, int32, uint32"),
     **dict.fromkeys(["ADD", "SUB", "MUL", "DIV", "MIN", "MAX", "MOD"], _NUM),
-    "POW": "float32, float16, int32, int64",
+    "POW": "float32, float16, float64, bfloat16, int32, int64",
     **dict.fromkeys(["EQUAL", "LESS", "GREATER", "LESS_OR_EQUAL", "GREATER_OR_EQUAL"],
                     f"{_NUM} -> bool"),
     **dict.fromkeys(["AND", "OR", "XOR", "NOT"], "bool"),
@@ -58,22 +63,22 @@ KERNEL_DTYPES: dict[str, str] = {
                      "CLIP", "SIGMOID", "TANH", "HARD_SIGMOID", "HARD_SWISH", "GELU", "ERF",
                      "SOFTPLUS", "ELU", "SELU", "FLOOR", "CEIL", "ROUND", "SIN", "COS", "SIGN",
                      "SOFTSIGN", "MISH", "ACOS", "ACOSH", "ASIN", "ASINH", "ATAN", "ATANH",
-                     "COSH", "SINH", "TAN"], _FH),
+                     "COSH", "SINH", "TAN"], _FL),
     **dict.fromkeys(["COPY", "CONCAT", "SPLIT", "TRANSPOSE", "EXPAND", "SLICE", "PAD", "TILE",
                      "TRILU"], _ANY),
-    "CAST": "float32, float16, int8, uint8, int32, int64, bool (both ways)",
+    "CAST": "any (both ways)",
     "WHERE": "bool condition; any",
     "GATHER": "any; int32/int64 indices",
     "RESIZE": "any (nearest), float32 (linear, cubic)",
     "GATHER_ELEMENTS": "any; int32/int64 indices",
     "GATHER_ND": "any; int32/int64 indices",
-    "SCATTER_ELEMENTS": f"any; reductions on {_NUM}",
-    "SCATTER_ND": f"any; reductions on {_NUM}",
+    "SCATTER_ELEMENTS": f"any; reductions on {_NUM8}",
+    "SCATTER_ND": f"any; reductions on {_NUM8}",
     **dict.fromkeys(["CUMSUM", "CUMPROD"], _NUM),
     "TOP_K": f"{_NUM}; int64 indices",
     "ONE_HOT": "float32/int8/uint8/int32/int64 indices; any values",
     "HARDMAX": _FH,
-    **dict.fromkeys(["IS_INF", "IS_NAN"], f"{_FH} -> bool"),
+    **dict.fromkeys(["IS_INF", "IS_NAN"], f"{_FL} -> bool"),
     **dict.fromkeys(["BIT_SHIFT", "BITWISE_AND", "BITWISE_OR", "BITWISE_XOR", "BITWISE_NOT"],
                     _INT),
     "QUANTIZE_LINEAR": "float32 -> int8/uint8",

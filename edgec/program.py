@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from edgec.fb.DType import DType
 
+BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES: dict[np.dtype, int] = {
     np.dtype(np.float32): DType.FLOAT32,
     np.dtype(np.float16): DType.FLOAT16,
@@ -21,6 +23,12 @@ DTYPES: dict[np.dtype, int] = {
     np.dtype(np.int32): DType.INT32,
     np.dtype(np.int64): DType.INT64,
     np.dtype(np.bool_): DType.BOOL,
+    np.dtype(np.float64): DType.FLOAT64,
+    np.dtype(np.int16): DType.INT16,
+    np.dtype(np.uint16): DType.UINT16,
+    np.dtype(np.uint32): DType.UINT32,
+    np.dtype(np.uint64): DType.UINT64,
+    BF16: DType.BFLOAT16,
 }
 NUMPY_DTYPES: dict[int, np.dtype] = {code: dt for dt, code in DTYPES.items()}
 

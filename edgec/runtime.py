@@ -102,7 +102,9 @@ class NodeArg:
 
 _ORT_TYPE_NAMES = {
     "float32": "float", "float16": "float16", "int8": "int8", "uint8": "uint8",
-    "int32": "int32", "int64": "int64", "bool": "bool",
+    "int32": "int32", "int64": "int64", "bool": "bool", "float64": "double",
+    "int16": "int16", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "bfloat16": "bfloat16",
 }
 
 

@@ -10,3 +10,9 @@ class DType(object):
     INT32 = 4
     INT64 = 5
     BOOL = 6
+    FLOAT64 = 7
+    INT16 = 8
+    UINT16 = 9
+    UINT32 = 10
+    UINT64 = 11
+    BFLOAT16 = 12

@@ -27,7 +27,7 @@ from edgec.fb.ConvOptions import ConvOptionsT
 from edgec.fb.GemmOptions import GemmOptionsT
 from edgec.fb.Opcode import Opcode
 from edgec.lower.context import LoweringContext, Unsupported, lowers
-from edgec.program import Instruction, Program, Tensor
+from edgec.program import BF16, Instruction, Program, Tensor
 
 # ---- workspace sizes (mirrors of the C kernels' blocking) -------------------
 
@@ -206,10 +206,46 @@ def _ints(node: ir.Node, name: str, default: Sequence[int]) -> list[int]:
     return [int(v) for v in value] if value is not None else list(default)
 
 
-def _check_float(ctx: LoweringContext, node: ir.Node) -> None:
-    for value in [*node.inputs, *node.outputs]:
-        if value is not None and ctx.dtype(value) != np.float32:
-            raise Unsupported(f"{ctx.dtype(value)} operand {value.name!r} (float32 only)")
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+HALF = (np.dtype(np.float16), BF16)
+
+
+def _check_float(ctx: LoweringContext, node: ir.Node, f64: bool = False) -> bool:
+    """Checks the operands share one float dtype the kernels take: float32, float64 where
+    f64 (Gemm and MatMul, computed in double), or float16/bfloat16, which run in the float32
+    kernel between casts: returns True for those (see _inputs, _output, _cast_back)."""
+    values = [v for v in [*node.inputs, *node.outputs] if v is not None]
+    first = ctx.dtype(values[0])
+    allowed = (F32, *HALF, *((F64,) if f64 else ()))
+    for value in values:
+        if ctx.dtype(value) != first or first not in allowed:
+            names = "float32, float64, float16 or bfloat16" if f64 else \
+                "float32, float16 or bfloat16"
+            raise Unsupported(f"{ctx.dtype(value)} operand {value.name!r} ({names}, all "
+                              f"of one dtype)")
+    return first in HALF
+
+
+def _as_f32(ctx: LoweringContext, value: ir.Value, name: str) -> int:
+    """A float16/bfloat16 operand in float32: a constant converted here, else by a CAST."""
+    data = ctx.const(value)
+    if data is not None:
+        return ctx.constant(np.asarray(data).astype(F32), f"{value.name or 'const'}/f32")
+    dst = ctx.scratch_tensor(f"{value.name}/f32", F32, ctx.shape(value))
+    ctx.emit(Opcode.CAST, [ctx.tensor(value)], [dst], name=name)
+    return dst
+
+
+def _output(ctx: LoweringContext, node: ir.Node, half: bool) -> int:
+    out = node.outputs[0]
+    if not half:
+        return ctx.output(out)
+    return ctx.scratch_tensor(f"{out.name}/f32", F32, ctx.shape(out))
+
+
+def _cast_back(ctx: LoweringContext, node: ir.Node, y: int, half: bool) -> None:
+    if half:
+        ctx.emit(Opcode.CAST, [y], [ctx.output(node.outputs[0])], name=node.name)
 
 
 def _spatial_rank(ctx: LoweringContext, x: ir.Value) -> int:
@@ -302,11 +338,14 @@ def _conv_path(g: ConvGeometry, group: int, channels: int, out_channels: int) ->
     return "im2col"
 
 
-def _inputs(ctx: LoweringContext, node: ir.Node) -> list[int]:
-    """Tensor indices of the node's inputs, an absent trailing optional one dropped."""
+def _inputs(ctx: LoweringContext, node: ir.Node, half: bool = False) -> list[int]:
+    """Tensor indices of the node's inputs, an absent trailing optional one dropped;
+    half: float16/bfloat16 ones converted to float32."""
     values = list(node.inputs)
     while values and values[-1] is None:
         values.pop()
+    if half:
+        return [-1 if v is None else _as_f32(ctx, v, node.name) for v in values]
     return [ctx.tensor(v) for v in values]
 
 
@@ -316,7 +355,7 @@ def _inputs(ctx: LoweringContext, node: ir.Node) -> list[int]:
 @lowers("Conv")
 def lower_conv(ctx: LoweringContext, node: ir.Node) -> None:
     x, w = node.inputs[0], node.inputs[1]
-    _check_float(ctx, node)
+    half = _check_float(ctx, node)
     g = _conv_geometry(ctx, node)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     group = _group(node, x_shape[1])
@@ -329,9 +368,11 @@ def lower_conv(ctx: LoweringContext, node: ir.Node) -> None:
         scratch = depthwise_workspace(list(y_shape[2:]), g.kernel, g.strides, g.dilations)
     else:
         scratch = conv_workspace(mg, k, pixels, path)
-    ins = ctx.emit(Opcode.CONV, _inputs(ctx, node), [ctx.output(node.outputs[0])],
+    y = _output(ctx, node, half)
+    ins = ctx.emit(Opcode.CONV, _inputs(ctx, node, half), [y],
                    _conv_options(g, group), node.name, scratch_size=scratch)
     ins.variant = VARIANT_BEST  # pack_weights lays out a constant weight for the kernels
+    _cast_back(ctx, node, y, half)
 
 
 def _transpose_pads(node: ir.Node, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
@@ -361,7 +402,7 @@ def _transpose_pads(node: ir.Node, x_shape: tuple[int, ...], y_shape: tuple[int,
 @lowers("ConvTranspose")
 def lower_conv_transpose(ctx: LoweringContext, node: ir.Node) -> None:
     x, w = node.inputs[0], node.inputs[1]
-    _check_float(ctx, node)
+    half = _check_float(ctx, node)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     g = _base_geometry(ctx, node)
     g.pads = _transpose_pads(node, x_shape, ctx.shape(node.outputs[0]), g)
@@ -370,9 +411,11 @@ def lower_conv_transpose(ctx: LoweringContext, node: ir.Node) -> None:
     kernel_size = int(np.prod(g.kernel))
     scratch = conv_transpose_workspace(w_shape[1], x_shape[1] // group, kernel_size,
                                        int(np.prod(x_shape[2:])))
-    ins = ctx.emit(Opcode.CONV_TRANSPOSE, _inputs(ctx, node), [ctx.output(node.outputs[0])],
+    y = _output(ctx, node, half)
+    ins = ctx.emit(Opcode.CONV_TRANSPOSE, _inputs(ctx, node, half), [y],
                    _conv_options(g, group), node.name, scratch_size=scratch)
     ins.variant = VARIANT_BEST
+    _cast_back(ctx, node, y, half)
 
 
 # ---- Gemm / MatMul -----------------------------------------------------------
@@ -381,7 +424,7 @@ def lower_conv_transpose(ctx: LoweringContext, node: ir.Node) -> None:
 @lowers("Gemm")
 def lower_gemm(ctx: LoweringContext, node: ir.Node) -> None:
     a, b = node.inputs[0], node.inputs[1]
-    _check_float(ctx, node)
+    half = _check_float(ctx, node, f64=True)
     a_shape, b_shape = ctx.shape(a), ctx.shape(b)
     if len(a_shape) != 2 or len(b_shape) != 2:
         raise Unsupported("A and B must be matrices")
@@ -392,9 +435,11 @@ def lower_gemm(ctx: LoweringContext, node: ir.Node) -> None:
                         activation=Activation.NONE)
     m, k = a_shape[::-1] if opts.transA else a_shape
     n = b_shape[0] if opts.transB else b_shape[1]
-    ins = ctx.emit(Opcode.GEMM, _inputs(ctx, node), [ctx.output(node.outputs[0])], opts,
+    y = _output(ctx, node, half)
+    ins = ctx.emit(Opcode.GEMM, _inputs(ctx, node, half), [y], opts,
                    node.name, scratch_size=gemm_workspace(m, n, k))
     ins.variant = VARIANT_BEST
+    _cast_back(ctx, node, y, half)
 
 
 def _matmul_dims(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int]:
@@ -410,14 +455,16 @@ def _matmul_dims(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int]
 @lowers("MatMul")
 def lower_matmul(ctx: LoweringContext, node: ir.Node) -> None:
     a, b = node.inputs[0], node.inputs[1]
-    _check_float(ctx, node)
+    half = _check_float(ctx, node, f64=True)
     a_shape, b_shape = ctx.shape(a), ctx.shape(b)
     if not a_shape or not b_shape:
         raise Unsupported("MatMul of a scalar")
     m, n, k = _matmul_dims(a_shape, b_shape)
-    ins = ctx.emit(Opcode.MATMUL, [ctx.tensor(a), ctx.tensor(b)], [ctx.output(node.outputs[0])],
+    y = _output(ctx, node, half)
+    ins = ctx.emit(Opcode.MATMUL, _inputs(ctx, node, half), [y],
                    name=node.name, scratch_size=gemm_workspace(m, n, k))
     ins.variant = VARIANT_BEST
+    _cast_back(ctx, node, y, half)
 
 
 # ---- weight layout for the kernels (the last pass before memory planning) ---------

@@ -1,9 +1,10 @@
 """Elementwise unary, binary and variadic ops.
 
-Arithmetic and comparisons run on float32, float16, int8, uint8, int32 and
-int64; float unary ops on float32 and float16; bitwise ops and shifts on the
-integer dtypes. Clip with bounds computed at run time (or on integers) becomes
-Max/Min; Pow of mixed dtypes casts the exponent (or the integer base) first.
+Arithmetic and comparisons run on every numeric dtype (float32, float16,
+float64, bfloat16 and the 8- to 64-bit integers); float unary ops on the four
+float dtypes; bitwise ops and shifts on the integer dtypes. Clip with bounds
+computed at run time (or on integers, or float64) becomes Max/Min; Pow of
+mixed dtypes casts the exponent (or the integer base) first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from edgec.fb.AxisOptions import AxisOptionsT
 from edgec.fb.Opcode import Opcode
 from edgec.fb.UnaryOptions import UnaryOptionsT
 from edgec.lower.context import LoweringContext, Unsupported, lowers
-from edgec.program import DTYPES
+from edgec.program import BF16, DTYPES
 
 BINARY = {
     "Add": Opcode.ADD, "Sub": Opcode.SUB, "Mul": Opcode.MUL, "Div": Opcode.DIV,
@@ -28,11 +29,12 @@ BITWISE = {
     "BitwiseAnd": Opcode.BITWISE_AND, "BitwiseOr": Opcode.BITWISE_OR,
     "BitwiseXor": Opcode.BITWISE_XOR, "BitShift": Opcode.BIT_SHIFT,
 }
-F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
-FLOATS = (F32, F16)
-INTS = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int32), np.dtype(np.int64))
+F32, F16, F64 = np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64)
+FLOATS = (F32, F16, F64, BF16)
+INTS = tuple(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32,
+                                   np.uint32, np.int64, np.uint64))
 NUMERIC = (*FLOATS, *INTS)
-POW_DTYPES = (F32, F16, np.dtype(np.int32), np.dtype(np.int64))
+POW_DTYPES = (*FLOATS, np.dtype(np.int32), np.dtype(np.int64))
 
 UNARY = {
     "Sqrt": Opcode.SQRT, "Exp": Opcode.EXP, "Log": Opcode.LOG, "Neg": Opcode.NEG,
@@ -91,7 +93,7 @@ def clip_bounds(ctx: LoweringContext, node: ir.Node) -> tuple[float, float]:
 def lower_unary(ctx: LoweringContext, node: ir.Node) -> None:
     x = node.inputs[0]
     if ctx.dtype(x) not in FLOATS:
-        raise Unsupported(f"{ctx.dtype(x)} input (float32, float16 only)")
+        raise Unsupported(f"{ctx.dtype(x)} input (float dtypes only)")
     ctx.emit(UNARY[node.op_type], [ctx.tensor(x)], [ctx.output(node.outputs[0])],
              unary_options(node), node.name)
 
@@ -114,7 +116,8 @@ def lower_clip(ctx: LoweringContext, node: ir.Node) -> None:
     dtype = ctx.dtype(x)
     inputs = [*node.inputs, None, None]
     constant = all(v is None or ctx.const(v) is not None for v in inputs[1:3])
-    if dtype in FLOATS and constant:
+    # CLIP's bounds are float32: float64 takes the Max/Min path, exact
+    if dtype in FLOATS and dtype != F64 and constant:
         opts = UnaryOptionsT()
         opts.alpha, opts.beta = clip_bounds(ctx, node)
         ctx.emit(Opcode.CLIP, [ctx.tensor(x)], [ctx.output(out)], opts, node.name)
@@ -183,7 +186,7 @@ def lower_binary(ctx: LoweringContext, node: ir.Node) -> None:
     if logical and dtype != np.bool_:
         raise Unsupported(f"{dtype} inputs (bool only)")
     if not logical and dtype not in NUMERIC:
-        raise Unsupported(f"{dtype} inputs (float32, float16, int8, uint8, int32, int64 only)")
+        raise Unsupported(f"{dtype} inputs (numeric dtypes only)")
     if node.op_type == "Pow":
         _lower_pow(ctx, node)
         return
@@ -205,7 +208,7 @@ def _lower_pow(ctx: LoweringContext, node: ir.Node) -> None:
     a, b, out = node.inputs[0], node.inputs[1], node.outputs[0]
     base, exp = ctx.dtype(a), ctx.dtype(b)
     if base not in POW_DTYPES:
-        raise Unsupported(f"{base} base (float32, float16, int32, int64 only)")
+        raise Unsupported(f"{base} base (float, int32, int64 only)")
     if base in FLOATS or np.issubdtype(exp, np.integer):
         ctx.emit(Opcode.POW, [ctx.tensor(a), _binary_operand(ctx, b, base, node.name)],
                  [ctx.output(out)], name=node.name)
@@ -222,7 +225,7 @@ def lower_bitwise(ctx: LoweringContext, node: ir.Node) -> None:
     a, b = node.inputs[0], node.inputs[1]
     dtype = ctx.dtype(a)
     if dtype not in INTS:
-        raise Unsupported(f"{dtype} inputs (int8, uint8, int32, int64 only)")
+        raise Unsupported(f"{dtype} inputs (integer dtypes only)")
     options = None
     if node.op_type == "BitShift":
         direction = node.attributes.get_string("direction", "")
@@ -238,7 +241,7 @@ def lower_bitwise(ctx: LoweringContext, node: ir.Node) -> None:
 def lower_bitwise_not(ctx: LoweringContext, node: ir.Node) -> None:
     x = node.inputs[0]
     if ctx.dtype(x) not in INTS:
-        raise Unsupported(f"{ctx.dtype(x)} input (int8, uint8, int32, int64 only)")
+        raise Unsupported(f"{ctx.dtype(x)} input (integer dtypes only)")
     ctx.emit(Opcode.BITWISE_NOT, [ctx.tensor(x)], [ctx.output(node.outputs[0])],
              name=node.name)
 

@@ -27,7 +27,7 @@ from edgec.fb.Opcode import Opcode
 from edgec.fb.TransposeOptions import TransposeOptionsT
 from edgec.lower import context
 from edgec.lower.context import LoweringContext, Unsupported, lowers
-from edgec.program import DTYPES, Tensor
+from edgec.program import BF16, DTYPES, Tensor
 
 # Ops lowered through their ONNX function body (the schema's, for the node's opset).
 FUNCTION_OPS = (
@@ -39,6 +39,9 @@ FUNCTION_OPS = (
 )
 F32 = np.dtype(np.float32)
 INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+# the dtypes the scatter kernels reduce over (scatter_common.h)
+_SCATTER_REDUCIBLE = (F32, np.dtype(np.float16), np.dtype(np.int8), np.dtype(np.uint8),
+                      *INDEX_DTYPES)
 
 
 # ---- helpers -------------------------------------------------------------------------
@@ -300,8 +303,8 @@ def lower_scatter_elements(ctx: LoweringContext, node: ir.Node) -> None:
     dtype = _runtime_dtype(ctx, data)
     _index_dtype(ctx, indices)
     flags = _reduction(node)
-    if flags and dtype == np.bool_:
-        raise Unsupported("a reduction over bool")
+    if flags and dtype not in _SCATTER_REDUCIBLE:
+        raise Unsupported(f"a reduction over {dtype}")
     rank = len(ctx.shape(data))
     axis = _axis(node.attributes.get_int("axis", 0), rank)
     ctx.emit(Opcode.SCATTER_ELEMENTS, [ctx.tensor(data), ctx.tensor(indices),
@@ -325,8 +328,8 @@ def lower_scatter_nd(ctx: LoweringContext, node: ir.Node) -> None:
     dtype = _runtime_dtype(ctx, data)
     _index_dtype(ctx, indices)
     flags = _reduction(node)
-    if flags and dtype == np.bool_:
-        raise Unsupported("a reduction over bool")
+    if flags and dtype not in _SCATTER_REDUCIBLE:
+        raise Unsupported(f"a reduction over {dtype}")
     ctx.emit(Opcode.SCATTER_ND, [ctx.tensor(data), ctx.tensor(indices), ctx.tensor(updates)],
              [ctx.output(node.outputs[0])], AxisOptionsT(flags=flags), node.name)
 
@@ -426,8 +429,8 @@ def lower_hardmax(ctx: LoweringContext, node: ir.Node) -> None:
 @lowers("IsNaN", "IsInf")
 def lower_is_class(ctx: LoweringContext, node: ir.Node) -> None:
     x = node.inputs[0]
-    if ctx.dtype(x) not in (F32, np.dtype(np.float16)):
-        raise Unsupported(f"{ctx.dtype(x)} input (float32, float16 only)")
+    if ctx.dtype(x) not in (F32, np.dtype(np.float16), np.dtype(np.float64), BF16):
+        raise Unsupported(f"{ctx.dtype(x)} input (float dtypes only)")
     if node.op_type == "IsNaN":
         ctx.emit(Opcode.IS_NAN, [ctx.tensor(x)], [ctx.output(node.outputs[0])], name=node.name)
         return

@@ -23,8 +23,9 @@ from edgec.fb.PoolKind import PoolKind
 from edgec.fb.PoolOptions import PoolOptionsT
 from edgec.lower.context import LoweringContext, Unsupported, lowers
 from edgec.lower.conv import VARIANT_BEST
+from edgec.program import BF16
 
-F32 = np.dtype(np.float32)
+F32, F16, F64 = np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64)
 MAX_SPATIAL = 3  # the pool kernel handles 1-D, 2-D and 3-D pools
 
 _POOLS = {
@@ -228,7 +229,9 @@ def lower_lrn(ctx: LoweringContext, node: ir.Node) -> None:
 @lowers("Softmax", "LogSoftmax")
 def lower_softmax(ctx: LoweringContext, node: ir.Node) -> None:
     x = node.inputs[0]
-    _require_f32(ctx, x, "input")
+    dtype = ctx.dtype(x)
+    if dtype not in (F32, F16, BF16, F64):
+        raise Unsupported(f"input is {dtype} (float dtypes only)")
     rank = len(ctx.shape(x))
     legacy = _opset(node) < 13  # the input is coerced to 2-D at axis
     opts = AxisOptionsT()
@@ -240,9 +243,50 @@ def lower_softmax(ctx: LoweringContext, node: ir.Node) -> None:
         opts.flags = 1
     else:
         opts.axis = _axis(axis, max(rank, 1))
+    if dtype == F64:
+        _softmax_f64(ctx, node, list(range(opts.axis, rank)) if legacy else [opts.axis])
+        return
     opcode = Opcode.SOFTMAX if node.op_type == "Softmax" else Opcode.LOG_SOFTMAX
-    ins = ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(node.outputs[0])], opts, node.name)
+    src, dst = ctx.tensor(x), ctx.output(node.outputs[0])
+    if dtype != F32:  # float16, bfloat16: the float32 kernel between casts
+        shape = ctx.shape(x)
+        src32 = ctx.scratch_tensor(f"{x.name}/f32", F32, shape)
+        ctx.emit(Opcode.CAST, [src], [src32], name=node.name)
+        src, out = src32, dst
+        dst = ctx.scratch_tensor(f"{node.outputs[0].name}/f32", F32, shape)
+    ins = ctx.emit(opcode, [src], [dst], opts, node.name)
     ins.variant = VARIANT_BEST
+    if dtype != F32:
+        ctx.emit(Opcode.CAST, [dst], [out], name=node.name)
+
+
+def _softmax_f64(ctx: LoweringContext, node: ir.Node, axes: list[int]) -> None:
+    """float64 (Log)Softmax, in double, as its ONNX definition: e = exp(x - max(x)),
+    e / sum(e), or (x - max(x)) - log(sum(e))."""
+    x, out = node.inputs[0], node.outputs[0]
+    shape = ctx.shape(x)
+    if not shape:
+        raise Unsupported("float64 scalar input")
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    opts = AxisOptionsT()
+    opts.axes = axes
+    opts.keepdims = True
+
+    def step(opcode: int, ins: list[int], tag: str, shp: tuple[int, ...],
+             options: object = None) -> int:
+        t = ctx.scratch_tensor(f"{out.name}/{tag}", F64, shp)
+        ctx.emit(opcode, ins, [t], options, node.name)
+        return t
+
+    src = ctx.tensor(x)
+    d = step(Opcode.SUB, [src, step(Opcode.REDUCE_MAX, [src], "max", kept, opts)], "d", shape)
+    e = step(Opcode.EXP, [d], "exp", shape)
+    total = step(Opcode.REDUCE_SUM, [e], "sum", kept, opts)
+    if node.op_type == "Softmax":
+        ctx.emit(Opcode.DIV, [e, total], [ctx.output(out)], name=node.name)
+    else:
+        ctx.emit(Opcode.SUB, [d, step(Opcode.LOG, [total], "log", kept)], [ctx.output(out)],
+                 name=node.name)
 
 
 def _norm_param(ctx: LoweringContext, value: ir.Value | None, norm_shape: tuple[int, ...],
@@ -335,7 +379,12 @@ def _reduce_axes(ctx: LoweringContext, node: ir.Node, rank: int) -> list[int] | 
 @lowers(*_REDUCE)
 def lower_reduce(ctx: LoweringContext, node: ir.Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
-    _require_f32(ctx, x, "input")
+    dtype = ctx.dtype(x)
+    # floats; ReduceMax/Min also bool and integers exact in double (the kernel's loop)
+    if dtype.kind != "f" and dtype != BF16 and not (
+            node.op_type in ("ReduceMax", "ReduceMin") and dtype.itemsize <= 4):
+        raise Unsupported(f"input is {dtype} (float dtypes; ReduceMax/Min: bool and "
+                          "integers up to 32 bits too)")
     rank = len(ctx.shape(x))
     axes = _reduce_axes(ctx, node, rank)
     keepdims = bool(node.attributes.get_int("keepdims", 1))

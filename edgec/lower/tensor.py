@@ -258,7 +258,8 @@ def _pad_value(ctx: LoweringContext, value: ir.Value | None, dtype: np.dtype) ->
     as_f32 = float(np.float32(scalar))
     if dtype == np.bool_:
         return 1.0 if scalar else 0.0
-    if np.issubdtype(dtype, np.integer) and as_f32 != scalar:
+    if (np.issubdtype(dtype, np.integer) or dtype == np.float64) and as_f32 != scalar \
+            and not np.isnan(scalar):
         raise Unsupported(f"pad value {scalar} is not exact in float32")
     if dtype == np.float16:
         return float(np.float32(np.float16(scalar)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from edgec.fb.Activation import Activation
 from edgec.fb.Opcode import Opcode
 from edgec.program import Instruction, Program
@@ -47,6 +49,8 @@ def fuse_activations(program: Program) -> int:
         src = act.inputs[0]
         prod = producer.get(src)
         if prod is None or uses[src] != 1 or program.tensors[src].alias_of is not None:
+            continue
+        if program.tensors[src].dtype != np.float32:  # float64 GEMMs have no epilogue
             continue
         if prod.options.activation != Activation.NONE:
             continue

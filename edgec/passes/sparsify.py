@@ -192,6 +192,8 @@ def _fc_candidate(program: Program, ins: Instruction,
                   originals: Mapping[str, np.ndarray]) -> tuple[np.ndarray, str, int] | None:
     a = program.tensors[ins.inputs[0]]
     y = program.tensors[ins.outputs[0]]
+    if a.dtype != np.float32:  # float64 GEMM/MATMUL: no sparse kernel
+        return None
     if ins.opcode == Opcode.GEMM:
         if ins.options.transA or len(a.shape) != 2 or len(ins.inputs) > 3:
             return None

@@ -217,7 +217,7 @@ static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
       !fb_u64(t, EC_FB_TENSOR_OFFSET, 0, &offset) ||
       !fb_u64(t, EC_FB_TENSOR_SIZE, 0, &size))
     return FMT_ERR("tensor %zu: malformed table", i);
-  if (dtype > EC_FB_DTYPE_BOOL)
+  if (dtype > EC_FB_DTYPE_BFLOAT16)
     return FMT_ERR("tensor %zu ('%s'): unknown dtype %u", i, td->name, dtype);
   td->dtype = (ec_dtype)dtype;
   if (shape.len > EC_MAX_RANK)

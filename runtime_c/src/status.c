@@ -54,18 +54,19 @@ EC_API const char *ec_status_name(ec_status status) {
 
 size_t ec_dtype_size(ec_dtype dtype) {
   switch (dtype) {
-    case EC_FLOAT32: case EC_INT32: return 4;
-    case EC_FLOAT16: return 2;
+    case EC_FLOAT32: case EC_INT32: case EC_UINT32: return 4;
+    case EC_FLOAT16: case EC_INT16: case EC_UINT16: case EC_BFLOAT16: return 2;
     case EC_INT8: case EC_UINT8: case EC_BOOL: return 1;
-    case EC_INT64: return 8;
+    case EC_INT64: case EC_FLOAT64: case EC_UINT64: return 8;
   }
   return 0;
 }
 
 const char *ec_dtype_name(ec_dtype dtype) {
-  static const char *names[] = {"float32", "float16", "int8", "uint8",
-                                "int32",   "int64",   "bool"};
-  return (unsigned)dtype < 7 ? names[dtype] : "?";
+  static const char *names[] = {"float32", "float16", "int8",   "uint8",  "int32",
+                                "int64",   "bool",    "float64", "int16", "uint16",
+                                "uint32",  "uint64",  "bfloat16"};
+  return (unsigned)dtype < sizeof names / sizeof names[0] ? names[dtype] : "?";
 }
 
 ec_status ec_check_arity(const ec_node *node, int32_t min_in, int32_t max_in,

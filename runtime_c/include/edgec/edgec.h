@@ -48,6 +48,12 @@ typedef enum ec_dtype {
   EC_INT32 = 4,
   EC_INT64 = 5,
   EC_BOOL = 6,
+  EC_FLOAT64 = 7,
+  EC_INT16 = 8,
+  EC_UINT16 = 9,
+  EC_UINT32 = 10,
+  EC_UINT64 = 11,
+  EC_BFLOAT16 = 12, /* the upper 16 bits of a float32 */
 } ec_dtype;
 
 typedef struct ec_model ec_model;

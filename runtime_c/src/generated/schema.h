@@ -12,6 +12,12 @@
 #define EC_FB_DTYPE_INT32 4
 #define EC_FB_DTYPE_INT64 5
 #define EC_FB_DTYPE_BOOL 6
+#define EC_FB_DTYPE_FLOAT64 7
+#define EC_FB_DTYPE_INT16 8
+#define EC_FB_DTYPE_UINT16 9
+#define EC_FB_DTYPE_UINT32 10
+#define EC_FB_DTYPE_UINT64 11
+#define EC_FB_DTYPE_BFLOAT16 12
 
 /* enum StorageKind : byte */
 #define EC_FB_STORAGEKIND_ARENA 0

@@ -7,28 +7,57 @@
  * (exact integer powers, wrapping). Integer division by zero gives 0 rather
  * than trapping: the runtime never crashes on data. BitShift (flags bit 0:
  * right) by a negative amount or by the width or more gives 0 (-1 for a
- * negative signed value shifted right). */
+ * negative signed value shifted right).
+ * float64, bfloat16, int16, uint16, uint32 and uint64 take one loop for
+ * all ops (wide_range): elements go through elem.h as doubles (float64 is
+ * computed in double, bfloat16 rounded back) or 64-bit integers. */
 #include <math.h>
 #include <stdint.h>
 
 #include "kernels/broadcast.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 #define GRAIN 16384
-#define N_DTYPES 7 /* ec_dtype values: FLOAT32 .. BOOL */
+#define N_TYPED 7 /* the dtypes of the typed loops: FLOAT32 .. BOOL */
+/* the wide dtypes a kernel takes: bit (dtype - EC_FLOAT64) */
+#define WIDE_ALL 0x3fu /* float64, int16, uint16, uint32, uint64, bfloat16 */
+#define WIDE_INT 0x1eu /* int16, uint16, uint32, uint64 */
+
+/* The op, for the one loop of the wide dtypes. */
+enum {
+  OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_MOD, OP_POW,
+  OP_EQ, OP_LT, OP_GT, OP_LE, OP_GE, OP_AND, OP_OR, OP_XOR, OP_SHIFT, OP_NONE
+};
 
 typedef struct binary_ctx {
   const ec_bcast *b;
   const void *x, *y;
   void *z;
   bool flag; /* AxisOptions.flags bit 0 */
+  uint8_t op; /* OP_* */
+  ec_dtype dt; /* of the inputs */
 } binary_ctx;
 
-static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, bool bool_out) {
+typedef struct binary_params {
+  ec_bcast b;
+  ec_range_fn fn; /* the loop for the input dtype */
+  uint8_t op;
+} binary_params;
+
+static void wide_range(void *vc, int64_t begin, int64_t end, int32_t thread);
+
+/* fns: the typed loops by dtype (NULL: not supported); wide: WIDE_* mask of
+ * the wide dtypes taken by wide_range with op. */
+static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, uint8_t op, unsigned wide,
+                                bool bool_out) {
   ec_status st = ec_check_arity(n, 2, 2, 1);
   if (st != EC_OK) return st;
   ec_dtype dt = n->tin[0]->dtype;
-  if ((unsigned)dt >= N_DTYPES || fns[dt] == NULL)
+  const ec_range_fn fn = (unsigned)dt < N_TYPED            ? fns[dt]
+                         : (wide >> (dt - EC_FLOAT64)) & 1u ? wide_range
+                                                            : NULL;
+  if (fn == NULL)
     return ec_node_error(n, EC_ERR_DTYPE, "%s inputs are not supported",
                          ec_dtype_name(dt));
   if (n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
@@ -36,9 +65,20 @@ static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, bool bool_ou
   st = ec_check_dtype(n, n->tin[1], dt, "second input");
   if (st == EC_OK)
     st = ec_check_dtype(n, n->tout[0], bool_out ? EC_BOOL : dt, "output");
-  if (st == EC_OK) st = ec_alloc_params(n, sizeof(ec_bcast));
-  if (st == EC_OK) st = ec_bcast_init(n, n->tout[0], n->tin, 2, n->params);
-  return st;
+  if (st == EC_OK) st = ec_alloc_params(n, sizeof(binary_params));
+  if (st != EC_OK) return st;
+  binary_params *p = n->params;
+  p->fn = fn;
+  p->op = op;
+  return ec_bcast_init(n, n->tout[0], n->tin, 2, &p->b);
+}
+
+static void eval_binary(const ec_node *n, const ec_exec *ex) {
+  const binary_params *p = n->params;
+  binary_ctx c = {&p->b, ex->data[n->in[0]], ex->data[n->in[1]], ex->data[n->out[0]],
+                  n->opt.type == EC_FB_OPOPTIONS_AXISOPTIONS && (n->opt.u.axis.flags & 1u),
+                  p->op, n->tin[0]->dtype};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, p->fn, &c);
 }
 
 /* Walks [begin, end) row by row; BODY sees a, b (inputs, loaded as TV) and
@@ -74,24 +114,17 @@ static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, bool bool_ou
 #define TO_U8(v) ((uint8_t)(v))
 #define BINARY_RANGE(FN, TA, TO, BODY) BINARY_RANGE_LS(FN, TA, TA, TO, ID, (TO), BODY)
 
-/* One kernel over several dtypes: the range function is picked by the input
- * dtype from NAME##_fns (NULL: not supported, refused in prepare). */
-#define BINARY_KERNEL(NAME, BOOL_OUT, ...)                                    \
-  static const ec_range_fn NAME##_fns[N_DTYPES] = {__VA_ARGS__};              \
+/* One kernel over several dtypes: prepare picks the range function by the
+ * input dtype from NAME##_fns (NULL: not supported, refused) or, for a wide
+ * dtype in the WIDE mask, wide_range with OP. */
+#define BINARY_KERNEL(NAME, BOOL_OUT, OP, WIDE, ...)                          \
+  static const ec_range_fn NAME##_fns[N_TYPED] = {__VA_ARGS__};               \
   static ec_status prepare_##NAME(ec_node *n) {                               \
-    return prepare_binary(n, NAME##_fns, BOOL_OUT);                           \
+    return prepare_binary(n, NAME##_fns, OP, WIDE, BOOL_OUT);                 \
   }                                                                           \
-  static void eval_##NAME(const ec_node *n, const ec_exec *ex) {              \
-    binary_ctx c = {n->params, ex->data[n->in[0]], ex->data[n->in[1]],        \
-                    ex->data[n->out[0]],                                      \
-                    n->opt.type == EC_FB_OPOPTIONS_AXISOPTIONS &&             \
-                        (n->opt.u.axis.flags & 1u)};                          \
-    ec_parallel_for(ex, n->tout[0]->numel, GRAIN,                             \
-                    NAME##_fns[n->tin[0]->dtype], &c);                        \
-  }                                                                           \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_##NAME, eval_##NAME};
+  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_##NAME, eval_binary};
 
-/* float32, float16 (in float32) and the four integer dtypes. */
+/* float32, float16 (in float32) and the four integer dtypes; the wide ones. */
 #define ARITH(NAME, FEXPR, IEXPR)                                             \
   BINARY_RANGE(NAME##_f32, float, float, FEXPR)                               \
   BINARY_RANGE_LS(NAME##_f16, uint16_t, float, uint16_t, ec_f16_to_f32,       \
@@ -100,10 +133,10 @@ static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, bool bool_ou
   BINARY_RANGE(NAME##_u8, uint8_t, uint8_t, IEXPR)                            \
   BINARY_RANGE(NAME##_i32, int32_t, int32_t, IEXPR)                           \
   BINARY_RANGE(NAME##_i64, int64_t, int64_t, IEXPR)                           \
-  BINARY_KERNEL(NAME, false, NAME##_f32, NAME##_f16, NAME##_i8, NAME##_u8,    \
-                NAME##_i32, NAME##_i64, NULL)
+  BINARY_KERNEL(NAME, false, OP_##NAME, WIDE_ALL, NAME##_f32, NAME##_f16,    \
+                NAME##_i8, NAME##_u8, NAME##_i32, NAME##_i64, NULL)
 
-#define COMPARE(NAME, EXPR)                                                   \
+#define COMPARE(NAME, OP, EXPR)                                               \
   BINARY_RANGE(NAME##_f32, float, uint8_t, EXPR)                              \
   BINARY_RANGE_LS(NAME##_f16, uint16_t, float, uint8_t, ec_f16_to_f32, TO_U8, \
                   EXPR)                                                       \
@@ -111,8 +144,8 @@ static ec_status prepare_binary(ec_node *n, const ec_range_fn *fns, bool bool_ou
   BINARY_RANGE(NAME##_u8, uint8_t, uint8_t, EXPR)                             \
   BINARY_RANGE(NAME##_i32, int32_t, uint8_t, EXPR)                            \
   BINARY_RANGE(NAME##_i64, int64_t, uint8_t, EXPR)                            \
-  BINARY_KERNEL(NAME, true, NAME##_f32, NAME##_f16, NAME##_i8, NAME##_u8,     \
-                NAME##_i32, NAME##_i64, NULL)
+  BINARY_KERNEL(NAME, true, OP, WIDE_ALL, NAME##_f32, NAME##_f16, NAME##_i8,  \
+                NAME##_u8, NAME##_i32, NAME##_i64, NULL)
 
 /* Integer arithmetic that is defined for every input: wrapping add, sub
  * and mul, and division/modulo by 0 or -1 handled before they trap. The
@@ -137,6 +170,13 @@ static inline float fmod_py(float a, float b) {
   return (r != 0.0f && ((r < 0.0f) != (b < 0.0f))) ? r + b : r;
 }
 
+#define OP_add OP_ADD
+#define OP_sub OP_SUB
+#define OP_mul OP_MUL
+#define OP_div OP_DIV
+#define OP_min OP_MIN
+#define OP_max OP_MAX
+#define OP_mod OP_MOD
 ARITH(add, a + b, WRAP(a) + WRAP(b))
 ARITH(sub, a - b, WRAP(a) - WRAP(b))
 ARITH(mul, a * b, WRAP(a) * WRAP(b))
@@ -163,17 +203,18 @@ BINARY_RANGE(pow_f32, float, float, powf(a, b))
 BINARY_RANGE_LS(pow_f16, uint16_t, float, uint16_t, ec_f16_to_f32, ec_f32_to_f16, powf(a, b))
 BINARY_RANGE(pow_i32, int32_t, int32_t, ipow(a, b))
 BINARY_RANGE(pow_i64, int64_t, int64_t, ipow(a, b))
-BINARY_KERNEL(pow, false, pow_f32, pow_f16, NULL, NULL, pow_i32, pow_i64, NULL)
+/* the wide ones: float64 and bfloat16 */
+BINARY_KERNEL(pow, false, OP_POW, 0x21u, pow_f32, pow_f16, NULL, NULL, pow_i32, pow_i64, NULL)
 
-COMPARE(equal, a == b)
-COMPARE(less, a < b)
-COMPARE(greater, a > b)
-COMPARE(less_or_equal, a <= b)
-COMPARE(greater_or_equal, a >= b)
+COMPARE(equal, OP_EQ, a == b)
+COMPARE(less, OP_LT, a < b)
+COMPARE(greater, OP_GT, a > b)
+COMPARE(less_or_equal, OP_LE, a <= b)
+COMPARE(greater_or_equal, OP_GE, a >= b)
 
 #define LOGIC(NAME, EXPR)                                                     \
   BINARY_RANGE(NAME##_b, uint8_t, uint8_t, EXPR)                              \
-  BINARY_KERNEL(NAME, true, NULL, NULL, NULL, NULL, NULL, NULL, NAME##_b)
+  BINARY_KERNEL(NAME, true, OP_NONE, 0u, NULL, NULL, NULL, NULL, NULL, NULL, NAME##_b)
 
 LOGIC(and, (a != 0) & (b != 0))
 LOGIC(or, (a != 0) | (b != 0))
@@ -181,17 +222,17 @@ LOGIC(xor, (a != 0) ^ (b != 0))
 
 /* ---- bitwise ops and shifts (integer dtypes) ----------------------------- */
 
-#define BITWISE(NAME, EXPR)                                                   \
+#define BITWISE(NAME, OP, EXPR)                                               \
   BINARY_RANGE(NAME##_i8, int8_t, int8_t, EXPR)                               \
   BINARY_RANGE(NAME##_u8, uint8_t, uint8_t, EXPR)                             \
   BINARY_RANGE(NAME##_i32, int32_t, int32_t, EXPR)                            \
   BINARY_RANGE(NAME##_i64, int64_t, int64_t, EXPR)                            \
-  BINARY_KERNEL(NAME, false, NULL, NULL, NAME##_i8, NAME##_u8, NAME##_i32,    \
-                NAME##_i64, NULL)
+  BINARY_KERNEL(NAME, false, OP, WIDE_INT, NULL, NULL, NAME##_i8, NAME##_u8, \
+                NAME##_i32, NAME##_i64, NULL)
 
-BITWISE(bitwise_and, a & b)
-BITWISE(bitwise_or, a | b)
-BITWISE(bitwise_xor, a ^ b)
+BITWISE(bitwise_and, OP_AND, a & b)
+BITWISE(bitwise_or, OP_OR, a | b)
+BITWISE(bitwise_xor, OP_XOR, a ^ b)
 
 /* Shifts of a value of `bits` bits by b: out of [0, bits) gives 0 (or -1
  * for a negative value shifted right); left shifts wrap through uint64. */
@@ -200,4 +241,89 @@ static inline uint64_t shift(int64_t a, int64_t b, int64_t bits, bool right) {
   return right ? (uint64_t)(a >> b) : (uint64_t)a << b;
 }
 #define SHIFT(a, b) shift((int64_t)(a), (int64_t)(b), (int64_t)sizeof(a) * 8, c->flag)
-BITWISE(bit_shift, SHIFT(a, b))
+BITWISE(bit_shift, OP_SHIFT, SHIFT(a, b))
+
+/* ---- the wide dtypes: one loop, the op picked per element --------------- */
+
+static double wide_float(int op, double a, double b, bool flag) {
+  switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_MIN: return isnan(a) || isnan(b) ? a + b : fmin(a, b);
+    case OP_MAX: return isnan(a) || isnan(b) ? a + b : fmax(a, b);
+    case OP_MOD: {
+      const double r = fmod(a, b);
+      return flag || r == 0.0 || ((r < 0.0) == (b < 0.0)) ? r : r + b;
+    }
+    case OP_POW: return pow(a, b);
+    case OP_EQ: return a == b;
+    case OP_LT: return a < b;
+    case OP_GT: return a > b;
+    case OP_LE: return a <= b;
+    default: return a >= b; /* OP_GE */
+  }
+}
+
+/* a, b: sign-extended (signed dtypes) or zero-extended; bits: the width. */
+static uint64_t wide_int(int op, uint64_t a, uint64_t b, bool sign, int64_t bits, bool flag) {
+  const int64_t sa = (int64_t)a, sb = (int64_t)b;
+  switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return sign ? idiv(sa, sb) : b ? a / b : 0u;
+    case OP_MOD:
+      return sign ? (uint64_t)(flag ? imod_c(sa, sb) : imod_py(sa, sb)) : b ? a % b : 0u;
+    case OP_AND: return a & b;
+    case OP_OR: return a | b;
+    case OP_XOR: return a ^ b;
+    case OP_SHIFT:
+      if (sign) return shift(sa, sb, bits, flag);
+      return b >= (uint64_t)bits ? 0u : flag ? a >> b : a << b;
+    case OP_EQ: return a == b;
+    default: break;
+  }
+  const bool lt = sign ? sa < sb : a < b, gt = sign ? sa > sb : a > b;
+  switch (op) {
+    case OP_MIN: return lt ? a : b;
+    case OP_MAX: return gt ? a : b;
+    case OP_LT: return lt;
+    case OP_GT: return gt;
+    case OP_LE: return !gt;
+    default: return !lt; /* OP_GE */
+  }
+}
+
+static void wide_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const binary_ctx *c = vc;
+  const ec_bcast *bc = c->b;
+  const ec_dtype dt = c->dt;
+  const bool fl = ec_dtype_is_float(dt), sign = !ec_dtype_is_unsigned(dt);
+  const bool cmp = c->op >= OP_EQ && c->op <= OP_GE;
+  const ec_dtype zt = cmp ? EC_BOOL : dt;
+  const int64_t bits = (int64_t)ec_dtype_size(dt) * 8;
+  ec_bcast_iter it;
+  ec_bcast_seek(bc, begin, &it);
+  const int64_t last = bc->shape[bc->rank - 1];
+  const int64_t sx = bc->stride[0][bc->rank - 1], sy = bc->stride[1][bc->rank - 1];
+  while (begin < end) {
+    int64_t len = last - it.idx[bc->rank - 1];
+    if (len > end - begin) len = end - begin;
+    for (int64_t i = 0; i < len; i++) {
+      const int64_t xi = it.off[0] + i * sx, yi = it.off[1] + i * sy;
+      if (fl)
+        ec_store_f64(zt, c->z, begin + i,
+                     wide_float(c->op, ec_load_f64(dt, c->x, xi), ec_load_f64(dt, c->y, yi),
+                                c->flag));
+      else
+        ec_store_bits(zt, c->z, begin + i,
+                      wide_int(c->op, ec_load_bits(dt, c->x, xi), ec_load_bits(dt, c->y, yi),
+                               sign, bits, c->flag));
+    }
+    begin += len;
+    if (begin < end) ec_bcast_advance(bc, len, &it);
+  }
+}

@@ -1,16 +1,21 @@
-/* Cast between float32, float16, int8, uint8, int32, int64 and bool (the
- * output dtype says where to). Every conversion is defined for every input:
+/* Cast between any two dtypes (the output dtype says where to). Every
+ * conversion is defined for every input:
  *   float -> integer  truncates toward zero and saturates to the target's
  *                     range; NaN gives 0 (a C cast would be undefined);
  *   integer -> narrower integer  wraps modulo 2^bits (as C++/onnxruntime);
  *   -> bool           x != 0 (NaN is true); bool -> numbers gives 0 or 1;
  *   -> float16        round to nearest even, overflow to inf, NaN kept;
  *   int64 -> float16  through float32 (as onnxruntime).
- * float16 is converted with integer code, without compiler support. */
+ * float16 is converted with integer code, without compiler support. Casts
+ * between float32, float16, int8, uint8, int32, int64 and bool run typed
+ * loops; those from or to float64, bfloat16, int16, uint16, uint32 or
+ * uint64 one loop over elem.h (float64 -> float16 rounds through float32;
+ * an integer -> float32, float16 or bfloat16 converts to float32 first). */
 #include <math.h>
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 #define GRAIN 16384
@@ -88,28 +93,48 @@ static const cast_fn casts[7][7] = {
 static ec_status prepare_cast(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
-  if (st != EC_OK) return st;
-  if ((unsigned)n->tin[0]->dtype > EC_BOOL || (unsigned)n->tout[0]->dtype > EC_BOOL)
-    return ec_node_error(n, EC_ERR_DTYPE, "cast from %s to %s", ec_dtype_name(n->tin[0]->dtype),
-                         ec_dtype_name(n->tout[0]->dtype));
-  return EC_OK;
+  return st; /* every dtype pair has a conversion */
 }
 
 typedef struct cast_ctx {
-  cast_fn fn;
+  cast_fn fn; /* NULL: the wide loop */
   const void *x;
   void *y;
+  ec_dtype from, to;
 } cast_ctx;
+
+static void wide_cast(const cast_ctx *c, int64_t begin, int64_t end) {
+  const ec_dtype from = c->from, to = c->to;
+  const bool ffrom = ec_dtype_is_float(from), fto = ec_dtype_is_float(to);
+  const bool narrow = fto && to != EC_FLOAT64; /* a float computed through float32 */
+  for (int64_t i = begin; i < end; i++) {
+    if (ffrom || to == EC_BOOL) {
+      ec_store_f64(to, c->y, i, ec_load_f64(from, c->x, i)); /* saturates into integers */
+      continue;
+    }
+    const uint64_t v = ec_load_bits(from, c->x, i);
+    if (!fto)
+      ec_store_bits(to, c->y, i, v); /* wraps */
+    else if (narrow)
+      ec_store_f64(to, c->y, i, ec_dtype_is_unsigned(from) ? (float)v : (float)(int64_t)v);
+    else
+      ec_store_f64(to, c->y, i, ec_dtype_is_unsigned(from) ? (double)v : (double)(int64_t)v);
+  }
+}
 
 static void cast_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const cast_ctx *c = vc;
-  c->fn(c->x, c->y, begin, end);
+  if (c->fn)
+    c->fn(c->x, c->y, begin, end);
+  else
+    wide_cast(c, begin, end);
 }
 
 static void eval_cast(const ec_node *n, const ec_exec *ex) {
-  cast_ctx c = {casts[n->tin[0]->dtype][n->tout[0]->dtype], ex->data[n->in[0]],
-                ex->data[n->out[0]]};
+  const ec_dtype from = n->tin[0]->dtype, to = n->tout[0]->dtype;
+  cast_ctx c = {ec_dtype_is_wide(from) || ec_dtype_is_wide(to) ? NULL : casts[from][to],
+                ex->data[n->in[0]], ex->data[n->out[0]], from, to};
   ec_parallel_for(ex, n->tout[0]->numel, GRAIN, cast_range, &c);
 }
 

@@ -1,8 +1,10 @@
 /* CumSum and CumProd along AxisOptions.axis on float32, float16 (in
- * float32), int8, uint8, int32 and int64; flags bit 0: exclusive (the
- * element itself is left out), bit 1: reverse (from the end). Integer
- * results wrap. */
+ * float32), int8, uint8, int32 and int64, and the wide dtypes through elem.h
+ * (float64 and bfloat16 in double, integers in 64 bits); flags bit 0:
+ * exclusive (the element itself is left out), bit 1: reverse (from the end).
+ * Integer results wrap. */
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 typedef struct cum_params {
@@ -64,6 +66,23 @@ static ec_status prepare_cum(ec_node *n) {
       }                                                                          \
   }
 
+/* The same through element accessors: LOAD(e), STORE(e, v). */
+#define CUM_WIDE(ACC_T, LOAD, STORE, OP, IDENTITY)                               \
+  {                                                                              \
+    for (int64_t o = 0; o < p->outer; o++)                                       \
+      for (int64_t i = 0; i < p->inner; i++) {                                   \
+        ACC_T acc = IDENTITY;                                                    \
+        for (int64_t s = 0; s < p->dim; s++) {                                   \
+          const int64_t j = p->reverse ? p->dim - 1 - s : s;                     \
+          const int64_t e = (o * p->dim + j) * p->inner + i;                     \
+          const ACC_T v = LOAD(e);                                               \
+          if (!p->exclusive) acc = OP(acc, v);                                   \
+          STORE(e, acc);                                                         \
+          if (p->exclusive) acc = OP(acc, v);                                    \
+        }                                                                        \
+      }                                                                          \
+  }
+
 #define ID(v) (v)
 #define FADD(a, b) ((a) + (b))
 #define FMUL(a, b) ((a) * (b))
@@ -93,7 +112,19 @@ static void cum(const ec_node *n, const ec_exec *ex, bool prod) {
     INT_CASE(EC_UINT8, uint8_t)
     INT_CASE(EC_INT32, int32_t)
     INT_CASE(EC_INT64, int64_t)
-    default: break;
+    default: { /* the wide dtypes */
+      const ec_dtype dt = n->tin[0]->dtype;
+      if (ec_dtype_is_float(dt)) {
+#define LD_F(e) ec_load_f64(dt, xv, e)
+#define ST_F(e, v) ec_store_f64(dt, yv, e, v)
+        if (prod) CUM_WIDE(double, LD_F, ST_F, FMUL, 1.0) else CUM_WIDE(double, LD_F, ST_F, FADD, 0.0)
+      } else {
+#define LD_I(e) ec_load_bits(dt, xv, e)
+#define ST_I(e, v) ec_store_bits(dt, yv, e, v)
+        if (prod) CUM_WIDE(uint64_t, LD_I, ST_I, UMUL, 1u) else CUM_WIDE(uint64_t, LD_I, ST_I, UADD, 0u)
+      }
+      break;
+    }
   }
 }
 

@@ -46,4 +46,20 @@ static inline uint16_t ec_f32_to_f16(float f) {
   return (uint16_t)(sign | q);
 }
 
+/* bfloat16: the upper half of a float32; rounding to nearest even, NaN
+ * kept (quiet). */
+static inline float ec_bf16_to_f32(uint16_t h) {
+  const uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static inline uint16_t ec_f32_to_bf16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+  return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
 #endif /* EDGEC_KERNELS_REF_F16_H_ */

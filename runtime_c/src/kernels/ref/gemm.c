@@ -18,7 +18,11 @@
  * without threads runs one job per batch; with threads the tiles shrink
  * until there are enough jobs to share. Workspace per thread (mirrored by
  * edgec/lower/conv.py): ec_sgemm_workspace(M, N, K), with MatMul's batch
- * folded into M when B has no batch of its own. */
+ * folded into M when B has no batch of its own.
+ *
+ * float64 operands (all of them) run a plain reference loop instead, one
+ * output row per job, accumulating in double: no packed B, no activation.
+ * (The compiler runs float16/bfloat16 products in float32 between casts.) */
 #include <string.h>
 
 #include "kernel.h"
@@ -37,6 +41,7 @@ typedef struct mm_params {
   int64_t m, n, k;
   int64_t a_rs, a_cs, b_rs, b_cs;
   bool packed_b;
+  bool f64; /* float64 operands: the reference loop */
   ec_isa isa;
   /* batch dims of the output, and the operands' strides along them
    * (elements, 0 where broadcast) */
@@ -88,11 +93,20 @@ static ec_status store_params(ec_node *n, const mm_params *p) {
   return st;
 }
 
-static ec_status check_float_io(ec_node *n, int32_t min_in, int32_t max_in) {
+/* float32 operands, or float64 ones (*f64; no packing, no activation). */
+static ec_status check_float_io(ec_node *n, int32_t min_in, int32_t max_in, bool *f64) {
   ec_status st = ec_check_arity(n, min_in, max_in, 1);
+  if (st != EC_OK) return st;
+  const ec_dtype dt = n->tin[0]->dtype == EC_FLOAT64 ? EC_FLOAT64 : EC_FLOAT32;
   for (int32_t i = 0; st == EC_OK && i < n->n_in; i++)
-    if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, "input");
-  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+    if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], dt, "input");
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], dt, "output");
+  *f64 = dt == EC_FLOAT64;
+  if (st == EC_OK && *f64 && (n->variant & EC_VARIANT_PACKED))
+    st = ec_node_error(n, EC_ERR_UNSUPPORTED, "float64 with a packed B");
+  if (st == EC_OK && *f64 && n->opt.type == EC_FB_OPOPTIONS_GEMMOPTIONS &&
+      n->opt.u.gemm.activation != EC_FB_ACTIVATION_NONE)
+    st = ec_node_error(n, EC_ERR_UNSUPPORTED, "float64 with a fused activation");
   return st;
 }
 
@@ -119,7 +133,8 @@ static ec_status read_gemm_c(ec_node *n, const ec_tensor_desc *c, mm_params *p) 
 }
 
 static ec_status prepare_gemm(ec_node *n) {
-  ec_status st = check_float_io(n, 2, 4);
+  bool f64;
+  ec_status st = check_float_io(n, 2, 4, &f64);
   if (st != EC_OK) return st;
   if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
     return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
@@ -127,6 +142,7 @@ static ec_status prepare_gemm(ec_node *n) {
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
   mm_params p;
   memset(&p, 0, sizeof p);
+  p.f64 = f64;
   st = read_variant(n, &p);
   if (st != EC_OK) return st;
   /* A and Y of higher rank are 2-D views (see above): their leading dims agree */
@@ -257,10 +273,12 @@ static ec_status read_matmul_packed(ec_node *n, mm_params *p) {
 }
 
 static ec_status prepare_matmul(ec_node *n) {
-  ec_status st = check_float_io(n, 2, 2);
+  bool f64;
+  ec_status st = check_float_io(n, 2, 2, &f64);
   if (st != EC_OK) return st;
   mm_params p;
   memset(&p, 0, sizeof p);
+  p.f64 = f64;
   st = read_variant(n, &p);
   if (st != EC_OK) return st;
   st = p.packed_b ? read_matmul_packed(n, &p) : read_matmul_shapes(n, &p);
@@ -286,16 +304,22 @@ typedef struct mm_ctx {
   int64_t tm, tn, mt, nt;
 } mm_ctx;
 
+/* Offsets of batch bi's matrices in A and B (elements). */
+static void batch_offsets(const mm_params *p, int64_t bi, int64_t *aoff, int64_t *boff) {
+  *aoff = *boff = 0;
+  for (int32_t d = p->brank - 1; d >= 0; d--) {
+    const int64_t idx = bi % p->bshape[d];
+    bi /= p->bshape[d];
+    *aoff += idx * p->a_bstride[d];
+    *boff += idx * p->b_bstride[d];
+  }
+}
+
 static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
   const mm_params *p = c->p;
   const int64_t jt = job % c->nt, it = job / c->nt % c->mt, bi = job / c->nt / c->mt;
-  int64_t aoff = 0, boff = 0, rest = bi;
-  for (int32_t d = p->brank - 1; d >= 0; d--) {
-    const int64_t idx = rest % p->bshape[d];
-    rest /= p->bshape[d];
-    aoff += idx * p->a_bstride[d];
-    boff += idx * p->b_bstride[d];
-  }
+  int64_t aoff, boff;
+  batch_offsets(p, bi, &aoff, &boff);
   const int64_t i0 = it * c->tm, j0 = jt * c->tn;
   const int64_t mm = min64(c->tm, p->m - i0), nn = min64(c->tn, p->n - j0);
   const int64_t yoff = bi * p->m * p->n + i0 * p->n + j0;
@@ -314,6 +338,30 @@ static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
 static void mm_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const mm_ctx *c = vc;
   for (int64_t job = begin; job < end; job++) run_job(c, job, c->workspace[thread]);
+}
+
+/* float64: rows [begin, end) of the batch-stacked output, in double. */
+static void mm_f64_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const mm_ctx *c = vc;
+  const mm_params *p = c->p;
+  const double *A = (const void *)c->a, *B = (const void *)c->b;
+  const double *C = (const void *)c->c, *R = (const void *)c->res;
+  double *Y = (void *)c->y;
+  for (int64_t r = begin; r < end; r++) {
+    const int64_t i = r % p->m;
+    int64_t aoff, boff;
+    batch_offsets(p, r / p->m, &aoff, &boff);
+    for (int64_t j = 0; j < p->n; j++) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < p->k; k++)
+        acc += A[aoff + i * p->a_rs + k * p->a_cs] * B[boff + k * p->b_rs + j * p->b_cs];
+      double v = (double)p->alpha * acc;
+      if (C && p->beta != 0.0f) v += (double)p->beta * C[i * p->c_rs + j * p->c_cs];
+      if (R) v += R[r * p->n + j];
+      Y[r * p->n + j] = v;
+    }
+  }
 }
 
 /* Tiles small enough for MIN_JOBS jobs, preferring to cut columns first
@@ -344,6 +392,13 @@ static void eval_mm(const ec_node *n, const ec_exec *ex) {
   mm_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
               p->has_c ? ex->data[n->in[2]] : NULL, p->has_res ? ex->data[n->in[3]] : NULL,
               ex->data[n->out[0]], ex->workspace, 0, 0, 0, 0};
+  if (p->f64) {
+    const int64_t row = p->n * (p->k > 0 ? p->k : 1);
+    ec_parallel_for(ex, p->batch * p->m,
+                    row >= MIN_PARALLEL_MACS ? 1 : ceil_div(MIN_PARALLEL_MACS, row), mm_f64_range,
+                    &c);
+    return;
+  }
   choose_tiles(&c, ex->pool != NULL);
   const int64_t macs = c.tm * c.tn * (p->k > 0 ? p->k : 1);
   ec_parallel_for(ex, p->batch * c.mt * c.nt,

@@ -16,7 +16,8 @@ static ec_status prepare_one_hot(ec_node *n) {
   ec_status st = ec_check_arity(n, 2, 2, 1);
   if (st != EC_OK) return st;
   const ec_tensor_desc *ind = n->tin[0], *vals = n->tin[1], *out = n->tout[0];
-  if (ind->dtype == EC_BOOL || ind->dtype == EC_FLOAT16)
+  if (ind->dtype != EC_FLOAT32 && ind->dtype != EC_INT8 && ind->dtype != EC_UINT8 &&
+      ind->dtype != EC_INT32 && ind->dtype != EC_INT64)
     return ec_node_error(n, EC_ERR_DTYPE, "%s indices", ec_dtype_name(ind->dtype));
   st = ec_check_dtype(n, out, vals->dtype, "output");
   if (st != EC_OK) return st;

@@ -10,10 +10,10 @@
  * prepare turns every output axis into a table of input indices (-1 =
  * constant); eval walks the output row by row, copying the interior of each
  * row with one memcpy. */
-#include <math.h>
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 
 #define GRAIN_ELEMS 16384
 #define MAX_PAD ((int64_t)1 << 40)
@@ -31,50 +31,11 @@ typedef struct pad_params {
   int64_t map[];                  /* per axis, per output index: input index or -1 */
 } pad_params;
 
-/* float -> IEEE half, rounding to nearest even; NaN stays NaN. */
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, sizeof x);
-  const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-  const uint32_t a = x & 0x7fffffffu;
-  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x38800000u && a < 0x47800000u) {
-    /* normal half (exponent -14..15): rebias the exponent (-112 << 23) and
-     * drop 13 mantissa bits, ties to even, without branches; the carry of
-     * the rounding may reach the exponent, up to inf */
-    return (uint16_t)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
-  }
-  const int32_t e = (int32_t)(a >> 23) - 127;
-  const uint32_t m = a & 0x7fffffu;
-  if (e > 15) return (uint16_t)(sign | 0x7c00u);
-  const int32_t shift = -(e + 1); /* >= 14 */
-  if (shift > 24) return sign;
-  const uint32_t full = m | 0x800000u;
-  uint32_t q = full >> shift;
-  const uint32_t rem = full & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return (uint16_t)(sign | q);
-}
-
-/* Truncates toward zero, saturating to [lo, hi]; NaN gives 0. */
-static int64_t f32_to_int(float v, int64_t lo, int64_t hi) {
-  if (isnan(v)) return 0;
-  if (v <= (float)lo) return lo;
-  if (v >= (float)hi) return hi;
-  return (int64_t)v;
-}
-
+/* v in the dtype: truncated toward zero and saturated for integers. */
 static void encode_value(float v, ec_dtype dt, uint8_t out[8]) {
-  memset(out, 0, 8);
-  switch (dt) {
-    case EC_FLOAT32: memcpy(out, &v, 4); break;
-    case EC_FLOAT16: { uint16_t h = f32_to_f16(v); memcpy(out, &h, 2); break; }
-    case EC_INT8: { int8_t i = (int8_t)f32_to_int(v, INT8_MIN, INT8_MAX); memcpy(out, &i, 1); break; }
-    case EC_UINT8: out[0] = (uint8_t)f32_to_int(v, 0, UINT8_MAX); break;
-    case EC_INT32: { int32_t i = (int32_t)f32_to_int(v, INT32_MIN, INT32_MAX); memcpy(out, &i, 4); break; }
-    case EC_INT64: { int64_t i = f32_to_int(v, INT64_MIN, INT64_MAX); memcpy(out, &i, 8); break; }
-    case EC_BOOL: out[0] = v != 0.0f; break;
-  }
+  union { uint64_t u; double d; } tmp = {0};
+  ec_store_f64(dt, &tmp, 0, v);
+  memcpy(out, &tmp, 8);
 }
 
 static int64_t pos_mod(int64_t a, int64_t m) {

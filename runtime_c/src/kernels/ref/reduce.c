@@ -1,4 +1,6 @@
-/* Reductions on float32.
+/* Reductions on float32 (typed loops), and float64, float16 and bfloat16
+ * through one loop over elem.h, computed in double; REDUCE_MAX/MIN also on
+ * bool and the integer dtypes up to 32 bits (exact in double).
  *
  * REDUCE_{MEAN,SUM,MAX,MIN,PROD,L1,L2,SUM_SQUARE,LOG_SUM_EXP}: over
  * AxisOptions.axes (non-negative, strictly increasing; empty = no axis, each
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 
 #define GRAIN_WORK 16384
 #define FLAG_LAST_INDEX 1u
@@ -37,8 +40,9 @@ typedef struct reduce_params {
 
 typedef struct reduce_ctx {
   const reduce_params *p;
-  const float *x;
-  float *y;
+  const void *x;
+  void *y;
+  ec_dtype dt;
 } reduce_ctx;
 
 static int32_t reduce_op(uint16_t opcode) {
@@ -74,8 +78,14 @@ static ec_status check_out_shape(const ec_node *n, const bool *reduced, bool kee
 
 static ec_status prepare_reduce(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
-  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
-  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+  if (st != EC_OK) return st;
+  const ec_dtype dt = n->tin[0]->dtype;
+  const int32_t op = reduce_op(n->opcode);
+  const bool extreme = op == R_MAX || op == R_MIN;
+  if (!ec_dtype_is_float(dt) && !(extreme && ec_dtype_size(dt) <= 4))
+    return ec_node_error(n, EC_ERR_DTYPE, "%s input (floats; max/min: bool, integers to 32 bits)",
+                         ec_dtype_name(dt));
+  st = ec_check_dtype(n, n->tout[0], dt, "output");
   if (st != EC_OK) return st;
   if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
     return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
@@ -95,7 +105,7 @@ static ec_status prepare_reduce(ec_node *n) {
   st = ec_alloc_params(n, sizeof(reduce_params));
   if (st != EC_OK) return st;
   reduce_params *p = n->params;
-  p->op = reduce_op(n->opcode);
+  p->op = op;
   p->outputs = n->tout[0]->numel;
   p->count = 1;
   for (int32_t i = 0; i < x->rank; i++)
@@ -150,56 +160,57 @@ static float to_f32(double v) {
 }
 
 typedef struct acc {
-  double sum;
-  float ext, prod; /* max or min; product */
+  double sum, ext, prod; /* ext: max or min */
 } acc;
 
-/* Folds the len elements x[0], x[stride], ... into a. */
-static void fold(int32_t op, acc *a, const float *x, int64_t len, int64_t stride, float shift) {
-  switch (op) {
-    case R_MEAN:
-    case R_SUM:
-      for (int64_t i = 0; i < len; i++) a->sum += x[i * stride];
-      break;
-    case R_L1:
-      for (int64_t i = 0; i < len; i++) a->sum += fabsf(x[i * stride]);
-      break;
-    case R_L2:
-    case R_SUM_SQUARE:
-      for (int64_t i = 0; i < len; i++) a->sum += (double)x[i * stride] * x[i * stride];
-      break;
-    case R_LOG_SUM_EXP: /* second pass; shift = max */
-      for (int64_t i = 0; i < len; i++) a->sum += expf(x[i * stride] - shift);
-      break;
-    case R_MAX:
-      for (int64_t i = 0; i < len; i++) {
-        const float v = x[i * stride];
-        if (v > a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v;
-      }
-      break;
-    case R_MIN:
-      for (int64_t i = 0; i < len; i++) {
-        const float v = x[i * stride];
-        if (v < a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v;
-      }
-      break;
-    default: /* R_PROD */
-      for (int64_t i = 0; i < len; i++) a->prod *= x[i * stride];
-      break;
-  }
-}
+typedef void (*fold_fn)(int32_t op, acc *a, const void *x, ec_dtype dt, int64_t at, int64_t len,
+                        int64_t stride, double shift);
 
-/* Runs fold over every reduced element of the output based at x. */
-static void walk(const reduce_params *p, int32_t op, acc *a, const float *x, float shift) {
+/* Folds the len elements at, at + stride, ... of x into a: T is what an
+ * element is computed in, LOAD(e) loads element e, EXP is exp for T. */
+#define EACH(T, LOAD, STMT)                                                              \
+  for (int64_t i = 0; i < len; i++) {                                                    \
+    const T v = LOAD(at + i * stride);                                                   \
+    STMT;                                                                                \
+  }                                                                                      \
+  break;
+#define FOLD(NAME, T, LOAD, EXP)                                                         \
+  static void NAME(int32_t op, acc *a, const void *x, ec_dtype dt, int64_t at,         \
+                   int64_t len, int64_t stride, double shift) {                        \
+    (void)x;                                                                           \
+    (void)dt;                                                                          \
+    const T sh = (T)shift;                                                             \
+    switch (op) {                                                                      \
+      case R_MEAN: case R_SUM: EACH(T, LOAD, a->sum += v)                              \
+      case R_L1: EACH(T, LOAD, a->sum += v < 0 ? -v : v)                               \
+      case R_L2: case R_SUM_SQUARE: EACH(T, LOAD, a->sum += (double)v * v)             \
+      case R_LOG_SUM_EXP: EACH(T, LOAD, a->sum += EXP(v - sh)) /* second pass */       \
+      case R_MAX:                                                                      \
+        EACH(T, LOAD, if (v > a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v) \
+      case R_MIN:                                                                      \
+        EACH(T, LOAD, if (v < a->ext || isnan(v)) a->ext = isnan(a->ext) ? a->ext : v) \
+      default: EACH(T, LOAD, a->prod *= v) /* R_PROD */                                \
+    }                                                                                  \
+  }
+
+#define LOAD_F32(e) (((const float *)x)[e])
+#define LOAD_ANY(e) ec_load_f64(dt, x, e)
+FOLD(fold_f32, float, LOAD_F32, expf)
+FOLD(fold_any, double, LOAD_ANY, exp)
+
+/* Runs fold over every reduced element of the output based at element at. */
+static void walk(const reduce_ctx *c, int32_t op, acc *a, int64_t at, double shift) {
+  const reduce_params *p = c->p;
+  const fold_fn fold = c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
   if (p->n_red == 0) {
-    fold(op, a, x, 1, 1, shift);
+    fold(op, a, c->x, c->dt, at, 1, 1, shift);
     return;
   }
   const int32_t last = p->n_red - 1;
   int64_t idx[EC_MAX_RANK] = {0};
   int64_t off = 0;
   for (;;) {
-    fold(op, a, x + off, p->red_size[last], p->red_stride[last], shift);
+    fold(op, a, c->x, c->dt, at + off, p->red_size[last], p->red_stride[last], shift);
     int32_t d = last - 1;
     while (d >= 0) {
       idx[d]++;
@@ -213,41 +224,43 @@ static void walk(const reduce_params *p, int32_t op, acc *a, const float *x, flo
   }
 }
 
-static float reduce_one(const reduce_params *p, const float *x) {
-  acc a = {0.0, p->op == R_MIN ? INFINITY : -INFINITY, 1.0f};
+static double reduce_one(const reduce_ctx *c, int64_t at) {
+  const reduce_params *p = c->p;
+  acc a = {0.0, p->op == R_MIN ? INFINITY : -INFINITY, 1.0};
   if (p->count == 0) {
     switch (p->op) {
       case R_MEAN: return NAN;
-      case R_MAX: case R_LOG_SUM_EXP: return -INFINITY;
-      case R_MIN: return INFINITY;
-      case R_PROD: return 1.0f;
-      default: return 0.0f;
+      case R_MAX: return c->dt == EC_BOOL ? 0.0 : -INFINITY; /* bool: any, all */
+      case R_LOG_SUM_EXP: return -INFINITY;
+      case R_MIN: return c->dt == EC_BOOL ? 1.0 : INFINITY;
+      case R_PROD: return 1.0;
+      default: return 0.0;
     }
   }
   switch (p->op) {
     case R_MEAN:
-      walk(p, p->op, &a, x, 0.0f);
-      return to_f32(a.sum / (double)p->count);
+      walk(c, p->op, &a, at, 0.0);
+      return a.sum / (double)p->count;
     case R_L2:
-      walk(p, p->op, &a, x, 0.0f);
-      return to_f32(sqrt(a.sum));
+      walk(c, p->op, &a, at, 0.0);
+      return sqrt(a.sum);
     case R_MAX:
     case R_MIN:
-      walk(p, p->op, &a, x, 0.0f);
+      walk(c, p->op, &a, at, 0.0);
       return a.ext;
     case R_PROD:
-      walk(p, p->op, &a, x, 0.0f);
+      walk(c, p->op, &a, at, 0.0);
       return a.prod;
     case R_LOG_SUM_EXP: {
-      walk(p, R_MAX, &a, x, 0.0f);
-      const float m = a.ext;
+      walk(c, R_MAX, &a, at, 0.0);
+      const double m = a.ext;
       if (isinf(m) || isnan(m)) return m;
-      walk(p, R_LOG_SUM_EXP, &a, x, m);
-      return to_f32((double)m + log(a.sum));
+      walk(c, R_LOG_SUM_EXP, &a, at, m);
+      return m + log(a.sum);
     }
     default:
-      walk(p, p->op, &a, x, 0.0f);
-      return to_f32(a.sum);
+      walk(c, p->op, &a, at, 0.0);
+      return a.sum;
   }
 }
 
@@ -261,13 +274,17 @@ static void reduce_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
       base += rem % p->kept_size[d] * p->kept_stride[d];
       rem /= p->kept_size[d];
     }
-    c->y[o] = reduce_one(p, c->x + base);
+    const double r = reduce_one(c, base);
+    if (c->dt == EC_FLOAT32)
+      ((float *)c->y)[o] = to_f32(r);
+    else
+      ec_store_f64(c->dt, c->y, o, r); /* integers: max/min of them, exact */
   }
 }
 
 static void eval_reduce(const ec_node *n, const ec_exec *ex) {
   const reduce_params *p = n->params;
-  reduce_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
+  reduce_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]], n->tin[0]->dtype};
   const int64_t work = p->count > 1 ? p->count : 1;
   const int64_t grain = GRAIN_WORK / work > 1 ? GRAIN_WORK / work : 1;
   ec_parallel_for(ex, p->outputs, grain, reduce_range, &c);

@@ -1,13 +1,15 @@
 /* Shared by ScatterElements and ScatterND: combining an update into the
  * output element (AxisOptions.flags bits 0-2: 0 replace, 1 add, 2 mul,
  * 3 max, 4 min), for every dtype the runtime has (replace: any dtype;
- * reductions: numbers, float16 computed in float32). */
+ * reductions: float32, float16 computed in float32, int8, uint8, int32,
+ * int64). */
 #ifndef EDGEC_KERNELS_REF_SCATTER_COMMON_H_
 #define EDGEC_KERNELS_REF_SCATTER_COMMON_H_
 
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 enum { EC_SCATTER_NONE = 0, EC_SCATTER_ADD, EC_SCATTER_MUL, EC_SCATTER_MAX, EC_SCATTER_MIN };
@@ -15,8 +17,8 @@ enum { EC_SCATTER_NONE = 0, EC_SCATTER_ADD, EC_SCATTER_MUL, EC_SCATTER_MAX, EC_S
 static inline ec_status ec_scatter_check_mode(const ec_node *n, uint32_t mode, ec_dtype dt) {
   if (mode > EC_SCATTER_MIN)
     return ec_node_error(n, EC_ERR_FORMAT, "reduction %u is not one of 0-4", mode);
-  if (mode != EC_SCATTER_NONE && dt == EC_BOOL)
-    return ec_node_error(n, EC_ERR_DTYPE, "reduction %u on bool", mode);
+  if (mode != EC_SCATTER_NONE && (dt == EC_BOOL || ec_dtype_is_wide(dt)))
+    return ec_node_error(n, EC_ERR_DTYPE, "reduction %u on %s", mode, ec_dtype_name(dt));
   return EC_OK;
 }
 

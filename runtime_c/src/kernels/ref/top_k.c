@@ -1,12 +1,14 @@
 /* TopK along AxisOptions.axis: the k largest (flags bit 0) or smallest
  * elements of every slice, k being the outputs' extent along the axis, in
  * sorted order (ties: the lower index first; NaN counts as the largest), and
- * their int64 indices. float32, float16, int8, uint8, int32, int64. Needs
+ * their int64 indices. Any dtype but bool, compared as doubles (64-bit
+ * integers beyond 2^53 round). Needs
  * a workspace of 16 bytes per element of the axis (Instruction.scratch_size). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 typedef struct topk_item {
@@ -81,7 +83,8 @@ static double load(ec_dtype dt, const void *x, int64_t e) {
     case EC_INT8: return ((const int8_t *)x)[e];
     case EC_UINT8: return ((const uint8_t *)x)[e];
     case EC_INT32: return ((const int32_t *)x)[e];
-    default: return (double)((const int64_t *)x)[e];
+    case EC_INT64: return (double)((const int64_t *)x)[e];
+    default: return ec_load_f64(dt, x, e);
   }
 }
 

@@ -1,4 +1,6 @@
-/* Elementwise unary ops on float32 and float16 (computed in float32), Not on
+/* Elementwise unary ops on float32 and float16 (computed in float32),
+ * float64 (in double) and bfloat16 (in double, through one loop over elem.h
+ * for both), Not on
  * bool, BitwiseNot on the integer dtypes, IsNaN/IsInf from floats to bool.
  * Scalar parameters come from UnaryOptions: LeakyRelu/Elu alpha, Clip
  * [alpha, beta], HardSigmoid alpha/beta, Selu alpha/gamma(beta), Gelu
@@ -8,27 +10,53 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/elem.h"
 #include "kernels/ref/f16.h"
 
 #define GRAIN 16384
 
-typedef struct unary_ctx {
+typedef struct unary_ctx unary_ctx;
+typedef double (*unary_dbl_fn)(double v, const unary_ctx *c);
+struct unary_ctx {
   const void *x;
   void *y;
   float alpha, beta;
   bool approximate;
-} unary_ctx;
+  ec_dtype dt;
+  unary_dbl_fn fn; /* the op in double: float64, bfloat16 */
+};
 
-static ec_status prepare_unary(ec_node *n) {
+typedef struct unary_params {
+  ec_range_fn range; /* the loop for the input dtype */
+  unary_dbl_fn dbl;
+} unary_params;
+
+static void wide_range(void *vc, int64_t b, int64_t e, int32_t thread);
+
+/* One op's loops: float32, float16, and the op in double for wide_range. */
+static ec_status prepare_unary(ec_node *n, ec_range_fn f32, ec_range_fn f16, unary_dbl_fn dbl) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
-  if (st == EC_OK && n->tin[0]->dtype != EC_FLOAT32 && n->tin[0]->dtype != EC_FLOAT16)
-    st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected float32 or float16",
+  if (st == EC_OK && !ec_dtype_is_float(n->tin[0]->dtype))
+    st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected a float dtype",
                        ec_dtype_name(n->tin[0]->dtype));
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], n->tin[0]->dtype, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
   if (st == EC_OK && n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_UNARYOPTIONS)
     st = ec_node_error(n, EC_ERR_FORMAT, "options are not UnaryOptions");
-  return st;
+  if (st == EC_OK) st = ec_alloc_params(n, sizeof(unary_params));
+  if (st != EC_OK) return st;
+  unary_params *p = n->params;
+  const ec_dtype dt = n->tin[0]->dtype;
+  p->range = dt == EC_FLOAT32 ? f32 : dt == EC_FLOAT16 ? f16 : wide_range;
+  p->dbl = dbl;
+  return EC_OK;
+}
+
+static void eval_unary(const ec_node *n, const ec_exec *ex) {
+  const unary_params *p = n->params;
+  unary_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]], n->opt.u.unary.alpha,
+                 n->opt.u.unary.beta, n->opt.u.unary.approximate, n->tin[0]->dtype, p->dbl};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, p->range, &c);
 }
 
 static float gelu(float v, bool approximate) {
@@ -42,6 +70,21 @@ static float gelu(float v, bool approximate) {
 static float softplus(float v) {
   /* log1p(exp(v)) without overflow for large v */
   return v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v));
+}
+
+static double gelu_d(double v, bool approximate) {
+  if (approximate)
+    return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+  return 0.5 * v * (1.0 + erf(v * 0.7071067811865476));
+}
+
+static double softplus_d(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
+
+static void wide_range(void *vc, int64_t b, int64_t e, int32_t thread) {
+  (void)thread;
+  const unary_ctx *c = vc;
+  for (int64_t i = b; i < e; i++)
+    ec_store_f64(c->dt, c->y, i, c->fn(ec_load_f64(c->dt, c->x, i), c));
 }
 
 #define UNARY_RANGE(FN, T, LOAD, STORE, EXPR)                                \
@@ -60,56 +103,61 @@ static float softplus(float v) {
   }
 
 #define F32_ID(v) (v)
-#define UNARY(NAME, EXPR)                                                    \
+/* EXPR: in float, of v (float); DEXPR: the same in double (v double). */
+#define UNARY(NAME, EXPR, DEXPR)                                             \
   UNARY_RANGE(range_##NAME, float, F32_ID, F32_ID, EXPR)                     \
   UNARY_RANGE(range_##NAME##_f16, uint16_t, ec_f16_to_f32, ec_f32_to_f16,    \
               EXPR)                                                          \
-  static void eval_##NAME(const ec_node *n, const ec_exec *ex) {             \
-    unary_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]],                  \
-                   n->opt.u.unary.alpha, n->opt.u.unary.beta,                \
-                   n->opt.u.unary.approximate};                              \
-    ec_parallel_for(ex, n->tout[0]->numel, GRAIN,                            \
-                    n->tin[0]->dtype == EC_FLOAT16 ? range_##NAME##_f16      \
-                                                   : range_##NAME,           \
-                    &c);                                                     \
+  static double dbl_##NAME(double v, const unary_ctx *c) {                   \
+    const double alpha = c->alpha, beta = c->beta;                           \
+    (void)alpha;                                                             \
+    (void)beta;                                                              \
+    return DEXPR;                                                            \
   }                                                                          \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_unary, eval_##NAME};
+  static ec_status prepare_##NAME(ec_node *n) {                             \
+    return prepare_unary(n, range_##NAME, range_##NAME##_f16, dbl_##NAME);   \
+  }                                                                          \
+  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_##NAME, eval_unary};
 
-UNARY(sqrt, sqrtf(v))
-UNARY(exp, expf(v))
-UNARY(log, logf(v))
-UNARY(neg, -v)
-UNARY(abs, fabsf(v))
-UNARY(reciprocal, 1.0f / v)
-UNARY(relu, v > 0 ? v : 0.0f)
-UNARY(leaky_relu, v >= 0 ? v : alpha * v)
-UNARY(clip, fminf(fmaxf(v, alpha), beta))
-UNARY(sigmoid, 1.0f / (1.0f + expf(-v)))
-UNARY(tanh, tanhf(v))
-UNARY(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, alpha * v + beta)))
-UNARY(hard_swish, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)))
-UNARY(gelu, gelu(v, c->approximate))
-UNARY(erf, erff(v))
-UNARY(softplus, softplus(v))
-UNARY(elu, v >= 0 ? v : alpha * (expf(v) - 1.0f))
-UNARY(selu, v > 0 ? beta * v : beta * alpha * (expf(v) - 1.0f))
-UNARY(floor, floorf(v))
-UNARY(ceil, ceilf(v))
-UNARY(round, nearbyintf(v)) /* ties to even under the default rounding mode */
-UNARY(sin, sinf(v))
-UNARY(cos, cosf(v))
-UNARY(sign, (float)((v > 0) - (v < 0)))
-UNARY(softsign, v / (1.0f + fabsf(v)))
-UNARY(mish, v * tanhf(softplus(v)))
-UNARY(acos, acosf(v))
-UNARY(acosh, acoshf(v))
-UNARY(asin, asinf(v))
-UNARY(asinh, asinhf(v))
-UNARY(atan, atanf(v))
-UNARY(atanh, atanhf(v))
-UNARY(cosh, coshf(v))
-UNARY(sinh, sinhf(v))
-UNARY(tan, tanf(v))
+UNARY(sqrt, sqrtf(v), sqrt(v))
+UNARY(exp, expf(v), exp(v))
+UNARY(log, logf(v), log(v))
+UNARY(neg, -v, -v)
+UNARY(abs, fabsf(v), fabs(v))
+UNARY(reciprocal, 1.0f / v, 1.0 / v)
+UNARY(relu, v > 0 ? v : 0.0f, v > 0 ? v : 0.0)
+UNARY(leaky_relu, v >= 0 ? v : alpha * v, v >= 0 ? v : alpha * v)
+UNARY(clip, fminf(fmaxf(v, alpha), beta), fmin(fmax(v, alpha), beta))
+UNARY(sigmoid, 1.0f / (1.0f + expf(-v)), 1.0 / (1.0 + exp(-v)))
+UNARY(tanh, tanhf(v), tanh(v))
+UNARY(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, alpha * v + beta)),
+      fmax(0.0, fmin(1.0, alpha * v + beta)))
+UNARY(hard_swish, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)),
+      v * fmax(0.0, fmin(1.0, v / 6.0 + 0.5)))
+UNARY(gelu, gelu(v, c->approximate), gelu_d(v, c->approximate))
+UNARY(erf, erff(v), erf(v))
+UNARY(softplus, softplus(v), softplus_d(v))
+UNARY(elu, v >= 0 ? v : alpha * (expf(v) - 1.0f), v >= 0 ? v : alpha * (exp(v) - 1.0))
+UNARY(selu, v > 0 ? beta * v : beta * alpha * (expf(v) - 1.0f),
+      v > 0 ? beta * v : beta * alpha * (exp(v) - 1.0))
+UNARY(floor, floorf(v), floor(v))
+UNARY(ceil, ceilf(v), ceil(v))
+/* ties to even under the default rounding mode */
+UNARY(round, nearbyintf(v), nearbyint(v))
+UNARY(sin, sinf(v), sin(v))
+UNARY(cos, cosf(v), cos(v))
+UNARY(sign, (float)((v > 0) - (v < 0)), (double)((v > 0) - (v < 0)))
+UNARY(softsign, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))
+UNARY(mish, v * tanhf(softplus(v)), v * tanh(softplus_d(v)))
+UNARY(acos, acosf(v), acos(v))
+UNARY(acosh, acoshf(v), acosh(v))
+UNARY(asin, asinf(v), asin(v))
+UNARY(asinh, asinhf(v), asinh(v))
+UNARY(atan, atanf(v), atan(v))
+UNARY(atanh, atanhf(v), atanh(v))
+UNARY(cosh, coshf(v), cosh(v))
+UNARY(sinh, sinhf(v), sinh(v))
+UNARY(tan, tanf(v), tan(v))
 
 /* ---- Not (bool) and Copy (any dtype) ----------------------------------- */
 
@@ -152,7 +200,7 @@ const ec_kernel ec_kernel_copy = {"copy", prepare_copy, eval_copy};
 static ec_status prepare_bitwise_not(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   const ec_dtype dt = n->tin[0]->dtype;
-  if (st == EC_OK && dt != EC_INT8 && dt != EC_UINT8 && dt != EC_INT32 && dt != EC_INT64)
+  if (st == EC_OK && (ec_dtype_is_float(dt) || dt == EC_BOOL))
     st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected an integer dtype",
                        ec_dtype_name(dt));
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], dt, "output");
@@ -173,8 +221,8 @@ const ec_kernel ec_kernel_bitwise_not = {"bitwise_not", prepare_bitwise_not, eva
 
 static ec_status prepare_is_class(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
-  if (st == EC_OK && n->tin[0]->dtype != EC_FLOAT32 && n->tin[0]->dtype != EC_FLOAT16)
-    st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected float32 or float16",
+  if (st == EC_OK && !ec_dtype_is_float(n->tin[0]->dtype))
+    st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected a float dtype",
                        ec_dtype_name(n->tin[0]->dtype));
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_BOOL, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
@@ -183,9 +231,8 @@ static ec_status prepare_is_class(ec_node *n) {
   return st;
 }
 
-static inline float load_float(const ec_node *n, const void *x, int64_t i) {
-  return n->tin[0]->dtype == EC_FLOAT16 ? ec_f16_to_f32(((const uint16_t *)x)[i])
-                                        : ((const float *)x)[i];
+static inline double load_float(const ec_node *n, const void *x, int64_t i) {
+  return ec_load_f64(n->tin[0]->dtype, x, i);
 }
 
 static void eval_is_nan(const ec_node *n, const ec_exec *ex) {
@@ -200,7 +247,7 @@ static void eval_is_inf(const ec_node *n, const ec_exec *ex) {
   const void *x = ex->data[n->in[0]];
   uint8_t *y = ex->data[n->out[0]];
   for (int64_t i = 0; i < n->tout[0]->numel; i++) {
-    const float v = load_float(n, x, i);
+    const double v = load_float(n, x, i);
     y[i] = isinf(v) && ((v < 0 && neg) || (v > 0 && pos));
   }
 }
