@@ -25,6 +25,7 @@ from edgec.quant import kernels as qk
 from edgec.quant.weights import quantize_per_channel
 
 Q8 = (np.dtype(np.int8), np.dtype(np.uint8))
+Q16 = (*Q8, np.dtype(np.int16), np.dtype(np.uint16))  # QuantizeLinear/DequantizeLinear
 
 
 def _const(ctx: LoweringContext, value: ir.Value | None, what: str) -> np.ndarray | None:
@@ -105,8 +106,8 @@ def lower_quantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
     if ctx.dtype(x) != np.float32:
         raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
-    if ctx.dtype(y) not in Q8:
-        raise Unsupported(f"{ctx.dtype(y)} output (int8 or uint8 only)")
+    if ctx.dtype(y) not in Q16:
+        raise Unsupported(f"{ctx.dtype(y)} output (int8, uint8, int16 or uint16 only)")
     if node.attributes.get_int("block_size", 0):
         raise Unsupported("block quantization")
     s = _const(ctx, node.inputs[1], "scale")
@@ -120,8 +121,8 @@ def lower_quantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
 @lowers("DequantizeLinear")
 def lower_dequantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
-    if ctx.dtype(x) not in (*Q8, np.dtype(np.int32)):
-        raise Unsupported(f"{ctx.dtype(x)} input (int8, uint8 or int32)")
+    if ctx.dtype(x) not in (*Q16, np.dtype(np.int32)):
+        raise Unsupported(f"{ctx.dtype(x)} input (int8, uint8, int16, uint16 or int32)")
     if node.attributes.get_int("block_size", 0):
         raise Unsupported("block quantization")
     s = _const(ctx, node.inputs[1], "scale")

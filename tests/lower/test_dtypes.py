@@ -519,3 +519,29 @@ def test_scatter_reduction_on_a_wide_dtype_is_refused() -> None:
                        {"y": TensorProto.DOUBLE}, {"i": np.array([0, 2], np.int64)})
     with pytest.raises(edgec.EdgecError, match="reduction over float64"):
         edgec.compile(model)
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(np.int16), np.dtype(np.uint16)], ids=str)
+@pytest.mark.parametrize("per_axis", [False, True])
+def test_quantize_dequantize_16_bit(dtype: np.dtype, per_axis: bool) -> None:
+    rng = np.random.default_rng(23)
+    x = (rng.standard_normal((3, 40)) * 3000).astype(F32)
+    scale = np.array([0.05, 0.2, 0.1], F32) if per_axis else np.array(0.1, F32)
+    zp = np.array([7, -3, 0] if dtype.kind == "i" else [30000, 100, 0], dtype) if per_axis \
+        else np.array(-5 if dtype.kind == "i" else 32000, dtype)
+    attrs = {"axis": 0} if per_axis else {}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], **attrs),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], **attrs)]
+    model = make_model(nodes, {"x": (TensorProto.FLOAT, x.shape)},
+                       {"q": _proto(dtype), "y": TensorProto.FLOAT}, {"s": scale, "z": zp},
+                       opset=21)
+    q, y = run_edgec(model, {"x": x})
+    s = scale.reshape(-1, 1) if per_axis else scale
+    z = zp.astype(np.int64).reshape(-1, 1) if per_axis else np.int64(zp)
+    info = np.iinfo(dtype)
+    ref_q = np.clip(np.rint(x / s).astype(np.int64) + z, info.min, info.max).astype(dtype)
+    np.testing.assert_array_equal(q, ref_q)  # saturates: some values are out of range
+    np.testing.assert_allclose(y, ((ref_q.astype(np.int64) - z) * s).astype(F32), rtol=1e-6)
+    ort_q, ort_y = run_ort(model, {"x": x})
+    np.testing.assert_array_equal(q, ort_q)
+    np.testing.assert_allclose(y, ort_y, rtol=1e-6)

@@ -1,5 +1,6 @@
-/* QUANTIZE_LINEAR (float32 -> int8/uint8, the output's quantization) and
- * DEQUANTIZE_LINEAR (int8/uint8/int32 -> float32, the input's quantization),
+/* QUANTIZE_LINEAR (float32 -> int8/uint8/int16/uint16, the output's
+ * quantization) and DEQUANTIZE_LINEAR (int8/uint8/int16/uint16/int32 ->
+ * float32, the input's quantization),
  * per tensor or per axis, as ONNX QuantizeLinear/DequantizeLinear:
  *   q = saturate(round_half_even(x / scale) + zero_point)   (NaN -> the low end)
  *   x = (q - zero_point) * scale
@@ -12,8 +13,7 @@
 
 typedef struct qlin_params {
   int64_t outer, channels, inner;
-  bool is_signed; /* 8-bit side */
-  ec_dtype qtype;
+  ec_dtype qtype; /* the integer side */
   float lo, hi; /* quantize: dtype range */
   int32_t n;    /* channels in the arrays below */
   float *scale;
@@ -26,6 +26,8 @@ static ec_status prepare_common(ec_node *n, const ec_tensor_desc *q) {
     return ec_node_error(n, EC_ERR_FORMAT, "'%s' has no quantization", q->name);
   int32_t lo = INT32_MIN, hi = INT32_MAX;
   if (ec_is_q8(q->dtype)) ec_q8_range(q->dtype, &lo, &hi);
+  if (q->dtype == EC_INT16) lo = INT16_MIN, hi = INT16_MAX;
+  if (q->dtype == EC_UINT16) lo = 0, hi = UINT16_MAX;
   const size_t bytes = sizeof(qlin_params) + (size_t)qu->n * (sizeof(float) + sizeof(int32_t));
   ec_status st = ec_alloc_params(n, bytes);
   if (st != EC_OK) return st;
@@ -54,7 +56,6 @@ static ec_status prepare_common(ec_node *n, const ec_tensor_desc *q) {
       p->outer *= q->shape[a];
   }
   p->qtype = q->dtype;
-  p->is_signed = q->dtype == EC_INT8;
   p->lo = (float)lo;
   p->hi = (float)hi;
   return EC_OK;
@@ -67,9 +68,10 @@ static ec_status prepare_quantize(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "output");
   if (st != EC_OK) return st;
-  if (!ec_is_q8(n->tout[0]->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "output is %s (int8 or uint8)",
-                         ec_dtype_name(n->tout[0]->dtype));
+  const ec_dtype t = n->tout[0]->dtype;
+  if (!ec_is_q8(t) && t != EC_INT16 && t != EC_UINT16)
+    return ec_node_error(n, EC_ERR_DTYPE, "output is %s (int8, uint8, int16 or uint16)",
+                         ec_dtype_name(t));
   return prepare_common(n, n->tout[0]);
 }
 
@@ -79,14 +81,15 @@ typedef struct qlin_ctx {
   void *y;
 } qlin_ctx;
 
-/* round half to even for |v| <= 2^22, in any SSE/NEON build (no libm call). */
+/* round half to even for |v| <= 2^22, in any SSE/NEON build (no libm call)
+ * (the 16-bit ranges are well inside). */
 static inline float round_even(float v) {
   const float magic = 12582912.0f; /* 1.5 * 2^23 */
   return (v + magic) - magic;
 }
 
 static void quantize_row(const float *x, int64_t len, float s, int32_t zp, float lo, float hi,
-                         bool is_signed, void *y, int64_t y0) {
+                         ec_dtype qt, void *y, int64_t y0) {
   const float zf = (float)zp, tlo = lo - zf - 1.0f, thi = hi - zf + 1.0f;
   for (int64_t i = 0; i < len; i++) {
     float t = x[i] / s;
@@ -95,10 +98,14 @@ static void quantize_row(const float *x, int64_t len, float s, int32_t zp, float
     float v = round_even(t) + zf;
     v = v > lo ? v : lo;
     v = v < hi ? v : hi;
-    if (is_signed)
+    if (qt == EC_INT8)
       ((int8_t *)y)[y0 + i] = (int8_t)(int32_t)v;
-    else
+    else if (qt == EC_UINT8)
       ((uint8_t *)y)[y0 + i] = (uint8_t)(int32_t)v;
+    else if (qt == EC_INT16)
+      ((int16_t *)y)[y0 + i] = (int16_t)(int32_t)v;
+    else
+      ((uint16_t *)y)[y0 + i] = (uint16_t)(int32_t)v;
   }
 }
 
@@ -112,13 +119,13 @@ static void quantize_range(void *vc, int64_t begin, int64_t end, int32_t thread)
   if (p->channels == 1) {
     const int64_t total = p->outer * p->inner;
     const int64_t a = begin * EC_Q_GRAIN, b = end * EC_Q_GRAIN < total ? end * EC_Q_GRAIN : total;
-    quantize_row(x + a, b - a, p->scale[0], p->zp[0], p->lo, p->hi, p->is_signed, c->y, a);
+    quantize_row(x + a, b - a, p->scale[0], p->zp[0], p->lo, p->hi, p->qtype, c->y, a);
     return;
   }
   for (int64_t r = begin; r < end; r++) {
     const int64_t ch = r % p->channels;
     quantize_row(x + r * p->inner, p->inner, p->scale[ch], p->zp[ch], p->lo, p->hi,
-                 p->is_signed, c->y, r * p->inner);
+                 p->qtype, c->y, r * p->inner);
   }
 }
 
@@ -147,8 +154,8 @@ static ec_status prepare_dequantize(ec_node *n) {
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "output");
   if (st != EC_OK) return st;
   const ec_dtype t = n->tin[0]->dtype;
-  if (!ec_is_q8(t) && t != EC_INT32)
-    return ec_node_error(n, EC_ERR_DTYPE, "input is %s (int8, uint8 or int32)",
+  if (!ec_is_q8(t) && t != EC_INT16 && t != EC_UINT16 && t != EC_INT32)
+    return ec_node_error(n, EC_ERR_DTYPE, "input is %s (int8, uint8, int16, uint16 or int32)",
                          ec_dtype_name(t));
   return prepare_common(n, n->tin[0]);
 }
@@ -160,6 +167,12 @@ static void dequantize_row(const void *q, int64_t q0, int64_t len, ec_dtype t, f
     for (int64_t i = 0; i < len; i++) y[i] = (float)((int32_t)u[i] - zp) * s;
   } else if (t == EC_INT8) {
     const int8_t *v = (const int8_t *)q + q0;
+    for (int64_t i = 0; i < len; i++) y[i] = (float)((int32_t)v[i] - zp) * s;
+  } else if (t == EC_INT16) {
+    const int16_t *v = (const int16_t *)q + q0;
+    for (int64_t i = 0; i < len; i++) y[i] = (float)((int32_t)v[i] - zp) * s;
+  } else if (t == EC_UINT16) {
+    const uint16_t *v = (const uint16_t *)q + q0;
     for (int64_t i = 0; i < len; i++) y[i] = (float)((int32_t)v[i] - zp) * s;
   } else {
     const int32_t *v = (const int32_t *)q + q0;
