@@ -81,8 +81,8 @@ KERNEL_DTYPES: dict[str, str] = {
     **dict.fromkeys(["IS_INF", "IS_NAN"], f"{_FL} -> bool"),
     **dict.fromkeys(["BIT_SHIFT", "BITWISE_AND", "BITWISE_OR", "BITWISE_XOR", "BITWISE_NOT"],
                     _INT),
-    "QUANTIZE_LINEAR": "float32 -> int8/uint8",
-    "DEQUANTIZE_LINEAR": "int8/uint8/int32 -> float32",
+    "QUANTIZE_LINEAR": "float32 -> int8/uint8/int16/uint16",
+    "DEQUANTIZE_LINEAR": "int8/uint8/int16/uint16/int32 -> float32",
 }
 
 
