@@ -14,8 +14,9 @@
  *            by -128, is added back: exact in int32.
  *   plain    (qgemm_neon.c, Armv8.0): activations widened to 16 bits, products
  *            accumulated with smlal by lane (s16 x s16 -> s32): exact.
- * Neither can saturate, so weights split for AVX2's maddubs (a2 != NULL) are
- * simply run as two passes over the same accumulators. Requantization is the
+ * Neither can saturate, so prepare never splits the weights for NEON (as it
+ * does for AVX2's maddubs); split ones (a2 != NULL) would run as two passes
+ * over the same accumulators. Requantization is the
  * gemmlowp NEON sequence (sqrdmulh, then a rounding shift with the
  * away-from-zero fixup), bit-exact with ec_requant for every shift. */
 #ifndef EDGEC_KERNELS_NEON_NEON_H_

@@ -119,5 +119,8 @@ bool ec_q_variant(uint16_t variant, bool *blocked, ec_q_isa *isa) {
   *isa = EC_Q_PORTABLE;
   if (*blocked && (f & EC_CPU_AVX2)) *isa = EC_Q_AVX2;
   if (*blocked && family != EC_VARIANT_AVX2 && (f & EC_CPU_AVX512VNNI)) *isa = EC_Q_VNNI;
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+  if (*blocked) *isa = EC_Q_NEON; /* NEON is part of every AArch64 core */
+#endif
   return true;
 }

@@ -116,13 +116,15 @@ static inline void ec_q8_store(void *p, bool is_signed, int64_t i, int32_t v) {
  * runs the plain reference loops; any other known family runs the blocked
  * path, on the best int8 micro-kernels the family allows and the CPU has:
  * EC_VARIANT_AVX2 caps them at AVX2 (vpmaddubsw), EC_VARIANT_AVX512 and
- * EC_VARIANT_BEST take AVX-512 VNNI (vpdpbusd) where the CPU has it. No
+ * EC_VARIANT_BEST take AVX-512 VNNI (vpdpbusd) where the CPU has it; on
+ * AArch64 every blocked family runs NEON (sdot where the CPU has dotprod). No
  * layout flags (the weights are packed at prepare). False for an unknown
  * variant. */
 typedef enum ec_q_isa {
   EC_Q_PORTABLE = 0, /* blocked loops in C */
   EC_Q_AVX2 = 1,     /* AVX2 maddubs/madd micro-kernels (qgemm_avx2.c) */
   EC_Q_VNNI = 2,     /* AVX-512 VNNI micro-kernels (qgemm_vnni.c); AVX2 for the rest */
+  EC_Q_NEON = 3,     /* AArch64 NEON micro-kernels, sdot when the CPU has it (neon/neon.h) */
 } ec_q_isa;
 bool ec_q_variant(uint16_t variant, bool *blocked, ec_q_isa *isa);
 

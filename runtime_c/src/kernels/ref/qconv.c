@@ -11,7 +11,7 @@
  *   padded copy of the plane and AVX-512 VNNI (4 taps of a kernel row per
  *   vpdpbusd) or AVX2;
  *   else GEMM on packed weights (packed at prepare, split when they could
- *   saturate maddubs: qgemm_core.h; never for VNNI) against a panel of the
+ *   saturate maddubs: qgemm_core.h; never for VNNI or NEON) against a panel of the
  *   input (1x1 stride 1 read straight from x, else unfolded by im2col with the
  *   zero point as padding), with the input zero point folded into the bias.
  * Workspace per thread (mirrored by edgec/quant/kernels.py):
@@ -213,7 +213,7 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   const int8_t *wd = w->const_data;
   const bool packed =
       geo->path == PATH_POINTWISE || geo->path == PATH_IM2COL || geo->path == PATH_SHIFT;
-  const bool split = packed && geo->isa != EC_Q_VNNI &&
+  const bool split = packed && geo->isa != EC_Q_VNNI && geo->isa != EC_Q_NEON &&
                      !ec_qweights_maddubs_safe(wd, geo->k, 1, geo->m, geo->k);
   geo->group_bytes = packed ? ec_qweights_bytes(geo->mg, geo->k) : 0;
   const size_t m = (size_t)geo->m, wbytes = geo->group_bytes * (size_t)geo->group;
@@ -284,7 +284,7 @@ static ec_status prepare_qconv(ec_node *n) {
   bool blocked;
   if (!ec_q_variant(n->variant, &blocked, &geo.isa))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
-  geo.avx2 = geo.isa >= EC_Q_AVX2;
+  geo.avx2 = geo.isa == EC_Q_AVX2 || geo.isa == EC_Q_VNNI;
   st = read_geometry(n, &geo);
   if (st != EC_OK) return st;
   geo.out_i32 = n->tout[0]->dtype == EC_INT32;

@@ -20,7 +20,7 @@
  *
  * Paths: variant REF runs plain loops. Otherwise, with at most 4 activation
  * rows, dot products of weight rows against the rows (AVX2 maddubs, or
- * AVX-512 VNNI vpdpbusd on unsplit weights); with
+ * AVX-512 VNNI vpdpbusd on unsplit weights, or NEON sdot / smlal); with
  * more, the blocked GEMM of qgemm_core.h on packed weights (W = op(B)^T rows,
  * activation rows as panel columns).
  * Workspace per thread (mirrored by edgec/quant/kernels.py):
@@ -117,7 +117,7 @@ static ec_status build(ec_node *n, qfc_params *geo, const ec_tensor_desc *wt, in
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
                          (unsigned long long)n->scratch_size, need);
   const int8_t *w = wt->const_data;
-  const bool split = geo->blocked && geo->isa != EC_Q_VNNI &&
+  const bool split = geo->blocked && geo->isa != EC_Q_VNNI && geo->isa != EC_Q_NEON &&
                      !ec_qweights_maddubs_safe(w, geo->w_rs, geo->w_cs, geo->n, geo->k);
   const size_t nn = (size_t)geo->n;
   const size_t wbytes = !geo->blocked ? 0

@@ -8,6 +8,18 @@
 #else
 #define EC_Q_X86 0
 #endif
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+#include "kernels/neon/neon.h"
+#define EC_Q_NEON_CALL(call) \
+  do {                       \
+    if (isa == EC_Q_NEON) {  \
+      call;                  \
+      return;                \
+    }                        \
+  } while (0)
+#else
+#define EC_Q_NEON_CALL(call) (void)0
+#endif
 
 static int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
 
@@ -77,6 +89,7 @@ void ec_qweights_row_sums(const int8_t *w, int64_t rs, int64_t cs, int64_t m, in
 
 void ec_qpack_rows(ec_q_isa isa, const uint8_t *src, int64_t ld, int64_t k, int64_t n,
                    uint8_t flip, uint8_t *dst) {
+  EC_Q_NEON_CALL(ec_neon_qpack_rows(src, ld, k, n, flip, dst));
 #if EC_Q_X86
   if (isa >= EC_Q_AVX2) {
     ec_x86_qpack_rows_avx2(src, ld, k, n, flip, dst);
@@ -100,6 +113,10 @@ void ec_qpack_rows(ec_q_isa isa, const uint8_t *src, int64_t ld, int64_t k, int6
 
 void ec_qpack_cols(const uint8_t *src, int64_t ld, int64_t k, int64_t n, uint8_t flip,
                    uint8_t *dst) {
+#if defined(EDGEC_HAVE_NEON_KERNELS) /* only the blocked paths call it: NEON on AArch64 */
+  ec_neon_qpack_cols(src, ld, k, n, flip, dst);
+  return;
+#endif
   const int64_t kp = ec_q_round_up(k, EC_QKG), np = ec_q_round_up(n, EC_QNR);
   memset(dst, 0, (size_t)(kp * np));
   for (int64_t col = 0; col < n; col++) {
@@ -128,6 +145,7 @@ static void tile_ref(int64_t groups, const int8_t *a, const uint8_t *b, int32_t 
 
 void ec_qgemm_tile(ec_q_isa isa, int64_t groups, const int8_t *a, const int8_t *a2,
                    const uint8_t *b, int32_t *tile) {
+  EC_Q_NEON_CALL(ec_neon_q8_tile(groups, a, a2, b, tile));
 #if EC_Q_X86
   if (isa == EC_Q_VNNI && !a2) {
     ec_x86_q8_tile_vnni(groups, a, b, tile);
@@ -156,6 +174,7 @@ static void requant_row_ref(const int32_t *acc, int64_t n, int32_t bias, ec_qmul
 
 void ec_qrequant_tile(ec_q_isa isa, const int32_t *tile, int64_t mr, int64_t nr, int64_t r0,
                       const ec_qout *o, void *y, int64_t rs, int64_t cs) {
+  EC_Q_NEON_CALL(ec_neon_qrequant_tile(tile, mr, nr, r0, o, y, rs, cs));
   uint8_t *yb = y;
   for (int64_t i = 0; i < mr; i++) {
     const int32_t bias = o->bias ? o->bias[r0 + i] : 0;
@@ -176,6 +195,7 @@ void ec_qrequant_tile(ec_q_isa isa, const int32_t *tile, int64_t mr, int64_t nr,
 
 void ec_qgemm_dots(ec_q_isa isa, int64_t m, int64_t kd, const int8_t *w, const int8_t *w2,
                    const uint8_t *x, int64_t n, int32_t *out) {
+  EC_Q_NEON_CALL(ec_neon_qdots(m, kd, w, w2, x, n, out));
 #if EC_Q_X86
   if (isa == EC_Q_VNNI && !w2) {
     ec_x86_qdots_vnni(m, kd, w, x, n, out);

@@ -25,8 +25,9 @@
  * split; imported models (QDQ, QLinearConv) keep their weights bit exact.
  * The AVX-512 VNNI micro-kernel (vpdpbusd: four u8 x s8 products summed
  * straight into int32) cannot saturate, so with EC_Q_VNNI the weights are
- * never split. The portable micro-kernel computes the same int32 sums
- * directly. */
+ * never split; nor with EC_Q_NEON (sdot, or 16-bit products accumulated by
+ * smlal into int32: kernels/neon/neon.h). The portable micro-kernel computes
+ * the same int32 sums directly. */
 #ifndef EDGEC_KERNELS_REF_QGEMM_CORE_H_
 #define EDGEC_KERNELS_REF_QGEMM_CORE_H_
 
