@@ -26,6 +26,10 @@ from edgec.fb.Activation import Activation
 from edgec.fb.ConvOptions import ConvOptionsT
 from edgec.fb.GemmOptions import GemmOptionsT
 from edgec.fb.Opcode import Opcode
+from edgec.fb.PadMode import PadMode
+from edgec.fb.PadOptions import PadOptionsT
+from edgec.fb.SliceOptions import SliceOptionsT
+from edgec.fb.TransposeOptions import TransposeOptionsT
 from edgec.lower.context import LoweringContext, Unsupported, lowers
 from edgec.program import BF16, Instruction, Program, Tensor
 
@@ -248,10 +252,10 @@ def _cast_back(ctx: LoweringContext, node: ir.Node, y: int, half: bool) -> None:
         ctx.emit(Opcode.CAST, [y], [ctx.output(node.outputs[0])], name=node.name)
 
 
-def _spatial_rank(ctx: LoweringContext, x: ir.Value) -> int:
+def _spatial_rank(ctx: LoweringContext, x: ir.Value, most: int = 2) -> int:
     rank = len(ctx.shape(x))
-    if rank not in (3, 4):
-        raise Unsupported(f"{rank - 2}-D convolution (1-D and 2-D only)")
+    if not 3 <= rank <= most + 2:
+        raise Unsupported(f"{rank - 2}-D convolution (1-D to {most}-D only)")
     return rank - 2
 
 
@@ -293,10 +297,10 @@ def _conv_pads(node: ir.Node, in_size: list[int], g: ConvGeometry) -> list[int]:
     return begins + ends
 
 
-def _base_geometry(ctx: LoweringContext, node: ir.Node) -> ConvGeometry:
+def _base_geometry(ctx: LoweringContext, node: ir.Node, most: int = 2) -> ConvGeometry:
     """Kernel, strides and dilations; pads are left for the op to work out."""
     w_shape = ctx.shape(node.inputs[1])
-    n = _spatial_rank(ctx, node.inputs[0])
+    n = _spatial_rank(ctx, node.inputs[0], most)
     g = ConvGeometry(kernel=_kernel(node, w_shape), strides=_ints(node, "strides", [1] * n),
                      dilations=_ints(node, "dilations", [1] * n), pads=[])
     if len(g.kernel) != n or len(g.strides) != n or len(g.dilations) != n:
@@ -319,7 +323,7 @@ def _check_pads(g: ConvGeometry) -> None:
 
 
 def _conv_geometry(ctx: LoweringContext, node: ir.Node) -> ConvGeometry:
-    g = _base_geometry(ctx, node)
+    g = _base_geometry(ctx, node, most=3)
     g.pads = _conv_pads(node, list(ctx.shape(node.inputs[0])[2:]), g)
     _check_pads(g)
     return g
@@ -359,7 +363,18 @@ def lower_conv(ctx: LoweringContext, node: ir.Node) -> None:
     g = _conv_geometry(ctx, node)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
     group = _group(node, x_shape[1])
-    y_shape = ctx.shape(node.outputs[0])
+    if len(x_shape) < 5:
+        y = _output(ctx, node, half)
+        _emit_conv(ctx, _inputs(ctx, node, half), y, x_shape, w_shape,
+                   ctx.shape(node.outputs[0]), g, group, node.name)
+        _cast_back(ctx, node, y, half)
+        return
+    _lower_conv3d(ctx, node, g, group, half)
+
+
+def _emit_conv(ctx: LoweringContext, ins: list[int], y: int, x_shape: tuple[int, ...],
+               w_shape: tuple[int, ...], y_shape: tuple[int, ...], g: ConvGeometry, group: int,
+               name: str) -> None:
     mg, cg = w_shape[0] // group, w_shape[1]
     k = cg * int(np.prod(g.kernel))
     pixels = int(np.prod(y_shape[2:]))
@@ -368,10 +383,70 @@ def lower_conv(ctx: LoweringContext, node: ir.Node) -> None:
         scratch = depthwise_workspace(list(y_shape[2:]), g.kernel, g.strides, g.dilations)
     else:
         scratch = conv_workspace(mg, k, pixels, path)
+    conv = ctx.emit(Opcode.CONV, ins, [y], _conv_options(g, group), name, scratch_size=scratch)
+    conv.variant = VARIANT_BEST  # pack_weights lays out a constant weight for the kernels
+
+
+def _view(ctx: LoweringContext, index: int, shape: tuple[int, ...], name: str) -> int:
+    """Tensor `index` under another shape: the same bytes (an alias; a constant is reshaped)."""
+    t = ctx.program.tensors[index]
+    if t.data is not None:
+        return ctx.constant(t.data.reshape(shape), name)
+    root = t.alias_of if t.alias_of is not None else index
+    return ctx.program.add_tensor(Tensor(name=name, dtype=t.dtype, shape=shape, alias_of=root))
+
+
+def _lower_conv3d(ctx: LoweringContext, node: ir.Node, g: ConvGeometry, group: int,
+                  half: bool) -> None:
+    """3-D Conv as a sum of 2-D ones over the kernel's depth: the input, its depth moved
+    next to the batch and zero-padded, is sliced at kernel depth kd's offsets (kd * dilation
+    + stride * output depth) and the slices folded into the batch; weight[:, :, kd]
+    convolves them (the bias joins the first); the sum goes back to (N, M, D, H, W)."""
+    name, out = node.name, node.outputs[0]
+    (n, c, d, h, w_), (m, cg, kd_n, kh, kw) = ctx.shape(node.inputs[0]), ctx.shape(node.inputs[1])
+    od, oh, ow = ctx.shape(out)[2:]
+    ins = _inputs(ctx, node, half)
+    pd0, pd1, dp = g.pads[0], g.pads[3], d + g.pads[0] + g.pads[3]
+
+    def scratch(tag: str, shape: tuple[int, ...]) -> int:
+        return ctx.scratch_tensor(f"{out.name}/{tag}", F32, shape)
+
+    xt = scratch("ndchw", (n, d, c, h, w_))
+    ctx.emit(Opcode.TRANSPOSE, [ins[0]], [xt], TransposeOptionsT(perm=[0, 2, 1, 3, 4]), name)
+    if pd0 or pd1:
+        xp = scratch("padded", (n, dp, c, h, w_))
+        ctx.emit(Opcode.PAD, [xt], [xp], PadOptionsT(pads=[0, pd0, 0, 0, 0, 0, pd1, 0, 0, 0],
+                                                     mode=PadMode.CONSTANT, value=0.0), name)
+        xt = xp
+    g2 = ConvGeometry(kernel=[kh, kw], strides=g.strides[1:], dilations=g.dilations[1:],
+                      pads=[g.pads[1], g.pads[2], g.pads[4], g.pads[5]])
+    wdata = ctx.program.tensors[ins[1]].data
+    acc = -1
+    for k in range(kd_n):
+        xs = scratch(f"slice{k}", (n, od, c, h, w_))
+        ctx.emit(Opcode.SLICE, [xt], [xs], SliceOptionsT(starts=[0, k * g.dilations[0], 0, 0, 0],
+                                                         steps=[1, g.strides[0], 1, 1, 1]), name)
+        if wdata is not None:
+            wk = ctx.constant(np.ascontiguousarray(wdata[:, :, k]), f"{out.name}/w{k}")
+        else:
+            wk = scratch(f"w{k}", (m, cg, 1, kh, kw))
+            ctx.emit(Opcode.SLICE, [ins[1]], [wk], SliceOptionsT(starts=[0, 0, k, 0, 0],
+                                                                 steps=[1] * 5), name)
+            wk = _view(ctx, wk, (m, cg, kh, kw), f"{out.name}/w{k}/2d")
+        ops = [_view(ctx, xs, (n * od, c, h, w_), f"{out.name}/slice{k}/2d"), wk]
+        if k == 0 and len(ins) > 2 and ins[2] >= 0:
+            ops.append(ins[2])
+        yk = scratch(f"part{k}", (n * od, m, oh, ow))
+        _emit_conv(ctx, ops, yk, (n * od, c, h, w_), (m, cg, kh, kw), (n * od, m, oh, ow), g2,
+                   group, name)
+        if acc >= 0:
+            total = scratch(f"sum{k}", (n * od, m, oh, ow))
+            ctx.emit(Opcode.ADD, [acc, yk], [total], name=name)
+            yk = total
+        acc = yk
     y = _output(ctx, node, half)
-    ins = ctx.emit(Opcode.CONV, _inputs(ctx, node, half), [y],
-                   _conv_options(g, group), node.name, scratch_size=scratch)
-    ins.variant = VARIANT_BEST  # pack_weights lays out a constant weight for the kernels
+    ctx.emit(Opcode.TRANSPOSE, [_view(ctx, acc, (n, od, m, oh, ow), f"{out.name}/ndmhw")], [y],
+             TransposeOptionsT(perm=[0, 2, 1, 3, 4]), name)
     _cast_back(ctx, node, y, half)
 
 

@@ -159,9 +159,9 @@ def test_conv_weight_and_bias_as_graph_inputs() -> None:
     check_against_ort(model)
 
 
-def test_conv_3d_is_unsupported() -> None:
-    model = conv_model((1, 2, 4, 4, 4), (3, 2, 3, 3, 3))
-    with pytest.raises(EdgecError, match="3-D convolution"):
+def test_conv_4d_is_unsupported() -> None:
+    model = conv_model((1, 2, 4, 4, 4, 4), (3, 2, 3, 3, 3, 3))
+    with pytest.raises(EdgecError, match="4-D convolution"):
         edgec.compile(model)
 
 
@@ -483,3 +483,27 @@ def test_matmul_bias_not_fused_when_bias_is_computed() -> None:
                        {"w": weights(11, (8, 5))[0]})
     assert _opcodes(model) == [Opcode.MATMUL, Opcode.ADD]
     check_against_ort(model)
+
+
+CONV3D_CASES = [
+    dict(),
+    dict(pads=[1, 0, 2, 1, 1, 0]),
+    dict(strides=[2, 1, 2], pads=[1, 1, 1, 1, 1, 1]),
+    dict(dilations=[2, 1, 1], pads=[0, 1, 1, 0, 1, 1]),
+    dict(group=2),
+    dict(auto_pad="SAME_UPPER", strides=[2, 2, 1]),
+]
+
+
+@pytest.mark.parametrize("attrs", CONV3D_CASES, ids=str)
+@pytest.mark.parametrize("const_weight", [True, False])
+def test_conv3d(attrs: dict[str, Any], const_weight: bool) -> None:
+    """3-D Conv, lowered to 2-D convs summed over the kernel's depth."""
+    w, b = weights(20, (6, 4 // attrs.get("group", 1), 3, 2, 3), (6,))
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)
+    if const_weight:
+        model = make_model([node], {"x": (F, (2, 4, 7, 6, 5))}, {"y": F}, {"w": w, "b": b})
+    else:  # weights given at run time, as PyTorch's exported tests do
+        model = make_model([node], {"x": (F, (2, 4, 7, 6, 5)), "w": (F, w.shape),
+                                    "b": (F, b.shape)}, {"y": F})
+    check_against_ort(model, atol=LONG_SUM_ATOL)
