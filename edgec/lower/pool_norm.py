@@ -312,7 +312,6 @@ def _norm_param(ctx: LoweringContext, value: ir.Value | None, norm_shape: tuple[
 
 @lowers("LayerNormalization")
 def lower_layer_norm(ctx: LoweringContext, node: ir.Node) -> None:
-    _only_first_output(node, "Mean/InvStdDev")
     inputs = [*node.inputs, None, None]
     x, scale, bias = inputs[0], inputs[1], inputs[2]
     assert x is not None
@@ -329,6 +328,40 @@ def lower_layer_norm(ctx: LoweringContext, node: ir.Node) -> None:
         ins.pop()
     ctx.emit(Opcode.LAYER_NORM, ins, [ctx.output(node.outputs[0])], opts,
              node.name).variant = VARIANT_BEST
+    if any(_is_used(v) for v in list(node.outputs)[1:]):
+        _layer_norm_stats(ctx, node, axis, opts.epsilon)
+
+
+def _layer_norm_stats(ctx: LoweringContext, node: ir.Node, axis: int, epsilon: float) -> None:
+    """LayerNormalization's Mean and InvStdDev outputs, as ONNX defines them (shape: the
+    input's with 1 from axis on): mean(x), 1 / sqrt(mean((x - mean(x))^2) + epsilon)."""
+    x, outs = node.inputs[0], [*list(node.outputs)[1:], None, None]
+    shape = ctx.shape(x)
+    kept = tuple(d if i < axis else 1 for i, d in enumerate(shape))
+    opts = AxisOptionsT()
+    opts.axes = list(range(axis, len(shape)))
+    opts.keepdims = True
+
+    def dst(value: ir.Value | None, tag: str, shp: tuple[int, ...]) -> int:
+        if _is_used(value):
+            return ctx.output(value)
+        return ctx.scratch_tensor(f"{node.outputs[0].name}/{tag}", F32, shp)
+
+    def step(opcode: int, ins: list[int], out: int, options: object = None) -> int:
+        ctx.emit(opcode, ins, [out], options, node.name)
+        return out
+
+    src = ctx.tensor(x)
+    mean = step(Opcode.REDUCE_MEAN, [src], dst(outs[0], "mean", kept), opts)
+    if not _is_used(outs[1]):
+        return
+    d = step(Opcode.SUB, [src, mean], dst(None, "centered", shape))
+    var = step(Opcode.REDUCE_MEAN, [step(Opcode.MUL, [d, d], dst(None, "square", shape))],
+               dst(None, "var", kept), opts)
+    eps = ctx.constant(np.array(epsilon, F32), f"{node.outputs[0].name}/epsilon")
+    sd = step(Opcode.SQRT, [step(Opcode.ADD, [var, eps], dst(None, "var_eps", kept))],
+              dst(None, "std", kept))
+    step(Opcode.RECIPROCAL, [sd], ctx.output(outs[1]))
 
 
 @lowers("InstanceNormalization")

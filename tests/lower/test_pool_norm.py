@@ -322,12 +322,18 @@ def test_layer_norm_multithreaded() -> None:
     check_against_ort(model, threads=2)
 
 
-def test_layer_norm_stats_outputs_are_unsupported() -> None:
-    node = helper.make_node("LayerNormalization", ["x", "scale"], ["y", "mean"])
-    model = make_model([node], {"x": (F, (2, 4))}, {"y": F, "mean": F},
-                       {"scale": np.ones(4, np.float32)}, opset=17)
-    with pytest.raises(EdgecError, match="Mean"):
-        edgec.compile(model)
+@pytest.mark.parametrize("outputs", [["y", "mean"], ["y", "mean", "inv_std"],
+                                     ["y", "", "inv_std"]], ids=str)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_layer_norm_stats_outputs(outputs: list[str], axis: int) -> None:
+    rng = np.random.default_rng(3)
+    shape = (3, 4, 6)
+    inits = {"scale": rng.standard_normal(shape[axis:]).astype(np.float32)}
+    node = helper.make_node("LayerNormalization", ["x", "scale"], outputs, axis=axis,
+                            epsilon=1e-2)
+    model = make_model([node], {"x": (F, shape)}, {o: F for o in outputs if o}, inits,
+                       opset=17)
+    check_against_ort(model)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5), (2, 4, 3, 5), (1, 3, 2, 3, 4)])
