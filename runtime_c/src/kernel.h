@@ -192,7 +192,9 @@ typedef ec_status (*ec_prepare_fn)(ec_node *node);
 typedef void (*ec_eval_fn)(const ec_node *node, const ec_exec *exec);
 
 typedef struct ec_kernel {
-  const char *name; /* op name for messages and profiles */
+  /* op name for messages and profiles; an array, not a pointer: in a shared
+   * library every pointer in a table costs a dynamic relocation */
+  char name[24];
   ec_prepare_fn prepare;
   ec_eval_fn eval;
 } ec_kernel;

@@ -51,6 +51,28 @@ ec_status ec_bcast_init(const ec_node *node, const ec_tensor_desc *out,
   return EC_OK;
 }
 
+ec_status ec_bcast_prepare(ec_node *n, int32_t count) {
+  const ec_tensor_desc *out = n->tout[0];
+  if (out->numel != 0) {
+    ec_status st = ec_alloc_params(n, sizeof(ec_bcast));
+    if (st == EC_OK) st = ec_bcast_init(n, out, n->tin, count, n->params);
+    return st;
+  }
+  for (int32_t k = 0; k < count; k++) {
+    const ec_tensor_desc *t = n->tin[k];
+    if (t->rank > out->rank)
+      return ec_node_error(n, EC_ERR_SHAPE, "operand %d has rank %d > output rank %d", k,
+                           t->rank, out->rank);
+    for (int32_t d = 0; d < t->rank; d++) {
+      const int64_t dim = t->shape[d], o = out->shape[d + out->rank - t->rank];
+      if (dim != o && dim != 1)
+        return ec_node_error(n, EC_ERR_SHAPE, "operand %d dimension %d is %lld, output has %lld",
+                             k, d, (long long)dim, (long long)o);
+    }
+  }
+  return EC_OK;
+}
+
 void ec_bcast_seek(const ec_bcast *b, int64_t begin, ec_bcast_iter *it) {
   memset(it, 0, sizeof *it);
   for (int32_t d = b->rank - 1; d >= 0; d--) {

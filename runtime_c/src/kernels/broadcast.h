@@ -21,6 +21,12 @@ ec_status ec_bcast_init(const ec_node *node, const ec_tensor_desc *out,
                         const ec_tensor_desc *const *operands, int32_t n,
                         ec_bcast *b);
 
+/* prepare of a kernel that broadcasts its inputs 0..n-1 to output 0: with
+ * an empty output only the shapes are checked (ec_bcast_init multiplies
+ * operand dimensions, which an empty operand may have huge) and
+ * node->params stays NULL; otherwise node->params is an ec_bcast. */
+ec_status ec_bcast_prepare(ec_node *node, int32_t n);
+
 /* The start of the flat output range [begin, ...) as a multi-index and the
  * matching operand offsets. */
 typedef struct ec_bcast_iter {

@@ -240,19 +240,24 @@ static ec_status prepare_pool(ec_node *n) {
 /* Max skips NaN inputs (a NaN never compares greater). */
 #define MAX_STEP(a, v) ((v) > (a) ? (v) : (a))
 #define SUM_STEP(a, v) ((a) + (v))
-#define ABS_STEP(a, v) ((a) + fabsf(v))
-#define SQ_STEP(a, v) ((a) + (v) * (v))
-#define POW_STEP(a, v) ((a) + powf(fabsf(v), p->p))
 #define SAME(a, d) (a)
 #define AVG(a, d) ((d) > 0 ? (a) / (float)(d) : 0.0f)
-#define SQRT(a, d) sqrtf(a)
-#define ROOT(a, d) powf((a), p->inv_p)
+
+/* LpPool (rare) has one row function for every p; the mode test in the
+ * inner loop costs it speed, not accuracy: p = 1 sums |v|, p = 2 sums v * v
+ * and takes sqrtf, other p go through powf. */
+static inline float lp_step(const pool_params *p, float a, float v) {
+  return p->p_mode == 1 ? a + fabsf(v) : p->p_mode == 2 ? a + v * v : a + powf(fabsf(v), p->p);
+}
+static inline float lp_finish(const pool_params *p, float a) {
+  return p->p_mode == 1 ? a : p->p_mode == 2 ? sqrtf(a) : powf(a, p->inv_p);
+}
+#define LP_STEP(a, v) lp_step(p, a, v)
+#define LP_FINISH(a, d) lp_finish(p, a)
 
 POOL_ROW(row_max, -FLT_MAX, MAX_STEP, SAME)
 POOL_ROW(row_avg, 0.0f, SUM_STEP, AVG)
-POOL_ROW(row_lp1, 0.0f, ABS_STEP, SAME)
-POOL_ROW(row_lp2, 0.0f, SQ_STEP, SQRT)
-POOL_ROW(row_lpp, 0.0f, POW_STEP, ROOT)
+POOL_ROW(row_lp, 0.0f, LP_STEP, LP_FINISH)
 
 static void pool_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
@@ -262,7 +267,7 @@ static void pool_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const int64_t in_plane = p->in[0] * p->in[1] * p->in[2];
   void (*row)(const pool_params *, const float *, float *, int64_t, int64_t) = row_max;
   if (p->kind == EC_FB_POOLKIND_AVERAGE) row = row_avg;
-  if (p->kind == EC_FB_POOLKIND_LP) row = p->p_mode == 1 ? row_lp1 : p->p_mode == 2 ? row_lp2 : row_lpp;
+  if (p->kind == EC_FB_POOLKIND_LP) row = row_lp;
   for (int64_t r = begin; r < end; r++) {
     const int64_t nc = r / (OD * OH), rem = r % (OD * OH);
     row(p, c->x + nc * in_plane, c->y + r * OW, rem / OH, rem % OH);

@@ -5,19 +5,13 @@
  * so every element eval reads is in bounds. Output axes whose input
  * positions stay evenly spaced are merged; the innermost run is a memcpy
  * when it is contiguous and a strided gather otherwise. */
-#include <string.h>
-
-#include "kernel.h"
+#include "kernels/ref/strided.h"
 
 #define GRAIN_ELEMS 16384
 
 typedef struct slice_params {
   bool empty;
-  int32_t rank;                /* merged rank, >= 1 */
-  int64_t base;                /* input byte offset of the first output element */
-  int64_t shape[EC_MAX_RANK];  /* merged output dimensions */
-  int64_t stride[EC_MAX_RANK]; /* input bytes per step along each (may be < 0) */
-  int64_t es;
+  ec_view v; /* merged rank >= 1 */
 } slice_params;
 
 static ec_status prepare_slice(ec_node *n) {
@@ -38,7 +32,7 @@ static ec_status prepare_slice(ec_node *n) {
   if (st != EC_OK) return st;
   slice_params *p = n->params;
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
-  p->es = es;
+  p->v.eb = es;
   if (out->numel == 0) {
     p->empty = true;
     return EC_OK;
@@ -52,7 +46,6 @@ static ec_status prepare_slice(ec_node *n) {
     istride[d] = s;
     s *= in->shape[d];
   }
-  int32_t m = 0;
   for (int32_t d = 0; d < r; d++) {
     const int64_t start = starts->v[d], step = steps->v[d], count = out->shape[d];
     const int64_t dim = in->shape[d];
@@ -73,46 +66,15 @@ static ec_status prepare_slice(ec_node *n) {
                              "[0, %lld)", d, (long long)count, (long long)start,
                              (long long)step, (long long)last, (long long)dim);
     }
-    p->base += start * istride[d];
-    if (count == 1) continue;
-    const int64_t str = step * istride[d];
-    if (m > 0 && p->stride[m - 1] == str * count) {
-      p->shape[m - 1] *= count;
-      p->stride[m - 1] = str;
-    } else {
-      p->shape[m] = count;
-      p->stride[m] = str;
-      m++;
-    }
+    p->v.base += start * istride[d];
+    ec_view_push(&p->v, count, step * istride[d]);
   }
-  if (m == 0) { /* one element */
-    p->shape[0] = 1;
-    p->stride[0] = es;
-    m = 1;
+  if (p->v.rank == 0) { /* one element */
+    p->v.shape[0] = 1;
+    p->v.stride[0] = es;
+    p->v.rank = 1;
   }
-  p->rank = m;
   return EC_OK;
-}
-
-static void gather_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride, int64_t es) {
-  if (stride == es) {
-    memcpy(d, s, (size_t)(n * es));
-    return;
-  }
-  switch (es) {
-    case 1:
-      for (int64_t i = 0; i < n; i++) d[i] = s[i * stride];
-      break;
-    case 2:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 2 * i, s + i * stride, 2);
-      break;
-    case 4:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 4 * i, s + i * stride, 4);
-      break;
-    default:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 8 * i, s + i * stride, 8);
-      break;
-  }
 }
 
 typedef struct slice_ctx {
@@ -124,27 +86,9 @@ typedef struct slice_ctx {
 static void slice_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const slice_ctx *c = vc;
-  const slice_params *p = c->p;
-  const int32_t k = p->rank - 1;
-  const int64_t len = p->shape[k], str = p->stride[k], es = p->es;
-  int64_t idx[EC_MAX_RANK] = {0};
-  int64_t off = p->base, flat = begin;
-  for (int32_t d = k - 1; d >= 0; d--) {
-    idx[d] = flat % p->shape[d];
-    flat /= p->shape[d];
-    off += idx[d] * p->stride[d];
-  }
-  for (int64_t row = begin; row < end; row++) {
-    /* the row's elements are off + i * str, i < len: all inside the input
-     * (prepare checked both ends of every axis) */
-    gather_row(c->y + row * len * es, c->x + off, len, str, es);
-    for (int32_t d = k - 1; d >= 0; d--) {
-      off += p->stride[d];
-      if (++idx[d] < p->shape[d]) break;
-      off -= p->shape[d] * p->stride[d];
-      idx[d] = 0;
-    }
-  }
+  /* the rows' elements are all inside the input (prepare checked both ends
+   * of every axis) */
+  ec_view_rows(&c->p->v, c->x, c->y, begin, end);
 }
 
 static void eval_slice(const ec_node *n, const ec_exec *ex) {
@@ -152,8 +96,8 @@ static void eval_slice(const ec_node *n, const ec_exec *ex) {
   if (p->empty) return;
   slice_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
   int64_t rows = 1;
-  for (int32_t d = 0; d < p->rank - 1; d++) rows *= p->shape[d];
-  int64_t grain = GRAIN_ELEMS / p->shape[p->rank - 1];
+  for (int32_t d = 0; d < p->v.rank - 1; d++) rows *= p->v.shape[d];
+  int64_t grain = GRAIN_ELEMS / p->v.shape[p->v.rank - 1];
   ec_parallel_for(ex, rows, grain > 0 ? grain : 1, slice_range, &c);
 }
 

@@ -12,7 +12,7 @@
  *   ROWS     anything else: each output row gathers along one input stride. */
 #include <string.h>
 
-#include "kernel.h"
+#include "kernels/ref/strided.h"
 
 #define GRAIN_ELEMS 16384
 #define TILE 16
@@ -21,11 +21,8 @@ enum { KIND_EMPTY, KIND_COPY, KIND_BLOCKED, KIND_ROWS };
 
 typedef struct transpose_params {
   int32_t kind;
-  int32_t rank;                 /* reduced output rank */
-  int64_t shape[EC_MAX_RANK];   /* reduced output dimensions */
-  int64_t stride[EC_MAX_RANK];  /* input bytes per step along each output axis */
-  int64_t eb;                   /* bytes per moved element */
-  int64_t bytes;                /* total bytes */
+  ec_view v;     /* reduced output axes; v.eb: bytes per moved element */
+  int64_t bytes; /* total bytes */
 } transpose_params;
 
 static ec_status prepare_transpose(ec_node *n) {
@@ -67,53 +64,22 @@ static ec_status prepare_transpose(ec_node *n) {
     istride[d] = s;
     s *= in->shape[d];
   }
-  int32_t m = 0;
-  for (int32_t i = 0; i < r; i++) {
-    const int64_t dim = out->shape[i], str = istride[perm->v[i]];
-    if (dim == 1) continue;
-    if (m > 0 && p->stride[m - 1] == str * dim) {
-      p->shape[m - 1] *= dim;
-      p->stride[m - 1] = str;
-    } else {
-      p->shape[m] = dim;
-      p->stride[m] = str;
-      m++;
-    }
-  }
-  p->eb = es;
-  if (m > 0 && p->stride[m - 1] == es) {
-    p->eb = es * p->shape[m - 1];
+  ec_view *v = &p->v;
+  for (int32_t i = 0; i < r; i++) ec_view_push(v, out->shape[i], istride[perm->v[i]]);
+  int32_t m = v->rank;
+  v->eb = es;
+  if (m > 0 && v->stride[m - 1] == es) {
+    v->eb = es * v->shape[m - 1];
     m--;
   }
-  p->rank = m;
+  v->rank = m;
   if (m == 0)
     p->kind = KIND_COPY;
-  else if (m >= 2 && p->stride[m - 2] == p->eb)
+  else if (m >= 2 && v->stride[m - 2] == v->eb)
     p->kind = KIND_BLOCKED;
   else
     p->kind = KIND_ROWS;
   return EC_OK;
-}
-
-/* d[i] = s[i * stride] for n elements of eb bytes (stride in bytes). */
-static void gather_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride, int64_t eb) {
-  switch (eb) {
-    case 1:
-      for (int64_t i = 0; i < n; i++) d[i] = s[i * stride];
-      break;
-    case 2:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 2 * i, s + i * stride, 2);
-      break;
-    case 4:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 4 * i, s + i * stride, 4);
-      break;
-    case 8:
-      for (int64_t i = 0; i < n; i++) memcpy(d + 8 * i, s + i * stride, 8);
-      break;
-    default:
-      for (int64_t i = 0; i < n; i++) memcpy(d + eb * i, s + i * stride, (size_t)eb);
-      break;
-  }
 }
 
 typedef struct transpose_ctx {
@@ -124,11 +90,11 @@ typedef struct transpose_ctx {
 
 /* Input byte offset of the output position whose leading dims (0..k-1)
  * have flat index flat. */
-static int64_t leading_offset(const transpose_params *p, int32_t k, int64_t flat) {
+static int64_t leading_offset(const ec_view *v, int32_t k, int64_t flat) {
   int64_t off = 0;
   for (int32_t d = k - 1; d >= 0; d--) {
-    off += (flat % p->shape[d]) * p->stride[d];
-    flat /= p->shape[d];
+    off += (flat % v->shape[d]) * v->stride[d];
+    flat /= v->shape[d];
   }
   return off;
 }
@@ -136,25 +102,7 @@ static int64_t leading_offset(const transpose_params *p, int32_t k, int64_t flat
 static void rows_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const transpose_ctx *c = vc;
-  const transpose_params *p = c->p;
-  const int32_t k = p->rank - 1; /* leading dims */
-  const int64_t len = p->shape[k], str = p->stride[k], eb = p->eb;
-  int64_t idx[EC_MAX_RANK] = {0};
-  int64_t off = 0, flat = begin;
-  for (int32_t d = k - 1; d >= 0; d--) {
-    idx[d] = flat % p->shape[d];
-    flat /= p->shape[d];
-    off += idx[d] * p->stride[d];
-  }
-  for (int64_t row = begin; row < end; row++) {
-    gather_row(c->y + row * len * eb, c->x + off, len, str, eb);
-    for (int32_t d = k - 1; d >= 0; d--) { /* odometer */
-      off += p->stride[d];
-      if (++idx[d] < p->shape[d]) break;
-      off -= p->shape[d] * p->stride[d];
-      idx[d] = 0;
-    }
-  }
+  ec_view_rows(&c->p->v, c->x, c->y, begin, end);
 }
 
 /* One unit = one batch's strip of TILE rows of the [P, Q] output matrix,
@@ -162,20 +110,20 @@ static void rows_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
 static void blocked_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const transpose_ctx *c = vc;
-  const transpose_params *p = c->p;
-  const int32_t m = p->rank;
-  const int64_t P = p->shape[m - 2], Q = p->shape[m - 1];
-  const int64_t sq = p->stride[m - 1], eb = p->eb;
+  const ec_view *v = &c->p->v;
+  const int32_t m = v->rank;
+  const int64_t P = v->shape[m - 2], Q = v->shape[m - 1];
+  const int64_t sq = v->stride[m - 1], eb = v->eb;
   const int64_t strips = (P + TILE - 1) / TILE;
   for (int64_t u = begin; u < end; u++) {
     const int64_t b = u / strips, p0 = (u % strips) * TILE;
     const int64_t p1 = p0 + TILE < P ? p0 + TILE : P;
-    const uint8_t *src = c->x + leading_offset(p, m - 2, b);
+    const uint8_t *src = c->x + leading_offset(v, m - 2, b);
     uint8_t *dst = c->y + b * P * Q * eb;
     for (int64_t q0 = 0; q0 < Q; q0 += TILE) {
       const int64_t qn = Q - q0 < TILE ? Q - q0 : TILE;
       for (int64_t i = p0; i < p1; i++)
-        gather_row(dst + (i * Q + q0) * eb, src + i * eb + q0 * sq, qn, sq, eb);
+        ec_gather_row(dst + (i * Q + q0) * eb, src + i * eb + q0 * sq, qn, sq, eb);
     }
   }
 }
@@ -188,18 +136,18 @@ static void eval_transpose(const ec_node *n, const ec_exec *ex) {
       memcpy(c.y, c.x, (size_t)p->bytes);
       break;
     case KIND_BLOCKED: {
-      const int32_t m = p->rank;
+      const int32_t m = p->v.rank;
       int64_t batches = 1;
-      for (int32_t d = 0; d < m - 2; d++) batches *= p->shape[d];
-      const int64_t strips = (p->shape[m - 2] + TILE - 1) / TILE;
-      int64_t grain = GRAIN_ELEMS / (TILE * p->shape[m - 1]);
+      for (int32_t d = 0; d < m - 2; d++) batches *= p->v.shape[d];
+      const int64_t strips = (p->v.shape[m - 2] + TILE - 1) / TILE;
+      int64_t grain = GRAIN_ELEMS / (TILE * p->v.shape[m - 1]);
       ec_parallel_for(ex, batches * strips, grain > 0 ? grain : 1, blocked_range, &c);
       break;
     }
     case KIND_ROWS: {
       int64_t rows = 1;
-      for (int32_t d = 0; d < p->rank - 1; d++) rows *= p->shape[d];
-      int64_t grain = GRAIN_ELEMS / p->shape[p->rank - 1];
+      for (int32_t d = 0; d < p->v.rank - 1; d++) rows *= p->v.shape[d];
+      int64_t grain = GRAIN_ELEMS / p->v.shape[p->v.rank - 1];
       ec_parallel_for(ex, rows, grain > 0 ? grain : 1, rows_range, &c);
       break;
     }

@@ -7,33 +7,12 @@
 
 #define GRAIN 16384
 
-/* With an empty output only the shapes are compared: ec_bcast_init
- * multiplies operand dimensions, which an empty operand may have huge. */
-static ec_status check_empty_broadcast(const ec_node *n, int32_t count) {
-  const ec_tensor_desc *out = n->tout[0];
-  for (int32_t k = 0; k < count; k++) {
-    const ec_tensor_desc *t = n->tin[k];
-    if (t->rank > out->rank)
-      return ec_node_error(n, EC_ERR_SHAPE, "operand %d has rank %d > output rank %d", k,
-                           t->rank, out->rank);
-    for (int32_t d = 0; d < t->rank; d++) {
-      const int64_t dim = t->shape[d], o = out->shape[d + out->rank - t->rank];
-      if (dim != o && dim != 1)
-        return ec_node_error(n, EC_ERR_SHAPE, "operand %d dimension %d is %lld, output has %lld",
-                             k, d, (long long)dim, (long long)o);
-    }
-  }
-  return EC_OK;
-}
-
 static ec_status prepare_where(ec_node *n) {
   ec_status st = ec_check_arity(n, 3, 3, 1);
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_BOOL, "condition");
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[2], n->tin[1]->dtype, "Y");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], n->tin[1]->dtype, "output");
-  if (st == EC_OK && n->tout[0]->numel == 0) return check_empty_broadcast(n, 3);
-  if (st == EC_OK) st = ec_alloc_params(n, sizeof(ec_bcast));
-  if (st == EC_OK) st = ec_bcast_init(n, n->tout[0], n->tin, 3, n->params);
+  if (st == EC_OK) st = ec_bcast_prepare(n, 3);
   return st;
 }
 

@@ -1,0 +1,36 @@
+/* Strided views (strided.h). */
+#include "kernels/ref/strided.h"
+
+void ec_view_push(ec_view *v, int64_t count, int64_t stride) {
+  if (count == 1) return; /* a size-1 axis carries no information */
+  const int32_t m = v->rank;
+  if (m > 0 && v->stride[m - 1] == stride * count) {
+    v->shape[m - 1] *= count;
+    v->stride[m - 1] = stride;
+  } else {
+    v->shape[m] = count;
+    v->stride[m] = stride;
+    v->rank = m + 1;
+  }
+}
+
+void ec_view_rows(const ec_view *v, const uint8_t *x, uint8_t *y, int64_t begin, int64_t end) {
+  const int32_t k = v->rank - 1; /* leading dims */
+  const int64_t len = v->shape[k], str = v->stride[k], eb = v->eb;
+  int64_t idx[EC_MAX_RANK] = {0};
+  int64_t off = v->base, flat = begin;
+  for (int32_t d = k - 1; d >= 0; d--) {
+    idx[d] = flat % v->shape[d];
+    flat /= v->shape[d];
+    off += idx[d] * v->stride[d];
+  }
+  for (int64_t row = begin; row < end; row++) {
+    ec_gather_row(y + row * len * eb, x + off, len, str, eb);
+    for (int32_t d = k - 1; d >= 0; d--) { /* odometer */
+      off += v->stride[d];
+      if (++idx[d] < v->shape[d]) break;
+      off -= v->shape[d] * v->stride[d];
+      idx[d] = 0;
+    }
+  }
+}
