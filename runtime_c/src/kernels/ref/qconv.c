@@ -7,9 +7,9 @@
  *           fused activation (NONE, RELU, CLIP) -- or int32 with no
  *           requantization (ONNX ConvInteger; only zero points matter).
  * variant REF: plain loops (the oracle). Otherwise (blocked):
- *   depthwise (group == C == M): int32 row accumulators; for strides 1-2, a
- *   padded copy of the plane and AVX-512 VNNI (4 taps of a kernel row per
- *   vpdpbusd) or AVX2;
+ *   depthwise (group == C == M): int32 row accumulators; for strides 1-2,
+ *   AVX-512 VNNI (4 taps of a kernel row per vpdpbusd, read straight from the
+ *   input) or AVX2 on a padded copy of the plane;
  *   else GEMM on packed weights (packed at prepare, split when they could
  *   saturate maddubs: qgemm_core.h; never for VNNI or NEON) against a panel of the
  *   input (1x1 stride 1 read straight from x, else unfolded by im2col with the
@@ -50,7 +50,7 @@ typedef struct qconv_params {
   int64_t pe_h, pe_w;       /* end pads */
   int64_t pad_h, pad_w;     /* depthwise padded plane (rows, row stride) */
   bool dw_simd;             /* depthwise on the padded plane (AVX2) */
-  bool dw_vnni;             /* depthwise on the padded plane (VNNI) */
+  bool dw_vnni;             /* depthwise straight from the input (VNNI) */
   bool x_signed;
   int32_t zp_x;
   uint8_t flip;
@@ -60,6 +60,12 @@ typedef struct qconv_params {
   int32_t *bias_eff; /* m entries: bias - zp_x(uint8 domain) * row sum */
   ec_qmul *mul;
   int8_t *wa, *wa2; /* packed weights, per group, or NULL */
+  void *vrows;      /* VNNI GEMM paths: m ec_qrow_vnni */
+  int32_t *dw_w4;   /* VNNI depthwise: packed weights, kh * ceil(kw / 4) per channel */
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  ec_qdw_plan dw_plan; /* VNNI depthwise, narrow planes */
+  bool dw_narrow;
+#endif
   size_t group_bytes;
 } qconv_params;
 
@@ -217,8 +223,17 @@ static ec_status build(ec_node *n, qconv_params *geo) {
                      !ec_qweights_maddubs_safe(wd, geo->k, 1, geo->m, geo->k);
   geo->group_bytes = packed ? ec_qweights_bytes(geo->mg, geo->k) : 0;
   const size_t m = (size_t)geo->m, wbytes = geo->group_bytes * (size_t)geo->group;
+  /* the VNNI paths' per-channel requantization constants and depthwise weights */
+  size_t vrows = 0, vw4 = 0;
+  const size_t dw4 = (size_t)(geo->kh * ((geo->kw + 3) / 4));
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if ((packed && geo->isa == EC_Q_VNNI && !geo->out_i32) || geo->dw_vnni)
+    vrows = ec_q_align64(m * sizeof(ec_qrow_vnni));
+  if (geo->dw_vnni) vw4 = ec_q_align64(m * dw4 * sizeof(int32_t));
+#endif
   const size_t bytes = ec_q_align64(sizeof *geo) + ec_q_align64(2 * m * sizeof(int32_t)) +
-                       ec_q_align64(m * sizeof(ec_qmul)) + (split ? 2 : 1) * wbytes;
+                       ec_q_align64(m * sizeof(ec_qmul)) + vrows + vw4 +
+                       (split ? 2 : 1) * wbytes;
   st = ec_alloc_params(n, bytes);
   if (st != EC_OK) return st;
   uint8_t *base = n->params;
@@ -227,7 +242,10 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   p->bias_raw = (int32_t *)(base + ec_q_align64(sizeof *p));
   p->bias_eff = p->bias_raw + m;
   p->mul = (ec_qmul *)((uint8_t *)p->bias_raw + ec_q_align64(2 * m * sizeof(int32_t)));
-  uint8_t *wbuf = (uint8_t *)p->mul + ec_q_align64(m * sizeof(ec_qmul));
+  uint8_t *extra = (uint8_t *)p->mul + ec_q_align64(m * sizeof(ec_qmul));
+  p->vrows = vrows ? extra : NULL;
+  p->dw_w4 = vw4 ? (int32_t *)(extra + vrows) : NULL;
+  uint8_t *wbuf = extra + vrows + vw4;
   p->wa = packed ? (int8_t *)wbuf : NULL;
   p->wa2 = packed && split ? (int8_t *)wbuf + wbytes : NULL;
   p->x_signed = x->dtype == EC_INT8;
@@ -272,8 +290,16 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   p->out.is_signed = y->dtype == EC_INT8;
   if (p->out_i32) return EC_OK;
   const ec_conv_options *o = &n->opt.u.conv;
-  return ec_q_act_clamp(n, o->activation, o->act_alpha, o->act_beta, y->dtype, sy, zy,
-                        &p->out.lo, &p->out.hi);
+  st = ec_q_act_clamp(n, o->activation, o->act_alpha, o->act_beta, y->dtype, sy, zy, &p->out.lo,
+                      &p->out.hi);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (st == EC_OK && p->vrows) /* sums over kp (GEMM) or the kh * kw taps (depthwise) */
+    ec_x86_qrows_vnni(&p->out, p->m, p->dw_w4 ? p->kh * p->kw : p->kp, p->vrows);
+  if (p->dw_w4)
+    for (int64_t ch = 0; ch < p->m; ch++)
+      ec_x86_qdw_weights_vnni(wd + ch * p->kh * p->kw, p->kh, p->kw, p->dw_w4 + ch * (int64_t)dw4);
+#endif
+  return st;
 }
 
 static ec_status prepare_qconv(ec_node *n) {
@@ -310,6 +336,7 @@ static ec_status prepare_qconv(ec_node *n) {
 #if defined(EDGEC_HAVE_X86_KERNELS)
   geo.dw_vnni = geo.dw_simd && geo.isa == EC_Q_VNNI &&
                 ec_x86_qdw_vnni_fits(geo.kh, geo.kw, geo.sw, geo.dw);
+  geo.dw_narrow = geo.dw_vnni && ec_x86_qdw_vnni_plan(geo.kw, geo.sw, geo.dw, geo.ow, &geo.dw_plan);
 #endif
   if (n->scratch_size < need)
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
@@ -439,20 +466,39 @@ static void dw_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   int32_t *acc = (int32_t *)c->workspace[thread];
 #if defined(EDGEC_HAVE_X86_KERNELS)
   uint8_t *padded = c->workspace[thread] + ec_q_align64((size_t)p->ow * sizeof(int32_t));
+  const ec_qrow_vnni *rows = p->vrows;
+  if (p->dw_vnni) {
+    const ec_qdw_vnni a = {p->c,
+                           p->h,
+                           p->w,
+                           p->kh,
+                           p->kw,
+                           p->sh,
+                           p->sw,
+                           p->dh,
+                           p->dw,
+                           p->ph,
+                           p->pw,
+                           p->oh,
+                           p->ow,
+                           p->flip,
+                           (uint8_t)p->zp_x,
+                           p->dw_w4,
+                           rows,
+                           &p->out,
+                           p->dw_narrow ? &p->dw_plan : NULL,
+                           p->sw == 1 && p->ow >= 32 ? padded : NULL, /* a copy pays */
+                           p->pad_h,
+                           p->pad_w};
+    ec_x86_qdw_planes_vnni(&a, c->x, begin, end, c->y);
+  }
 #endif
   for (int64_t plane = begin; plane < end; plane++) {
     const int64_t ch = plane % p->c;
     const uint8_t *x = c->x + plane * p->h * p->w;
     const int8_t *w = c->w + ch * p->kh * p->kw;
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    if (p->dw_vnni) {
-      const ec_qdw_vnni a = {x,      p->h,     p->w,  p->kh,         p->kw,
-                             p->sh,  p->sw,    p->dh, p->dw,         p->ph,
-                             p->pw,  p->oh,    p->ow, p->pad_h,      p->pad_w,
-                             p->flip, (uint8_t)p->zp_x, w, p->bias_eff[ch], p->mul[ch],
-                             &p->out};
-      if (ec_x86_qdw_plane_vnni(&a, padded, (uint8_t *)c->y + plane * p->p)) continue;
-    }
+    if (p->dw_vnni && rows[ch].fast) continue; /* done above */
     /* the AVX2 plane adds the bias without saturating: only where sums cannot overflow */
     const int64_t accmax = p->kh * p->kw * 255 * 128;
     if (p->dw_simd && p->mul[ch].shift <= 0 && (int64_t)p->bias_eff[ch] + accmax <= INT32_MAX &&
@@ -552,7 +598,7 @@ static void gemm_job(const qconv_ctx *c, int64_t job, uint8_t *ws) {
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->isa == EC_Q_VNNI && !p->out_i32) {
     ec_x86_q8_block_vnni(groups, wa + m0 / EC_QMR * p->kp * EC_QMR, p->kp * EC_QMR, m1 - m0, panel,
-                         p->kp * EC_QNR, tp, &p->out, oc0 + m0,
+                         p->kp * EC_QNR, tp, &p->out, p->vrows, oc0 + m0,
                          (uint8_t *)c->y + (img * p->m + oc0 + m0) * p->p + p0, p->p);
     return;
   }

@@ -36,17 +36,18 @@ static inline __mmask64 mask64(int64_t n) {
 /* ---- requantization ------------------------------------------------------------ */
 
 typedef struct vn_rq {
-  __m512i bias, mult, k, zp;
+  __m512i mult, k;
   __mmask16 neg; /* lanes taking the x < 0 correction: all when e > 0 */
   __m128i count; /* e */
   /* the 8-bit store: clamp bounds as bytes, where the dtype's range is not enough */
   __m512i lo8, hi8;
   bool is_signed, clamp_lo, clamp_hi;
+  int32_t zp;
 } vn_rq;
 
 /* The per-output constants (zero point, dtype, clamp) of o. */
 static inline void vn_rq_base(const ec_qout *o, vn_rq *k) {
-  k->zp = _mm512_set1_epi32(o->zp);
+  k->zp = o->zp;
   k->is_signed = o->is_signed;
   k->lo8 = _mm512_set1_epi8((char)o->lo);
   k->hi8 = _mm512_set1_epi8((char)o->hi);
@@ -56,28 +57,32 @@ static inline void vn_rq_base(const ec_qout *o, vn_rq *k) {
 
 /* The per-row constants; false when the row must take the scalar path: a
  * multiplier that shifts left, or values that could overflow int32 with
- * sums of magnitude up to accmax. */
+ * sums of magnitude up to accmax. Otherwise the caller starts the sums at
+ * the bias (no overflow either). The zero point goes into the 64-bit
+ * constant: (t + 2^(e-1) - [x < 0] + zp * 2^e) >> e = r + zp. */
 static inline bool vn_rq_row(int32_t bias, ec_qmul mul, int64_t accmax, vn_rq *k) {
   const int64_t e = -(int64_t)mul.shift;
+  if (e < 0 || e > 23) return false;
   const int64_t x = accmax + (bias < 0 ? -(int64_t)bias : bias); /* |acc + bias| <= x */
-  if (e < 0 || x + (e > 0 ? (int64_t)1 << (e - 1) : 0) + 512 > INT32_MAX) return false;
-  k->bias = _mm512_set1_epi32(bias);
+  const int64_t zpe = (int64_t)k->zp * ((int64_t)1 << e);
+  if (x + 1 + (e > 0 ? (int64_t)1 << (e - 1) : 0) + (zpe < 0 ? -zpe : zpe) >= INT32_MAX)
+    return false;
   k->mult = _mm512_set1_epi64(mul.mult);
-  k->k = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0));
+  k->k = _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0) +
+                           zpe * ((int64_t)1 << 31));
   k->neg = e > 0 ? 0xFFFF : 0;
   k->count = _mm_cvtsi32_si128((int)e);
   return true;
 }
 
-/* zp + requant(acc + bias) in int32 lanes (not yet clamped). */
-static inline __m512i vn_requant(__m512i acc, const vn_rq *k) {
-  const __m512i x = _mm512_add_epi32(acc, k->bias);
+/* zp + requant(x) in int32 lanes (not yet clamped); x = acc + bias. */
+static inline __m512i vn_requant(__m512i x, const vn_rq *k) {
   const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, k->mult), k->k);
   const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), k->mult), k->k);
   /* bits 31..62: of pe into the even lanes, of po into the odd ones */
   __m512i t = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
   t = _mm512_mask_add_epi32(t, k->neg, t, _mm512_srai_epi32(x, 31));
-  return _mm512_add_epi32(_mm512_sra_epi32(t, k->count), k->zp);
+  return _mm512_sra_epi32(t, k->count);
 }
 
 /* Up to 4 vectors of vn_requant results (v[i], i < nv) to bytes: saturating
@@ -118,17 +123,18 @@ static void rq_row_scalar(const int32_t *t, int64_t n, int32_t bias, ec_qmul mul
 
 /* ---- GEMM micro-kernel ---------------------------------------------------------- */
 
-/* c[i][v] = rows [0, 4S) of the weight slivers at a (sliver bytes apart) times
- * the activation slivers v < V at b (bsliver bytes apart), over groups. */
+/* c[i][v] = init[i] + rows [0, 4S) of the weight slivers at a (sliver bytes
+ * apart) times the activation slivers v < V at b (bsliver bytes apart), over
+ * groups. */
 static inline __attribute__((always_inline)) void vn_kernel(int64_t groups, const int8_t *a,
                                                             int64_t sliver, const uint8_t *b,
-                                                            int64_t bsliver, const int S,
-                                                            const int V,
+                                                            int64_t bsliver, const int32_t *init,
+                                                            const int S, const int V,
                                                             __m512i c[VN_MAXS * EC_QMR][VN_MAXV]) {
 #pragma GCC unroll 8
   for (int i = 0; i < 4 * S; i++)
 #pragma GCC unroll 3
-    for (int v = 0; v < V; v++) c[i][v] = _mm512_setzero_si512();
+    for (int v = 0; v < V; v++) c[i][v] = _mm512_set1_epi32(init[i]);
   const int8_t *a1 = S > 1 ? a + sliver : a;
   const uint8_t *b1 = V > 1 ? b + bsliver : b, *b2 = V > 2 ? b + 2 * bsliver : b;
   for (int64_t g = 0; g < groups; g++) {
@@ -157,11 +163,32 @@ static inline __attribute__((always_inline)) void vn_kernel(int64_t groups, cons
   }
 }
 
+void ec_x86_qrows_vnni(const ec_qout *o, int64_t rows, int64_t kp, ec_qrow_vnni *out) {
+  vn_rq k;
+  vn_rq_base(o, &k);
+  const int64_t accmax = kp * 255 * 128;
+  for (int64_t r = 0; r < rows; r++) {
+    const int32_t bias = o->bias ? o->bias[r] : 0;
+    const ec_qmul mul = o->mul[r];
+    ec_qrow_vnni *q = &out[r];
+    memset(q, 0, sizeof *q);
+    q->fast = vn_rq_row(bias, mul, accmax, &k);
+    if (!q->fast) continue;
+    const int64_t e = -(int64_t)mul.shift;
+    q->k = ((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0) +
+           (int64_t)o->zp * ((int64_t)1 << e) * ((int64_t)1 << 31);
+    q->mult = mul.mult;
+    q->init = bias;
+    q->e = (int32_t)e;
+  }
+}
+
 typedef struct vn_block {
-  int64_t groups, sliver, bsliver, accmax;
+  int64_t groups, sliver, bsliver;
   const int8_t *a;
   const uint8_t *b;
   const ec_qout *o;
+  const ec_qrow_vnni *rq; /* row r0 of the table */
   int64_t r0, rs;
   uint8_t *y;
 } vn_block;
@@ -172,28 +199,35 @@ static inline __attribute__((always_inline)) void vn_tile_rq(const vn_block *g, 
                                                              int64_t i0, int64_t mr, int64_t j0,
                                                              int64_t nc, const int S,
                                                              const int V) {
+  /* the sums start at the bias where the fast requantization takes the row */
+  int32_t init[VN_MAXS * EC_QMR];
+#pragma GCC unroll 8
+  for (int i = 0; i < 4 * S; i++) init[i] = i < mr ? g->rq[i0 + i].init : 0;
   __m512i c[VN_MAXS * EC_QMR][VN_MAXV];
   vn_kernel(g->groups, g->a + i0 / EC_QMR * g->sliver, g->sliver,
-            g->b + j0 / EC_QNR * g->bsliver, g->bsliver, S, V, c);
+            g->b + j0 / EC_QNR * g->bsliver, g->bsliver, init, S, V, c);
   vn_rq k = *base;
 #pragma GCC unroll 8
   for (int i = 0; i < 4 * S; i++) {
     if (i >= mr) break;
-    const int64_t r = g->r0 + i0 + i;
-    const int32_t bias = g->o->bias ? g->o->bias[r] : 0;
-    const ec_qmul mul = g->o->mul[r];
+    const ec_qrow_vnni *q = &g->rq[i0 + i];
     uint8_t *dst = g->y + (i0 + i) * g->rs + j0;
-    if (!vn_rq_row(bias, mul, g->accmax, &k)) {
+    if (!q->fast) {
+      const int64_t r = g->r0 + i0 + i;
       int32_t t[VN_MAXV * EC_QNR];
 #pragma GCC unroll 3
       for (int v = 0; v < V; v++) _mm512_storeu_si512((void *)(t + 16 * v), c[i][v]);
-      rq_row_scalar(t, nc, bias, mul, g->o, dst);
+      rq_row_scalar(t, nc, g->o->bias ? g->o->bias[r] : 0, g->o->mul[r], g->o, dst);
       continue;
     }
-    __m512i q[VN_MAXV];
+    k.mult = _mm512_set1_epi64(q->mult);
+    k.k = _mm512_set1_epi64(q->k);
+    k.neg = q->e > 0 ? 0xFFFF : 0;
+    k.count = _mm_cvtsi32_si128(q->e);
+    __m512i r[VN_MAXV];
 #pragma GCC unroll 3
-    for (int v = 0; v < V; v++) q[v] = vn_requant(c[i][v], &k);
-    vn_store(dst, nc, q, V, &k);
+    for (int v = 0; v < V; v++) r[v] = vn_requant(c[i][v], &k);
+    vn_store(dst, nc, r, V, &k);
   }
 }
 
@@ -211,8 +245,8 @@ VN_TILE_FN(1, 1)
 
 void ec_x86_q8_block_vnni(int64_t groups, const int8_t *a, int64_t sliver, int64_t rows,
                           const uint8_t *b, int64_t bsliver, int64_t cols, const ec_qout *o,
-                          int64_t r0, uint8_t *y, int64_t rs) {
-  const vn_block g = {groups, sliver, bsliver, groups * EC_QKG * 255 * 128, a, b, o, r0, rs, y};
+                          const ec_qrow_vnni *rq, int64_t r0, uint8_t *y, int64_t rs) {
+  const vn_block g = {groups, sliver, bsliver, a, b, o, rq + r0, r0, rs, y};
   vn_rq base;
   vn_rq_base(o, &base);
   const int64_t step = VN_MAXV * EC_QNR;
@@ -236,7 +270,8 @@ void ec_x86_q8_block_vnni(int64_t groups, const int8_t *a, int64_t sliver, int64
 
 void ec_x86_q8_tile_vnni(int64_t groups, const int8_t *a, const uint8_t *b, int32_t *tile) {
   __m512i c[VN_MAXS * EC_QMR][VN_MAXV];
-  vn_kernel(groups, a, 0, b, 0, 1, 1, c);
+  const int32_t zero[EC_QMR] = {0, 0, 0, 0};
+  vn_kernel(groups, a, 0, b, 0, zero, 1, 1, c);
   for (int i = 0; i < EC_QMR; i++) _mm512_storeu_si512((void *)(tile + i * EC_QNR), c[i][0]);
 }
 
@@ -279,38 +314,15 @@ void ec_x86_qdots_vnni(int64_t m, int64_t kd, const int8_t *w, const uint8_t *x,
 
 /* Taps go 4 to a vpdpbusd group along a kernel row: lane j of the group
  * vector for kernel row ki, group gi holds the bytes of padded columns
- * (o0 + j) * sw + (4 gi + t) * dw, t < 4, of padded row r * sh + ki * dh.
- * One load covers it: 128-bit lane L of the vector takes the 16 bytes from
- * column (o0 + 4L) * sw (vpermd), and vpshufb picks, for its four outputs
- * j' and taps t, byte sw * j' + t * dw (<= 15 when sw + dw <= 5). */
+ * (o0 + j) * sw + (4 gi + t) * dw, t < 4, of input row r * sh + ki * dh - ph.
+ * One masked load from the input row covers it (the zero point where a byte
+ * falls outside the row; a row outside the input is all zero point):
+ * 128-bit lane L of the vector takes the 16 bytes from padded column
+ * (o0 + 4L) * sw (vpermd), and vpshufb picks, for its four outputs j' and
+ * taps t, byte sw * j' + t * dw (<= 15 when sw + dw <= 5). */
 
 bool ec_x86_qdw_vnni_fits(int64_t kh, int64_t kw, int64_t sw, int64_t dw) {
   return (sw == 1 || sw == 2) && dw >= 1 && sw + dw <= 5 && kh * ((kw + 3) / 4) <= EC_QDW_MAX_TAPS;
-}
-
-/* Fills the padded plane: the zero point around the (flipped) input. */
-static void dw_pad_plane(const ec_qdw_vnni *a, uint8_t *xp) {
-  const __m512i pad = _mm512_set1_epi8((char)(a->zp_byte ^ a->flip));
-  const __m512i fl = _mm512_set1_epi8((char)a->flip);
-  const int64_t full = a->ld / 64;
-  const __mmask64 tail = ((__mmask64)1 << (a->ld % 64)) - 1;
-  for (int64_t r = 0; r < a->pad_h; r++) {
-    uint8_t *d = xp + r * a->ld;
-    for (int64_t q = 0; q < full; q++) _mm512_storeu_si512((void *)(d + 64 * q), pad);
-    _mm512_mask_storeu_epi8(d + 64 * full, tail, pad);
-    const int64_t ih = r - a->ph;
-    if (ih < 0 || ih >= a->h) continue;
-    const uint8_t *src = a->x + ih * a->w;
-    uint8_t *dst = d + a->pw;
-    int64_t q = 0;
-    for (; q + 64 <= a->w; q += 64)
-      _mm512_storeu_si512((void *)(dst + q),
-                          _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + q)), fl));
-    if (q < a->w) {
-      const __mmask64 m = ((__mmask64)1 << (a->w - q)) - 1;
-      _mm512_mask_storeu_epi8(dst + q, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + q), fl));
-    }
-  }
 }
 
 /* vpshufb control: byte 4j' + t of each 128-bit lane <- byte sw * j' + t * dw */
@@ -324,86 +336,257 @@ static __m512i dw_shuffle(int64_t sw, int64_t dw) {
   return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)sh));
 }
 
-typedef struct dw_ctx {
-  const ec_qdw_vnni *a;
-  const __m512i *wv;
-  const vn_rq *k;
-  __m512i perm, shuf;
-  __mmask16 lm;
-} dw_ctx;
-
-/* NB blocks of 16 outputs of one row from column o0 (16 NB >= n > 16 (NB - 1) stored). */
-static inline __attribute__((always_inline)) void dw_blocks(const dw_ctx *d, const uint8_t *row0,
-                                                            int64_t o0, int64_t n, uint8_t *yr,
-                                                            const int KH, const int KG,
-                                                            const int NB) {
-  const ec_qdw_vnni *a = d->a;
-  const int64_t kh = KH ? KH : a->kh, kg = KG ? KG : (a->kw + 3) / 4;
-  __m512i acc[4];
-#pragma GCC unroll 4
-  for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_si512();
-  for (int64_t ki = 0; ki < kh; ki++)
-    for (int64_t gi = 0; gi < kg; gi++) {
-      const uint8_t *src = row0 + ki * a->dh * a->ld + o0 * a->sw + 4 * gi * a->dw;
-      const __m512i w = d->wv[ki * kg + gi];
-#pragma GCC unroll 4
-      for (int b = 0; b < NB; b++) {
-        const __m512i v = _mm512_shuffle_epi8(
-            _mm512_permutexvar_epi32(d->perm, _mm512_maskz_loadu_epi32(d->lm, src + 16 * b * a->sw)),
-            d->shuf);
-        acc[b] = _mm512_dpbusd_epi32(acc[b], v, w);
+/* Narrow planes (2 ow <= 16): lanes [0, ow) are output row r, [ow, 2 ow) row
+ * r + 1, so one vector covers two rows (contiguous in the output). Each
+ * 128-bit lane takes 4 dwords from the two rows' padded bytes (vpermt2d, A =
+ * row r's first 16 dwords, B = row r + 1's) and vpshufb picks each output's
+ * taps. False where some lane would need more than 4 dwords. */
+bool ec_x86_qdw_vnni_plan(int64_t kw, int64_t sw, int64_t dw, int64_t ow, ec_qdw_plan *pl) {
+  memset(pl, 0, sizeof *pl);
+  if (2 * ow > 16 || ow < 1 || sw + dw > 5) return false;
+  int maxd[2] = {0, 0};
+  for (int L = 0; L < 4; L++) {
+    int slot_src[4], slot_dw[4], used = 0;
+    for (int j = 0; j < 4; j++) {
+      const int l = 4 * L + j;
+      if (l >= 2 * ow) break;
+      const int src = l / (int)ow, c = l % (int)ow;
+      for (int t = 0; t < 4; t++) {
+        const int b = c * (int)sw + t * (int)dw, d = b / 4;
+        int s = 0;
+        while (s < used && !(slot_src[s] == src && slot_dw[s] == d)) s++;
+        if (s == used) {
+          if (used == 4) return false;
+          slot_src[used] = src;
+          slot_dw[used++] = d;
+          if (d > maxd[src]) maxd[src] = d;
+        }
+        pl->shuf[16 * L + 4 * j + t] = (int8_t)(4 * s + b % 4);
       }
     }
-#pragma GCC unroll 4
-  for (int b = 0; b < NB; b++) acc[b] = vn_requant(acc[b], d->k);
-  vn_store(yr + o0, n, acc, NB, d->k);
+    for (int s = 0; s < 4; s++) pl->idx[4 * L + s] = s < used ? 16 * slot_src[s] + slot_dw[s] : 0;
+  }
+  pl->bytes_a = 4 * (maxd[0] + 1);
+  pl->bytes_b = 4 * (maxd[1] + 1);
+  /* the last group reads up to 4 (kw - 1) / 4 * dw bytes further: within 64 */
+  return 4 * ((kw - 1) / 4) * dw + (pl->bytes_a > pl->bytes_b ? pl->bytes_a : pl->bytes_b) <= 64;
 }
 
-static inline __attribute__((always_inline)) void dw_rows(const dw_ctx *d, const uint8_t *xp,
-                                                          uint8_t *y, const int KH,
-                                                          const int KG) {
-  const ec_qdw_vnni *a = d->a;
-  for (int64_t r = 0; r < a->oh; r++) {
-    const uint8_t *row0 = xp + r * a->sh * a->ld;
-    uint8_t *yr = y + r * a->ow;
-    int64_t o0 = 0;
-    for (; o0 + 64 <= a->ow; o0 += 64) dw_blocks(d, row0, o0, 64, yr, KH, KG, 4);
-    const int64_t n = a->ow - o0;
-    if (n > 48)
-      dw_blocks(d, row0, o0, n, yr, KH, KG, 4);
-    else if (n > 32)
-      dw_blocks(d, row0, o0, n, yr, KH, KG, 3);
-    else if (n > 16)
-      dw_blocks(d, row0, o0, n, yr, KH, KG, 2);
-    else if (n > 0)
-      dw_blocks(d, row0, o0, n, yr, KH, KG, 1);
+/* Fills the padded plane: the zero point around the (flipped) input. */
+static void dw_pad_plane(const ec_qdw_vnni *a, const uint8_t *x) {
+  const __m512i pad = _mm512_set1_epi8((char)(a->zp_byte ^ a->flip));
+  const __m512i fl = _mm512_set1_epi8((char)a->flip);
+  const int64_t full = a->ld / 64;
+  const __mmask64 tail = mask64(a->ld % 64);
+  for (int64_t r = 0; r < a->pad_h; r++) {
+    uint8_t *d = a->xp + r * a->ld;
+    for (int64_t q = 0; q < full; q++) _mm512_storeu_si512((void *)(d + 64 * q), pad);
+    _mm512_mask_storeu_epi8(d + 64 * full, tail, pad);
+    const int64_t ih = r - a->ph;
+    if (ih < 0 || ih >= a->h) continue;
+    const uint8_t *src = x + ih * a->w;
+    uint8_t *dst = d + a->pw;
+    int64_t q = 0;
+    for (; q + 64 <= a->w; q += 64)
+      _mm512_storeu_si512((void *)(dst + q),
+                          _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + q)), fl));
+    if (q < a->w) {
+      const __mmask64 m = mask64(a->w - q);
+      _mm512_mask_storeu_epi8(dst + q, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + q), fl));
+    }
   }
 }
 
-bool ec_x86_qdw_plane_vnni(const ec_qdw_vnni *a, uint8_t *xp, uint8_t *y) {
+typedef struct dw_ctx {
+  const ec_qdw_vnni *a;
+  const uint8_t *x; /* the plane */
+  const __m512i *wv;
+  const vn_rq *k;
+  __m512i perm, shuf, bias, zp, pad, flip;
+  int64_t nb; /* bytes of a window load */
+} dw_ctx;
+
+/* Bytes [0, nb) of padded columns from pcol of input row ih, as a mask of
+ * those inside the row. */
+static inline __mmask64 dw_mask(const ec_qdw_vnni *a, int64_t pcol, int64_t nb) {
+  const int64_t base = pcol - a->pw;
+  const int64_t lo = base < 0 ? -base : 0, hi = a->w - base < nb ? a->w - base : nb;
+  return hi <= lo ? 0 : mask64(hi) & ~mask64(lo);
+}
+
+/* nb bytes of input row ih from padded column pcol (uint8 domain; the zero
+ * point outside the input). */
+static inline __m512i dw_row_bytes(const dw_ctx *d, int64_t ih, int64_t pcol, __mmask64 m) {
+  const ec_qdw_vnni *a = d->a;
+  if (ih < 0 || ih >= a->h) return d->pad;
+  /* masked-off bytes are not read (no fault): the address may leave the row */
+  const void *src = (const void *)((uintptr_t)(d->x + ih * a->w) + (uintptr_t)(pcol - a->pw));
+  return _mm512_xor_si512(_mm512_mask_loadu_epi8(d->zp, m, src), d->flip);
+}
+
+/* NB blocks of 16 outputs of NR (1 or 2) rows from column o0 (16 NB >= n >
+ * 16 (NB - 1) stored per row). With two rows (sh == dh), row r + 1's kernel
+ * row ki reads row r's kernel row ki + 1: the kh + 1 input rows' group
+ * vectors serve both. */
+static inline __attribute__((always_inline)) void dw_blocks(const dw_ctx *d, int64_t r,
+                                                            int64_t o0, int64_t n, uint8_t *yr,
+                                                            const int KH, const int KG,
+                                                            const int NB, const int NR,
+                                                            const bool PAD) {
+  const ec_qdw_vnni *a = d->a;
+  const int64_t kh = KH ? KH : a->kh, kg = KG ? KG : (a->kw + 3) / 4;
+  __mmask64 m[4][4];
+  for (int64_t gi = 0; !PAD && gi < (KG ? KG : 4) && gi < kg; gi++)
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) m[gi & 3][b] = dw_mask(a, (o0 + 16 * b) * a->sw + 4 * gi * a->dw, d->nb);
+  __m512i acc[2][4];
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; b++) acc[0][b] = acc[1][b] = d->bias; /* no overflow: vn_rq_row */
+  for (int64_t j = 0; j < kh + NR - 1; j++)
+    for (int64_t gi = 0; gi < kg; gi++) {
+      const int64_t ih = r * a->sh + j * a->dh - a->ph;
+#pragma GCC unroll 4
+      for (int b = 0; b < NB; b++) {
+        const int64_t pcol = (o0 + 16 * b) * a->sw + 4 * gi * a->dw;
+        const __mmask64 mb = PAD ? 0 : gi < 4 ? m[gi][b] : dw_mask(a, pcol, d->nb);
+        /* from the padded plane: the 7 or 10 dwords the permute reads */
+        const __m512i raw =
+            PAD ? _mm512_maskz_loadu_epi32(a->sw == 1 ? 0x7F : 0x3FF,
+                                           a->xp + (ih + a->ph) * a->ld + pcol)
+                : dw_row_bytes(d, ih, pcol, mb);
+        const __m512i v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(d->perm, raw), d->shuf);
+        if (j < kh) acc[0][b] = _mm512_dpbusd_epi32(acc[0][b], v, d->wv[j * kg + gi]);
+        if (NR == 2 && j >= 1)
+          acc[1][b] = _mm512_dpbusd_epi32(acc[1][b], v, d->wv[(j - 1) * kg + gi]);
+      }
+    }
+#pragma GCC unroll 2
+  for (int q = 0; q < NR; q++) {
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) acc[q][b] = vn_requant(acc[q][b], d->k);
+    vn_store(yr + q * a->ow + o0, n, acc[q], NB, d->k);
+  }
+}
+
+static inline __attribute__((always_inline)) void dw_row_blocks(const dw_ctx *d, int64_t r,
+                                                                uint8_t *yr, const int KH,
+                                                                const int KG, const int NR,
+                                                                const bool PAD) {
+  const int64_t ow = d->a->ow;
+  int64_t o0 = 0;
+  for (; o0 + 64 <= ow; o0 += 64) dw_blocks(d, r, o0, 64, yr, KH, KG, 4, NR, PAD);
+  const int64_t n = ow - o0;
+  if (n > 48)
+    dw_blocks(d, r, o0, n, yr, KH, KG, 4, NR, PAD);
+  else if (n > 32)
+    dw_blocks(d, r, o0, n, yr, KH, KG, 3, NR, PAD);
+  else if (n > 16)
+    dw_blocks(d, r, o0, n, yr, KH, KG, 2, NR, PAD);
+  else if (n > 0)
+    dw_blocks(d, r, o0, n, yr, KH, KG, 1, NR, PAD);
+}
+
+static inline __attribute__((always_inline)) void dw_rows(const dw_ctx *d, uint8_t *y,
+                                                          const int KH, const int KG,
+                                                          const bool PAD) {
+  const ec_qdw_vnni *a = d->a;
+  const bool pairs = a->sh == a->dh;
+  for (int64_t r = 0; r < a->oh; r++) {
+    if (pairs && r + 1 < a->oh) {
+      dw_row_blocks(d, r, y + r * a->ow, KH, KG, 2, PAD);
+      r++;
+    } else {
+      dw_row_blocks(d, r, y + r * a->ow, KH, KG, 1, PAD);
+    }
+  }
+}
+
+/* Two output rows per vector (ec_x86_qdw_vnni_plan). */
+static void dw_rows_narrow(const dw_ctx *d, uint8_t *y) {
+  const ec_qdw_vnni *a = d->a;
+  const ec_qdw_plan *pl = a->plan;
+  const __m512i idx = _mm512_loadu_si512((const void *)pl->idx);
+  const __m512i shuf = _mm512_loadu_si512((const void *)pl->shuf);
+  const int64_t kg = (a->kw + 3) / 4;
+  __mmask64 ma[4], mb[4];
+  for (int64_t gi = 0; gi < kg && gi < 4; gi++) {
+    ma[gi] = dw_mask(a, 4 * gi * a->dw, pl->bytes_a);
+    mb[gi] = dw_mask(a, 4 * gi * a->dw, pl->bytes_b);
+  }
+  for (int64_t r = 0; r < a->oh; r += 2) {
+    const bool two = r + 1 < a->oh;
+    __m512i acc = d->bias;
+    for (int64_t ki = 0; ki < a->kh; ki++)
+      for (int64_t gi = 0; gi < kg; gi++) {
+        const int64_t ih = r * a->sh + ki * a->dh - a->ph, pcol = 4 * gi * a->dw;
+        const __mmask64 m0 = gi < 4 ? ma[gi] : dw_mask(a, pcol, pl->bytes_a);
+        const __mmask64 m1 = gi < 4 ? mb[gi] : dw_mask(a, pcol, pl->bytes_b);
+        const __m512i va = dw_row_bytes(d, ih, pcol, m0);
+        const __m512i vb = two ? dw_row_bytes(d, ih + a->sh, pcol, m1) : va;
+        const __m512i v = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(va, idx, vb), shuf);
+        acc = _mm512_dpbusd_epi32(acc, v, d->wv[ki * kg + gi]);
+      }
+    acc = vn_requant(acc, d->k);
+    vn_store(y + r * a->ow, two ? 2 * a->ow : a->ow, &acc, 1, d->k);
+  }
+}
+
+void ec_x86_qdw_planes_vnni(const ec_qdw_vnni *a, const uint8_t *x, int64_t begin, int64_t end,
+                            uint8_t *y) {
   vn_rq k;
   vn_rq_base(a->o, &k);
-  if (!vn_rq_row(a->bias, a->mul, a->kh * a->kw * 255 * 128, &k)) return false;
-  const int64_t kg = (a->kw + 3) / 4;
+  const int64_t kg = (a->kw + 3) / 4, taps = a->kh * kg;
   __m512i wv[EC_QDW_MAX_TAPS];
-  for (int64_t ki = 0; ki < a->kh; ki++)
-    for (int64_t gi = 0; gi < kg; gi++) {
-      uint32_t w4 = 0;
-      for (int64_t t = 0; t < 4 && 4 * gi + t < a->kw; t++)
-        w4 |= (uint32_t)(uint8_t)a->wt[ki * a->kw + 4 * gi + t] << (8 * t);
-      wv[ki * kg + gi] = _mm512_set1_epi32((int32_t)w4);
-    }
-  dw_pad_plane(a, xp);
   /* vpermd: lane L, dword i <- dword sw * L + i; vpshufb: byte 4j' + t <- sw * j' + t * dw */
-  const dw_ctx d = {a, wv, &k,
-                    a->sw == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6)
-                               : _mm512_setr_epi32(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9),
-                    dw_shuffle(a->sw, a->dw), a->sw == 1 ? 0x7F : 0x3FF};
-  if (a->kh == 3 && kg == 1)
-    dw_rows(&d, xp, y, 3, 1);
-  else
-    dw_rows(&d, xp, y, 0, 0);
-  return true;
+  dw_ctx d = {a,
+              NULL,
+              wv,
+              &k,
+              a->sw == 1 ? _mm512_setr_epi32(0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6)
+                         : _mm512_setr_epi32(0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7, 8, 9),
+              dw_shuffle(a->sw, a->dw),
+              _mm512_setzero_si512(),
+              _mm512_set1_epi8((char)a->zp_byte),
+              _mm512_set1_epi8((char)(a->zp_byte ^ a->flip)),
+              _mm512_set1_epi8((char)a->flip),
+              a->sw == 1 ? 28 : 40};
+  for (int64_t plane = begin; plane < end; plane++) {
+    const int64_t ch = plane % a->c;
+    const ec_qrow_vnni *q = &a->rows[ch];
+    if (!q->fast) continue; /* the caller's */
+    k.mult = _mm512_set1_epi64(q->mult);
+    k.k = _mm512_set1_epi64(q->k);
+    k.neg = q->e > 0 ? 0xFFFF : 0;
+    k.count = _mm_cvtsi32_si128(q->e);
+    d.bias = _mm512_set1_epi32(q->init);
+    for (int64_t i = 0; i < taps; i++) wv[i] = _mm512_set1_epi32(a->w4[ch * taps + i]);
+    d.x = x + plane * a->h * a->w;
+    uint8_t *yp = y + plane * a->oh * a->ow;
+    if (a->plan) {
+      dw_rows_narrow(&d, yp);
+    } else if (a->xp) { /* wide planes: a padded copy first, plain loads after */
+      dw_pad_plane(a, d.x);
+      if (a->kh == 3 && kg == 1)
+        dw_rows(&d, yp, 3, 1, true);
+      else
+        dw_rows(&d, yp, 0, 0, true);
+    } else if (a->kh == 3 && kg == 1) {
+      dw_rows(&d, yp, 3, 1, false);
+    } else {
+      dw_rows(&d, yp, 0, 0, false);
+    }
+  }
+}
+
+void ec_x86_qdw_weights_vnni(const int8_t *wt, int64_t kh, int64_t kw, int32_t *w4) {
+  const int64_t kg = (kw + 3) / 4;
+  for (int64_t ki = 0; ki < kh; ki++)
+    for (int64_t gi = 0; gi < kg; gi++) {
+      uint32_t v = 0;
+      for (int64_t t = 0; t < 4 && 4 * gi + t < kw; t++)
+        v |= (uint32_t)(uint8_t)wt[ki * kw + 4 * gi + t] << (8 * t);
+      w4[ki * kg + gi] = (int32_t)v;
+    }
 }
 
 /* ---- direct convolution: packing shifted rows ----------------------------------------- */

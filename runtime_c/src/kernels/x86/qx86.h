@@ -60,39 +60,67 @@ void ec_x86_qdw_plane_avx2(const uint8_t *xp, int64_t ld, const int8_t *w, int64
 /* The EC_QMR x EC_QNR int32 tile (ec_qgemm_tile without a second half). */
 void ec_x86_q8_tile_vnni(int64_t groups, const int8_t *a, const uint8_t *b, int32_t *tile);
 
+/* Per output row (channel), the constants of the requantization in
+ * registers, computed at prepare by ec_x86_qrows_vnni for all rows of o with
+ * sums over kp (padded) k; rows it cannot take exactly (a bias that could
+ * overflow int32 with the sums, a multiplier that shifts left) are marked for
+ * the scalar path. */
+typedef struct ec_qrow_vnni {
+  int64_t k;    /* 2^30 + 2^(30+e) + zp * 2^(31+e) (qgemm_vnni.c) */
+  int32_t mult; /* Q31 mantissa */
+  int32_t init; /* the bias, the sums' start (fast rows) */
+  int32_t e;    /* right shift */
+  int32_t fast; /* 0: the scalar path */
+} ec_qrow_vnni;
+void ec_x86_qrows_vnni(const ec_qout *o, int64_t rows, int64_t kp, ec_qrow_vnni *out);
+
 /* GEMM and requantization in registers (8 x 48 register tiles): weight rows
  * [0, rows) (slivers of EC_QMR, `sliver` bytes apart) times activation
  * columns [0, cols) (slivers of EC_QNR, `bsliver` bytes apart, the last one
- * zero padded); rows r0 + i of o's per-row bias and multiplier; stored 8-bit
- * at y + i * rs + j. Exact for any bias and multiplier (rows whose bias could
- * overflow int32 or whose multiplier shifts left take the scalar path). */
+ * zero padded); rows r0 + i of o's per-row bias and multiplier (and of rq,
+ * ec_x86_qrows_vnni of o); stored 8-bit at y + i * rs + j. Exact for any bias
+ * and multiplier. */
 void ec_x86_q8_block_vnni(int64_t groups, const int8_t *a, int64_t sliver, int64_t rows,
                           const uint8_t *b, int64_t bsliver, int64_t cols, const ec_qout *o,
-                          int64_t r0, uint8_t *y, int64_t rs);
+                          const ec_qrow_vnni *rq, int64_t r0, uint8_t *y, int64_t rs);
 
 /* ec_qgemm_dots for unsplit weights. */
 void ec_x86_qdots_vnni(int64_t m, int64_t kd, const int8_t *w, const uint8_t *x, int64_t n,
                        int32_t *out);
 
-/* Depthwise int8 convolution of one plane with vpdpbusd, 4 taps of a kernel
- * row per group, from a padded copy of the plane that it fills in xp (pad_h
- * rows of ld bytes, as for ec_x86_qdw_plane_avx2; the zero point as
- * padding). For shapes where ec_x86_qdw_vnni_fits. False (nothing written)
- * when the multiplier shifts left or the bias could overflow int32: the
- * caller takes another path. */
+/* Depthwise int8 convolution with vpdpbusd, 4 taps of a kernel row per
+ * group, read straight from the input with masked loads (the zero point as
+ * padding) or, given a buffer, from a padded copy of each plane (for wide
+ * planes: plain loads), for shapes where ec_x86_qdw_vnni_fits. */
+typedef struct ec_qdw_plan { /* narrow planes: two output rows per vector */
+  int32_t idx[16];          /* vpermt2d: dwords of the two rows' padded bytes */
+  int8_t shuf[64];          /* vpshufb: each output's 4 taps */
+  int64_t bytes_a, bytes_b; /* bytes read from each row */
+} ec_qdw_plan;
+/* Fills *plan for planes whose output rows are at most 8 wide; false where
+ * the two-rows form does not apply. */
+bool ec_x86_qdw_vnni_plan(int64_t kw, int64_t sw, int64_t dw, int64_t ow, ec_qdw_plan *plan);
 typedef struct ec_qdw_vnni {
-  const uint8_t *x; /* the input plane, h x w source bytes */
-  int64_t h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
-  int64_t pad_h, ld; /* the padded plane */
+  int64_t c, h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
   uint8_t flip;      /* 0x80 for int8 sources */
   uint8_t zp_byte;   /* the input zero point as a source byte */
-  const int8_t *wt;  /* kh x kw */
-  int32_t bias;      /* input zero point folded in */
-  ec_qmul mul;
+  const int32_t *w4; /* packed weights: kh * ceil(kw / 4) dwords per channel
+                        (ec_x86_qdw_weights_vnni) */
+  const ec_qrow_vnni *rows; /* per channel: ec_x86_qrows_vnni with kp = kh * kw */
   const ec_qout *o;
+  const ec_qdw_plan *plan; /* two output rows per vector, or NULL */
+  /* wide planes: a buffer for a padded copy of a plane (pad_h rows of ld
+   * bytes, ld >= round_up(ow, 16) * sw + (kw - 1) * dw + 32), or NULL */
+  uint8_t *xp;
+  int64_t pad_h, ld;
 } ec_qdw_vnni;
 bool ec_x86_qdw_vnni_fits(int64_t kh, int64_t kw, int64_t sw, int64_t dw);
-bool ec_x86_qdw_plane_vnni(const ec_qdw_vnni *a, uint8_t *xp, uint8_t *y);
+void ec_x86_qdw_weights_vnni(const int8_t *wt, int64_t kh, int64_t kw, int32_t *w4);
+/* Planes [begin, end) of x (plane p: channel p % c) into y, except those
+ * whose channel's row is not fast (a multiplier that shifts left, a bias that
+ * could overflow int32): left to the caller. */
+void ec_x86_qdw_planes_vnni(const ec_qdw_vnni *a, const uint8_t *x, int64_t begin, int64_t end,
+                            uint8_t *y);
 
 /* Direct convolution, stride 1, output as wide as the input: the GEMM panel
  * of output pixels [p0, p0 + n) packed straight from the input (no im2col),
