@@ -191,6 +191,30 @@ def test_qconv_families(shape: str, seed: int) -> None:
                                                       ahi))
 
 
+@pytest.mark.parametrize("case", [
+    # the zoo models' shapes, shrunk: ResNet's stem (7x7 stride 2 on 3 channels), a stride-2
+    # 3x3 and 1x1 downsampling, MobileNetV2's stem, a 3x3 on 7-wide rows (pixel blocks across
+    # several output rows)
+    dict(c=3, m=16, h=30, w=38, k=(7, 7), s=(2, 2), p=(3, 3, 3, 3), d=(1, 1), g=1),
+    dict(c=16, m=24, h=14, w=14, k=(3, 3), s=(2, 2), p=(1, 1, 1, 1), d=(1, 1), g=1),
+    dict(c=16, m=8, h=14, w=14, k=(1, 1), s=(2, 2), p=(0, 0, 0, 0), d=(1, 1), g=1),
+    dict(c=3, m=8, h=33, w=33, k=(3, 3), s=(2, 2), p=(1, 1, 1, 1), d=(1, 1), g=1),
+    dict(c=32, m=40, h=7, w=7, k=(3, 3), s=(1, 1), p=(1, 1, 1, 1), d=(1, 1), g=1),
+    dict(c=12, m=12, h=20, w=33, k=(3, 3), s=(2, 2), p=(1, 1, 1, 1), d=(1, 1), g=12),
+], ids=["stem7x7s2", "3x3s2", "1x1s2", "stem3x3s2", "3x3w7", "dw3x3s2"])
+def test_qconv_model_shapes(case: dict) -> None:
+    rng = np.random.default_rng(len(str(case)))
+    x = rand_q(rng, U8, (1, case["c"], case["h"], case["w"]))
+    kh, kw = case["k"]
+    wt = rng.integers(-128, 128, size=(case["m"], case["c"] // case["g"], kh, kw)).astype(np.int8)
+    bias = _bias(rng, case["m"], False)
+    sx, sw, sy = _scales(rng, "small", case["m"])
+    args = (case, x, wt, bias, sx, 9, sw, sy, 3, U8, Activation.CLIP)
+    ref = _qconv(*args, REF, 1)
+    for fam in FAMILIES:
+        np.testing.assert_array_equal(_qconv(*args, fam, 2), ref, err_msg=f"family {fam}")
+
+
 def test_qconv_1d_families() -> None:
     rng = np.random.default_rng(5)
     for c, m, w, k, s, p in [(8, 13, 61, 3, 1, (1, 1)), (5, 7, 50, 5, 3, (2, 1)),
@@ -260,6 +284,41 @@ def test_qgemm_families(seed: int) -> None:
             real = np.float32(sa) * sw.astype(np.float64) / np.float32(sy)
             np.testing.assert_array_equal(outs[REF], requant_ref(acc, real[None, :], zy, alo,
                                                                  yhi))
+
+
+# ---- QADD -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_qadd_rows(seed: int) -> None:
+    """QADD (no kernel families: the AVX-512 rows where the CPU has VNNI, else AVX2) on
+    rows with tails and broadcasts, against the numpy form of the reference."""
+    rng = np.random.default_rng(500 + seed)
+    ad, bd, yd = [U8, S8][seed % 2], [U8, S8][(seed // 2) % 2], [U8, S8][(seed // 4) % 2]
+    last = int(rng.integers(1, 150))
+    ashape, bshape = [((3, 5, last), (3, 5, last)), ((2, 7, last), (7, 1)),
+                      ((4, last), (1, last)), ((last,), (2, 3, last))][seed % 4]
+    a, bb = rand_q(rng, ad, ashape), rand_q(rng, bd, bshape)
+    (alo, ahi), (blo, bhi), (ylo, yhi) = qrange(ad), qrange(bd), qrange(yd)
+    sa, za = float(rng.uniform(0.01, 0.3)), int(rng.integers(alo, ahi))
+    sb, zb = float(rng.uniform(0.01, 0.3)), int(rng.integers(blo, bhi))
+    # an output scale this small makes the sum's multiplier exceed 1 (the scalar rows)
+    sy = 1e-8 if seed == 7 else float(rng.uniform(0.05, 0.5))
+    zy = int(rng.integers(ylo, yhi))
+    b = Builder()
+    ai, bi = b.input(a, sa, za), b.input(bb, sb, zb)
+    shape = np.broadcast_shapes(ashape, bshape)
+    yi = b.output(yd, shape, sy, zy)
+    b.emit(Opcode.QADD, [ai, bi], [yi])
+    y = _run(b, yi, 1 + seed % 2)
+    fa, fb = np.float32(sa), np.float32(sb)
+    av = np.broadcast_to(a.astype(np.int64) - za, shape)
+    bv = np.broadcast_to(bb.astype(np.int64) - zb, shape)
+    twice = 2.0 * max(float(fa), float(fb))
+    x1 = requant_ref(av << 20, float(fa) / twice, 0, -(1 << 40), 1 << 40)
+    x2 = requant_ref(bv << 20, float(fb) / twice, 0, -(1 << 40), 1 << 40)
+    ref = requant_ref(x1 + x2, twice / ((1 << 20) * float(np.float32(sy))), zy, ylo, yhi)
+    np.testing.assert_array_equal(y.astype(np.int64), ref)
 
 
 # ---- QMAX_POOL ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ typedef struct qbin_params {
   int32_t zp_a, zp_b, zp_y, lo, hi;
   ec_qmul mul_a, mul_b, mul_y;
   bool avx2; /* QADD rows on AVX2 (every shift <= 0) */
+  bool vnni; /* ... on AVX-512 */
 } qbin_params;
 
 typedef struct qbin_ctx {
@@ -65,6 +66,7 @@ static ec_status prepare_qbinary(ec_node *n, bool add) {
 #if defined(EDGEC_HAVE_X86_KERNELS)
     g.avx2 = (ec_cpu_features() & EC_CPU_AVX2) && g.mul_a.shift <= 0 && g.mul_b.shift <= 0 &&
              g.mul_y.shift <= 0;
+    g.vnni = g.avx2 && (ec_cpu_features() & EC_CPU_AVX512VNNI);
 #endif
   } else {
     g.mul_y = ec_qmul_from_double((double)sa * sb / sy);
@@ -104,8 +106,9 @@ static void qbin_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     if (c->add && p->avx2) {
       const ec_qadd_row r = {p->zp_a, p->zp_b, p->zp_y, p->lo, p->hi, p->mul_a, p->mul_b,
                              p->mul_y, p->a_signed, p->b_signed, p->y_signed};
-      ec_x86_qadd_row_avx2(&r, (const uint8_t *)c->a + it.off[0], sa,
-                           (const uint8_t *)c->b + it.off[1], sb, len, (uint8_t *)c->y + begin);
+      (p->vnni ? ec_x86_qadd_row_vnni : ec_x86_qadd_row_avx2)(
+          &r, (const uint8_t *)c->a + it.off[0], sa, (const uint8_t *)c->b + it.off[1], sb, len,
+          (uint8_t *)c->y + begin);
       begin += len;
       if (begin < end) ec_bcast_advance(bc, len, &it);
       continue;

@@ -39,7 +39,17 @@
  * weights packed with K ordered (kernel row, kernel column, channel);
  * workspace as PATH_IM2COL's, all of it for the panel (so a wider pixel
  * tile). */
-enum { PATH_REF = 0, PATH_DEPTHWISE = 1, PATH_POINTWISE = 2, PATH_IM2COL = 3, PATH_SHIFT = 4 };
+/* PATH_DIRECT: the same for the other convolutions VNNI takes (horizontal
+ * stride 1 or 2): the panel packed from the input in one pass, K in the
+ * weights' order. */
+enum {
+  PATH_REF = 0,
+  PATH_DEPTHWISE = 1,
+  PATH_POINTWISE = 2,
+  PATH_IM2COL = 3,
+  PATH_SHIFT = 4,
+  PATH_DIRECT = 5
+};
 
 typedef struct qconv_params {
   int path;
@@ -88,7 +98,7 @@ static size_t qconv_workspace(const qconv_params *p) {
     default: {
       size_t b = ec_q_align64(ec_qpanel_bytes(p->k, p->tp)) +
                  ec_q_align64(EC_QMR * EC_QNR * sizeof(int32_t));
-      if (p->path == PATH_IM2COL || p->path == PATH_SHIFT)
+      if (p->path == PATH_IM2COL || p->path == PATH_SHIFT || p->path == PATH_DIRECT)
         b += ec_q_align64((size_t)(p->k * p->tp));
       return b;
     }
@@ -217,8 +227,8 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   if (st == EC_OK && !geo->out_i32) st = ec_q_per_tensor(n, y, "output", &sy, &zy);
   if (st != EC_OK) return st;
   const int8_t *wd = w->const_data;
-  const bool packed =
-      geo->path == PATH_POINTWISE || geo->path == PATH_IM2COL || geo->path == PATH_SHIFT;
+  const bool packed = geo->path == PATH_POINTWISE || geo->path == PATH_IM2COL ||
+                      geo->path == PATH_SHIFT || geo->path == PATH_DIRECT;
   const bool split = packed && geo->isa != EC_Q_VNNI && geo->isa != EC_Q_NEON &&
                      !ec_qweights_maddubs_safe(wd, geo->k, 1, geo->m, geo->k);
   geo->group_bytes = packed ? ec_qweights_bytes(geo->mg, geo->k) : 0;
@@ -325,9 +335,14 @@ static ec_status prepare_qconv(ec_node *n) {
     geo.path = PATH_POINTWISE;
   else
     geo.path = PATH_IM2COL;
-  if (geo.path == PATH_IM2COL && geo.isa == EC_Q_VNNI && !geo.out_i32 && geo.sh == 1 &&
-      geo.sw == 1 && geo.cg % 4 == 0 && geo.ow == geo.w)
-    geo.path = PATH_SHIFT;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (geo.path == PATH_IM2COL && geo.isa == EC_Q_VNNI && !geo.out_i32) {
+    if (geo.sh == 1 && geo.sw == 1 && geo.cg % 4 == 0 && geo.ow == geo.w)
+      geo.path = PATH_SHIFT;
+    else if (geo.sw <= 2 && geo.ow >= EC_QPACK_MIN_OW && geo.kh * geo.kw <= EC_QPACK_MAX_TAPS)
+      geo.path = PATH_DIRECT;
+  }
+#endif
   geo.dw_simd = geo.path == PATH_DEPTHWISE && geo.avx2 && !geo.out_i32 && geo.sw <= 2 &&
                 geo.kh * geo.kw <= EC_QDW_MAX_TAPS;
   if (geo.path == PATH_DEPTHWISE && !ec_q_fits(geo.pad_h, geo.pad_w))
@@ -341,7 +356,7 @@ static ec_status prepare_qconv(ec_node *n) {
   if (n->scratch_size < need)
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
                          (unsigned long long)n->scratch_size, need);
-  if (geo.path == PATH_SHIFT) { /* no im2col buffer: a panel of more pixels fits */
+  if (geo.path == PATH_SHIFT || geo.path == PATH_DIRECT) { /* no im2col buffer: a wider panel */
     const int64_t fit = (int64_t)(need / (size_t)(geo.kp * EC_QNR)) * EC_QNR;
     if (fit > geo.tp) geo.tp = min64(geo.p, fit);
   }
@@ -586,6 +601,13 @@ static void gemm_job(const qconv_ctx *c, int64_t job, uint8_t *ws) {
     const ec_qshift sh = {x,     p->cg, p->h,  p->w,    p->kh,           p->kw, p->dh,
                           p->dw, p->ph, p->pw, p->flip, (uint8_t)p->zp_x};
     ec_x86_qpack_shift_vnni(&sh, p0, tp, panel);
+#endif
+  } else if (p->path == PATH_DIRECT) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    const ec_qconvpack cp = {x,     p->cg, p->h,  p->w,  p->kh,   p->kw,           p->sh,
+                             p->sw, p->dh, p->dw, p->ph, p->pw,   p->ow,           p->flip,
+                             (uint8_t)p->zp_x};
+    ec_x86_qpack_conv_vnni(&cp, p0, tp, panel);
 #endif
   } else {
     uint8_t *col = (uint8_t *)tile + ec_q_align64(EC_QMR * EC_QNR * sizeof(int32_t));

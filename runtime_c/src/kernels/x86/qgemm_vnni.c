@@ -636,3 +636,145 @@ void ec_x86_qpack_shift_vnni(const ec_qshift *s, int64_t p0, int64_t n, uint8_t 
     }
   }
 }
+
+/* ---- any convolution (strides 1-2): the panel packed straight from the input ---------- */
+
+/* Lanes [l0, l1) of a 16-pixel block: one output row's pixels. */
+typedef struct pk_seg {
+  int64_t l0, l1, oh, ow;
+} pk_seg;
+
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* Bits 2i of the result: bit i of m (16 -> 32 bits). */
+static inline uint32_t spread2(uint32_t m) {
+  m = (m | (m << 8)) & 0x00FF00FFu;
+  m = (m | (m << 4)) & 0x0F0F0F0Fu;
+  m = (m | (m << 2)) & 0x33333333u;
+  return (m | (m << 1)) & 0x55555555u;
+}
+
+/* One k row's 16 bytes (lane j: pixel j of the block) in the uint8 domain. */
+static inline __m128i pk_row(const ec_qconvpack *s, const uint8_t *plane, const int64_t *off,
+                             const uint32_t *mask, int ns, __m256i zp) {
+  __m256i v = zp;
+  for (int i = 0; i < ns; i++) {
+    if (!mask[i]) continue;
+    /* lane j reads plane + off + j * sw; masked-off lanes are not read (no fault) */
+    const void *src = (const void *)((uintptr_t)plane + (uintptr_t)off[i]);
+    if (s->sw == 1)
+      v = _mm256_castsi128_si256(
+          _mm_mask_loadu_epi8(_mm256_castsi256_si128(v), (__mmask16)mask[i], src));
+    else
+      v = _mm256_mask_loadu_epi8(v, (__mmask32)spread2(mask[i]), src);
+  }
+  return s->sw == 1 ? _mm256_castsi256_si128(v) : _mm256_cvtepi16_epi8(v); /* even bytes */
+}
+
+void ec_x86_qpack_conv_vnni(const ec_qconvpack *s, int64_t p0, int64_t n, uint8_t *dst) {
+  const int64_t taps = s->kh * s->kw, k = s->cg * taps, kp = ec_q_round_up(k, EC_QKG);
+  const int64_t hw = s->h * s->w;
+  const __m256i zp = _mm256_set1_epi8((char)s->zp_byte);
+  const __m512i fl = _mm512_set1_epi8((char)s->flip);
+  /* per tap and piece: the lanes inside the input and the offset of lane 0 in a plane */
+  uint32_t mask[EC_QPACK_MAX_TAPS][EC_QPACK_MAX_SEGS];
+  int64_t off[EC_QPACK_MAX_TAPS][EC_QPACK_MAX_SEGS];
+  for (int64_t b = 0; 16 * b < n; b++) {
+    const int64_t q0 = p0 + 16 * b, live = n - 16 * b < 16 ? n - 16 * b : 16;
+    pk_seg seg[EC_QPACK_MAX_SEGS];
+    int ns = 0;
+    for (int64_t l = 0, oh = q0 / s->ow, ow = q0 % s->ow; l < live; oh++, ow = 0) {
+      const int64_t len = live - l < s->ow - ow ? live - l : s->ow - ow;
+      seg[ns++] = (pk_seg){l, l + len, oh, ow};
+      l += len;
+    }
+    for (int64_t ki = 0; ki < s->kh; ki++)
+      for (int64_t kj = 0; kj < s->kw; kj++)
+        for (int i = 0; i < ns; i++) {
+          const int64_t t = ki * s->kw + kj, ih = seg[i].oh * s->sh + ki * s->dh - s->ph;
+          const int64_t a = seg[i].ow * s->sw + kj * s->dw - s->pw; /* column of lane l0 */
+          const int64_t lo = a >= 0 ? 0 : (-a + s->sw - 1) / s->sw;
+          const int64_t hi = floor_div(s->w - 1 - a, s->sw) + 1; /* lane offsets inside */
+          const int64_t l0 = seg[i].l0 + lo, l1 = seg[i].l0 + hi < seg[i].l1 ? seg[i].l0 + hi
+                                                                               : seg[i].l1;
+          mask[t][i] = ih >= 0 && ih < s->h && l1 > l0
+                           ? (uint32_t)(((1u << l1) - 1u) & ~((1u << l0) - 1u))
+                           : 0;
+          off[t][i] = ih * s->w + a - seg[i].l0 * s->sw;
+        }
+    uint8_t *d = dst + b * kp * EC_QNR;
+    int64_t ci = 0, t = 0; /* k row r = ci * taps + t */
+    for (int64_t g = 0; g < kp; g += EC_QKG) {
+      __m512i r4[EC_QKG];
+      for (int l = 0; l < EC_QKG; l++) {
+        if (g + l >= k) {
+          r4[l] = _mm512_setzero_si512();
+          continue;
+        }
+        r4[l] = _mm512_cvtepu8_epi32(pk_row(s, s->x + ci * hw, off[t], mask[t], ns, zp));
+        if (++t == taps) t = 0, ci++;
+      }
+      /* r0 | r1 << 8 | r2 << 16 | r3 << 24, sign-flipped */
+      const __m512i lo = _mm512_or_si512(r4[0], _mm512_slli_epi32(r4[1], 8));
+      const __m512i hi = _mm512_or_si512(_mm512_slli_epi32(r4[2], 16), _mm512_slli_epi32(r4[3], 24));
+      _mm512_storeu_si512((void *)(d + g * EC_QNR), _mm512_ternarylogic_epi32(lo, hi, fl, 0x56));
+    }
+  }
+}
+
+/* ---- QADD ---------------------------------------------------------------------------------- */
+
+typedef struct qa_mul {
+  __m512i mult, k;
+  __mmask16 neg;
+  __m128i count;
+} qa_mul;
+
+static inline qa_mul qa_mul_of(ec_qmul m) {
+  const int e = -m.shift; /* >= 0: qbinary.c checks */
+  return (qa_mul){_mm512_set1_epi64(m.mult),
+                  _mm512_set1_epi64(((int64_t)1 << 30) + (e > 0 ? (int64_t)1 << (30 + e) : 0)),
+                  e > 0 ? 0xFFFF : 0, _mm_cvtsi32_si128(e)};
+}
+
+/* requant(v) (vn_requant without bias or zero point): |v| < 2^29 here, so
+ * nothing overflows (the inputs shifted by 20 bits, and sums of two of them
+ * scaled by multipliers below one). */
+static inline __m512i qa_rq(__m512i v, const qa_mul *q) {
+  const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(v, q->mult), q->k);
+  const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), q->mult), q->k);
+  __m512i t = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
+  t = _mm512_mask_add_epi32(t, q->neg, t, _mm512_srai_epi32(v, 31));
+  return _mm512_sra_epi32(t, q->count);
+}
+
+/* 16 elements as int32 (stride 1, or 0: one broadcast) */
+static inline __m512i qa_load(const uint8_t *p, int64_t stride, bool is_signed, __mmask16 m) {
+  if (stride == 0) return _mm512_set1_epi32(is_signed ? (int32_t)(int8_t)p[0] : (int32_t)p[0]);
+  const __m128i raw = _mm_maskz_loadu_epi8(m, p);
+  return is_signed ? _mm512_cvtepi8_epi32(raw) : _mm512_cvtepu8_epi32(raw);
+}
+
+void ec_x86_qadd_row_vnni(const ec_qadd_row *p, const uint8_t *a, int64_t sa, const uint8_t *b,
+                          int64_t sb, int64_t n, uint8_t *y) {
+  const qa_mul ma = qa_mul_of(p->mul_a), mb = qa_mul_of(p->mul_b), my = qa_mul_of(p->mul_y);
+  const __m512i za = _mm512_set1_epi32(p->zp_a), zb = _mm512_set1_epi32(p->zp_b);
+  vn_rq st; /* the store: saturating packs, clamp to [lo, hi] */
+  const ec_qout o = {NULL, NULL, p->zp_y, p->lo, p->hi, p->y_signed};
+  vn_rq_base(&o, &st);
+  const __m512i zy = _mm512_set1_epi32(p->zp_y);
+  for (int64_t i = 0; i < n; i += 64) {
+    __m512i r[4] = {zy, zy, zy, zy};
+    int nv = 0;
+    for (int64_t j = i; j < n && j < i + 64; j += 16, nv++) {
+      const __mmask16 m = n - j >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+      const __m512i va =
+          _mm512_slli_epi32(_mm512_sub_epi32(qa_load(a + j * sa, sa, p->a_signed, m), za), 20);
+      const __m512i vb =
+          _mm512_slli_epi32(_mm512_sub_epi32(qa_load(b + j * sb, sb, p->b_signed, m), zb), 20);
+      const __m512i s = _mm512_add_epi32(qa_rq(va, &ma), qa_rq(vb, &mb));
+      r[nv] = _mm512_add_epi32(qa_rq(s, &my), zy);
+    }
+    vn_store(y + i, n - i, r, nv, &st);
+  }
+}

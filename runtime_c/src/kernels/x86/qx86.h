@@ -44,6 +44,9 @@ typedef struct ec_qadd_row {
 } ec_qadd_row;
 void ec_x86_qadd_row_avx2(const ec_qadd_row *p, const uint8_t *a, int64_t sa, const uint8_t *b,
                           int64_t sb, int64_t n, uint8_t *y);
+/* The same on AVX-512 (qgemm_vnni.c: callers check EC_CPU_AVX512VNNI). */
+void ec_x86_qadd_row_vnni(const ec_qadd_row *p, const uint8_t *a, int64_t sa, const uint8_t *b,
+                          int64_t sb, int64_t n, uint8_t *y);
 
 /* Depthwise int8 convolution of one plane from a padded uint8 copy (row
  * stride ld; every tap of every 16-column block inside it): y = clamp(zp +
@@ -135,5 +138,22 @@ typedef struct ec_qshift {
   uint8_t flip, zp_byte;
 } ec_qshift;
 void ec_x86_qpack_shift_vnni(const ec_qshift *s, int64_t p0, int64_t n, uint8_t *dst);
+
+/* Any convolution with horizontal stride 1 or 2, output rows at least
+ * EC_QPACK_MIN_OW wide, kernels of up to EC_QPACK_MAX_TAPS taps: the
+ * GEMM panel of output pixels [p0, p0 + n) packed straight from the input
+ * (im2col and packing in one pass), K in the weights' own order (channel,
+ * kernel row, kernel column); each 16-pixel block's pixels split by output
+ * row, each piece one masked load per k (the zero point outside the input).
+ * Slivers of EC_QNR columns round_up(K, 4) * EC_QNR bytes apart. */
+#define EC_QPACK_MIN_OW 3
+#define EC_QPACK_MAX_SEGS 8 /* 16 pixels on output rows >= 3 wide: at most 7 pieces */
+#define EC_QPACK_MAX_TAPS 64
+typedef struct ec_qconvpack {
+  const uint8_t *x; /* the group's first input plane */
+  int64_t cg, h, w, kh, kw, sh, sw, dh, dw, ph, pw, ow;
+  uint8_t flip, zp_byte;
+} ec_qconvpack;
+void ec_x86_qpack_conv_vnni(const ec_qconvpack *s, int64_t p0, int64_t n, uint8_t *dst);
 
 #endif /* EDGEC_KERNELS_X86_QX86_H_ */
