@@ -13,6 +13,7 @@ class OpOptions(object):
     SliceOptions = 7
     PadOptions = 8
     ResizeOptions = 9
+    ControlOptions = 10
 
 def OpOptionsCreator(unionType, table):
     from flatbuffers.table import Table
@@ -45,4 +46,7 @@ def OpOptionsCreator(unionType, table):
     if unionType == OpOptions.ResizeOptions:
         import edgec.fb.ResizeOptions
         return edgec.fb.ResizeOptions.ResizeOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.ControlOptions:
+        import edgec.fb.ControlOptions
+        return edgec.fb.ControlOptions.ControlOptionsT.InitFromBuf(table.Bytes, table.Pos)
     return None

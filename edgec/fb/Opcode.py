@@ -127,3 +127,5 @@ class Opcode(object):
     DYNAMIC_QGEMM = 311
     SPARSE_GEMM = 400
     SPARSE_CONV = 401
+    IF = 500
+    LOOP = 501

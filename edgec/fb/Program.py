@@ -221,8 +221,33 @@ class Program(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
         return o == 0
 
+    # Program
+    def Blocks(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            from edgec.fb.Block import Block
+            obj = Block()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Program
+    def BlocksLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Program
+    def BlocksIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        return o == 0
+
 def ProgramStart(builder):
-    builder.StartObject(11)
+    builder.StartObject(12)
 
 def Start(builder):
     ProgramStart(builder)
@@ -329,12 +354,25 @@ def ProgramStartExecutablesVector(builder, numElems):
 def StartExecutablesVector(builder, numElems):
     return ProgramStartExecutablesVector(builder, numElems)
 
+def ProgramAddBlocks(builder, blocks):
+    builder.PrependUOffsetTRelativeSlot(11, flatbuffers.number_types.UOffsetTFlags.py_type(blocks), 0)
+
+def AddBlocks(builder, blocks):
+    ProgramAddBlocks(builder, blocks)
+
+def ProgramStartBlocksVector(builder, numElems):
+    return builder.StartVector(4, numElems, 4)
+
+def StartBlocksVector(builder, numElems):
+    return ProgramStartBlocksVector(builder, numElems)
+
 def ProgramEnd(builder):
     return builder.EndObject()
 
 def End(builder):
     return ProgramEnd(builder)
 
+import edgec.fb.Block
 import edgec.fb.Executable
 import edgec.fb.Instruction
 import edgec.fb.Metadata
@@ -361,6 +399,7 @@ class ProgramT(object):
         requirements = 0,
         metadata = None,
         executables = None,
+        blocks = None,
     ):
         self.formatVersion = formatVersion  # type: int
         self.tensors = tensors  # type: Optional[List[edgec.fb.Tensor.TensorT]]
@@ -373,6 +412,7 @@ class ProgramT(object):
         self.requirements = requirements  # type: int
         self.metadata = metadata  # type: Optional[edgec.fb.Metadata.MetadataT]
         self.executables = executables  # type: Optional[List[edgec.fb.Executable.ExecutableT]]
+        self.blocks = blocks  # type: Optional[List[edgec.fb.Block.BlockT]]
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -447,6 +487,14 @@ class ProgramT(object):
                 else:
                     executable_ = edgec.fb.Executable.ExecutableT.InitFromObj(program.Executables(i))
                     self.executables.append(executable_)
+        if not program.BlocksIsNone():
+            self.blocks = []
+            for i in range(program.BlocksLength()):
+                if program.Blocks(i) is None:
+                    self.blocks.append(None)
+                else:
+                    block_ = edgec.fb.Block.BlockT.InitFromObj(program.Blocks(i))
+                    self.blocks.append(block_)
 
     # ProgramT
     def Pack(self, builder):
@@ -500,6 +548,14 @@ class ProgramT(object):
             for i in reversed(range(len(self.executables))):
                 builder.PrependUOffsetTRelative(executableslist[i])
             executables = builder.EndVector()
+        if self.blocks is not None:
+            blockslist = []
+            for i in range(len(self.blocks)):
+                blockslist.append(self.blocks[i].Pack(builder))
+            ProgramStartBlocksVector(builder, len(self.blocks))
+            for i in reversed(range(len(self.blocks))):
+                builder.PrependUOffsetTRelative(blockslist[i])
+            blocks = builder.EndVector()
         ProgramStart(builder)
         ProgramAddFormatVersion(builder, self.formatVersion)
         if self.tensors is not None:
@@ -519,5 +575,7 @@ class ProgramT(object):
             ProgramAddMetadata(builder, metadata)
         if self.executables is not None:
             ProgramAddExecutables(builder, executables)
+        if self.blocks is not None:
+            ProgramAddBlocks(builder, blocks)
         program = ProgramEnd(builder)
         return program

@@ -195,6 +195,8 @@
 #define EC_FB_OPCODE_DYNAMIC_QGEMM 311
 #define EC_FB_OPCODE_SPARSE_GEMM 400
 #define EC_FB_OPCODE_SPARSE_CONV 401
+#define EC_FB_OPCODE_IF 500
+#define EC_FB_OPCODE_LOOP 501
 
 /* enum GpuBackend : byte */
 #define EC_FB_GPUBACKEND_CUDA 0
@@ -225,7 +227,8 @@
 #define EC_FB_OPOPTIONS_SLICEOPTIONS 7
 #define EC_FB_OPOPTIONS_PADOPTIONS 8
 #define EC_FB_OPOPTIONS_RESIZEOPTIONS 9
-#define EC_FB_OPOPTIONS_COUNT 9
+#define EC_FB_OPOPTIONS_CONTROLOPTIONS 10
+#define EC_FB_OPOPTIONS_COUNT 10
 
 /* table Quantization: field ids (vtable slots) and defaults */
 #define EC_FB_QUANTIZATION_SCALES 0
@@ -367,6 +370,13 @@
 #define EC_FB_RESIZEOPTIONS_EXCLUDE_OUTSIDE_DEFAULT 0
 #define EC_FB_RESIZEOPTIONS_SCALES 5
 
+/* table ControlOptions: field ids (vtable slots) and defaults */
+#define EC_FB_CONTROLOPTIONS_BLOCKS 0
+#define EC_FB_CONTROLOPTIONS_BLOCK_INPUTS 1
+#define EC_FB_CONTROLOPTIONS_BLOCK_OUTPUTS 2
+#define EC_FB_CONTROLOPTIONS_MAX_TRIPS 3
+#define EC_FB_CONTROLOPTIONS_MAX_TRIPS_DEFAULT -1
+
 /* table Instruction: field ids (vtable slots) and defaults */
 #define EC_FB_INSTRUCTION_OPCODE 0
 #define EC_FB_INSTRUCTION_OPCODE_DEFAULT 0
@@ -407,6 +417,9 @@
 #define EC_FB_METADATA_COMPILE_OPTIONS 3
 #define EC_FB_METADATA_TARGET 4
 
+/* table Block: field ids (vtable slots) and defaults */
+#define EC_FB_BLOCK_INSTRUCTIONS 0
+
 /* table Program: field ids (vtable slots) and defaults */
 #define EC_FB_PROGRAM_FORMAT_VERSION 0
 #define EC_FB_PROGRAM_FORMAT_VERSION_DEFAULT 0
@@ -423,5 +436,6 @@
 #define EC_FB_PROGRAM_REQUIREMENTS_DEFAULT 0
 #define EC_FB_PROGRAM_METADATA 9
 #define EC_FB_PROGRAM_EXECUTABLES 10
+#define EC_FB_PROGRAM_BLOCKS 11
 
 #endif /* EDGEC_GENERATED_SCHEMA_H_ */
