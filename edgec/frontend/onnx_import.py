@@ -226,4 +226,23 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
     onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
     fuse_gelu(ir_model)
     _fold(ir_model)
+    if _has_unknown_shapes(ir_model.graph):
+        ir_model = _reinfer(ir_model)
     return ir_model
+
+
+def _has_unknown_shapes(graph: ir.Graph) -> bool:
+    return any(v.shape is None or not v.shape.is_static() for n in graph for v in n.outputs)
+
+
+def _reinfer(model: ir.Model) -> ir.Model:
+    """Shape inference once more, after folding: a value ONNX's inference could not
+    shape at first (a Scan whose initial state is built from Shape arithmetic that its
+    data propagation does not follow) often has constant inputs by now."""
+    proto = ir.to_proto(model)
+    weights = _detach_weights(proto)
+    proto = _infer_shapes(proto)
+    _attach_weights(proto, weights)
+    again = ir.from_proto(proto)
+    _fold(again)
+    return again

@@ -10,7 +10,15 @@ them all.
 from __future__ import annotations
 
 import edgec.lower.quant  # noqa: F401  (QuantizeLinear, QLinearConv, ... : int8 kernels)
-from edgec.lower import conv, elementwise, misc, pool_norm, shape_ops, tensor  # noqa: F401
+from edgec.lower import (  # noqa: F401
+    conv,
+    einsum,
+    elementwise,
+    misc,
+    pool_norm,
+    shape_ops,
+    tensor,
+)
 from edgec.lower.context import LoweringContext, Unsupported, lower_graph, lowers, supported_ops
 
 __all__ = ["LoweringContext", "Unsupported", "lower_graph", "lowers", "supported_ops"]

@@ -187,17 +187,26 @@ def _rename_graph(graph: onnx.GraphProto, rename: Callable[[str], str]) -> None:
 
 @lowers(*FUNCTION_OPS)
 def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
-    from edgec.frontend.onnx_import import import_onnx  # local: the frontend imports lowering
-
     node_proto = ir.serde.serialize_node(node)
     opset = _opset(node)
-    inputs = [v for v in node.inputs if v is not None]
     input_types = [_type_proto(ctx, v) if v is not None else onnx.TypeProto()
                    for v in node.inputs]
     fn = function_body(node_proto, opset, input_types)
     prefix = f"{node.name or node.op_type}/"
     body = expand_function(node_proto, fn, prefix)
 
+    opsets = {o.domain: o.version for o in fn.opset_import}
+    opsets.setdefault("", opset if node.domain in ("", "ai.onnx") else 18)
+    _lower_body(ctx, node, body, opsets, "function body")
+
+
+def _lower_body(ctx: LoweringContext, node: ir.Node, body: list[onnx.NodeProto],
+                opsets: dict[str, int], what: str) -> None:
+    """Lowers ONNX nodes that stand for `node`: they read the node's input names and
+    write its output names. Imported like a model (shape inference, folding)."""
+    from edgec.frontend.onnx_import import import_onnx  # local: the frontend imports lowering
+
+    inputs = [v for v in node.inputs if v is not None]
     graph_inputs, initializers = [], []
     for value in dict.fromkeys(inputs):  # unique, in order
         data = ctx.const(value)
@@ -209,8 +218,6 @@ def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
                                                             _type_proto(ctx, value)))
     outputs = [v for v in node.outputs if v.name and _is_used(v)]
     graph_outputs = [onnx.helper.make_value_info(v.name, _type_proto(ctx, v)) for v in outputs]
-    opsets = {o.domain: o.version for o in fn.opset_import}
-    opsets.setdefault("", opset if node.domain in ("", "ai.onnx") else 18)
     model = onnx.helper.make_model(
         onnx.helper.make_graph(body, f"{node.op_type}_body", graph_inputs, graph_outputs,
                                initializers),
@@ -219,7 +226,7 @@ def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
     try:
         sub = import_onnx(model).graph
     except EdgecError as exc:
-        raise Unsupported(f"its function body does not import: {exc}") from None
+        raise Unsupported(f"its {what} does not import: {exc}") from None
 
     outer = {v.name: v for v in inputs}
     for value in sub.inputs:
@@ -227,16 +234,19 @@ def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
     for sub_node in sub:
         lower = context._REGISTRY.get(sub_node.op_type)
         if lower is None or sub_node.domain not in ("", "ai.onnx"):
-            raise Unsupported(f"its function body uses {sub_node.op_type}, which edgec "
+            raise Unsupported(f"its {what} uses {sub_node.op_type}, which edgec "
                               "does not lower")
         try:
             lower(ctx, sub_node)
         except Unsupported as exc:
-            raise Unsupported(f"in its function body, {context.node_label(sub_node)}: "
+            raise Unsupported(f"in its {what}, {context.node_label(sub_node)}: "
                               f"{exc}") from None
     produced = {v.name: v for v in sub.outputs}
     for value in outputs:
-        ctx._bind(value, ctx.tensor(produced[value.name]))
+        if value.name in produced:
+            ctx._bind(value, ctx.tensor(produced[value.name]))
+        else:  # the output is an input of the body, unchanged
+            ctx._bind(value, ctx.tensor(outer[value.name]))
 
 
 # ---- tensor helpers ------------------------------------------------------------------
