@@ -12,6 +12,8 @@ from edgec.program import Instruction, Program, Tensor
 
 LowerFn = Callable[["LoweringContext", ir.Node], None]
 _REGISTRY: dict[str, LowerFn] = {}
+# ops of other domains that a lowering function handles (registered by op type)
+DOMAIN_OPS = {("ai.onnx.preview", "FlexAttention")}
 
 
 class Unsupported(EdgecError):
@@ -141,7 +143,7 @@ def _check_supported(graph: ir.Graph) -> None:
     listed: list[str] = []
     reasons: list[str] = []
     for n in graph:
-        standard = n.domain in ("", "ai.onnx")
+        standard = n.domain in ("", "ai.onnx") or (n.domain, n.op_type) in DOMAIN_OPS
         reason = op_reason(n.op_type, n.domain)
         if reason is None and standard and n.op_type in _REGISTRY:
             continue

@@ -32,9 +32,9 @@ from edgec.program import BF16, DTYPES, Tensor
 # Ops lowered through their ONNX function body (the schema's, for the node's opset).
 FUNCTION_OPS = (
     "AffineGrid", "Attention", "BlackmanWindow", "CausalConvWithState", "Celu",
-    "CenterCropPad", "DynamicQuantizeLinear", "GroupNormalization", "HammingWindow",
-    "HannWindow", "LinearAttention", "MeanVarianceNormalization", "NegativeLogLikelihoodLoss",
-    "RMSNormalization", "ReduceLogSum", "RotaryEmbedding", "Shrink",
+    "CenterCropPad", "DynamicQuantizeLinear", "FlexAttention", "GroupNormalization",
+    "HammingWindow", "HannWindow", "LinearAttention", "MeanVarianceNormalization",
+    "NegativeLogLikelihoodLoss", "RMSNormalization", "ReduceLogSum", "RotaryEmbedding", "Shrink",
     "SoftmaxCrossEntropyLoss", "SwiGLU", "Swish", "ThresholdedRelu",
 )
 F32 = np.dtype(np.float32)
@@ -188,6 +188,7 @@ def _rename_graph(graph: onnx.GraphProto, rename: Callable[[str], str]) -> None:
 @lowers(*FUNCTION_OPS)
 def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
     node_proto = ir.serde.serialize_node(node)
+    _inline_outer_constants(ctx, node, node_proto)
     opset = _opset(node)
     input_types = [_type_proto(ctx, v) if v is not None else onnx.TypeProto()
                    for v in node.inputs]
@@ -198,6 +199,29 @@ def lower_function(ctx: LoweringContext, node: ir.Node) -> None:
     opsets = {o.domain: o.version for o in fn.opset_import}
     opsets.setdefault("", opset if node.domain in ("", "ai.onnx") else 18)
     _lower_body(ctx, node, body, opsets, "function body")
+
+
+def _inline_outer_constants(ctx: LoweringContext, node: ir.Node,
+                            node_proto: onnx.NodeProto) -> None:
+    """The constants a graph attribute reads from outside (the import lifts subgraph
+    initializers into the main graph) become initializers of that graph again, so
+    the function body that inlines it (FlexAttention's score_mod) has them."""
+    for attr in node_proto.attribute:
+        if attr.type != onnx.AttributeProto.GRAPH:
+            continue
+        sub = node.attributes[attr.name].value
+        defined = {v.name for v in sub.inputs} | {i.name for i in attr.g.initializer}
+        for sub_node in sub.all_nodes():
+            defined |= {v.name for v in sub_node.outputs}
+        for sub_node in sub.all_nodes():
+            for value in sub_node.inputs:
+                if value is None or not value.name or value.name in defined:
+                    continue
+                data = ctx.const(value)
+                if data is not None:
+                    attr.g.initializer.append(onnx.numpy_helper.from_array(
+                        np.asarray(data).astype(ctx.dtype(value), copy=False), value.name))
+                    defined.add(value.name)
 
 
 def _lower_body(ctx: LoweringContext, node: ir.Node, body: list[onnx.NodeProto],
