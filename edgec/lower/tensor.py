@@ -321,6 +321,15 @@ def _resize_scales(ctx: LoweringContext, node: ir.Node, scales_in: ir.Value | No
     if sizes_in is None or ctx.const(sizes_in) is None:
         raise Unsupported("needs constant scales or sizes")
     policy = node.attributes.get_string("keep_aspect_ratio_policy", "stretch")
+    if policy in ("not_larger", "not_smaller"):
+        # one scale for every resized axis: the smallest (largest) of size / in
+        sizes = np.asarray(ctx.const(sizes_in), np.int64).reshape(-1)
+        if len(sizes) != len(axes):
+            raise Unsupported(f"{len(sizes)} sizes for {len(axes)} axes")
+        ratios = [float(np.float32(o) / np.float32(in_shape[a]))
+                  for a, o in zip(axes, sizes, strict=True)]
+        one = min(ratios) if policy == "not_larger" else max(ratios)
+        return [one if a in axes else 1.0 for a in range(rank)]
     if policy != "stretch":
         raise Unsupported(f"keep_aspect_ratio_policy={policy!r}")
     # As onnxruntime: float32 division of the output by the input size.

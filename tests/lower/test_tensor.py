@@ -490,8 +490,7 @@ def test_upsample_opset9(mode: str) -> None:
 
 
 @pytest.mark.parametrize("attrs", [dict(coordinate_transformation_mode="tf_crop_and_resize"),
-                                   dict(mode="linear", antialias=1),
-                                   dict(keep_aspect_ratio_policy="not_larger")])
+                                   dict(mode="linear", antialias=1)])
 def test_resize_unsupported(attrs: dict[str, Any]) -> None:
     model = _resize_model((1, 1, 4, 4), sizes=(1, 1, 8, 6), **attrs)
     with pytest.raises(EdgecError):
@@ -748,3 +747,14 @@ def test_hand_made_programs_run() -> None:
     data = _program_bytes(Opcode.SLICE, [(5,)], [(3,)], SliceOptionsT(starts=[4], steps=[-2]))
     (y,) = edgec.Session(data).run(None, {"in0": np.arange(5, dtype=np.float32)})
     np.testing.assert_array_equal(y, [4, 2, 0])
+
+
+@pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_keep_aspect_ratio_policy(policy: str, mode: str) -> None:
+    """One scale for every resized axis (the smallest or largest size / in)."""
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode,
+                            keep_aspect_ratio_policy=policy, axes=[2, 3])
+    model = make_model([node], {"x": (F, (1, 2, 4, 6))}, {"y": F},
+                       {"sizes": _i64(7, 5)}, opset=18)
+    check_against_ort(model, seed=_seed(policy, mode))
