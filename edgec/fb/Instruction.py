@@ -229,6 +229,7 @@ import edgec.fb.AxisOptions
 import edgec.fb.ControlOptions
 import edgec.fb.ConvOptions
 import edgec.fb.GemmOptions
+import edgec.fb.InvertedResidualOptions
 import edgec.fb.OpOptions
 import edgec.fb.PadOptions
 import edgec.fb.PoolOptions
@@ -263,7 +264,7 @@ class InstructionT(object):
         self.inputs = inputs  # type: Optional[List[int]]
         self.outputs = outputs  # type: Optional[List[int]]
         self.optionsType = optionsType  # type: int
-        self.options = options  # type: Union[None, 'edgec.fb.ConvOptions.ConvOptionsT', 'edgec.fb.PoolOptions.PoolOptionsT', 'edgec.fb.GemmOptions.GemmOptionsT', 'edgec.fb.UnaryOptions.UnaryOptionsT', 'edgec.fb.AxisOptions.AxisOptionsT', 'edgec.fb.TransposeOptions.TransposeOptionsT', 'edgec.fb.SliceOptions.SliceOptionsT', 'edgec.fb.PadOptions.PadOptionsT', 'edgec.fb.ResizeOptions.ResizeOptionsT', 'edgec.fb.ControlOptions.ControlOptionsT']
+        self.options = options  # type: Union[None, 'edgec.fb.ConvOptions.ConvOptionsT', 'edgec.fb.PoolOptions.PoolOptionsT', 'edgec.fb.GemmOptions.GemmOptionsT', 'edgec.fb.UnaryOptions.UnaryOptionsT', 'edgec.fb.AxisOptions.AxisOptionsT', 'edgec.fb.TransposeOptions.TransposeOptionsT', 'edgec.fb.SliceOptions.SliceOptionsT', 'edgec.fb.PadOptions.PadOptionsT', 'edgec.fb.ResizeOptions.ResizeOptionsT', 'edgec.fb.ControlOptions.ControlOptionsT', 'edgec.fb.InvertedResidualOptions.InvertedResidualOptionsT']
         self.name = name  # type: Optional[str]
         self.scratchOffset = scratchOffset  # type: int
         self.scratchSize = scratchSize  # type: int

@@ -14,6 +14,7 @@ class OpOptions(object):
     PadOptions = 8
     ResizeOptions = 9
     ControlOptions = 10
+    InvertedResidualOptions = 11
 
 def OpOptionsCreator(unionType, table):
     from flatbuffers.table import Table
@@ -49,4 +50,7 @@ def OpOptionsCreator(unionType, table):
     if unionType == OpOptions.ControlOptions:
         import edgec.fb.ControlOptions
         return edgec.fb.ControlOptions.ControlOptionsT.InitFromBuf(table.Bytes, table.Pos)
+    if unionType == OpOptions.InvertedResidualOptions:
+        import edgec.fb.InvertedResidualOptions
+        return edgec.fb.InvertedResidualOptions.InvertedResidualOptionsT.InitFromBuf(table.Bytes, table.Pos)
     return None

@@ -129,3 +129,4 @@ class Opcode(object):
     SPARSE_CONV = 401
     IF = 500
     LOOP = 501
+    INVERTED_RESIDUAL = 600

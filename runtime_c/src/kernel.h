@@ -113,6 +113,14 @@ typedef struct ec_resize_options {
   float scales[EC_MAX_RANK];
 } ec_resize_options;
 
+/* InvertedResidualOptions: the depthwise stage's geometry and the three
+ * stages' activations (expand, depthwise, project: EC_FB_ACTIVATION_*). */
+typedef struct ec_ir_options {
+  ec_ints strides, pads;
+  uint8_t act[3];
+  float alpha[3], beta[3];
+} ec_ir_options;
+
 typedef struct ec_options {
   uint8_t type; /* EC_FB_OPOPTIONS_* (0 = none) */
   union {
@@ -125,6 +133,7 @@ typedef struct ec_options {
     ec_slice_options slice;
     ec_pad_options pad;
     ec_resize_options resize;
+    ec_ir_options ir;
   } u;
 } ec_options;
 

@@ -124,6 +124,19 @@ static bool read_resize(const fb_table *t, ec_resize_options *o) {
   return true;
 }
 
+static bool read_ir(const fb_table *t, ec_ir_options *o) {
+  OK(read_ints(t, EC_FB_INVERTEDRESIDUALOPTIONS_STRIDES, &o->strides));
+  OK(read_ints(t, EC_FB_INVERTEDRESIDUALOPTIONS_PADS, &o->pads));
+  /* three (activation, alpha, beta) triples, consecutive field ids */
+  for (int i = 0; i < 3; i++) {
+    const int id = EC_FB_INVERTEDRESIDUALOPTIONS_EXPAND_ACTIVATION + 3 * i;
+    OK(fb_u8(t, id, 0, &o->act[i]));
+    OK(fb_f32(t, id + 1, 0, &o->alpha[i]));
+    OK(fb_f32(t, id + 2, 0, &o->beta[i]));
+  }
+  return true;
+}
+
 static bool read_options(const fb_table *instr, ec_options *o) {
   fb_table t;
   bool present;
@@ -148,6 +161,7 @@ static bool read_options(const fb_table *instr, ec_options *o) {
              fb_u8(&t, EC_FB_PADOPTIONS_MODE, 0, &o->u.pad.mode) &&
              fb_f32(&t, EC_FB_PADOPTIONS_VALUE, 0, &o->u.pad.value);
     case EC_FB_OPOPTIONS_RESIZEOPTIONS: return read_resize(&t, &o->u.resize);
+    case EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS: return read_ir(&t, &o->u.ir);
     default: return false;
   }
 }

@@ -68,3 +68,26 @@ def test_light_model_against_onnxruntime(name: str) -> None:
     (ours,) = session.run(None, {inp.name: x})
     (theirs,) = _ort(model, {inp.name: x})
     _assert_matches(name, ours, theirs)
+
+
+@pytest.mark.parametrize("every_block", [False, True], ids=["default", "every-block"])
+def test_mobilenet_v2_fused_inverted_residuals(every_block: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """MobileNetV2 with its inverted residual blocks as INVERTED_RESIDUAL
+    instructions (edgec.passes.fuse_inverted_residual): the large ones as
+    compiled by default, or all 17, on 1 and 2 threads."""
+    import edgec.passes.fuse_inverted_residual as fir
+    from edgec.compiler import compile_program
+    from edgec.fb.Opcode import Opcode
+
+    if every_block:
+        monkeypatch.setattr(fir, "MIN_EXPANDED_BYTES", 0)
+    model = zoo.build("mobilenet_v2")
+    result = compile_program(model)
+    fused = sum(i.opcode == Opcode.INVERTED_RESIDUAL for i in result.program.instructions)
+    assert fused == (17 if every_block else 4)
+    feeds = zoo.MODELS["mobilenet_v2"].example_inputs(seed=7)
+    (theirs,) = _ort(model, feeds)
+    for threads in (1, 2):
+        (ours,) = edgec.Session(result.data, threads=threads).run(None, feeds)
+        _assert_matches(f"mobilenet_v2 threads={threads}", ours, theirs)

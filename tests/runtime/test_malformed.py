@@ -37,7 +37,9 @@ from edgec.errors import RuntimeStatusError
 from edgec.fb.AxisOptions import AxisOptionsT
 from edgec.fb.ConvOptions import ConvOptionsT
 from edgec.fb.GemmOptions import GemmOptionsT
+from edgec.fb.InvertedResidualOptions import InvertedResidualOptionsT
 from edgec.fb.Opcode import Opcode
+from edgec.fb.OpOptions import OpOptions
 from edgec.fb.PadOptions import PadOptionsT
 from edgec.fb.PoolOptions import PoolOptionsT
 from edgec.fb.Program import Program as FbProgram
@@ -381,14 +383,16 @@ table("op-version-0", FORMAT, r"instruction 1 \('relu'\): relu op_version 0 is i
 
 WRONG_OPTIONS = {"conv": ConvOptionsT, "pool": PoolOptionsT, "gemm": GemmOptionsT,
                  "axis": AxisOptionsT, "transpose": TransposeOptionsT, "slice": SliceOptionsT,
-                 "pad": PadOptionsT, "resize": ResizeOptionsT}
+                 "pad": PadOptionsT, "resize": ResizeOptionsT,
+                 "inverted-residual": InvertedResidualOptionsT}
 for name, cls in WRONG_OPTIONS.items():
     table(f"relu-options-{name}", FORMAT,
           r"instruction 1 \(relu 'relu'\): options are not UnaryOptions",
           lambda root, cls=cls: (setattr(root.instructions[1], "optionsType",
                                          writer._options_type(cls())),
                                  setattr(root.instructions[1], "options", cls())))
-for bad_type in (10, 11, 100, 255):
+UNKNOWN_OPTIONS = max(v for k, v in vars(OpOptions).items() if not k.startswith("_")) + 1
+for bad_type in (UNKNOWN_OPTIONS, UNKNOWN_OPTIONS + 1, 100, 255):
     table(f"options-type-{bad_type}", FORMAT,
           rf"instruction 1 \('relu'\): malformed options \(union type {bad_type}\)",
           _instr(1, optionsType=bad_type, options=UnaryOptionsT()))

@@ -18,4 +18,11 @@ typedef struct ec_dw_conv {
   const ec_act *act;
 } ec_dw_conv;
 
+/* Floats per padded row (row_stride above; conv.c's dw_row_stride is the
+ * same formula): the output width plus the kernel's overhang, rounded up so
+ * that every vector of a row stays inside it. */
+static inline int64_t ec_dw_row_stride(int64_t ow, int64_t kw) {
+  return (ow + kw + 15) / 16 * 16 + 16;
+}
+
 #endif /* EDGEC_KERNELS_DWCONV_H_ */

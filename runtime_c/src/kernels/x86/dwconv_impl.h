@@ -64,6 +64,12 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
   const int64_t rs = a->row_stride, step = rs * a->sw, ow = a->ow;
   const int64_t odd = a->sw - 1; /* 0 or 1: tap kj reads phase kj & odd at kj >> odd */
   const VEC bias = V_SET1(bias_v);
+  /* The taps broadcast once per plane into a local array, which the stores
+   * to y cannot alias: the compiler keeps them in registers instead of
+   * reloading each tap for every vector (half of the loads of a row). */
+  VEC taps[25];
+  const bool hoist = KH && KH * KW <= 25;
+  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
   const ec_act act = *a->act; /* a copy: the stores to y cannot change it, no reloads */
   const bool other_act = act.kind != EC_FB_ACTIVATION_NONE &&
                          act.kind != EC_FB_ACTIVATION_RELU && act.kind != EC_FB_ACTIVATION_CLIP;
@@ -77,7 +83,7 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
       for (int64_t ki = 0; ki < kh; ki++) {
         const float *row = base + ki * step + o;
         for (int64_t kj = 0; kj < kw; kj++) {
-          const VEC wv = V_SET1(wt[ki * kw + kj]);
+          const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
           const float *src = row + (kj & odd) * rs + (kj >> odd);
           s0 = V_FMA(wv, V_LOADU(src), s0);
           s1 = V_FMA(wv, V_LOADU(src + VLEN), s1);
@@ -99,10 +105,11 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
         const float *row = base + ki * step + o;
         for (int64_t kj = 0; kj < kw; kj++) {
           const float *src = row + (kj & odd) * rs + (kj >> odd);
+          const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
           if (kj & 1)
-            s1 = V_FMA(V_SET1(wt[ki * kw + kj]), V_LOADU(src), s1);
+            s1 = V_FMA(wv, V_LOADU(src), s1);
           else
-            s0 = V_FMA(V_SET1(wt[ki * kw + kj]), V_LOADU(src), s0);
+            s0 = V_FMA(wv, V_LOADU(src), s0);
         }
       }
       const VEC v = dw_finish(V_ADD(s0, s1), bias, &act, rr ? rr + o : NULL, n);

@@ -1,0 +1,353 @@
+/* INVERTED_RESIDUAL: MobileNetV2's inverted residual block as one
+ * instruction (edgec/passes/fuse_inverted_residual.py), NCHW float32:
+ *   E = act0(W1 . X + b1)          expand 1x1 conv (absent: E = X)
+ *   D = act1(depthwise(E) + bd)    kh x kw, stride 1 or 2, dilation 1
+ *   Y = act2(W3 . D + b3 [+ R])    project 1x1 conv, optional residual R
+ * Why: the expanded tensor is 6x the block's input, and unfused the NCHW
+ * chain writes it to the arena and reads it back (4.8 MB each way in
+ * MobileNetV2's 112x112 block), which is most of those layers' time. Here
+ * the block runs in bands of output rows; E and D exist only in the
+ * thread's workspace, sized to stay in the L2 cache.
+ *
+ * A band of r output rows reads win = (r - 1) * sh + kh rows of E. They form
+ * a rolling window: consecutive bands of one job range share kh - sh rows,
+ * which are moved to the window's top (a memmove per channel, far cheaper
+ * than their Cin multiply-adds per value) rather than recomputed; only the
+ * first band of a range computes its halo. Per band: the expand GEMM
+ * (ec_sgemm_ex on the packed W1; b1 and act0 in its epilogue) appends the
+ * new rows to the window; the depthwise conv runs the conv kernels' row code
+ * on the band as an image of its own (SIMD families: ec_dw_conv planes, top
+ * padding only where the band starts above row 0, rows past the image
+ * zeroed in the window); the project GEMM (packed W3; b3, R and act2 in its
+ * epilogue) writes the band of Y. Each value gets the unfused chain's
+ * arithmetic in the same order, so the result equals it bit for bit.
+ *
+ * Inputs (X, W1, b1, Wd, bd, W3, b3[, R]): W1 [ceil(Ch/6), Cin, 1, 1, 6] and
+ * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
+ * EC_VARIANT_PACKED is required), Wd (Ch, 1, kh, kw); W1 and b1 (then
+ * Ch = Cin), bd and b3 may be absent.
+ * Workspace per thread for bands of r rows:
+ *   align64(4 * Ch * win * W)                 the window (0 without W1)
+ *   + align64(4 * Ch * r * OW)                the band of D
+ *   + align64(4 * win * ec_dw_row_stride(OW, kw) * sw) the SIMD depthwise's
+ *                                             padded plane (0 for ref)
+ *   + max(ec_sgemm_workspace(Ch, win * W, Cin) (0 without W1),
+ *         ec_sgemm_workspace(M, r * OW, Ch))
+ * r is the largest the declared scratch_size holds (the compiler sizes it:
+ * edgec/passes/fuse_inverted_residual.py mirrors this). */
+#include <string.h>
+
+#include "kernel.h"
+#include "kernels/dwconv.h"
+#include "kernels/ref/gemm_core.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/x86.h"
+#endif
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+#include "kernels/neon/neon.h"
+#endif
+#if defined(EDGEC_HAVE_X86_KERNELS) || defined(EDGEC_HAVE_NEON_KERNELS)
+#define DW_SIMD 1
+#endif
+
+/* conv.c's threshold: less work than this per range is not worth a wake-up */
+#define MIN_PARALLEL_MACS ((int64_t)1 << 18)
+
+typedef struct ir_params {
+  ec_isa isa;
+  bool expand, residual, dw_simd;
+  int64_t n, cin, h, w, ch, m, oh, ow, kh, kw, sh, sw, ph, pw;
+  int64_t rows, win, bands, grain; /* per band: output rows, E rows; bands per image */
+  size_t off_d, off_pad, off_gemm; /* workspace layout */
+  ec_act act[3];                   /* expand, depthwise, project */
+} ir_params;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- prepare ------------------------------------------------------------ */
+
+/* Lays out the workspace for bands of r rows; returns its bytes. */
+static size_t layout(ir_params *p, int64_t r) {
+  const int64_t win = (r - 1) * p->sh + p->kh;
+  p->rows = r;
+  p->win = win;
+  p->off_d = p->expand ? ec_align64((size_t)(p->ch * win * p->w) * sizeof(float)) : 0;
+  p->off_pad = p->off_d + ec_align64((size_t)(p->ch * r * p->ow) * sizeof(float));
+  p->off_gemm = p->off_pad;
+  if (p->dw_simd)
+    p->off_gemm += ec_align64((size_t)(win * ec_dw_row_stride(p->ow, p->kw) * p->sw) *
+                              sizeof(float));
+  const size_t g1 = p->expand ? ec_sgemm_workspace(p->ch, win * p->w, p->cin) : 0;
+  const size_t g2 = ec_sgemm_workspace(p->m, r * p->ow, p->ch);
+  return p->off_gemm + (g1 > g2 ? g1 : g2);
+}
+
+/* A packed 1x1 weight of `rows` output and k input channels. */
+static bool packed_1x1(const ec_tensor_desc *t, int64_t rows, int64_t k) {
+  return t->rank == 5 && t->shape[0] == ceil_div(rows, EC_PACK_MR) && t->shape[1] == k &&
+         t->shape[2] == 1 && t->shape[3] == 1 && t->shape[4] == EC_PACK_MR;
+}
+
+static bool bias_ok(const ec_tensor_desc *b, int64_t size) {
+  return !b || (b->rank == 1 && b->shape[0] == size);
+}
+
+static ec_status check_operands(ec_node *n) {
+  /* names as arrays, not pointers: no relocation each in a shared library */
+  static const char what[8][17] = {"input",          "expand weight",  "expand bias",
+                                   "depthwise weight", "depthwise bias", "project weight",
+                                   "project bias",   "residual"};
+  if (n->n_in < 7 || n->n_in > 8 || n->n_out != 1)
+    return ec_node_error(n, EC_ERR_FORMAT, "has %d inputs and %d outputs, expected 7 or 8 "
+                         "and 1", n->n_in, n->n_out);
+  for (int32_t i = 0; i < n->n_in; i++) {
+    if (!n->tin[i]) {
+      if (i == 0 || i == 3 || i == 5 || i == 7)
+        return ec_node_error(n, EC_ERR_FORMAT, "the %s is absent", what[i]);
+      continue;
+    }
+    const ec_status st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, what[i]);
+    if (st != EC_OK) return st;
+  }
+  if (n->tin[2] && !n->tin[1])
+    return ec_node_error(n, EC_ERR_FORMAT, "an expand bias without an expand weight");
+  if (n->opt.type != EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS)
+    return ec_node_error(n, EC_ERR_FORMAT, "options are not InvertedResidualOptions");
+  for (int i = 0; i < 3; i++)
+    if (!ec_act_valid(n->opt.u.ir.act[i]))
+      return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", n->opt.u.ir.act[i]);
+  return ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
+}
+
+/* Shapes, strides and pads into p, checked against each other. */
+static ec_status read_geometry(ec_node *n, ir_params *p) {
+  const ec_tensor_desc *x = n->tin[0], *w1 = n->tin[1], *wd = n->tin[3], *w3 = n->tin[5],
+                       *y = n->tout[0];
+  const ec_ir_options *o = &n->opt.u.ir;
+  if (x->rank != 4 || y->rank != 4 || wd->rank != 4)
+    return ec_node_error(n, EC_ERR_SHAPE, "input, output and depthwise weight must be 4-D");
+  p->n = x->shape[0], p->cin = x->shape[1], p->h = x->shape[2], p->w = x->shape[3];
+  p->ch = wd->shape[0], p->kh = wd->shape[2], p->kw = wd->shape[3];
+  p->m = y->shape[1], p->oh = y->shape[2], p->ow = y->shape[3];
+  p->expand = w1 != NULL;
+  if (p->expand ? !packed_1x1(w1, p->ch, p->cin) : p->ch != p->cin)
+    return ec_node_error(n, EC_ERR_SHAPE, "expand weight does not map %lld input to %lld "
+                         "depthwise channels", (long long)p->cin, (long long)p->ch);
+  if (wd->shape[1] != 1 || !packed_1x1(w3, p->m, p->ch))
+    return ec_node_error(n, EC_ERR_SHAPE, "depthwise or project weight shape does not match "
+                         "%lld channels", (long long)p->ch);
+  if (!bias_ok(n->tin[2], p->ch) || !bias_ok(n->tin[4], p->ch) || !bias_ok(n->tin[6], p->m))
+    return ec_node_error(n, EC_ERR_SHAPE, "a bias does not match its stage's channels");
+  if (y->shape[0] != p->n)
+    return ec_node_error(n, EC_ERR_SHAPE, "output batch does not match the input");
+  p->residual = n->n_in == 8;
+  if (p->residual) {
+    const ec_status st = ec_check_same_shape(n, n->tin[7], y, "residual");
+    if (st != EC_OK) return st;
+  }
+  const int64_t *s = o->strides.v, *pad = o->pads.v;
+  if (o->strides.n != 2 || o->pads.n != 4 || s[0] < 1 || s[0] > 2 || s[1] < 1 || s[1] > 2)
+    return ec_node_error(n, EC_ERR_FORMAT, "needs 2 strides of 1 or 2 and 4 pads");
+  for (int i = 0; i < 4; i++)
+    if (pad[i] < 0 || pad[i] > ((int64_t)1 << 30))
+      return ec_node_error(n, EC_ERR_FORMAT, "pad %lld out of range", (long long)pad[i]);
+  p->sh = s[0], p->sw = s[1], p->ph = pad[0], p->pw = pad[1];
+  const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
+  for (int i = 0; i < 2; i++) {
+    const int64_t span = in[i] + pad[i] + pad[i + 2] - k[i];
+    if (k[i] < 1 || span < 0 || span / s[i] + 1 != out[i])
+      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from input "
+                           "%lld, kernel %lld and the options", (long long)out[i],
+                           (long long)in[i], (long long)k[i]);
+  }
+  /* every product layout() and eval form stays far from overflow */
+  const int64_t rows = (p->oh - 1) * p->sh + p->kh;
+  if (!ec_fits(p->ch, rows * p->w) || !ec_fits(p->ch, p->oh * p->ow) ||
+      !ec_fits(rows, ec_dw_row_stride(p->ow, p->kw) * 2) || !ec_fits(p->n, p->cin * p->h * p->w) ||
+      !ec_fits(p->m, p->ch) || !ec_fits(p->ch, p->cin + p->kh * p->kw))
+    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+  for (int i = 0; i < 3; i++) p->act[i] = (ec_act){o->act[i], o->alpha[i], o->beta[i]};
+  return EC_OK;
+}
+
+static ec_status prepare_ir(ec_node *n) {
+  ir_params p;
+  memset(&p, 0, sizeof p);
+  if (!ec_variant_isa(n->variant, EC_VARIANT_PACKED, &p.isa) ||
+      !(n->variant & EC_VARIANT_PACKED))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "kernel variant 0x%x (the 1x1 weights must be "
+                         "packed)", n->variant);
+  ec_status st = check_operands(n);
+  if (st == EC_OK) st = read_geometry(n, &p);
+  if (st != EC_OK) return st;
+#if defined(DW_SIMD)
+  p.dw_simd = ec_isa_is_x86(p.isa) || p.isa == EC_ISA_NEON;
+#endif
+  /* the largest band the scratch holds (the workspace grows with r) */
+  const size_t need = layout(&p, 1);
+  if (n->scratch_size < need)
+    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
+                         (unsigned long long)n->scratch_size, need);
+  int64_t lo = 1, hi = max64(p.oh, 1);
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (layout(&p, mid) <= n->scratch_size)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  layout(&p, lo);
+  p.bands = ceil_div(p.oh, p.rows);
+  /* Job ranges of at least `grain` bands: enough work per wake-up, and a
+   * halo (recomputed once per range) of at most 1/8 of the range's rows. */
+  const int64_t macs = p.rows * (p.sh * p.w * p.ch * p.cin + p.ow * p.ch * (p.kh * p.kw + p.m));
+  const int64_t halo = ceil_div(8 * max64(p.kh - p.sh, 0), p.rows * p.sh);
+  p.grain = max64(max64(halo, ceil_div(MIN_PARALLEL_MACS, max64(macs, 1))), 1);
+  st = ec_alloc_params(n, sizeof p);
+  if (st == EC_OK) memcpy(n->params, &p, sizeof p);
+  return st;
+}
+
+/* ---- eval --------------------------------------------------------------- */
+
+typedef struct ir_ctx {
+  const ir_params *p;
+  const float *x, *w1, *b1, *wd, *bd, *w3, *b3, *res;
+  float *y;
+  uint8_t *const *workspace;
+} ir_ctx;
+
+#if defined(DW_SIMD)
+static void dw_simd(const ir_params *p, const ec_dw_conv *a, float *pad) {
+#if defined(EDGEC_HAVE_NEON_KERNELS)
+  (void)p;
+  ec_neon_dw_planes(a, 0, a->c, pad);
+#else
+  if (p->isa == EC_ISA_AVX512)
+    ec_x86_dw_planes_avx512(a, 0, a->c, pad);
+  else
+    ec_x86_dw_planes_avx2(a, 0, a->c, pad);
+#endif
+}
+#endif
+
+/* D = act1(depthwise + bd) for output rows [o0, o0 + nr), from E rows
+ * [lo, lo + avail): row i of channel c at src + c * plane + (i - lo) * W. */
+static void band_depthwise(const ir_ctx *c, float *src, int64_t plane, int64_t lo,
+                           int64_t avail, int64_t o0, int64_t nr, float *d, float *pad) {
+  const ir_params *p = c->p;
+  const int64_t top = o0 * p->sh - p->ph; /* E row of the band's first tap row */
+#if defined(DW_SIMD)
+  if (p->dw_simd) {
+    ec_dw_conv a = {src, c->wd, c->bd, NULL, d, p->ch, avail, p->w, nr, p->ow, p->kh, p->kw,
+                    p->sh, p->sw, lo - top, p->pw, ec_dw_row_stride(p->ow, p->kw), &p->act[1]};
+    if (p->expand) {
+      /* all channels at once: the planes are win rows apart, so rows the
+       * band reads past the image's bottom are zeroed in the window */
+      const int64_t used = min64((nr - 1) * p->sh + p->kh - a.ph, p->win);
+      for (int64_t ch = 0; used > avail && ch < p->ch; ch++)
+        memset(src + ch * plane + avail * p->w, 0, (size_t)((used - avail) * p->w) * sizeof(float));
+      a.h = p->win;
+      dw_simd(p, &a, pad);
+      return;
+    }
+    /* The input itself, planes H * W apart: all at once as planes of H rows
+     * from row lo, unless the band reaches past the bottom, where rows past
+     * the image must read as zeros: then one call per plane of avail rows. */
+    if (lo + (nr - 1) * p->sh + p->kh - a.ph <= p->h) {
+      a.h = p->h;
+      dw_simd(p, &a, pad);
+      return;
+    }
+    a.c = 1;
+    for (int64_t ch = 0; ch < p->ch; ch++) {
+      a.x = src + ch * plane;
+      a.wt = c->wd + ch * p->kh * p->kw;
+      a.bias = c->bd ? c->bd + ch : NULL;
+      a.y = d + ch * nr * p->ow;
+      dw_simd(p, &a, pad);
+    }
+    return;
+  }
+#endif
+  (void)pad;
+  for (int64_t ch = 0; ch < p->ch; ch++) {
+    const float *wt = c->wd + ch * p->kh * p->kw, *xs = src + ch * plane;
+    for (int64_t r = 0; r < nr; r++) {
+      float *yr = d + (ch * nr + r) * p->ow;
+      memset(yr, 0, (size_t)p->ow * sizeof(float));
+      for (int64_t ki = 0; ki < p->kh; ki++) {
+        const int64_t ih = top + r * p->sh + ki - lo;
+        if (ih < 0 || ih >= avail) continue;
+        for (int64_t kj = 0; kj < p->kw; kj++) {
+          const float wv = wt[ki * p->kw + kj], *xr = xs + ih * p->w;
+          const int64_t off = kj - p->pw; /* xr[o * sw + off] feeds column o */
+          int64_t o, end;
+          ec_valid_range(off, p->sw, p->w, p->ow, &o, &end);
+          for (; o < end; o++) yr[o] += wv * xr[o * p->sw + off];
+        }
+      }
+      ec_act_apply(yr, p->ow, c->bd ? c->bd[ch] : 0.0f, &p->act[1]);
+    }
+  }
+}
+
+static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  const ir_ctx *c = vc;
+  const ir_params *p = c->p;
+  uint8_t *ws = c->workspace[thread];
+  float *win = (float *)ws, *d = (float *)(ws + p->off_d), *pad = (float *)(ws + p->off_pad);
+  void *gws = ws + p->off_gemm;
+  const int64_t hw = p->h * p->w, wp = p->win * p->w, py = p->oh * p->ow;
+  int64_t img = -1, w0 = 0, have = 0; /* the window holds E rows [w0, w0 + have) of img */
+  for (int64_t job = begin; job < end; job++) {
+    const int64_t i = job / p->bands, o0 = job % p->bands * p->rows;
+    const int64_t nr = min64(p->rows, p->oh - o0), top = o0 * p->sh - p->ph;
+    const int64_t lo = min64(max64(top, 0), p->h);
+    const int64_t hi = min64(max64(top + (nr - 1) * p->sh + p->kh, lo), p->h);
+    const float *x = c->x + i * p->cin * hw;
+    if (!p->expand) {
+      band_depthwise(c, (float *)(x + lo * p->w), hw, lo, hi - lo, o0, nr, d, pad);
+    } else {
+      if (i != img || lo >= w0 + have) {
+        img = i, w0 = lo, have = 0;
+      } else if (lo > w0) { /* slide: keep the rows shared with the last band */
+        const int64_t drop = lo - w0;
+        for (int64_t ch = 0; ch < p->ch; ch++)
+          memmove(win + ch * wp, win + ch * wp + drop * p->w,
+                  (size_t)((have - drop) * p->w) * sizeof(float));
+        w0 = lo, have -= drop;
+      }
+      if (hi > w0 + have) {
+        const ec_operand a = {c->w1, 0, 0, p->cin * EC_PACK_MR},
+                         b = {x + (w0 + have) * p->w, hw, 1, 0};
+        const ec_epilogue e = {1.0f, 1.0f, c->b1, 1, 0, NULL, 0, p->act[0]};
+        ec_sgemm_ex(p->isa, p->ch, (hi - w0 - have) * p->w, p->cin, &a, &b, win + have * p->w,
+                    wp, false, &e, gws);
+        have = hi - w0;
+      }
+      band_depthwise(c, win, wp, lo, have, o0, nr, d, pad);
+    }
+    const int64_t yoff = i * p->m * py + o0 * p->ow;
+    const ec_operand a = {c->w3, 0, 0, p->ch * EC_PACK_MR}, b = {d, nr * p->ow, 1, 0};
+    const ec_epilogue e = {1.0f, 1.0f, c->b3, 1, 0, c->res ? c->res + yoff : NULL, py, p->act[2]};
+    ec_sgemm_ex(p->isa, p->m, nr * p->ow, p->ch, &a, &b, c->y + yoff, py, false, &e, gws);
+  }
+}
+
+static void eval_ir(const ec_node *n, const ec_exec *ex) {
+  const ir_params *p = n->params;
+  void *const *t = ex->data;
+  const int32_t *in = n->in;
+  const ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
+                    t[in[3]], in[4] >= 0 ? t[in[4]] : NULL, t[in[5]],
+                    in[6] >= 0 ? t[in[6]] : NULL, p->residual ? t[in[7]] : NULL,
+                    t[n->out[0]], ex->workspace};
+  if (p->n == 0 || p->m == 0 || p->oh == 0 || p->ow == 0) return;
+  ec_parallel_for(ex, p->n * p->bands, p->grain, ir_range, (void *)&c);
+}
+
+const ec_kernel ec_kernel_inverted_residual = {"inverted_residual", prepare_ir, eval_ir};
+
