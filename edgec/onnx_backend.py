@@ -19,7 +19,9 @@ for the shapes it is given:
   of the compiled program, as they are in an exported model, and each new
   value compiles a new program. So are quantization parameters (scales and
   zero points of QuantizeLinear, QLinearMatMul, ...: QUANT_OPERANDS), which
-  edgec's int8 kernels take from the tensors' quantization at compile time. Pass
+  edgec's int8 kernels take from the tensors' quantization at compile time, and
+  the integer weights of QLinearConv and ConvInteger (WEIGHT_OPERANDS), which
+  they pack at compile time. Pass
   specialize=False to prepare() to keep them inputs (such models then fail
   to compile: their output shapes are not known at compile time).
 
@@ -88,8 +90,16 @@ QUANT_OPERANDS: dict[str, tuple[int, ...]] = {
     "ConvInteger": (2, 3),
     "MatMulInteger": (2, 3),
 }
+# op type -> input positions of integer weights, which edgec's int8 convolution packs
+# (and reads the quantization of) at compile time: weights of a real model are
+# initializers, so a graph input that feeds one is specialized too.
+WEIGHT_OPERANDS: dict[str, tuple[int, ...]] = {
+    "QLinearConv": (3,),
+    "ConvInteger": (1,),
+}
 COMPILE_TIME_OPERANDS = {op: SHAPE_OPERANDS.get(op, ()) + QUANT_OPERANDS.get(op, ())
-                         for op in {*SHAPE_OPERANDS, *QUANT_OPERANDS}}
+                         + WEIGHT_OPERANDS.get(op, ())
+                         for op in {*SHAPE_OPERANDS, *QUANT_OPERANDS, *WEIGHT_OPERANDS}}
 
 ModelLike = onnx.ModelProto | bytes | str | os.PathLike[str]
 
@@ -298,6 +308,7 @@ supports_device = EdgecBackend.supports_device
 __all__ = [
     "QUANT_OPERANDS",
     "SHAPE_OPERANDS",
+    "WEIGHT_OPERANDS",
     "EdgecBackend",
     "EdgecBackendRep",
     "UnsupportedOnPurposeError",

@@ -282,6 +282,33 @@ def test_backend_specializes_shape_inputs_and_binds_dynamic_dims() -> None:
     assert rep.compiles == 3
 
 
+def test_backend_specializes_integer_conv_weights() -> None:
+    """ConvInteger's weight, fed as a graph input, is compiled in (as in a real model)."""
+    from edgec import onnx_backend
+
+    U8 = TensorProto.UINT8
+    node = helper.make_node("ConvInteger", ["x", "w", "x_zp"], ["y"])
+    graph = helper.make_graph([node], "g", [
+        helper.make_tensor_value_info("x", U8, [1, 2, 4, 4]),
+        helper.make_tensor_value_info("w", U8, [3, 2, 2, 2]),
+        helper.make_tensor_value_info("x_zp", U8, [])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    rep = onnx_backend.prepare(model)
+    assert rep.specialized_inputs == ["w", "x_zp"]
+    x = RNG.integers(1, 255, (1, 2, 4, 4)).astype(np.uint8)
+    w = RNG.integers(1, 127, (3, 2, 2, 2)).astype(np.uint8)  # w - 0 fits int8
+    zp = np.array(7, np.uint8)
+    (y,) = rep.run([x, w, zp])
+    xs = x.astype(np.int64) - 7
+    expected = np.zeros((1, 3, 3, 3), np.int64)
+    for i in range(3):
+        for j in range(3):
+            patch = xs[0, :, i:i + 2, j:j + 2]
+            expected[0, :, i, j] = (w.astype(np.int64) * patch).sum(axis=(1, 2, 3))
+    np.testing.assert_array_equal(y, expected.astype(np.int32))
+
+
 def test_unsupported_on_purpose_names_the_node() -> None:
     from edgec import onnx_backend
     from edgec.unsupported import UnsupportedOnPurposeError
