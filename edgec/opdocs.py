@@ -212,6 +212,8 @@ def ops() -> list[OpInfo]:
         src = inspect.getsource(fn)
         if op in misc.FUNCTION_OPS:
             how, opcodes = "function", []
+        elif "_lower_body(" in src:
+            how, opcodes = "rewrite", []
         else:
             opcodes = _opcodes(fn, module, op)
             if opcodes:
@@ -234,6 +236,7 @@ _HOW = {
     "alias": "alias (no instruction: the output shares the input's bytes)",
     "constant": "computed at compile time",
     "function": "its ONNX function body, lowered op by op",
+    "rewrite": "rewritten into other ONNX ops (see its module), lowered op by op",
 }
 
 
@@ -273,7 +276,7 @@ def render() -> str:
             variants = ", ".join(first.variants) if first else "?"
         else:
             how, dtypes, variants = _HOW.get(info.how, info.how), "-", "-"
-            if info.how == "function":
+            if info.how in ("function", "rewrite"):
                 dtypes = "those of the body's ops"
         lines.append(f"| {info.op} | {_versions(info.versions)} | {how} | {dtypes} | "
                      f"{variants} | {info.module} |")

@@ -16,6 +16,7 @@ from edgec.lower import (  # noqa: F401
     elementwise,
     misc,
     pool_norm,
+    rewrite,
     shape_ops,
     tensor,
 )

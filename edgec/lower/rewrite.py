@@ -1,0 +1,156 @@
+"""Ops rewritten into other ONNX ops that edgec lowers (exact, no new kernel):
+
+- ReverseSequence: GatherElements along the time axis with indices
+  len - 1 - t where t < len, else t (computed from sequence_lens at run time);
+- TensorScatter: ScatterElements of the update into the cache at
+  write_index + t (modulo the cache length in circular mode);
+- Col2Im: ScatterElements with reduction add of every column into the padded
+  image (the positions are constants), then a Slice drops the padding.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import onnx
+import onnx_ir as ir
+from onnx import helper
+
+from edgec.lower.context import LoweringContext, Unsupported, lowers
+from edgec.lower.misc import _axis, _lower_body
+
+_OPSETS = {"": 18}
+
+
+class _Builder:
+    def __init__(self, prefix: str) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.prefix = prefix
+
+    def add(self, op: str, inputs: list[str], output: str | None = None,
+            **attrs: object) -> str:
+        name = f"{self.prefix}{len(self.nodes)}"
+        self.nodes.append(helper.make_node(op, inputs, [output or name], name=name, **attrs))
+        return output or name
+
+    def const(self, array: np.ndarray) -> str:
+        return self.add("Constant", [], value=onnx.numpy_helper.from_array(np.asarray(array)))
+
+
+def _prefix(node: ir.Node) -> str:
+    return f"{node.name or node.op_type}/"
+
+
+@lowers("ReverseSequence")
+def lower_reverse_sequence(ctx: LoweringContext, node: ir.Node) -> None:
+    x, lens = node.inputs[0], node.inputs[1]
+    if x is None or lens is None:
+        raise Unsupported("absent inputs")
+    shape = ctx.shape(x)
+    rank = len(shape)
+    if rank < 2:
+        raise Unsupported(f"rank-{rank} input")
+    time = _axis(node.attributes.get_int("time_axis", 0), rank)
+    batch = _axis(node.attributes.get_int("batch_axis", 1), rank)
+    if {time, batch} != {0, 1}:
+        raise Unsupported(f"time_axis {time}, batch_axis {batch} (0 and 1, as ONNX says)")
+    b = _Builder(_prefix(node))
+    t_shape = [shape[time] if a == time else 1 for a in range(rank)]
+    b_shape = [shape[batch] if a == batch else 1 for a in range(rank)]
+    t = b.const(np.arange(shape[time], dtype=np.int64).reshape(t_shape))
+    n = b.add("Reshape", [b.add("Cast", [lens.name], to=onnx.TensorProto.INT64),
+                          b.const(np.array(b_shape, np.int64))])
+    reversed_t = b.add("Sub", [b.add("Sub", [n, b.const(np.array(1, np.int64))]), t])
+    index = b.add("Where", [b.add("Less", [t, n]), reversed_t, t])
+    full = b.add("Expand", [index, b.const(np.array(shape, np.int64))])
+    b.add("GatherElements", [x.name, full], node.outputs[0].name, axis=time)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+@lowers("TensorScatter")
+def lower_tensor_scatter(ctx: LoweringContext, node: ir.Node) -> None:
+    past, update = node.inputs[0], node.inputs[1]
+    indices = node.inputs[2] if len(node.inputs) > 2 else None
+    if past is None or update is None:
+        raise Unsupported("absent inputs")
+    shape, u_shape = ctx.shape(past), ctx.shape(update)
+    rank = len(shape)
+    axis = _axis(node.attributes.get_int("axis", -2), rank)
+    if axis == 0:
+        raise Unsupported("axis 0 (the batch axis)")
+    mode = node.attributes.get_string("mode", "linear")
+    if mode not in ("linear", "circular"):
+        raise Unsupported(f"mode {mode!r}")
+    b = _Builder(_prefix(node))
+    seq = u_shape[axis]
+    t = b.const(np.arange(seq, dtype=np.int64).reshape(
+        [seq if a == axis else 1 for a in range(rank)]))
+    if indices is not None:
+        start = b.add("Reshape", [b.add("Cast", [indices.name], to=onnx.TensorProto.INT64),
+                                  b.const(np.array([u_shape[0]] + [1] * (rank - 1),
+                                                   np.int64))])
+        t = b.add("Add", [start, t])
+    if mode == "circular":
+        t = b.add("Mod", [t, b.const(np.array(shape[axis], np.int64))])
+    full = b.add("Expand", [t, b.const(np.array(u_shape, np.int64))])
+    b.add("ScatterElements", [past.name, full, update.name], node.outputs[0].name, axis=axis)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+def col2im_positions(image: list[int], block: list[int], dilations: list[int],
+                     pads: list[int], strides: list[int]) -> tuple[np.ndarray, list[int]]:
+    """The flat index in the padded image of every (kernel offset, block) column
+    entry, in the input's order; and the padded image's shape."""
+    n = len(image)
+    padded = [image[d] + pads[d] + pads[n + d] for d in range(n)]
+    counts = [(padded[d] - dilations[d] * (block[d] - 1) - 1) // strides[d] + 1
+              for d in range(n)]
+    if any(c < 1 for c in counts):
+        raise Unsupported(f"blocks {block} do not fit the padded image {padded}")
+    flat = []
+    for k in itertools.product(*(range(s) for s in block)):
+        for blk in itertools.product(*(range(c) for c in counts)):
+            pos = [blk[d] * strides[d] + k[d] * dilations[d] for d in range(n)]
+            flat.append(int(np.ravel_multi_index(pos, padded)))
+    return np.array(flat, np.int64), padded
+
+
+@lowers("Col2Im")
+def lower_col2im(ctx: LoweringContext, node: ir.Node) -> None:
+    x = node.inputs[0]
+    image_in, block_in = node.inputs[1], node.inputs[2]
+    if x is None or image_in is None or block_in is None:
+        raise Unsupported("absent inputs")
+    image_c, block_c = ctx.const(image_in), ctx.const(block_in)
+    if image_c is None or block_c is None:
+        raise Unsupported("image_shape and block_shape must be compile-time constants")
+    image = [int(v) for v in np.asarray(image_c).reshape(-1)]
+    block = [int(v) for v in np.asarray(block_c).reshape(-1)]
+    n = len(image)
+    attrs = node.attributes
+    dilations = list(attrs.get_ints("dilations", [1] * n))
+    pads = list(attrs.get_ints("pads", [0] * 2 * n))
+    strides = list(attrs.get_ints("strides", [1] * n))
+    positions, padded = col2im_positions(image, block, dilations, pads, strides)
+    batch, ck, cols = ctx.shape(x)
+    k = int(np.prod(block))
+    if ck % k or positions.size != k * cols:
+        raise Unsupported(f"input {ctx.shape(x)} for blocks {block}")
+    channels = ck // k
+    b = _Builder(_prefix(node))
+    flat = [batch, channels, k * cols]
+    data = b.add("Reshape", [x.name, b.const(np.array(flat, np.int64))])
+    index = b.const(np.broadcast_to(positions, flat))
+    zero = b.add("CastLike", [b.const(np.array(0, np.float32)), x.name])
+    canvas = b.add("Expand", [zero, b.const(np.array(
+        [batch, channels, int(np.prod(padded))], np.int64))])
+    summed = b.add("ScatterElements", [canvas, index, data], axis=2, reduction="add")
+    out = node.outputs[0].name
+    shaped = b.add("Reshape", [summed, b.const(np.array([batch, channels, *padded], np.int64))],
+                   None if any(pads) else out)
+    if any(pads):
+        b.add("Slice", [shaped, b.const(np.array(pads[:n], np.int64)),
+                        b.const(np.array([pads[d] + image[d] for d in range(n)], np.int64)),
+                        b.const(np.arange(2, 2 + n, dtype=np.int64))], out)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

@@ -1,0 +1,78 @@
+"""ReverseSequence, TensorScatter and Col2Im (rewritten into GatherElements /
+ScatterElements) against onnxruntime, or numpy where onnxruntime lacks the op,
+on seeded random non-zero inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import TensorProto, check_against_ort, helper, make_model, run_edgec
+
+F, I64 = TensorProto.FLOAT, TensorProto.INT64
+
+
+@pytest.mark.parametrize(("shape", "time", "batch"), [((5, 3, 2), 0, 1), ((3, 5), 1, 0),
+                                                      ((2, 4, 6), 1, 0)])
+def test_reverse_sequence(shape: tuple[int, ...], time: int, batch: int) -> None:
+    node = helper.make_node("ReverseSequence", ["x", "lens"], ["y"], time_axis=time,
+                            batch_axis=batch)
+    model = make_model([node], {"x": (F, shape), "lens": (I64, (shape[batch],))}, {"y": F})
+    rng = np.random.default_rng(sum(shape))
+    feeds = {"x": rng.standard_normal(shape).astype(np.float32),
+             "lens": rng.integers(1, shape[time] + 1, shape[batch]).astype(np.int64)}
+    check_against_ort(model, feeds=feeds)
+
+
+def _tensor_scatter(past: np.ndarray, update: np.ndarray, index: np.ndarray, axis: int,
+                    circular: bool) -> np.ndarray:
+    out = past.copy()
+    for prefix in np.ndindex(past.shape[:axis]):
+        for t in range(update.shape[axis]):
+            at = int(index[prefix[0]]) + t
+            if circular:
+                at %= past.shape[axis]
+            out[(*prefix, at)] = update[(*prefix, t)]
+    return out
+
+
+@pytest.mark.parametrize(("past", "update", "axis", "mode"), [
+    ((2, 3, 6, 4), (2, 3, 2, 4), -2, "linear"),
+    ((3, 6, 5), (3, 3, 5), 1, "circular"),
+    ((2, 5, 3), (2, 1, 3), 1, "linear"),
+])
+def test_tensor_scatter(past: tuple[int, ...], update: tuple[int, ...], axis: int,
+                        mode: str) -> None:
+    node = helper.make_node("TensorScatter", ["past", "update", "index"], ["y"], axis=axis,
+                            mode=mode)
+    model = make_model([node], {"past": (F, past), "update": (F, update),
+                                "index": (I64, (past[0],))}, {"y": F}, opset=24)
+    rng = np.random.default_rng(len(past) + update[1])
+    a = axis % len(past)
+    high = past[a] if mode == "circular" else past[a] - update[a] + 1
+    feeds = {"past": rng.standard_normal(past).astype(np.float32),
+             "update": rng.standard_normal(update).astype(np.float32),
+             "index": rng.integers(0, high, past[0]).astype(np.int64)}
+    (ours,) = run_edgec(model, feeds)
+    expected = _tensor_scatter(feeds["past"], feeds["update"], feeds["index"], a,
+                               mode == "circular")
+    np.testing.assert_array_equal(ours, expected)
+
+
+@pytest.mark.parametrize(("image", "block", "attrs"), [
+    ((5, 5), (2, 2), {}),
+    ((6, 7), (3, 2), {"strides": [2, 1], "pads": [1, 0, 1, 2], "dilations": [1, 2]}),
+    ((4, 3, 5), (2, 1, 2), {}),
+])
+def test_col2im(image: tuple[int, ...], block: tuple[int, ...], attrs: dict[str, list[int]]
+                ) -> None:
+    n = len(image)
+    strides = attrs.get("strides", [1] * n)
+    pads = attrs.get("pads", [0] * 2 * n)
+    dil = attrs.get("dilations", [1] * n)
+    counts = [(image[d] + pads[d] + pads[n + d] - dil[d] * (block[d] - 1) - 1) // strides[d] + 1
+              for d in range(n)]
+    shape = (2, 3 * int(np.prod(block)), int(np.prod(counts)))
+    node = helper.make_node("Col2Im", ["x", "image", "block"], ["y"], **attrs)
+    model = make_model([node], {"x": (F, shape)}, {"y": F},
+                       {"image": np.array(image, np.int64), "block": np.array(block, np.int64)})
+    check_against_ort(model, seed=len(attrs))
