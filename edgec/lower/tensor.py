@@ -274,13 +274,18 @@ def lower_pad(ctx: LoweringContext, node: ir.Node) -> None:
     mode_name = node.attributes.get_string("mode", "constant")
     if mode_name not in PAD_MODES:
         raise Unsupported(f"mode {mode_name!r}")
+    runtime_value: ir.Value | None = None
     if "pads" in node.attributes:  # opset < 11: pads and value are attributes
         pads = list(node.attributes.get_ints("pads"))
         value = float(node.attributes.get_float("value", 0.0))
         axes = list(range(rank))
     else:
         pads = _const_ints(ctx, node.inputs[1], "pads") or []
-        value = _pad_value(ctx, _input(node, 2), dtype)
+        value_in = _input(node, 2) if mode_name == "constant" else None
+        if value_in is not None and ctx.const(value_in) is None:
+            runtime_value = value_in  # a Where puts it in after a Pad with 0
+        else:
+            value = _pad_value(ctx, value_in, dtype)
         given = _const_ints(ctx, _input(node, 3), "axes")
         axes = list(range(rank)) if given is None else [_axis(a, rank) for a in given]
     if len(pads) != 2 * len(axes) or len(set(axes)) != len(axes):
@@ -288,8 +293,26 @@ def lower_pad(ctx: LoweringContext, node: ir.Node) -> None:
     full = [0] * (2 * rank)
     for i, a in enumerate(axes):
         full[a], full[rank + a] = pads[i], pads[len(axes) + i]
-    options = PadOptionsT(pads=full, mode=PAD_MODES[mode_name], value=value)
-    _emit_unary(ctx, node, Opcode.PAD, options)
+    if runtime_value is None:
+        options = PadOptionsT(pads=full, mode=PAD_MODES[mode_name], value=value)
+        _emit_unary(ctx, node, Opcode.PAD, options)
+        return
+    out = node.outputs[0]
+    padded = ctx.scratch_tensor(f"{node.name}/padded", dtype, ctx.shape(out))
+    ctx.emit(Opcode.PAD, [ctx.tensor(x)], [padded],
+             PadOptionsT(pads=full, mode=PAD_MODES["constant"], value=0.0), node.name)
+    mask = ctx.constant(pad_mask(ctx.shape(x), full), f"{node.name}/inside")
+    ctx.emit(Opcode.WHERE, [mask, padded, ctx.tensor(runtime_value)], [ctx.output(out)],
+             name=node.name)
+
+
+def pad_mask(shape: tuple[int, ...], pads: list[int]) -> np.ndarray:
+    """True where a constant Pad's output holds an input element (pads may be negative)."""
+    rank = len(shape)
+    mask = np.pad(np.ones(shape, np.bool_),
+                  [(max(pads[a], 0), max(pads[rank + a], 0)) for a in range(rank)])
+    return mask[tuple(slice(max(-pads[a], 0), mask.shape[a] - max(-pads[rank + a], 0))
+                      for a in range(rank))]
 
 
 # ---- Resize / Upsample ---------------------------------------------------------------

@@ -758,3 +758,13 @@ def test_resize_keep_aspect_ratio_policy(policy: str, mode: str) -> None:
     model = make_model([node], {"x": (F, (1, 2, 4, 6))}, {"y": F},
                        {"sizes": _i64(7, 5)}, opset=18)
     check_against_ort(model, seed=_seed(policy, mode))
+
+
+@pytest.mark.parametrize("dtype", [F, I32])
+@pytest.mark.parametrize("pads", [(1, 0, 2, 1, 3, 0), (2, -1, 1, -1, 1, 2)])
+def test_pad_value_given_at_run_time(dtype: int, pads: tuple[int, ...]) -> None:
+    """A constant_value that is a graph input: Pad with 0, then Where over a mask."""
+    node = helper.make_node("Pad", ["x", "pads", "value"], ["y"], mode="constant")
+    model = make_model([node], {"x": (dtype, (2, 3, 4)), "value": (dtype, ())}, {"y": dtype},
+                       {"pads": _i64(*pads)})
+    check_against_ort(model, seed=_seed(dtype, pads))
