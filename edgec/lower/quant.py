@@ -110,12 +110,59 @@ def lower_quantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
         raise Unsupported(f"{ctx.dtype(y)} output (int8, uint8, int16 or uint16 only)")
     if node.attributes.get_int("block_size", 0):
         raise Unsupported("block quantization")
+    zp_in = node.inputs[2] if len(node.inputs) > 2 else None
+    if ctx.const(node.inputs[1]) is None or (zp_in is not None and ctx.const(zp_in) is None):
+        _quantize_at_run_time(ctx, node)
+        return
     s = _const(ctx, node.inputs[1], "scale")
-    z = _const(ctx, node.inputs[2] if len(node.inputs) > 2 else None, "zero point")
+    z = _const(ctx, zp_in, "zero point")
     assert s is not None
     index = ctx.output(y)
     ctx.program.tensors[index].quant = _quant(s, z, _axis(node, len(ctx.shape(x))))
     ctx.emit(Opcode.QUANTIZE_LINEAR, [ctx.tensor(x)], [index], name=node.name)
+
+
+def _quantize_at_run_time(ctx: LoweringContext, node: ir.Node) -> None:
+    """QuantizeLinear whose scale or zero point is computed at run time (as in
+    DynamicQuantizeLinear's body): saturate(round(x / scale) + zero point), written as
+    Div, Round (half to even), Add, Clip and Cast."""
+    import onnx
+    from onnx import helper
+
+    from edgec.lower.misc import _lower_body  # local: misc imports this module's peers
+
+    x, y = node.inputs[0], node.outputs[0]
+    scale = node.inputs[1]
+    zp = node.inputs[2] if len(node.inputs) > 2 else None
+    assert x is not None and scale is not None
+    rank = len(ctx.shape(x))
+    prefix = f"{node.name or 'QuantizeLinear'}/"
+    nodes: list[onnx.NodeProto] = []
+
+    def add(op: str, inputs: list[str], output: str | None = None, **attrs: object) -> str:
+        name = output or f"{prefix}{len(nodes)}"
+        nodes.append(helper.make_node(op, inputs, [name], name=f"{prefix}{len(nodes)}",
+                                      **attrs))
+        return name
+
+    def const(array: np.ndarray) -> str:
+        return add("Constant", [], value=onnx.numpy_helper.from_array(array))
+
+    def along_axis(name: str, value: ir.Value) -> str:
+        if len(ctx.shape(value)) != 1 or ctx.shape(value)[0] == 1 or rank <= 1:
+            return name
+        shape = [1] * rank
+        shape[_axis(node, rank)] = -1
+        return add("Reshape", [name, const(np.array(shape, np.int64))])
+
+    q = add("Round", [add("Div", [x.name, along_axis(scale.name, scale)])])
+    if zp is not None:
+        q = add("Add", [q, along_axis(add("Cast", [zp.name], to=onnx.TensorProto.FLOAT), zp)])
+    info = np.iinfo(ctx.dtype(y))
+    q = add("Clip", [q, const(np.array(info.min, np.float32)),
+                     const(np.array(info.max, np.float32))])
+    add("Cast", [q], y.name, to=helper.np_dtype_to_tensor_dtype(ctx.dtype(y)))
+    _lower_body(ctx, node, nodes, {"": 18}, "rewrite")
 
 
 @lowers("DequantizeLinear")
