@@ -32,7 +32,7 @@ edgec.unsupported.UnsupportedOnPurposeError from prepare(), naming the node.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -133,9 +133,10 @@ def _shape_inputs(model: onnx.ModelProto, inputs: Sequence[str]) -> set[str]:
     """The graph inputs whose values a shape, axes or quantization operand of some node
     is computed from (directly or through other nodes, but not through Shape/Size)."""
     names = set(inputs)
-    producer = {out: node for node in model.graph.node for out in node.output if out}
+    nodes = list(_all_nodes(model.graph))
+    producer = {out: node for node in nodes for out in node.output if out}
     pending: list[str] = []
-    for node in model.graph.node:
+    for node in nodes:
         if node.domain not in ("", "ai.onnx"):
             continue
         for pos in COMPILE_TIME_OPERANDS.get(node.op_type, ()):
@@ -154,7 +155,33 @@ def _shape_inputs(model: onnx.ModelProto, inputs: Sequence[str]) -> set[str]:
         node = producer.get(name)
         if node is not None and node.op_type not in _SHAPE_ONLY:
             pending.extend(x for x in node.input if x)
+            pending.extend(_outer_names(node))  # what its branches or body read
     return found
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    return [g for a in node.attribute
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))]
+
+
+def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """The graph's nodes and those of its subgraphs (If branches, Loop/Scan bodies)."""
+    for node in graph.node:
+        yield node
+        for sub in _subgraphs(node):
+            yield from _all_nodes(sub)
+
+
+def _outer_names(node: onnx.NodeProto) -> set[str]:
+    """The values a node's subgraphs read from the enclosing scopes."""
+    used: set[str] = set()
+    defined: set[str] = set()
+    for sub in _subgraphs(node):
+        defined |= {i.name for i in sub.input} | {t.name for t in sub.initializer}
+        for n in _all_nodes(sub):
+            used.update(x for x in n.input if x)
+            defined.update(n.output)
+    return used - defined
 
 
 class EdgecBackendRep(BackendRep):

@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnx_ir as ir
 import onnxscript.optimizer
@@ -225,10 +226,48 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
     _optimize(ir_model)
     onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
     fuse_gelu(ir_model)
+    if _fold_constant_splits(ir_model.graph):
+        _fold(ir_model)  # what the pieces feed (an Expand's shape from a Split of sizes)
     _fold(ir_model)
     if _has_unknown_shapes(ir_model.graph):
         ir_model = _reinfer(ir_model)
     return ir_model
+
+
+def _fold_constant_splits(graph: ir.Graph) -> int:
+    """Gives the outputs of a Split of a constant their values (onnxscript's folding
+    leaves multi-output nodes alone). Returns how many Splits it folded."""
+    done = 0
+    for node in graph:
+        if node.op_type != "Split" or node.domain not in ("", "ai.onnx"):
+            continue
+        x = node.inputs[0] if node.inputs else None
+        if x is None or x.const_value is None or any(o.const_value is not None
+                                                     for o in node.outputs):
+            continue
+        data = x.const_value.numpy()
+        axis = node.attributes.get_int("axis", 0)
+        if data.ndim == 0 or not -data.ndim <= axis < data.ndim:
+            continue
+        axis %= data.ndim
+        split_in = node.inputs[1] if len(node.inputs) > 1 else None
+        if split_in is not None:
+            if split_in.const_value is None:
+                continue
+            sizes = [int(v) for v in split_in.const_value.numpy().reshape(-1)]
+        elif "split" in node.attributes:
+            sizes = list(node.attributes.get_ints("split"))
+        else:
+            n, length = len(node.outputs), data.shape[axis]
+            chunk = -(-length // n)
+            sizes = [min(chunk, max(length - i * chunk, 0)) for i in range(n)]
+        if len(sizes) != len(node.outputs) or sum(sizes) != data.shape[axis]:
+            continue
+        pieces = np.split(data, np.cumsum(sizes)[:-1], axis=axis)
+        for out, piece in zip(node.outputs, pieces, strict=True):
+            out.const_value = ir.tensor(np.ascontiguousarray(piece))
+        done += 1
+    return done
 
 
 def _has_unknown_shapes(graph: ir.Graph) -> bool:
@@ -240,6 +279,7 @@ def _reinfer(model: ir.Model) -> ir.Model:
     shape at first (a Scan whose initial state is built from Shape arithmetic that its
     data propagation does not follow) often has constant inputs by now."""
     proto = ir.to_proto(model)
+    del proto.graph.value_info[:]  # the first inference's guesses (symbolic dims) go
     weights = _detach_weights(proto)
     proto = _infer_shapes(proto)
     _attach_weights(proto, weights)

@@ -282,6 +282,24 @@ def test_backend_specializes_shape_inputs_and_binds_dynamic_dims() -> None:
     assert rep.compiles == 3
 
 
+def test_backend_specializes_inputs_that_subgraphs_read() -> None:
+    """An If branch computes an Expand's shape from a graph input it reads from the
+    outer scope: that input is specialized too (and the condition that picks it)."""
+    from edgec import onnx_backend
+
+    out = helper.make_tensor_value_info("s", I64, None)
+    branch = helper.make_graph([helper.make_node("Identity", ["dims"], ["s"])], "b", [], [out])
+    nodes = [helper.make_node("If", ["c"], ["shape"], then_branch=branch, else_branch=branch),
+             helper.make_node("Expand", ["x", "shape"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [
+        helper.make_tensor_value_info("x", F, [1, 3]),
+        helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        helper.make_tensor_value_info("dims", I64, [2])],
+        [helper.make_tensor_value_info("y", F, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    assert onnx_backend.prepare(model).specialized_inputs == ["c", "dims"]
+
+
 def test_backend_specializes_integer_conv_weights() -> None:
     """ConvInteger's weight, fed as a graph input, is compiled in (as in a real model)."""
     from edgec import onnx_backend

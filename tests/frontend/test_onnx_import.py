@@ -60,3 +60,16 @@ def test_scan_state_shaped_only_after_folding_is_inferred_again() -> None:
     model = make_model(nodes, {"x": (F, (4, 3))}, {"final": F, "y": F},
                        {"one": np.array([1], np.int64), "zero": np.array([0], np.int64)})
     check_against_ort(model)
+
+
+def test_split_of_a_constant_is_folded() -> None:
+    """onnxscript leaves multi-output nodes unfolded; an Expand's shape made by a Split
+    of constant sizes must still be a compile-time constant."""
+    nodes = [
+        helper.make_node("Split", ["sizes"], ["a", "b"], axis=0, num_outputs=2),
+        helper.make_node("Concat", ["a", "b"], ["shape"], axis=0),
+        helper.make_node("Expand", ["x", "shape"], ["y"]),
+    ]
+    model = make_model(nodes, {"x": (F, (1, 3))}, {"y": F},
+                       {"sizes": np.array([4, 3], np.int64)})
+    check_against_ort(model)
