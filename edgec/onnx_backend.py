@@ -76,6 +76,8 @@ SHAPE_OPERANDS: dict[str, tuple[int, ...]] = {
     "HannWindow": (0,),
     "HammingWindow": (0,),
     "MelWeightMatrix": (0, 1, 2, 3, 4),
+    # a Loop's trip count and initial condition set the shape of its scan outputs
+    "Loop": (0, 1),
     **{op: (1,) for op in _REDUCE_OPS},
 }
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgec.program import Program
+from edgec.fb.ControlOptions import ControlOptionsT
+from edgec.program import Instruction, Program
 
 ALIGN = 64
 
@@ -32,7 +33,6 @@ class _Buffer:
 
 
 def _buffers(program: Program) -> list[_Buffer]:
-    n = len(program.instructions)
     tensors = program.tensors
 
     def root(i: int) -> int:
@@ -49,15 +49,42 @@ def _buffers(program: Program) -> list[_Buffer]:
         span[0] = min(span[0], at)
         span[1] = max(span[1], at)
 
+    step = 0
+
+    def walk(instructions: list[Instruction]) -> None:
+        # An IF/LOOP instruction takes two steps around its blocks' instructions: what it
+        # reads (its inputs, outer values included), writes (its outputs: a LOOP writes
+        # scan outputs on every iteration) and passes in and out of its blocks is live
+        # from the first to the second, so no block tensor reuses those bytes; block
+        # temporaries live only inside the blocks, which is legal across the iterations
+        # of a LOOP too (each iteration runs the same sequence).
+        nonlocal step
+        for ins in instructions:
+            opts = ins.options
+            if isinstance(opts, ControlOptionsT):
+                start = step
+                step += 1
+                for b in opts.blocks or []:
+                    walk(program.blocks[b])
+                end = step
+                step += 1
+                for i in [*ins.outputs, *(opts.blockInputs or []), *(opts.blockOutputs or [])]:
+                    touch(i, start)
+                    touch(i, end)
+                for i in ins.inputs:
+                    touch(i, end)
+                continue
+            for i in ins.inputs:
+                touch(i, step)
+            for i in ins.outputs:
+                touch(i, step)
+            step += 1
+
     for i in program.inputs:
         touch(i, -1)
-    for step, ins in enumerate(program.instructions):
-        for i in ins.inputs:
-            touch(i, step)
-        for i in ins.outputs:
-            touch(i, step)
+    walk(program.instructions)
     for i in program.outputs:
-        touch(i, n)
+        touch(i, step)
     return [
         _Buffer(size=_align(max(tensors[r].nbytes, 1)), first=s, last=e, tensor=r)
         for r, (s, e) in sorted(live.items())

@@ -79,6 +79,13 @@ class Program:
     arena_size: int = 0
     arena_lower_bound: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    # Nested instruction lists run by IF/LOOP instructions (their ControlOptions name
+    # them by index); they share the tensor table and the arena.
+    blocks: list[list[Instruction]] = field(default_factory=list)
+
+    def all_instructions(self) -> list[Instruction]:
+        """The program's instructions and every block's."""
+        return self.instructions + [ins for block in self.blocks for ins in block]
 
     def add_tensor(self, tensor: Tensor) -> int:
         self.tensors.append(tensor)
@@ -87,9 +94,10 @@ class Program:
     def compact(self) -> None:
         """Drops tensors nothing refers to (left behind by fusions), renumbering the rest."""
         used: set[int] = set(self.inputs) | set(self.outputs)
-        for ins in self.instructions:
+        for ins in self.all_instructions():
             used.update(i for i in ins.inputs if i >= 0)
             used.update(ins.outputs)
+            used.update(i for i in _control_operands(ins) if i >= 0)
         used |= {self.tensors[i].alias_of for i in list(used)
                  if self.tensors[i].alias_of is not None}
         order = sorted(used)
@@ -100,6 +108,18 @@ class Program:
                 t.alias_of = remap[t.alias_of]
         self.inputs = [remap[i] for i in self.inputs]
         self.outputs = [remap[i] for i in self.outputs]
-        for ins in self.instructions:
+        for ins in self.all_instructions():
             ins.inputs = [remap[i] if i >= 0 else -1 for i in ins.inputs]
             ins.outputs = [remap[i] for i in ins.outputs]
+            opts = ins.options
+            if type(opts).__name__ == "ControlOptionsT":
+                opts.blockInputs = [remap[i] if i >= 0 else -1 for i in opts.blockInputs or []]
+                opts.blockOutputs = [remap[i] for i in opts.blockOutputs or []]
+
+
+def _control_operands(ins: Instruction) -> list[int]:
+    """The tensors an IF/LOOP instruction's options name (its blocks' inputs and outputs)."""
+    opts = ins.options
+    if type(opts).__name__ != "ControlOptionsT":
+        return []
+    return list(opts.blockInputs or []) + list(opts.blockOutputs or [])

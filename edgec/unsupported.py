@@ -5,9 +5,8 @@ whose memory is planned ahead of time, for runtimes with float32, float16 and
 8/32/64-bit integer kernels. Some of ONNX falls outside that on purpose; a
 model that uses it gets a compile error that names the node and says
 "unsupported on purpose: <reason>" (see docs/conformance.md). Everything
-else that fails to compile is a gap to close, not a decision: control flow
-(If, Loop), loss functions and the runtime's missing element types (float64,
-bfloat16, int16, uint16/32/64) among them.
+else that fails to compile is a gap to close, not a decision: loss functions
+among them (control flow, If and Loop, runs in the runtime: edgec/lower/control.py).
 
 The tables:
 

@@ -9,6 +9,7 @@ import flatbuffers
 import numpy as np
 
 from edgec.fb import OpOptions
+from edgec.fb.Block import BlockT
 from edgec.fb.Instruction import InstructionT
 from edgec.fb.Metadata import MetadataT
 from edgec.fb.Program import ProgramT
@@ -17,7 +18,7 @@ from edgec.fb.Segment import SegmentT
 from edgec.fb.SparseEncoding import SparseEncodingT
 from edgec.fb.StorageKind import StorageKind
 from edgec.fb.Tensor import TensorT
-from edgec.program import DTYPES, Program
+from edgec.program import DTYPES, Instruction, Program
 
 FORMAT_VERSION = 1
 FILE_IDENTIFIER = b"EDGB"
@@ -70,6 +71,20 @@ def _sparse_table(sparse: object, segments: tuple[int, int]) -> SparseEncodingT:
     return enc
 
 
+def _instruction_table(ins: Instruction) -> InstructionT:
+    it = InstructionT()
+    it.opcode = ins.opcode
+    it.variant = ins.variant
+    it.inputs = list(ins.inputs)
+    it.outputs = list(ins.outputs)
+    it.name = ins.name
+    if ins.options is not None:
+        it.optionsType = _options_type(ins.options)
+        it.options = ins.options
+    it.scratchSize = ins.scratch_size
+    return it
+
+
 def _program_table(program: Program, segment_of: dict[int, int], payloads: list[bytes],
                    segment_base: int,
                    sparse_of: dict[int, tuple[int, int]] | None = None) -> ProgramT:
@@ -97,19 +112,13 @@ def _program_table(program: Program, segment_of: dict[int, int], payloads: list[
         if sparse_of and i in sparse_of:
             tt.sparse = _sparse_table(t.sparse, sparse_of[i])  # type: ignore[attr-defined]
         root.tensors.append(tt)
-    root.instructions = []
-    for ins in program.instructions:
-        it = InstructionT()
-        it.opcode = ins.opcode
-        it.variant = ins.variant
-        it.inputs = list(ins.inputs)
-        it.outputs = list(ins.outputs)
-        it.name = ins.name
-        if ins.options is not None:
-            it.optionsType = _options_type(ins.options)
-            it.options = ins.options
-        it.scratchSize = ins.scratch_size
-        root.instructions.append(it)
+    root.instructions = [_instruction_table(ins) for ins in program.instructions]
+    if program.blocks:
+        root.blocks = []
+        for block in program.blocks:
+            bt = BlockT()
+            bt.instructions = [_instruction_table(ins) for ins in block]
+            root.blocks.append(bt)
     root.inputs = list(program.inputs)
     root.outputs = list(program.outputs)
     root.segments = []

@@ -9,6 +9,7 @@ them all.
 
 from __future__ import annotations
 
+import edgec.lower.control  # If, Loop: nested blocks
 import edgec.lower.quant  # noqa: F401  (QuantizeLinear, QLinearConv, ... : int8 kernels)
 from edgec.lower import (  # noqa: F401
     conv,

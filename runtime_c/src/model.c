@@ -2,6 +2,7 @@
  * here; the run path trusts what this produced. */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ typedef struct decoder {
   uint64_t segment_base;
   size_t n_segments;
   segment *segments;
+  char where[24]; /* "block N: " while reading a block */
 } decoder;
 
 /* ---- options ------------------------------------------------------------ */
@@ -162,6 +164,7 @@ static bool read_options(const fb_table *instr, ec_options *o) {
              fb_f32(&t, EC_FB_PADOPTIONS_VALUE, 0, &o->u.pad.value);
     case EC_FB_OPOPTIONS_RESIZEOPTIONS: return read_resize(&t, &o->u.resize);
     case EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS: return read_ir(&t, &o->u.ir);
+    case EC_FB_OPOPTIONS_CONTROLOPTIONS: return true; /* read by ec_control_link */
     default: return false;
   }
 }
@@ -362,20 +365,20 @@ static ec_status read_index_list(decoder *d, int id, const char *what,
   return EC_OK;
 }
 
-static ec_status read_operands(decoder *d, const fb_vector *v, uint32_t node,
-                               bool outputs, size_t *cursor) {
+static ec_status read_operands(decoder *d, const fb_vector *v, const ec_node *n,
+                               bool outputs, size_t *cursor, ec_block *b) {
   ec_model *m = d->m;
   for (uint32_t k = 0; k < v->len; k++) {
     int32_t idx = fb_vec_i32(v, k);
     bool absent = idx == -1 && !outputs;
     if (!absent && (idx < 0 || (size_t)idx >= m->n_tensors))
-      return FMT_ERR("instruction %u: %s %u is tensor %d of %zu", node,
+      return FMT_ERR("%sinstruction %u: %s %u is tensor %d of %zu", d->where, n->index,
                      outputs ? "output" : "input", k, idx, m->n_tensors);
     if (outputs && m->tensors[idx].storage != EC_FB_STORAGEKIND_ARENA)
-      return FMT_ERR("instruction %u: output %u writes constant '%s'", node, k,
-                     m->tensors[idx].name);
-    m->operands[*cursor] = idx;
-    m->operand_descs[*cursor] = absent ? NULL : &m->tensors[idx];
+      return FMT_ERR("%sinstruction %u: output %u writes constant '%s'", d->where,
+                     n->index, k, m->tensors[idx].name);
+    b->operands[*cursor] = idx;
+    b->operand_descs[*cursor] = absent ? NULL : &m->tensors[idx];
     (*cursor)++;
   }
   return EC_OK;
@@ -405,39 +408,38 @@ static ec_status check_no_overlap(const ec_node *n) {
   return EC_OK;
 }
 
-static ec_status read_instructions(decoder *d) {
+/* One instruction list (the program's, self = -1, or block self) into b. */
+static ec_status read_list(decoder *d, const fb_vector *v, int32_t self, ec_block *b) {
   ec_model *m = d->m;
-  fb_vector v;
-  if (!fb_vector_field(&d->root, EC_FB_PROGRAM_INSTRUCTIONS, 4, &v) ||
-      v.len > MAX_ITEMS)
-    return FMT_ERR("malformed instruction list");
-  m->n_nodes = v.len;
-  m->nodes = calloc(v.len ? v.len : 1, sizeof *m->nodes);
-  if (!m->nodes) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  if (v->len > MAX_ITEMS) return FMT_ERR("%smalformed instruction list", d->where);
+  b->n_nodes = v->len;
+  b->nodes = calloc(v->len ? v->len : 1, sizeof *b->nodes);
+  if (!b->nodes) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
 
   /* First pass: count operands so one allocation holds them all. */
   size_t total = 0;
-  for (uint32_t i = 0; i < v.len; i++) {
+  for (uint32_t i = 0; i < v->len; i++) {
     fb_table t;
     fb_vector ins, outs;
-    if (!fb_vector_table(&v, i, &t) ||
+    if (!fb_vector_table(v, i, &t) ||
         !fb_vector_field(&t, EC_FB_INSTRUCTION_INPUTS, 4, &ins) ||
         !fb_vector_field(&t, EC_FB_INSTRUCTION_OUTPUTS, 4, &outs) ||
         ins.len > 4096 || outs.len > 4096)
-      return FMT_ERR("instruction %u: malformed table", i);
+      return FMT_ERR("%sinstruction %u: malformed table", d->where, i);
     total += (size_t)ins.len + outs.len;
   }
-  m->operands = calloc(total ? total : 1, sizeof *m->operands);
-  m->operand_descs = calloc(total ? total : 1, sizeof *m->operand_descs);
-  if (!m->operands || !m->operand_descs)
+  b->operands = calloc(total ? total : 1, sizeof *b->operands);
+  b->operand_descs = calloc(total ? total : 1, sizeof *b->operand_descs);
+  if (!b->operands || !b->operand_descs)
     return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
 
   size_t cursor = 0;
-  for (uint32_t i = 0; i < v.len; i++) {
-    ec_node *n = &m->nodes[i];
-    fb_table t;
+  for (uint32_t i = 0; i < v->len; i++) {
+    ec_node *n = &b->nodes[i];
+    fb_table t, opts;
     fb_vector ins, outs;
-    fb_vector_table(&v, i, &t);
+    bool has_opts;
+    fb_vector_table(v, i, &t);
     fb_vector_field(&t, EC_FB_INSTRUCTION_INPUTS, 4, &ins);
     fb_vector_field(&t, EC_FB_INSTRUCTION_OUTPUTS, 4, &outs);
     n->index = i;
@@ -447,42 +449,84 @@ static ec_status read_instructions(decoder *d) {
         !fb_u16(&t, EC_FB_INSTRUCTION_VARIANT, 0, &n->variant) ||
         !fb_string_field(&t, EC_FB_INSTRUCTION_NAME, &n->name) ||
         !fb_u64(&t, EC_FB_INSTRUCTION_SCRATCH_SIZE, 0, &n->scratch_size))
-      return FMT_ERR("instruction %u: malformed table", i);
+      return FMT_ERR("%sinstruction %u: malformed table", d->where, i);
     if (!read_options(&t, &n->opt))
-      return FMT_ERR("instruction %u ('%s'): malformed options (union type %u)", i,
-                     n->name, n->opt.type);
+      return FMT_ERR("%sinstruction %u ('%s'): malformed options (union type %u)", d->where,
+                     i, n->name, n->opt.type);
     n->kernel = ec_kernel_lookup(n->opcode);
     if (n->kernel == NULL)
       return ec_set_error(EC_ERR_UNSUPPORTED,
-                          "instruction %u ('%s'): opcode %u is not in this runtime",
-                          i, n->name, n->opcode);
+                          "%sinstruction %u ('%s'): opcode %u is not in this runtime",
+                          d->where, i, n->name, n->opcode);
     if (n->op_version == 0)
-      return FMT_ERR("instruction %u ('%s'): %s op_version 0 is invalid", i, n->name,
-                     n->kernel->name);
+      return FMT_ERR("%sinstruction %u ('%s'): %s op_version 0 is invalid", d->where, i,
+                     n->name, n->kernel->name);
     if (n->op_version != 1)
       return ec_set_error(EC_ERR_UNSUPPORTED,
-                          "instruction %u ('%s'): %s op_version %u is newer than "
+                          "%sinstruction %u ('%s'): %s op_version %u is newer than "
                           "this runtime's (1)",
-                          i, n->name, n->kernel->name, n->op_version);
+                          d->where, i, n->name, n->kernel->name, n->op_version);
     if (n->scratch_size > MAX_SCRATCH)
-      return FMT_ERR("instruction %u ('%s'): scratch of %llu bytes is implausibly large",
-                     i, n->name, (unsigned long long)n->scratch_size);
+      return FMT_ERR("%sinstruction %u ('%s'): scratch of %llu bytes is implausibly large",
+                     d->where, i, n->name, (unsigned long long)n->scratch_size);
     if (n->scratch_size > m->max_scratch) m->max_scratch = n->scratch_size;
     n->n_in = (int32_t)ins.len;
     n->n_out = (int32_t)outs.len;
-    n->in = m->operands + cursor;
-    n->tin = m->operand_descs + cursor;
-    ec_status st = read_operands(d, &ins, i, false, &cursor);
+    n->in = b->operands + cursor;
+    n->tin = b->operand_descs + cursor;
+    ec_status st = read_operands(d, &ins, n, false, &cursor, b);
     if (st != EC_OK) return st;
-    n->out = m->operands + cursor;
-    n->tout = m->operand_descs + cursor;
-    st = read_operands(d, &outs, i, true, &cursor);
+    n->out = b->operands + cursor;
+    n->tout = b->operand_descs + cursor;
+    st = read_operands(d, &outs, n, true, &cursor, b);
     if (st == EC_OK) st = ec_sparse_check_operands(n);
     if (st == EC_OK) st = check_no_overlap(n);
+    if (st == EC_OK && (n->opcode == EC_FB_OPCODE_IF || n->opcode == EC_FB_OPCODE_LOOP)) {
+      if (!fb_table_field(&t, EC_FB_INSTRUCTION_OPTIONS, &opts, &has_opts))
+        has_opts = false;
+      st = ec_control_link(m, n, has_opts && n->opt.type == EC_FB_OPOPTIONS_CONTROLOPTIONS
+                                     ? &opts : NULL, self);
+      if (st == EC_OK && m->blocks[self < 0 ? m->n_blocks : (size_t)self].height >
+                             EC_MAX_NESTING)
+        return ec_node_error(n, EC_ERR_FORMAT, "blocks nested deeper than %d",
+                             EC_MAX_NESTING);
+    }
     if (st != EC_OK) return st;
     st = n->kernel->prepare(n);
     if (st != EC_OK) return st;
   }
+  return EC_OK;
+}
+
+/* Program.blocks, last first: an instruction may run only blocks after its own
+ * (so none contains itself), which are then already verified; then the
+ * program's list, stored as blocks[n_blocks]. */
+static ec_status read_instructions(decoder *d) {
+  ec_model *m = d->m;
+  fb_vector v, blocks;
+  if (!fb_vector_field(&d->root, EC_FB_PROGRAM_INSTRUCTIONS, 4, &v) ||
+      !fb_vector_field(&d->root, EC_FB_PROGRAM_BLOCKS, 4, &blocks) || blocks.len > 4096)
+    return FMT_ERR("malformed instruction or block list");
+  m->n_blocks = blocks.len;
+  m->blocks = calloc(blocks.len + 1, sizeof *m->blocks);
+  if (!m->blocks) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+  ec_status st = EC_OK;
+  for (uint32_t b = blocks.len; st == EC_OK && b-- > 0;) {
+    fb_table t;
+    fb_vector list;
+    snprintf(d->where, sizeof d->where, "block %u: ", b);
+    if (!fb_vector_table(&blocks, b, &t) ||
+        !fb_vector_field(&t, EC_FB_BLOCK_INSTRUCTIONS, 4, &list))
+      return FMT_ERR("block %u: malformed table", b);
+    st = read_list(d, &list, (int32_t)b, &m->blocks[b]);
+  }
+  d->where[0] = '\0';
+  if (st == EC_OK) st = read_list(d, &v, -1, &m->blocks[blocks.len]);
+  if (st != EC_OK) return st;
+  for (uint32_t b = 0; b < blocks.len; b++)
+    if (!m->blocks[b].claimed) return FMT_ERR("block %u is run by no instruction", b);
+  m->n_nodes = m->blocks[blocks.len].n_nodes;
+  m->nodes = m->blocks[blocks.len].nodes;
   return EC_OK;
 }
 
@@ -561,10 +605,14 @@ ec_status ec_model_decode(ec_model *m) {
 }
 
 void ec_model_release(ec_model *m) {
-  for (size_t i = 0; m->nodes && i < m->n_nodes; i++) free(m->nodes[i].params);
-  free(m->nodes);
-  free(m->operands);
-  free(m->operand_descs);
+  for (size_t b = 0; m->blocks && b <= m->n_blocks; b++) {
+    ec_block *k = &m->blocks[b];
+    for (size_t i = 0; k->nodes && i < k->n_nodes; i++) free(k->nodes[i].params);
+    free(k->nodes);
+    free(k->operands);
+    free(k->operand_descs);
+  }
+  free(m->blocks);
   free(m->tensors);
   free(m->inputs);
   free(m->outputs);

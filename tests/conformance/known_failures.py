@@ -87,7 +87,6 @@ KNOWN_FAILURES: dict[str, str] = {
     'test_flexattention_scaled': 'unsupported operators: ai.onnx.preview::FlexAttention (node)',
     'test_flexattention_score_mod': 'unsupported operators: ai.onnx.preview::FlexAttention (node)',
     'test_flexattention_soft_cap': 'unsupported operators: ai.onnx.preview::FlexAttention (node)',
-    'test_if': 'unsupported operators: If (node)',
     'test_linear_attention_decode_step':
         "LinearAttention node 'node': in its function body, Scan node 'node/Scan_29': value "
         "'node/OutputAccum' has no static shape",
@@ -186,7 +185,6 @@ KNOWN_FAILURES: dict[str, str] = {
         "Scan node 'node_15': value "
         "'LinearAttention_test_linear_attention_prefill_with_past_expanded_function_OutputAccum"
         "' has no static shape",
-    'test_loop11': 'unsupported operators: Loop (node)',
     'test_maxpool_2d_uint8': "MaxPool node 'node': input is uint8 (float32 only)",
     'test_maxpool_with_argmax_2d_precomputed_pads':
         "MaxPool node 'node': the Indices output is used (only the first output is supported)",
@@ -202,10 +200,6 @@ KNOWN_FAILURES: dict[str, str] = {
     'test_qlinearconv': "QLinearConv node 'node': weight must be a constant",
     'test_quantizelinear_blocked_asymmetric': "QuantizeLinear node 'node': block quantization",
     'test_quantizelinear_blocked_symmetric': "QuantizeLinear node 'node': block quantization",
-    'test_range_bfloat16_type_positive_delta_expanded': 'unsupported operators: Loop (node_9)',
-    'test_range_float16_type_positive_delta_expanded': 'unsupported operators: Loop (node_9)',
-    'test_range_float_type_positive_delta_expanded': 'unsupported operators: Loop (node_6)',
-    'test_range_int32_type_negative_delta_expanded': 'unsupported operators: Loop (node_8)',
     'test_resize_downsample_scales_cubic_align_corners':
         'AssertionError: outputs differ: Mismatched elements: 8 / 9 (88.9%)',
     'test_resize_downsample_scales_cubic_antialias': "Resize node 'node': antialias=1",

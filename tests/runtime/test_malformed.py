@@ -35,6 +35,7 @@ import edgec
 from edgec.compiler import compile_program
 from edgec.errors import RuntimeStatusError
 from edgec.fb.AxisOptions import AxisOptionsT
+from edgec.fb.Block import BlockT
 from edgec.fb.ConvOptions import ConvOptionsT
 from edgec.fb.GemmOptions import GemmOptionsT
 from edgec.fb.InvertedResidualOptions import InvertedResidualOptionsT
@@ -81,7 +82,41 @@ def _two_constants_model():
                        "v": rng.standard_normal((6,)).astype(np.float32)})
 
 
-MODELS = {"chain": _chain_model, "two": _two_constants_model}
+def _if_model():
+    """If(c) over two blocks that read the outer x: y = x + 1 or x * 2."""
+    def branch(name: str, op: str, k: float):
+        nodes = [helper.make_node("Constant", [], [f"{name}_k"],
+                                  value=helper.make_tensor("k", TensorProto.FLOAT, [], [k])),
+                 helper.make_node(op, ["x", f"{name}_k"], [f"{name}_y"])]
+        return helper.make_graph(nodes, name, [], [
+            helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [3])])
+    nodes = [helper.make_node("If", ["c"], ["y"], name="if", then_branch=branch("t", "Add", 1),
+                              else_branch=branch("e", "Mul", 2))]
+    return make_model(nodes, {"c": (TensorProto.BOOL, ()), "x": (TensorProto.FLOAT, (3,))},
+                      {"y": TensorProto.FLOAT})
+
+
+def _loop_model():
+    """Loop(M = 4): v = v + x carried, v scanned."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond"], ["cond_out"]),
+         helper.make_node("Add", ["v", "x"], ["v_out"]),
+         helper.make_node("Relu", ["v_out"], ["s"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info(n, t, None) for n, t in
+         (("cond_out", TensorProto.BOOL), ("v_out", TensorProto.FLOAT),
+          ("s", TensorProto.FLOAT))])
+    nodes = [helper.make_node("Loop", ["M", "", "x"], ["v_final", "scan"], name="loop",
+                              body=body)]
+    return make_model(nodes, {"x": (TensorProto.FLOAT, (3,))},
+                      {"v_final": TensorProto.FLOAT, "scan": TensorProto.FLOAT},
+                      {"M": np.array(4, np.int64)})
+
+
+MODELS = {"chain": _chain_model, "two": _two_constants_model, "if": _if_model,
+          "loop": _loop_model}
 
 
 @cache
@@ -557,6 +592,96 @@ case("arena-unallocatable", NO_MEMORY, r"cannot allocate a 8796093022208-byte ar
      _huge_arena)
 
 
+# -- control flow (IF/LOOP and Program.blocks) ------------------------------------------
+
+
+def _ctl(root):
+    """The options of the program's IF/LOOP instruction."""
+    return next(i.options for i in root.instructions if i.opcode in (Opcode.IF, Opcode.LOOP))
+
+
+def _ctl_set(**fields: object) -> Callable:
+    def fn(root) -> None:
+        for k, v in fields.items():
+            setattr(_ctl(root), k, v)
+    return fn
+
+
+def _extra_block(root) -> None:
+    root.blocks.append(BlockT())
+    root.blocks[-1].instructions = []
+
+
+def _cycle(root) -> None:
+    """Block 1 runs the IF too, naming blocks 0 and 1: itself and one before it."""
+    root.blocks[1].instructions.append(copy.deepcopy(root.instructions[0]))
+
+
+def _deep(root) -> None:
+    """Ten LOOPs nested in one another, each block running the next."""
+    loop = root.instructions[-1]
+    for k in range(10):
+        inner = copy.deepcopy(loop)
+        inner.options.blocks = [k + 1]
+        block = BlockT()
+        block.instructions = list(root.blocks[0].instructions) if k == 9 else [inner]
+        root.blocks.append(block)
+    root.blocks[0].instructions = [copy.deepcopy(root.blocks[1].instructions[0])]
+    root.blocks[0].instructions[0].options.blocks = [1]
+    for k in range(1, 10):
+        root.blocks[k].instructions[0].options.blocks = [k + 1]
+
+
+def _no_options(root) -> None:
+    ins = next(i for i in root.instructions if i.opcode == Opcode.IF)
+    ins.optionsType, ins.options = 0, None
+
+
+def _first(opcode: int) -> Callable:
+    return lambda root: next(i for i in root.instructions if i.opcode == opcode)
+
+
+table("if-block-out-of-range", FORMAT, r"runs block 7: not one of blocks 0\.\.2",
+      _ctl_set(blocks=[0, 7]), model="if")
+table("if-block-twice", FORMAT, r"block 1 is run by two instructions",
+      _ctl_set(blocks=[1, 1]), model="if")
+table("if-one-block", FORMAT, r"If names 1 blocks, needs 2", _ctl_set(blocks=[0]), model="if")
+table("block-contains-itself", FORMAT,
+      r"\(If 'if'\): runs block 0: not one of blocks 2\.\.2 after its own", _cycle, model="if")
+table("block-unclaimed", FORMAT, r"block 2 is run by no instruction", _extra_block,
+      model="if")
+table("if-no-options", FORMAT, r"If without ControlOptions", _no_options, model="if")
+table("if-block-output-out-of-range", FORMAT, r"block output 1 is tensor 999",
+      lambda root: setattr(_ctl(root), "blockOutputs", [_ctl(root).blockOutputs[0], 999]),
+      model="if")
+table("if-block-output-wrong-size", FORMAT,
+      r"block output 0 differs from output 0 in dtype or size",
+      lambda root: setattr(_ctl(root), "blockOutputs",
+                           [_first(Opcode.IF)(root).inputs[0], _ctl(root).blockOutputs[1]]),
+      model="if")
+table("if-condition-not-bool", FORMAT, r"IF needs a bool scalar condition",
+      lambda root: setattr(_first(Opcode.IF)(root), "inputs",
+                           [_first(Opcode.IF)(root).inputs[1],
+                            *_first(Opcode.IF)(root).inputs[1:]]), model="if")
+table("loop-nested-too-deep", FORMAT, r"blocks nested deeper than 8", _deep, model="loop")
+table("loop-scan-trips-wrong", FORMAT, r"scan output 0 is not 3 slices",
+      _ctl_set(maxTrips=3), model="loop")
+table("loop-scan-trips-missing", FORMAT, r"scan outputs need max_trips",
+      _ctl_set(maxTrips=-1), model="loop")
+table("loop-block-input-constant", FORMAT, r"block input 2 is tensor",
+      lambda root: setattr(_ctl(root), "blockInputs",
+                           [*_ctl(root).blockInputs[:2], _first(Opcode.LOOP)(root).inputs[0]]),
+      model="loop")
+table("loop-carried-size", FORMAT, r"carried value 0 changes dtype or size",
+      lambda root: setattr(_ctl(root), "blockInputs",
+                           [*_ctl(root).blockInputs[:2], _ctl(root).blockInputs[0]]),
+      model="loop")
+table("loop-block-outputs-count", FORMAT,
+      r"LOOP: 4 inputs, 2 outputs, 3 block inputs and 2 block outputs",
+      lambda root: setattr(_ctl(root), "blockOutputs", _ctl(root).blockOutputs[:2]),
+      model="loop")
+
+
 # ---- the tests -----------------------------------------------------------------------
 
 def test_case_ids_are_unique_and_the_corpus_is_large() -> None:
@@ -575,7 +700,7 @@ def test_base_programs_are_valid() -> None:
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_malformed(c: Case) -> None:
     data = c.build()
-    assert data != _valid("chain") and data != _valid("two")
+    assert data not in {_valid(name) for name in MODELS}
     with pytest.raises(RuntimeStatusError) as info:
         edgec.Session(data)
     message = str(info.value)
