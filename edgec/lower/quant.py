@@ -108,10 +108,9 @@ def lower_quantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
         raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
     if ctx.dtype(y) not in Q16:
         raise Unsupported(f"{ctx.dtype(y)} output (int8, uint8, int16 or uint16 only)")
-    if node.attributes.get_int("block_size", 0):
-        raise Unsupported("block quantization")
     zp_in = node.inputs[2] if len(node.inputs) > 2 else None
-    if ctx.const(node.inputs[1]) is None or (zp_in is not None and ctx.const(zp_in) is None):
+    if ctx.const(node.inputs[1]) is None or (zp_in is not None and ctx.const(zp_in) is None) \
+            or node.attributes.get_int("block_size", 0):
         _quantize_at_run_time(ctx, node)
         return
     s = _const(ctx, node.inputs[1], "scale")
@@ -124,8 +123,8 @@ def lower_quantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
 
 def _quantize_at_run_time(ctx: LoweringContext, node: ir.Node) -> None:
     """QuantizeLinear whose scale or zero point is computed at run time (as in
-    DynamicQuantizeLinear's body): saturate(round(x / scale) + zero point), written as
-    Div, Round (half to even), Add, Clip and Cast."""
+    DynamicQuantizeLinear's body), or given per block: saturate(round(x / scale) +
+    zero point), written as Div, Round (half to even), Add, Clip and Cast."""
     import onnx
     from onnx import helper
 
@@ -148,7 +147,11 @@ def _quantize_at_run_time(ctx: LoweringContext, node: ir.Node) -> None:
     def const(array: np.ndarray) -> str:
         return add("Constant", [], value=onnx.numpy_helper.from_array(array))
 
+    block = node.attributes.get_int("block_size", 0)
+
     def along_axis(name: str, value: ir.Value) -> str:
+        if block:
+            return const(_blocks(ctx, node, value, np.dtype(np.float32)))
         if len(ctx.shape(value)) != 1 or ctx.shape(value)[0] == 1 or rank <= 1:
             return name
         shape = [1] * rank
@@ -165,13 +168,59 @@ def _quantize_at_run_time(ctx: LoweringContext, node: ir.Node) -> None:
     _lower_body(ctx, node, nodes, {"": 18}, "rewrite")
 
 
+def _blocks(ctx: LoweringContext, node: ir.Node, value: ir.Value,
+            dtype: np.dtype) -> np.ndarray:
+    """A block-quantization parameter (constant) repeated to the input's shape."""
+    data = ctx.const(value)
+    if data is None:
+        raise Unsupported("block scales and zero points must be compile-time constants")
+    shape = ctx.shape(node.inputs[0])
+    axis = _axis(node, len(shape))
+    block = node.attributes.get_int("block_size", 0)
+    full = np.repeat(np.asarray(data), block, axis=axis)
+    if full.ndim != len(shape) or full.shape[axis] < shape[axis]:
+        raise Unsupported(f"block parameters {np.shape(data)} for input {shape}")
+    return np.ascontiguousarray(np.take(full, np.arange(shape[axis]), axis=axis)).astype(dtype)
+
+
+def _dequantize_blocks(ctx: LoweringContext, node: ir.Node) -> None:
+    """Block dequantization: (x - zero point) * scale with the parameters repeated to
+    the input's shape (constants), in float32."""
+    import onnx
+    from onnx import helper
+
+    from edgec.lower.misc import _lower_body  # local: misc imports this module's peers
+
+    x, scale, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    zp = node.inputs[2] if len(node.inputs) > 2 else None
+    assert x is not None and scale is not None
+    if ctx.dtype(y) != np.float32:
+        raise Unsupported(f"block quantization to {ctx.dtype(y)} (float32 only)")
+    f32 = onnx.TensorProto.FLOAT
+    prefix = f"{node.name or 'DequantizeLinear'}/"
+    nodes = [helper.make_node("Cast", [x.name], [f"{prefix}x"], to=f32)]
+    q = f"{prefix}x"
+    if zp is not None:
+        nodes.append(helper.make_node("Constant", [], [f"{prefix}zp"],
+                                      value=onnx.numpy_helper.from_array(
+                                          _blocks(ctx, node, zp, np.dtype(np.float32)))))
+        nodes.append(helper.make_node("Sub", [q, f"{prefix}zp"], [f"{prefix}centred"]))
+        q = f"{prefix}centred"
+    nodes.append(helper.make_node("Constant", [], [f"{prefix}scale"],
+                                  value=onnx.numpy_helper.from_array(
+                                      _blocks(ctx, node, scale, np.dtype(np.float32)))))
+    nodes.append(helper.make_node("Mul", [q, f"{prefix}scale"], [y.name]))
+    _lower_body(ctx, node, nodes, {"": 18}, "rewrite")
+
+
 @lowers("DequantizeLinear")
 def lower_dequantize_linear(ctx: LoweringContext, node: ir.Node) -> None:
     x, y = node.inputs[0], node.outputs[0]
     if ctx.dtype(x) not in (*Q16, np.dtype(np.int32)):
         raise Unsupported(f"{ctx.dtype(x)} input (int8, uint8, int16, uint16 or int32)")
     if node.attributes.get_int("block_size", 0):
-        raise Unsupported("block quantization")
+        _dequantize_blocks(ctx, node)
+        return
     s = _const(ctx, node.inputs[1], "scale")
     z = _const(ctx, node.inputs[2] if len(node.inputs) > 2 else None, "zero point")
     assert s is not None

@@ -43,3 +43,21 @@ def test_dynamic_quantize_linear() -> None:
     model = make_model([node], {"x": (F, (4, 6))}, {"y": TensorProto.UINT8, "scale": F,
                                                     "zp": TensorProto.UINT8})
     check_against_ort(model, seed=11)
+
+
+@pytest.mark.parametrize(("shape", "axis", "block"), [((3, 8), 1, 4), ((6, 5), 0, 2),
+                                                      ((2, 7, 3), 1, 3)])
+def test_block_quantize_and_dequantize(shape: tuple[int, ...], axis: int, block: int) -> None:
+    """Block quantization (opset 21): the parameters are repeated to the input's shape."""
+    blocks = list(shape)
+    blocks[axis] = -(-shape[axis] // block)
+    rng = np.random.default_rng(block)
+    scale = rng.uniform(0.02, 0.1, blocks).astype(np.float32)
+    zp = rng.integers(100, 150, blocks).astype(np.uint8)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "scale", "zp"], ["q"], axis=axis,
+                              block_size=block),
+             helper.make_node("DequantizeLinear", ["q", "scale", "zp"], ["y"], axis=axis,
+                              block_size=block)]
+    model = make_model(nodes, {"x": (F, shape)}, {"q": TensorProto.UINT8, "y": F},
+                       {"scale": scale, "zp": zp}, opset=21)
+    check_against_ort(model, seed=block)
