@@ -69,6 +69,7 @@ SHAPE_OPERANDS: dict[str, tuple[int, ...]] = {
     "CumSum": (1,),
     "CumProd": (1,),
     "Col2Im": (1, 2),
+    "MaxUnpool": (2,),
     "AffineGrid": (1,),
     "DFT": (1, 2),
     "STFT": (1, 3),

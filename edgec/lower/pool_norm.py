@@ -62,6 +62,9 @@ def _opset(node: ir.Node) -> int:
     return 18
 
 
+_SMALL_INTS = (np.dtype(np.int8), np.dtype(np.uint8))
+
+
 def _require_f32(ctx: LoweringContext, value: ir.Value | None, what: str) -> None:
     if value is None:
         return
@@ -147,7 +150,10 @@ def pool_geometry(node: ir.Node, in_shape: Sequence[int]) -> tuple[
 def lower_pool(ctx: LoweringContext, node: ir.Node) -> None:
     opcode, kind = _POOLS[node.op_type]
     x, y = node.inputs[0], node.outputs[0]
-    _require_f32(ctx, x, "input")
+    # 8-bit MaxPool: cast to float32 and back around the float kernel (exact)
+    small_int = node.op_type == "MaxPool" and ctx.dtype(x) in _SMALL_INTS
+    if not small_int:
+        _require_f32(ctx, x, "input")
     if node.op_type == "MaxPool":
         _only_first_output(node, "Indices")
     in_shape = ctx.shape(x)
@@ -177,6 +183,13 @@ def lower_pool(ctx: LoweringContext, node: ir.Node) -> None:
         if float(p_value) != int(p_value) or int(p_value) < 1:
             raise Unsupported(f"p={p_value} (positive integers only)")
         opts.p = int(p_value)
+    if small_int:
+        x32 = ctx.scratch_tensor(f"{node.name}/x32", F32, in_shape)
+        y32 = ctx.scratch_tensor(f"{node.name}/y32", F32, ctx.shape(y))
+        ctx.emit(Opcode.CAST, [ctx.tensor(x)], [x32], name=node.name)
+        ctx.emit(opcode, [x32], [y32], opts, node.name)
+        ctx.emit(Opcode.CAST, [y32], [ctx.output(y)], name=node.name)
+        return
     ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(y)], opts, node.name)
 
 

@@ -5,7 +5,8 @@
 - TensorScatter: ScatterElements of the update into the cache at
   write_index + t (modulo the cache length in circular mode);
 - Col2Im: ScatterElements with reduction add of every column into the padded
-  image (the positions are constants), then a Slice drops the padding.
+  image (the positions are constants), then a Slice drops the padding;
+- MaxUnpool: ScatterElements of X at its indices into a zero output.
 """
 
 from __future__ import annotations
@@ -153,4 +154,29 @@ def lower_col2im(ctx: LoweringContext, node: ir.Node) -> None:
         b.add("Slice", [shaped, b.const(np.array(pads[:n], np.int64)),
                         b.const(np.array([pads[d] + image[d] for d in range(n)], np.int64)),
                         b.const(np.arange(2, 2 + n, dtype=np.int64))], out)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+@lowers("MaxUnpool")
+def lower_max_unpool(ctx: LoweringContext, node: ir.Node) -> None:
+    """ScatterElements of X at its flat indices into a zero output. With output_shape,
+    the indices count in that shape (as onnxruntime and PyTorch's max_unpool; ONNX's
+    reference scatters into the default shape and pads it instead)."""
+    x, indices, out = node.inputs[0], node.inputs[1], node.outputs[0]
+    if x is None or indices is None:
+        raise Unsupported("absent inputs")
+    given = node.inputs[2] if len(node.inputs) > 2 else None
+    if given is not None:
+        data = ctx.const(given)
+        if data is None:
+            raise Unsupported("output_shape must be a compile-time constant")
+        out.shape = ir.Shape([int(d) for d in np.asarray(data).reshape(-1)])
+    total = int(np.prod(ctx.shape(out)))
+    b = _Builder(_prefix(node))
+    zero = b.add("CastLike", [b.const(np.array(0, np.float32)), x.name])
+    canvas = b.add("Expand", [zero, b.const(np.array([total], np.int64))])
+    flat = b.const(np.array([-1], np.int64))
+    summed = b.add("ScatterElements", [canvas, b.add("Reshape", [indices.name, flat]),
+                                       b.add("Reshape", [x.name, flat])], axis=0)
+    b.add("Reshape", [summed, b.const(np.array(ctx.shape(out), np.int64))], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

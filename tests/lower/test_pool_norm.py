@@ -564,3 +564,12 @@ def test_prepare_refuses(case: str) -> None:
     with pytest.raises(RuntimeStatusError, match=message) as info:
         edgec.Session(data)
     assert info.value.status == status
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.UINT8, TensorProto.INT8])
+def test_max_pool_8_bit(dtype: int) -> None:
+    """Cast to float32 and back around the float kernel: exact for 8-bit values."""
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 1],
+                            pads=[1, 1, 1, 1])
+    model = make_model([node], {"x": (dtype, (1, 2, 7, 6))}, {"y": dtype})
+    check_against_ort(model, seed=dtype)

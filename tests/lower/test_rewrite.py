@@ -76,3 +76,17 @@ def test_col2im(image: tuple[int, ...], block: tuple[int, ...], attrs: dict[str,
     model = make_model([node], {"x": (F, shape)}, {"y": F},
                        {"image": np.array(image, np.int64), "block": np.array(block, np.int64)})
     check_against_ort(model, seed=len(attrs))
+
+
+@pytest.mark.parametrize("output_shape", [None, (2, 3, 5, 7)])
+def test_max_unpool(output_shape: tuple[int, ...] | None) -> None:
+    x_shape = (2, 3, 2, 3)
+    out = output_shape or (2, 3, 4, 6)
+    inputs = ["x", "i"] + (["out_shape"] if output_shape else [])
+    node = helper.make_node("MaxUnpool", inputs, ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    inits = {"out_shape": np.array(output_shape, np.int64)} if output_shape else {}
+    model = make_model([node], {"x": (F, x_shape), "i": (I64, x_shape)}, {"y": F}, inits)
+    rng = np.random.default_rng(3)
+    indices = rng.permutation(int(np.prod(out)))[:int(np.prod(x_shape))].reshape(x_shape)
+    feeds = {"x": rng.standard_normal(x_shape).astype(np.float32), "i": indices}
+    check_against_ort(model, feeds=feeds)
