@@ -21,6 +21,8 @@
  * zeroed in the window); the project GEMM (packed W3; b3, R and act2 in its
  * epilogue) writes the band of Y. Each value gets the unfused chain's
  * arithmetic in the same order, so the result equals it bit for bit.
+ * Threads split the (image, band) pairs into ranges of whole bands
+ * (ec_parallel_for); with threads, bands are cut to at least 8 per image.
  *
  * Inputs (X, W1, b1, Wd, bd, W3, b3[, R]): W1 [ceil(Ch/6), Cin, 1, 1, 6] and
  * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
@@ -82,6 +84,18 @@ static size_t layout(ir_params *p, int64_t r) {
   const size_t g1 = p->expand ? ec_sgemm_workspace(p->ch, win * p->w, p->cin) : 0;
   const size_t g2 = ec_sgemm_workspace(p->m, r * p->ow, p->ch);
   return p->off_gemm + (g1 > g2 ? g1 : g2);
+}
+
+/* Bands of r rows (at most the r that layout() sized the workspace for), and
+ * job ranges of at least `grain` bands: enough work per wake-up, and a halo
+ * (recomputed once per range) of at most a quarter of the range's rows. */
+static void set_bands(ir_params *p, int64_t r) {
+  p->rows = r;
+  p->win = (r - 1) * p->sh + p->kh;
+  p->bands = ceil_div(p->oh, r);
+  const int64_t macs = r * (p->sh * p->w * p->ch * p->cin + p->ow * p->ch * (p->kh * p->kw + p->m));
+  const int64_t halo = ceil_div(4 * max64(p->kh - p->sh, 0), r * p->sh);
+  p->grain = max64(max64(halo, ceil_div(MIN_PARALLEL_MACS, max64(macs, 1))), 1);
 }
 
 /* A packed 1x1 weight of `rows` output and k input channels. */
@@ -199,12 +213,7 @@ static ec_status prepare_ir(ec_node *n) {
       hi = mid - 1;
   }
   layout(&p, lo);
-  p.bands = ceil_div(p.oh, p.rows);
-  /* Job ranges of at least `grain` bands: enough work per wake-up, and a
-   * halo (recomputed once per range) of at most 1/8 of the range's rows. */
-  const int64_t macs = p.rows * (p.sh * p.w * p.ch * p.cin + p.ow * p.ch * (p.kh * p.kw + p.m));
-  const int64_t halo = ceil_div(8 * max64(p.kh - p.sh, 0), p.rows * p.sh);
-  p.grain = max64(max64(halo, ceil_div(MIN_PARALLEL_MACS, max64(macs, 1))), 1);
+  set_bands(&p, p.rows);
   st = ec_alloc_params(n, sizeof p);
   if (st == EC_OK) memcpy(n->params, &p, sizeof p);
   return st;
@@ -338,7 +347,11 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
 }
 
 static void eval_ir(const ec_node *n, const ec_exec *ex) {
-  const ir_params *p = n->params;
+  ir_params q = *(const ir_params *)n->params, *p = &q;
+  /* With threads, at least 8 bands when the image has the rows: whole bands
+   * are the jobs, and a few large ones would leave a thread idle at the end
+   * (or all of them to the caller when a worker wakes late). */
+  if (ex->pool && p->bands < 8) set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
   void *const *t = ex->data;
   const int32_t *in = n->in;
   const ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
