@@ -164,7 +164,7 @@ static bool read_options(const fb_table *instr, ec_options *o) {
              fb_f32(&t, EC_FB_PADOPTIONS_VALUE, 0, &o->u.pad.value);
     case EC_FB_OPOPTIONS_RESIZEOPTIONS: return read_resize(&t, &o->u.resize);
     case EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS: return read_ir(&t, &o->u.ir);
-    case EC_FB_OPOPTIONS_CONTROLOPTIONS: return true; /* read by ec_control_link */
+    case EC_FB_OPOPTIONS_CONTROLOPTIONS: return true; /* read by the IF/LOOP prepare */
     default: return false;
   }
 }
@@ -481,19 +481,20 @@ static ec_status read_list(decoder *d, const fb_vector *v, int32_t self, ec_bloc
     st = read_operands(d, &outs, n, true, &cursor, b);
     if (st == EC_OK) st = ec_sparse_check_operands(n);
     if (st == EC_OK) st = check_no_overlap(n);
-    if (st == EC_OK && (n->opcode == EC_FB_OPCODE_IF || n->opcode == EC_FB_OPCODE_LOOP)) {
-      if (!fb_table_field(&t, EC_FB_INSTRUCTION_OPTIONS, &opts, &has_opts))
-        has_opts = false;
-      st = ec_control_link(m, n, has_opts && n->opt.type == EC_FB_OPOPTIONS_CONTROLOPTIONS
-                                     ? &opts : NULL, self);
-      if (st == EC_OK && m->blocks[self < 0 ? m->n_blocks : (size_t)self].height >
-                             EC_MAX_NESTING)
-        return ec_node_error(n, EC_ERR_FORMAT, "blocks nested deeper than %d",
-                             EC_MAX_NESTING);
-    }
     if (st != EC_OK) return st;
+    /* IF/LOOP: prepare reads this context (and replaces it with its params),
+     * so a build without those kernels carries none of their verifier */
+    ec_control_ctx ctl = {m, NULL, self};
+    if (n->opcode == EC_FB_OPCODE_IF || n->opcode == EC_FB_OPCODE_LOOP) {
+      if (fb_table_field(&t, EC_FB_INSTRUCTION_OPTIONS, &opts, &has_opts) && has_opts &&
+          n->opt.type == EC_FB_OPOPTIONS_CONTROLOPTIONS)
+        ctl.opts = &opts;
+      n->params = &ctl;
+    }
     st = n->kernel->prepare(n);
     if (st != EC_OK) return st;
+    if (b->height > EC_MAX_NESTING)
+      return ec_node_error(n, EC_ERR_FORMAT, "blocks nested deeper than %d", EC_MAX_NESTING);
   }
   return EC_OK;
 }

@@ -39,12 +39,17 @@ struct ec_model {
   uint64_t requirements;
 };
 
-/* IF/LOOP (src/kernels/control.c): checks the instruction's ControlOptions (opts; NULL
- * when absent) against the model's blocks and tensors, and claims its blocks.
- * self: the block holding the instruction (-1: the program). */
+/* What the IF/LOOP kernels' prepare (src/kernels/control.c) finds in
+ * node->params at load, and replaces with their own: it checks the
+ * instruction's ControlOptions (opts; NULL when absent) against the model's
+ * blocks and tensors, claims its blocks and raises the height of the block
+ * holding it (self; -1: the program). */
 struct fb_table;
-ec_status ec_control_link(struct ec_model *model, ec_node *node,
-                          const struct fb_table *opts, int32_t self);
+typedef struct ec_control_ctx {
+  struct ec_model *m;
+  const struct fb_table *opts;
+  int32_t self;
+} ec_control_ctx;
 
 /* Decodes and verifies file[0, size) into model (whose file fields are set). */
 ec_status ec_model_decode(struct ec_model *model);

@@ -1,6 +1,6 @@
 /* Control flow: IF and LOOP run nested blocks of the program (ControlOptions in
- * schemas/edgec.fbs). ec_control_link verifies an instruction against its
- * blocks at load; eval runs a block's instructions in the session's arena, one
+ * schemas/edgec.fbs). prepare verifies an instruction against its blocks at
+ * load; eval runs a block's instructions in the session's arena, one
  * recursion per nesting level (at most EC_MAX_NESTING), allocating nothing. */
 #include <string.h>
 
@@ -54,12 +54,6 @@ static void eval_loop(const ec_node *n, const ec_exec *e) {
   for (int32_t k = 0; k < nc; k++) copy(e, n->out[k], bin[2 + k], n->tout[k]->size);
 }
 
-static ec_status prepare_control(ec_node *n) {
-  return n->params ? EC_OK : ERR("no ControlOptions");
-}
-
-const ec_kernel ec_kernel_if = {"If", prepare_control, eval_if};
-const ec_kernel ec_kernel_loop = {"Loop", prepare_control, eval_loop};
 
 /* t is a tensor index in range (or -1 where absent is allowed). */
 static bool valid(const ec_model *m, int32_t t, bool absent_ok) {
@@ -74,7 +68,13 @@ static bool like(const ec_model *m, int32_t a, const ec_tensor_desc *b) {
   return m->tensors[a].dtype == b->dtype && m->tensors[a].size == b->size;
 }
 
-ec_status ec_control_link(ec_model *m, ec_node *n, const fb_table *opts, int32_t self) {
+static ec_status prepare_control(ec_node *n) {
+  const ec_control_ctx *ctx = n->params;
+  n->params = NULL; /* the context lives on the loader's stack */
+  if (ctx == NULL) return ERR("no control context");
+  ec_model *m = ctx->m;
+  const fb_table *opts = ctx->opts;
+  int32_t self = ctx->self;
   fb_vector blocks, bin, bout;
   int64_t max_trips;
   bool loop = n->opcode == EC_FB_OPCODE_LOOP;
@@ -153,3 +153,6 @@ ec_status ec_control_link(ec_model *m, ec_node *n, const fb_table *opts, int32_t
   }
   return EC_OK;
 }
+
+const ec_kernel ec_kernel_if = {"If", prepare_control, eval_if};
+const ec_kernel ec_kernel_loop = {"Loop", prepare_control, eval_loop};
