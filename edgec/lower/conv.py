@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
 import onnx_ir as ir
 
 from edgec.fb.Activation import Activation
@@ -474,11 +475,65 @@ def _transpose_pads(node: ir.Node, x_shape: tuple[int, ...], y_shape: tuple[int,
     return begins + ends
 
 
+def _conv_transpose_3d(ctx: LoweringContext, node: ir.Node, half: bool) -> None:
+    """3-D ConvTranspose as a MatMul of the weights with every input pixel (the
+    columns) and a Col2Im that sums the columns into the output (rewrite.py)."""
+    from onnx import helper, numpy_helper
+
+    from edgec.lower.misc import _lower_body  # local: misc imports this module's peers
+
+    x, w, out = node.inputs[0], node.inputs[1], node.outputs[0]
+    bias = node.inputs[2] if len(node.inputs) > 2 else None
+    if half:
+        raise Unsupported("3-D ConvTranspose in float16 (float32 only)")
+    x_shape, w_shape, y_shape = ctx.shape(x), ctx.shape(w), ctx.shape(out)
+    if _group(node, x_shape[1]) != 1:
+        raise Unsupported("3-D ConvTranspose with groups")
+    g = _base_geometry(ctx, node, most=3)
+    g.pads = _transpose_pads(node, x_shape, y_shape, g)
+    _check_pads(g)
+    n = 3
+    for d in range(n):
+        padded = y_shape[2 + d] + g.pads[d] + g.pads[n + d]
+        if (padded - g.dilations[d] * (g.kernel[d] - 1) - 1) // g.strides[d] + 1 != \
+                x_shape[2 + d]:
+            raise Unsupported(f"output {list(y_shape)} for input {list(x_shape)}")
+    channels, maps, k = x_shape[1], w_shape[1], int(np.prod(g.kernel))
+    pixels = int(np.prod(x_shape[2:]))
+    p = f"{node.name or 'ConvTranspose'}/"
+
+    def const(name: str, array: np.ndarray) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [p + name],
+                                value=numpy_helper.from_array(np.asarray(array)))
+
+    nodes = [
+        const("w_shape", np.array([channels, maps * k], np.int64)),
+        helper.make_node("Reshape", [w.name, p + "w_shape"], [p + "w2"]),
+        helper.make_node("Transpose", [p + "w2"], [p + "wt"], perm=[1, 0]),
+        const("x_shape", np.array([x_shape[0], channels, pixels], np.int64)),
+        helper.make_node("Reshape", [x.name, p + "x_shape"], [p + "x2"]),
+        helper.make_node("MatMul", [p + "wt", p + "x2"], [p + "cols"]),
+        const("image", np.array(y_shape[2:], np.int64)),
+        const("block", np.array(g.kernel, np.int64)),
+        helper.make_node("Col2Im", [p + "cols", p + "image", p + "block"],
+                         [p + "sum" if bias is not None else out.name],
+                         dilations=g.dilations, pads=g.pads, strides=g.strides),
+    ]
+    if bias is not None:
+        nodes += [const("b_shape", np.array([1, maps, 1, 1, 1], np.int64)),
+                  helper.make_node("Reshape", [bias.name, p + "b_shape"], [p + "b"]),
+                  helper.make_node("Add", [p + "sum", p + "b"], [out.name])]
+    _lower_body(ctx, node, nodes, {"": 18}, "rewrite")
+
+
 @lowers("ConvTranspose")
 def lower_conv_transpose(ctx: LoweringContext, node: ir.Node) -> None:
     x, w = node.inputs[0], node.inputs[1]
     half = _check_float(ctx, node)
     x_shape, w_shape = ctx.shape(x), ctx.shape(w)
+    if len(x_shape) == 5:
+        _conv_transpose_3d(ctx, node, half)
+        return
     g = _base_geometry(ctx, node)
     g.pads = _transpose_pads(node, x_shape, ctx.shape(node.outputs[0]), g)
     _check_pads(g)

@@ -507,3 +507,22 @@ def test_conv3d(attrs: dict[str, Any], const_weight: bool) -> None:
         model = make_model([node], {"x": (F, (2, 4, 7, 6, 5)), "w": (F, w.shape),
                                     "b": (F, b.shape)}, {"y": F})
     check_against_ort(model, atol=LONG_SUM_ATOL)
+
+
+@pytest.mark.parametrize("attrs", [
+    {},
+    {"strides": [2, 1, 2], "pads": [1, 0, 1, 0, 1, 1], "output_padding": [1, 0, 0]},
+    {"dilations": [1, 2, 1], "strides": [1, 2, 2], "auto_pad": "SAME_UPPER"},
+])
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv_transpose_3d(attrs: dict[str, Any], bias: bool) -> None:
+    """3-D: a MatMul into columns and a Col2Im that sums them into the output."""
+    rng = np.random.default_rng(len(attrs) + bias)
+    inits = {"w": rng.standard_normal((3, 4, 2, 3, 2)).astype(np.float32)}
+    if bias:
+        inits["b"] = rng.standard_normal(4).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"] if bias else ["x", "w"], ["y"],
+                            **attrs)
+    model = make_model([node], {"x": (TensorProto.FLOAT, (2, 3, 3, 4, 3))},
+                       {"y": TensorProto.FLOAT}, inits)
+    check_against_ort(model, seed=len(attrs))
