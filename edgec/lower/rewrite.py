@@ -6,7 +6,8 @@
   write_index + t (modulo the cache length in circular mode);
 - Col2Im: ScatterElements with reduction add of every column into the padded
   image (the positions are constants), then a Slice drops the padding;
-- MaxUnpool: ScatterElements of X at its indices into a zero output.
+- MaxUnpool: ScatterElements of X at its indices into a zero output;
+- Det (up to 3 x 3): the closed form, from Gathers of the entries.
 """
 
 from __future__ import annotations
@@ -179,4 +180,34 @@ def lower_max_unpool(ctx: LoweringContext, node: ir.Node) -> None:
     summed = b.add("ScatterElements", [canvas, b.add("Reshape", [indices.name, flat]),
                                        b.add("Reshape", [x.name, flat])], axis=0)
     b.add("Reshape", [summed, b.const(np.array(ctx.shape(out), np.int64))], out.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+@lowers("Det")
+def lower_det(ctx: LoweringContext, node: ir.Node) -> None:
+    """Determinants of matrices up to 3 x 3 by their closed form (cofactors)."""
+    x, out = node.inputs[0], node.outputs[0]
+    if x is None:
+        raise Unsupported("absent input")
+    shape = ctx.shape(x)
+    if len(shape) < 2 or shape[-1] != shape[-2] or not 1 <= shape[-1] <= 3:
+        raise Unsupported(f"input {list(shape)} (square matrices up to 3 x 3)")
+    n = shape[-1]
+    b = _Builder(_prefix(node))
+    flat = b.add("Reshape", [x.name, b.const(np.array([*shape[:-2], n * n], np.int64))])
+    e = [b.add("Gather", [flat, b.const(np.array(i, np.int64))], axis=-1)
+         for i in range(n * n)]
+
+    def minor(i: int, j: int, k: int, m: int) -> str:  # e[i] * e[m] - e[j] * e[k]
+        return b.add("Sub", [b.add("Mul", [e[i], e[m]]), b.add("Mul", [e[j], e[k]])])
+
+    if n == 1:
+        b.add("Identity", [e[0]], out.name)
+    elif n == 2:
+        b.add("Identity", [minor(0, 1, 2, 3)], out.name)
+    else:
+        t0 = b.add("Mul", [e[0], minor(4, 5, 7, 8)])
+        t1 = b.add("Mul", [e[1], minor(3, 5, 6, 8)])
+        t2 = b.add("Mul", [e[2], minor(3, 4, 6, 7)])
+        b.add("Add", [b.add("Sub", [t0, t1]), t2], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

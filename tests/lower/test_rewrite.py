@@ -90,3 +90,10 @@ def test_max_unpool(output_shape: tuple[int, ...] | None) -> None:
     indices = rng.permutation(int(np.prod(out)))[:int(np.prod(x_shape))].reshape(x_shape)
     feeds = {"x": rng.standard_normal(x_shape).astype(np.float32), "i": indices}
     check_against_ort(model, feeds=feeds)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3), (4, 2, 2), (2, 3, 3, 3)])
+def test_det(shape: tuple[int, ...]) -> None:
+    node = helper.make_node("Det", ["x"], ["y"])
+    model = make_model([node], {"x": (F, shape)}, {"y": F})
+    check_against_ort(model, seed=len(shape) + shape[-1])
