@@ -236,6 +236,7 @@ static ec_status build(ec_node *n, qconv_params *geo) {
   /* the VNNI paths' per-channel requantization constants and depthwise weights */
   size_t vrows = 0, vw4 = 0;
   const size_t dw4 = (size_t)(geo->kh * ((geo->kw + 3) / 4));
+  (void)dw4; /* x86 only */
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if ((packed && geo->isa == EC_Q_VNNI && !geo->out_i32) || geo->dw_vnni)
     vrows = ec_q_align64(m * sizeof(ec_qrow_vnni));
