@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgec.errors import EdgecError
+from edgec.fb.Instruction import Instruction as FbInstruction
 from edgec.fb.Opcode import Opcode
 from edgec.fb.OpOptions import OpOptions
 from edgec.fb.Program import Program
@@ -55,10 +56,20 @@ class ProgramInfo:
     inputs: list[int]
     outputs: list[int]
     metadata: dict[str, str]
+    blocks: list[list[InstructionInfo]] = field(default_factory=list)  # IF/LOOP bodies
 
 
 def _s(value: bytes | None) -> str:
     return value.decode("utf-8", "replace") if value else ""
+
+
+def _instruction(ins: FbInstruction, i: int) -> InstructionInfo:
+    opts_name = _OPTION_NAMES.get(ins.OptionsType(), "?") if ins.OptionsType() else ""
+    return InstructionInfo(
+        index=i, op=_OPCODE_NAMES.get(ins.Opcode(), f"op{ins.Opcode()}"), name=_s(ins.Name()),
+        inputs=tuple(int(x) for x in ins.InputsAsNumpy()) if ins.InputsLength() else (),
+        outputs=tuple(int(x) for x in ins.OutputsAsNumpy()) if ins.OutputsLength() else (),
+        options=opts_name)
 
 
 def read_program(data: bytes, source: str = "<bytes>") -> ProgramInfo:
@@ -81,18 +92,13 @@ def read_program(data: bytes, source: str = "<bytes>") -> ProgramInfo:
                 shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
                 storage="constant" if t.Storage() == StorageKind.CONSTANT else "arena",
                 offset=t.Offset(), size=t.Size()))
-        instructions = []
-        for i in range(prog.InstructionsLength()):
-            ins = prog.Instructions(i)
-            opts_name = ""
-            if ins.OptionsType():
-                opts_name = _OPTION_NAMES.get(ins.OptionsType(), "?")
-            instructions.append(InstructionInfo(
-                index=i, op=_OPCODE_NAMES.get(ins.Opcode(), f"op{ins.Opcode()}"),
-                name=_s(ins.Name()),
-                inputs=tuple(int(x) for x in ins.InputsAsNumpy()) if ins.InputsLength() else (),
-                outputs=tuple(int(x) for x in ins.OutputsAsNumpy()) if ins.OutputsLength() else (),
-                options=opts_name))
+        instructions = [_instruction(prog.Instructions(i), i)
+                        for i in range(prog.InstructionsLength())]
+        blocks = []
+        for b in range(prog.BlocksLength()):
+            block = prog.Blocks(b)
+            blocks.append([_instruction(block.Instructions(i), i)
+                           for i in range(block.InstructionsLength())])
         meta = prog.Metadata()
         metadata = {}
         if meta is not None:
@@ -107,7 +113,8 @@ def read_program(data: bytes, source: str = "<bytes>") -> ProgramInfo:
         return ProgramInfo(
             file_size=len(data), table_size=base, constants_size=end - base,
             format_version=prog.FormatVersion(), arena_size=prog.ArenaSize(), tensors=tensors,
-            instructions=instructions, inputs=inputs, outputs=outputs, metadata=metadata)
+            instructions=instructions, inputs=inputs, outputs=outputs, metadata=metadata,
+            blocks=blocks)
     except (IndexError, struct.error, KeyError, ValueError) as exc:
         raise EdgecError(f"{source}: malformed program table ({exc})") from None
 

@@ -222,6 +222,9 @@ def quantize_program(program: Program, options: QuantOptions,
     if options.qdq is not None and mode == "dynamic":
         raise EdgecError("the model is already quantized (QDQ): dynamic quantization does "
                          "not apply")
+    if program.blocks and (mode is not None or options.qdq is not None or options.weights):
+        raise EdgecError("quantizing a model with control flow (If/Loop run as blocks) is "
+                         "not supported yet: compile it without quantization")
     result = QuantResult(mode=mode or ("int8" if options.qdq else "none"))
     want_report = options.report not in (None, False)
     before = _size(program) if want_report else 0

@@ -255,3 +255,18 @@ def test_vad_like_model_branches_on_the_sample_rate() -> None:
     for a, e in zip(rep.run([feeds["audio"], feeds["sr"], state]), run_ort(model, feeds),
                     strict=True):
         assert_close(a, e)
+
+
+def test_quantizing_a_model_with_blocks_is_refused() -> None:
+    with pytest.raises(EdgecError, match="control flow"):
+        edgec.compile(_if_model(), quantize="dynamic")
+
+
+def test_inspect_reads_the_blocks() -> None:
+    from edgec.format.reader import read_program
+    from edgec.format.writer import serialize
+
+    info = read_program(serialize(compile_program(_if_model()).program))
+    assert [i.op for i in info.instructions].count("IF") == 1
+    assert len(info.blocks) == 2 and all(info.blocks)
+    assert {i.op for b in info.blocks for i in b} >= {"ADD", "SUB"}
