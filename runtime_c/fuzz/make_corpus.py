@@ -115,6 +115,24 @@ def core_seeds() -> dict[str, Callable[[], onnx.ModelProto]]:
     seeds["parallel_add"] = lambda: model(
         [n("Add", ["x", "b"], ["a"]), n("Relu", ["a"], ["y"])],
         {"x": (F, (64, 600))}, {"y": F}, {"b": f32(600)})
+    # Control flow: IF over two blocks reading an outer value, LOOP with carried
+    # state and a scan output (Program.blocks, ControlOptions).
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph([n(op, ["x", "x"], [name])], name, [],
+                                 [helper.make_tensor_value_info(name, F, [3])])
+    seeds["if_blocks"] = lambda: model(
+        [n("If", ["c"], ["y"], then_branch=branch("t", "Add"), else_branch=branch("e", "Mul"))],
+        {"c": (B, ()), "x": (F, (3,))}, {"y": F})
+    body = helper.make_graph(
+        [n("Identity", ["cond"], ["cond_out"]), n("Add", ["v", "x"], ["v_out"]),
+         n("Relu", ["v_out"], ["s"])], "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond", B, []),
+         helper.make_tensor_value_info("v", F, [3])],
+        [helper.make_tensor_value_info(k, t, None)
+         for k, t in (("cond_out", B), ("v_out", F), ("s", F))])
+    seeds["loop_blocks"] = lambda: model(
+        [n("Loop", ["M", "", "x"], ["v_final", "scan"], body=body)],
+        {"x": (F, (3,))}, {"v_final": F, "scan": F}, {"M": np.array(3, np.int64)})
     return seeds
 
 
