@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -67,13 +68,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="print edgec's top 10 ops")
     parser.add_argument("--no-mnn", action="store_true", help="leave MNN out even if installed")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="1-thread rows: CPU time per run (time.process_time) instead of wall "
+                             "time, which leaves out waits for a core on a loaded machine")
     args = parser.parse_args()
     others = ("onnxruntime",) if args.no_mnn or not mnn_available() else ("onnxruntime", "mnn")
 
     console = Console()
     peak = fma_peak_gflops()
     console.print(f"single-core fp32 FMA peak (AVX2, measured): {peak:.1f} GFLOP/s")
-    table = Table(title="edgec vs onnxruntime (medians, same process, interleaved)")
+    timing = "1 thread: CPU time; " if args.cpu_time else ""
+    table = Table(title=f"edgec vs onnxruntime ({timing}medians, same process, interleaved)")
     mnn_cols = ("MNN ms", "edgec / MNN") if "mnn" in others else ()
     for col in ("model", "threads", "edgec ms", "onnxruntime ms", "ratio", *mnn_cols,
                 "edgec GFLOP/s", "% of peak"):
@@ -87,7 +92,9 @@ def main() -> None:
             flops = model_flops(model)
             for threads in args.threads:
                 progress.update(task, description=f"{name} @ {threads} thread(s)")
-                med = interleaved(runners(model, data, feeds, threads, others), args.rounds)
+                clock = time.process_time if args.cpu_time and threads == 1 else time.perf_counter
+                med = interleaved(runners(model, data, feeds, threads, others), args.rounds,
+                                  clock=clock)
                 gflops = flops / med["edgec"] / 1e6
                 mnn = (f"{med['mnn']:.2f}", f"{med['edgec'] / med['mnn']:.2f}") if mnn_cols else ()
                 table.add_row(name, str(threads), f"{med['edgec']:.2f}",

@@ -28,25 +28,29 @@ RunFn = Callable[[], object]
 ENGINES = ("onnxruntime", "mnn")
 
 
-def _time(fn: RunFn, n: int) -> list[float]:
+def _time(fn: RunFn, n: int, clock: Callable[[], float] = time.perf_counter) -> list[float]:
     out = []
     for _ in range(n):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        out.append((time.perf_counter() - start) * 1e3)
+        out.append((clock() - start) * 1e3)
     return out
 
 
 def interleaved(engines: Mapping[str, RunFn], rounds: int, per_round: int = 3,
-                advance: Callable[[], None] | None = None) -> dict[str, float]:
+                advance: Callable[[], None] | None = None,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """One discarded run per engine, then `rounds` rounds of `per_round`
-    timed runs per engine in turn. Returns each engine's median in ms."""
+    timed runs per engine in turn. Returns each engine's median in ms.
+    clock=time.process_time measures CPU time instead of wall time: on a
+    machine other jobs load, it leaves out the time the process waited for a
+    core (one thread only: it adds up all threads' time)."""
     for fn in engines.values():
         fn()
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
         for name, fn in engines.items():
-            samples[name] += _time(fn, per_round)
+            samples[name] += _time(fn, per_round, clock)
         if advance is not None:
             advance()
     return {name: statistics.median(s) for name, s in samples.items()}
