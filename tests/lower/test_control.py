@@ -270,3 +270,43 @@ def test_inspect_reads_the_blocks() -> None:
     assert [i.op for i in info.instructions].count("IF") == 1
     assert len(info.blocks) == 2 and all(info.blocks)
     assert {i.op for b in info.blocks for i in b} >= {"ADD", "SUB"}
+
+
+def test_plan_keeps_what_a_loop_passes_around_live_across_it() -> None:
+    """No tensor a body computes shares arena bytes with what the LOOP instruction
+    reads, writes or passes in and out of its body (those live across every
+    iteration)."""
+    body = _body([helper.make_node("Identity", ["cond"], ["cond_out"]),
+                  helper.make_node("Relu", ["acc"], ["r"]),
+                  helper.make_node("Mul", ["r", "x"], ["m"]),
+                  helper.make_node("Sigmoid", ["m"], ["sg"]),
+                  helper.make_node("Add", ["sg", "acc"], ["acc_out"]),
+                  helper.make_node("Neg", ["acc_out"], ["scan"])],
+                 [("acc", "acc_out")], ["scan"])
+    model = make_model([helper.make_node("Loop", ["M", "", "acc0"], ["fin", "scans"],
+                                         body=body)],
+                       {"x": (F, (64,)), "acc0": (F, (64,))}, {"fin": F, "scans": F},
+                       {"M": np.array(3, np.int64)})
+    program = compile_program(model).program
+    loop = next(i for i in program.instructions if i.opcode == Opcode.LOOP)
+    opts = loop.options
+    pinned = {i for i in [*loop.inputs, *loop.outputs, *opts.blockInputs, *opts.blockOutputs]
+              if i >= 0 and not program.tensors[i].is_constant}
+
+    def span(i: int) -> tuple[int, int]:
+        t = program.tensors[i]
+        return t.offset, t.offset + t.nbytes
+
+    def root(i: int) -> int:
+        alias = program.tensors[i].alias_of
+        return i if alias is None else alias
+
+    body_tensors = {o for ins in program.blocks[opts.blocks[0]] for o in ins.outputs}
+    for b in body_tensors - pinned:
+        for p in pinned:
+            if root(b) == root(p) or program.tensors[b].nbytes == 0:
+                continue
+            (b0, b1), (p0, p1) = span(b), span(p)
+            assert b1 <= p0 or p1 <= b0, (program.tensors[b].name, program.tensors[p].name)
+    _run_both(model, {"x": np.linspace(-1, 1, 64, dtype=np.float32),
+                      "acc0": np.linspace(1, -1, 64, dtype=np.float32)})
