@@ -17,6 +17,7 @@ from edgec.frontend.onnx_import import InputShapes, import_onnx, load_model
 from edgec.lower import lower_graph
 from edgec.lower.conv import pack_weights
 from edgec.passes.fuse_activation import fuse_activations
+from edgec.passes.fuse_attention import fuse_attention
 from edgec.passes.fuse_inverted_residual import fuse_inverted_residual
 from edgec.passes.fuse_matmul_bias import fuse_matmul_bias
 from edgec.passes.fuse_residual import fuse_residual
@@ -80,6 +81,7 @@ def compile_program(model: str | os.PathLike[str] | onnx.ModelProto, target: str
     fused = fuse_activations(program)
     quant = _quantize(program, target_info, qdq, quantize, calibration, accuracy_budget, weights,
                       report, quant_options)
+    fuse_attention(program)  # after quantization: int8 models keep their QMATMULs
     sparsify(program, pruning.weights)
     pack_weights(program)  # last: every pass above reads weights in their ONNX layout
     fuse_inverted_residual(program)  # takes the packed 1x1 weights as they are

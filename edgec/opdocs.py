@@ -48,8 +48,8 @@ _ANY = "any"
 KERNEL_DTYPES: dict[str, str] = {
     **dict.fromkeys(["CONV", "CONV_TRANSPOSE", "MAX_POOL", "AVERAGE_POOL",
                      "LP_POOL", "BATCH_NORM", "LRN", "SOFTMAX", "LOG_SOFTMAX", "LAYER_NORM",
-                     "ARG_MAX", "ARG_MIN", "SPARSE_GEMM", "SPARSE_CONV", "INVERTED_RESIDUAL"],
-                    _F),
+                     "ARG_MAX", "ARG_MIN", "SPARSE_GEMM", "SPARSE_CONV", "INVERTED_RESIDUAL",
+                     "ATTENTION"], _F),
     **dict.fromkeys(["GEMM", "MATMUL"], "float32, float64"),
     **dict.fromkeys(["REDUCE_MEAN", "REDUCE_SUM", "REDUCE_PROD", "REDUCE_L1", "REDUCE_L2",
                      "REDUCE_SUM_SQUARE", "REDUCE_LOG_SUM_EXP"], _FL),

@@ -130,3 +130,4 @@ class Opcode(object):
     IF = 500
     LOOP = 501
     INVERTED_RESIDUAL = 600
+    ATTENTION = 601

@@ -203,6 +203,13 @@ def pending_seeds() -> dict[str, Callable[[], onnx.ModelProto]]:
         {"y": F}, {"sc": np.array([1, 1, 2, 2], np.float32)})
     seeds["argmax"] = lambda: model(
         [n("ArgMax", ["x"], ["y"], axis=1)], {"x": (F, (3, 4))}, {"y": I64})
+    # one ATTENTION (edgec/passes/fuse_attention.py) with K's Transpose folded into it
+    seeds["attention"] = lambda: model(
+        [n("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), n("MatMul", ["q", "kt"], ["s"]),
+         n("Div", ["s", "c"], ["z"]), n("Add", ["z", "m"], ["zm"]),
+         n("Softmax", ["zm"], ["p"], axis=-1), n("MatMul", ["p", "v"], ["y"])],
+        {"q": (F, (1, 2, 3, 4)), "k": (F, (1, 2, 5, 4)), "v": (F, (1, 2, 5, 3)),
+         "m": (F, (1, 1, 1, 5))}, {"y": F}, {"c": np.array(2.0, np.float32)})
     return seeds
 
 

@@ -198,6 +198,7 @@
 #define EC_FB_OPCODE_IF 500
 #define EC_FB_OPCODE_LOOP 501
 #define EC_FB_OPCODE_INVERTED_RESIDUAL 600
+#define EC_FB_OPCODE_ATTENTION 601
 
 /* enum GpuBackend : byte */
 #define EC_FB_GPUBACKEND_CUDA 0
