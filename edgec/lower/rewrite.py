@@ -7,7 +7,9 @@
 - Col2Im: ScatterElements with reduction add of every column into the padded
   image (the positions are constants), then a Slice drops the padding;
 - MaxUnpool: ScatterElements of X at its indices into a zero output;
-- Det (up to 3 x 3): the closed form, from Gathers of the entries.
+- Det (up to 3 x 3): the closed form, from Gathers of the entries;
+- TfIdfVectorizer (integer pools): Equal/And/ReduceSum counts per gram length
+  and skip, placed (and weighted) by a constant matrix.
 """
 
 from __future__ import annotations
@@ -210,4 +212,92 @@ def lower_det(ctx: LoweringContext, node: ir.Node) -> None:
         t1 = b.add("Mul", [e[1], minor(3, 5, 6, 8)])
         t2 = b.add("Mul", [e[2], minor(3, 4, 6, 7)])
         b.add("Add", [b.add("Sub", [t0, t1]), t2], out.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+def _tfidf_grams(attrs: ir.Attributes) -> list[tuple[int, np.ndarray]]:
+    """(n, the pool's n-grams as rows) per gram length, in pool order."""
+    pool = np.array(list(attrs.get_ints("pool_int64s", [])), np.int64)
+    starts = list(attrs.get_ints("ngram_counts", []))
+    out = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(pool)
+        n = i + 1
+        if (end - start) % n:
+            raise Unsupported(f"{end - start} pool entries for {n}-grams")
+        out.append((n, pool[start:end].reshape(-1, n)))
+    return out
+
+
+@lowers("TfIdfVectorizer")
+def lower_tfidf_vectorizer(ctx: LoweringContext, node: ir.Node) -> None:
+    """Counts of every pool n-gram (each skip distance apart; unigrams once): per
+    gram length and skip, Equal of the shifted input with each gram entry, And over
+    the entries, a sum over positions; a constant matrix places the counts."""
+    x, out = node.inputs[0], node.outputs[0]
+    attrs = node.attributes
+    if x is None or "pool_strings" in attrs:
+        raise Unsupported("string pools")
+    shape = ctx.shape(x)
+    if len(shape) not in (1, 2):
+        raise Unsupported(f"rank-{len(shape)} input")
+    mode = attrs.get_string("mode", "TF")
+    if mode not in ("TF", "IDF", "TFIDF"):
+        raise Unsupported(f"mode {mode!r}")
+    lo, hi = attrs.get_int("min_gram_length", 1), attrs.get_int("max_gram_length", 1)
+    max_skip = attrs.get_int("max_skip_count", 0)
+    indexes = list(attrs.get_ints("ngram_indexes", []))
+    width = ctx.shape(out)[-1]
+    grams = _tfidf_grams(attrs)
+    total = sum(len(g) for _, g in grams)
+    if len(indexes) != total:
+        raise Unsupported(f"{len(indexes)} ngram_indexes for {total} pool n-grams")
+    weights = np.asarray(list(attrs.get_floats("weights", [])) or [1.0] * total, np.float32)
+    length = shape[-1]
+    b = _Builder(_prefix(node))
+    rows = b.add("Reshape", [x.name, b.const(np.array([-1, length], np.int64))])
+    counts: list[str] = []
+    place = np.zeros((total, width), np.float32)
+    first = 0
+    for n, pool in grams:
+        used = lo <= n <= hi and len(pool)
+        if used:
+            per_skip = []
+            for skip in range(max_skip + 1 if n > 1 else 1):
+                span = (n - 1) * (skip + 1)
+                if span >= length:
+                    break
+                hits = ""
+                for k in range(n):
+                    cols = np.arange(length - span) + k * (skip + 1)
+                    piece = b.add("Unsqueeze", [b.add("Gather", [rows, b.const(cols)], axis=1),
+                                                b.const(np.array([2], np.int64))])
+                    entry = b.add("CastLike", [b.const(pool[:, k]), x.name])
+                    same = b.add("Equal", [piece, entry])  # [rows, positions, grams]
+                    hits = same if not hits else b.add("And", [hits, same])
+                found = b.add("Cast", [hits], to=onnx.TensorProto.FLOAT)
+                per_skip.append(b.add("ReduceSum", [found, b.const(np.array([1], np.int64))],
+                                      keepdims=0))
+            if per_skip:
+                count = per_skip[0]
+                for other in per_skip[1:]:
+                    count = b.add("Add", [count, other])
+                counts.append(count)
+                for j in range(len(pool)):
+                    place[first + j, indexes[first + j]] = 1.0
+        first += len(pool)
+    used_rows = np.array([i for i in range(total) if place[i].any()], np.int64)
+    if not counts:
+        result = b.add("Expand", [b.const(np.array(0, np.float32)),
+                                  b.const(np.array([int(np.prod(shape[:-1])), width],
+                                                   np.int64))])
+    else:
+        all_counts = counts[0] if len(counts) == 1 else b.add("Concat", counts, axis=1)
+        if mode == "IDF":
+            all_counts = b.add("Cast", [b.add("Greater", [all_counts,
+                                                          b.const(np.array(0, np.float32))])],
+                               to=onnx.TensorProto.FLOAT)
+        matrix = place[used_rows] * (weights[used_rows, None] if mode != "TF" else 1.0)
+        result = b.add("MatMul", [all_counts, b.const(matrix.astype(np.float32))])
+    b.add("Reshape", [result, b.const(np.array(ctx.shape(out), np.int64))], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

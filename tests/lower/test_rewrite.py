@@ -97,3 +97,21 @@ def test_det(shape: tuple[int, ...]) -> None:
     node = helper.make_node("Det", ["x"], ["y"])
     model = make_model([node], {"x": (F, shape)}, {"y": F})
     check_against_ort(model, seed=len(shape) + shape[-1])
+
+
+@pytest.mark.parametrize(("shape", "mode", "lengths", "skip"), [
+    ((12,), "TF", (2, 2), 0), ((2, 6), "TF", (1, 2), 5), ((3, 9), "IDF", (1, 3), 1),
+    ((10,), "TFIDF", (1, 2), 2)])
+def test_tfidf_vectorizer(shape: tuple[int, ...], mode: str, lengths: tuple[int, int],
+                          skip: int) -> None:
+    pool = [2, 3, 5, 4, 5, 6, 7, 8, 6, 7, 2, 3, 5]  # 4 unigrams, 3 bigrams, 1 trigram
+    counts = [0, 4, 10]
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode=mode,
+                            min_gram_length=lengths[0], max_gram_length=lengths[1],
+                            max_skip_count=skip, ngram_counts=counts,
+                            ngram_indexes=[7, 0, 1, 2, 3, 4, 5, 6], pool_int64s=pool,
+                            weights=[0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4])
+    model = make_model([node], {"x": (TensorProto.INT32, shape)}, {"y": F}, opset=9)
+    rng = np.random.default_rng(len(shape) + skip)
+    feeds = {"x": rng.integers(2, 9, shape).astype(np.int32)}
+    check_against_ort(model, feeds=feeds)
