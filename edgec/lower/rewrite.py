@@ -301,3 +301,94 @@ def lower_tfidf_vectorizer(ctx: LoweringContext, node: ir.Node) -> None:
         result = b.add("MatMul", [all_counts, b.const(matrix.astype(np.float32))])
     b.add("Reshape", [result, b.const(np.array(ctx.shape(out), np.int64))], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+def _resize_axis_matrix(length: int, attrs: dict[str, object], roi: tuple[float, float] | None,
+                        scale: float | None, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The linear map ONNX's reference Resize applies along one axis, as a matrix
+    [in, out] (its row j: the resize of the j-th unit vector), and the output
+    positions that fall outside the input (tf_crop_and_resize extrapolates there)."""
+    from onnx.reference import ReferenceEvaluator
+
+    inputs = {"x": np.eye(length, dtype=np.float32)}
+    names = ["x", "roi", "scales", "sizes"]
+    inits = [onnx.numpy_helper.from_array(
+        np.array([0, roi[0], 1, roi[1]] if roi else [], np.float32), "roi")]
+    if size is not None:
+        inits.append(onnx.numpy_helper.from_array(np.array([length, size], np.int64), "sizes"))
+        names[2] = ""
+    else:
+        inits.append(onnx.numpy_helper.from_array(np.array([1, scale], np.float32), "scales"))
+        names = names[:3]
+    node = helper.make_node("Resize", names, ["y"], **attrs)
+    graph = helper.make_graph([node], "axis", [helper.make_tensor_value_info(
+        "x", onnx.TensorProto.FLOAT, [length, length])], [helper.make_tensor_value_info(
+            "y", onnx.TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    (matrix,) = ReferenceEvaluator(model).run(None, inputs)
+    outside = np.zeros(matrix.shape[1], np.bool_)
+    if attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        probe = dict(attrs, extrapolation_value=1.0)
+        model.graph.ClearField("node")
+        model.graph.node.append(helper.make_node("Resize", names, ["y"], **probe))
+        (marked,) = ReferenceEvaluator(model).run(None, {"x": np.zeros_like(inputs["x"])})
+        outside = marked[0] != 0
+    return np.ascontiguousarray(np.asarray(matrix, np.float32)), outside
+
+
+def resize_by_matrices(ctx: LoweringContext, node: ir.Node) -> None:
+    """Resize modes the kernel lacks (antialias, tf_crop_and_resize) as one MatMul per
+    resized axis with the constant interpolation matrix ONNX's reference implies, and
+    a Where that puts the extrapolation value outside the crop."""
+    x, out = node.inputs[0], node.outputs[0]
+    assert x is not None
+    if ctx.dtype(x) != np.float32:
+        raise Unsupported(f"{ctx.dtype(x)} input with antialias or tf_crop_and_resize "
+                          "(float32 only)")
+    if node.attributes.get_string("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise Unsupported("keep_aspect_ratio_policy with antialias or tf_crop_and_resize")
+    in_shape, out_shape = ctx.shape(x), ctx.shape(out)
+    rank = len(in_shape)
+    axes_attr = node.attributes.get_ints("axes", None)
+    axes = list(range(rank)) if axes_attr is None else [_axis(a, rank) for a in axes_attr]
+
+    def given(i: int) -> np.ndarray | None:
+        value = node.inputs[i] if len(node.inputs) > i else None
+        if value is None:
+            return None
+        data = ctx.const(value)
+        if data is None:
+            raise Unsupported("roi, scales and sizes must be compile-time constants")
+        return np.asarray(data).reshape(-1) if np.asarray(data).size else None
+
+    roi, scales, sizes = given(1), given(2), given(3)
+    keep = ("mode", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
+            "antialias", "nearest_mode")
+    attrs = {k: node.attributes[k].value for k in keep if k in node.attributes}
+    b = _Builder(_prefix(node))
+    y = x.name
+    mask = np.zeros(out_shape, np.bool_)
+    for i, a in enumerate(axes):
+        scale = float(scales[i]) if scales is not None else None
+        size = int(sizes[i]) if sizes is not None else None
+        crop = (float(roi[i]), float(roi[len(axes) + i])) if roi is not None else None
+        if crop is None and (size == in_shape[a] or scale == 1.0):
+            continue
+        matrix, outside = _resize_axis_matrix(in_shape[a], attrs, crop, scale, size)
+        if matrix.shape[1] != out_shape[a]:
+            raise Unsupported(f"axis {a}: {matrix.shape[1]} outputs, the graph says "
+                              f"{out_shape[a]}")
+        perm = [d for d in range(rank) if d != a] + [a]
+        back = list(np.argsort(perm))
+        moved = y if a == rank - 1 else b.add("Transpose", [y], perm=perm)
+        y = b.add("MatMul", [moved, b.const(matrix)])
+        if a != rank - 1:
+            y = b.add("Transpose", [y], perm=back)
+        shape = [1] * rank
+        shape[a] = out_shape[a]
+        mask |= outside.reshape(shape)
+    if mask.any():
+        value = node.attributes.get_float("extrapolation_value", 0.0)
+        y = b.add("Where", [b.const(mask), b.const(np.array(value, np.float32)), y])
+    b.add("Identity", [y], out.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

@@ -376,12 +376,15 @@ def lower_resize(ctx: LoweringContext, node: ir.Node) -> None:
     nearest = attrs.get_string("nearest_mode", "round_prefer_floor")
     if mode not in RESIZE_MODES:
         raise Unsupported(f"mode {mode!r}")
-    if coord not in COORD_TRANSFORMS:
-        raise Unsupported(f"coordinate_transformation_mode={coord!r}")
     if nearest not in NEAREST_MODES:
         raise Unsupported(f"nearest_mode={nearest!r}")
-    if attrs.get_int("antialias", 0) and mode != "nearest":
-        raise Unsupported("antialias=1")
+    if coord == "tf_crop_and_resize" or (attrs.get_int("antialias", 0) and mode != "nearest"):
+        from edgec.lower.rewrite import resize_by_matrices  # local: rewrite imports misc
+
+        resize_by_matrices(ctx, node)
+        return
+    if coord not in COORD_TRANSFORMS:
+        raise Unsupported(f"coordinate_transformation_mode={coord!r}")
     if len(node.inputs) == 2:  # opset 10: (X, scales)
         scales = _resize_scales(ctx, node, node.inputs[1], None)
     else:

@@ -489,8 +489,8 @@ def test_upsample_opset9(mode: str) -> None:
     check_against_ort(model)
 
 
-@pytest.mark.parametrize("attrs", [dict(coordinate_transformation_mode="tf_crop_and_resize"),
-                                   dict(mode="linear", antialias=1)])
+@pytest.mark.parametrize("attrs", [dict(mode="linear", antialias=1,
+                                        keep_aspect_ratio_policy="not_larger")])
 def test_resize_unsupported(attrs: dict[str, Any]) -> None:
     model = _resize_model((1, 1, 4, 4), sizes=(1, 1, 8, 6), **attrs)
     with pytest.raises(EdgecError):
@@ -768,3 +768,23 @@ def test_pad_value_given_at_run_time(dtype: int, pads: tuple[int, ...]) -> None:
     model = make_model([node], {"x": (dtype, (2, 3, 4)), "value": (dtype, ())}, {"y": dtype},
                        {"pads": _i64(*pads)})
     check_against_ort(model, seed=_seed(dtype, pads))
+
+
+@pytest.mark.parametrize(("mode", "sizes"), [("linear", (1, 2, 3, 5)), ("cubic", (1, 2, 4, 3)),
+                                             ("linear", (1, 2, 9, 4))])
+def test_resize_antialias(mode: str, sizes: tuple[int, ...]) -> None:
+    """Antialias: a MatMul per resized axis with the reference's filter matrix."""
+    model = _resize_model((1, 2, 7, 9), sizes=sizes, mode=mode, antialias=1)
+    check_against_ort(model, seed=_seed(mode, sizes))
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest", "cubic"])
+def test_resize_tf_crop_and_resize(mode: str) -> None:
+    """A constant roi, and the extrapolation value outside it."""
+    node = helper.make_node("Resize", ["x", "roi", "", "sizes"], ["y"], mode=mode,
+                            coordinate_transformation_mode="tf_crop_and_resize",
+                            extrapolation_value=-3.5)
+    roi = np.array([0, 0, 0.2, -0.3, 1, 1, 0.9, 1.4], np.float32)
+    model = make_model([node], {"x": (F, (1, 2, 6, 5))}, {"y": F},
+                       {"roi": roi, "sizes": _i64(1, 2, 4, 7)})
+    check_against_ort(model, seed=_seed(mode))
