@@ -154,8 +154,11 @@ def lower_pool(ctx: LoweringContext, node: ir.Node) -> None:
     small_int = node.op_type == "MaxPool" and ctx.dtype(x) in _SMALL_INTS
     if not small_int:
         _require_f32(ctx, x, "input")
-    if node.op_type == "MaxPool":
-        _only_first_output(node, "Indices")
+    if node.op_type == "MaxPool" and len(node.outputs) > 1 and _is_used(node.outputs[1]):
+        from edgec.lower.rewrite import max_pool_with_indices  # local: rewrite imports misc
+
+        max_pool_with_indices(ctx, node)
+        return
     in_shape = ctx.shape(x)
     sp = len(in_shape) - 2
     if not 1 <= sp <= MAX_SPATIAL:

@@ -392,3 +392,57 @@ def resize_by_matrices(ctx: LoweringContext, node: ir.Node) -> None:
         y = b.add("Where", [b.const(mask), b.const(np.array(value, np.float32)), y])
     b.add("Identity", [y], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+def max_pool_with_indices(ctx: LoweringContext, node: ir.Node) -> None:
+    """MaxPool's Indices output: the pooled values compared with each kernel offset's
+    strided view of the (-inf padded) input; the first offset that holds the maximum
+    gives the flat index of its input element (a constant per offset)."""
+    x = node.inputs[0]
+    assert x is not None
+    shape = ctx.shape(x)
+    n = len(shape) - 2
+    attrs = node.attributes
+    if ctx.dtype(x) != np.float32:
+        raise Unsupported(f"Indices of a {ctx.dtype(x)} MaxPool (float32 only)")
+    if attrs.get_int("ceil_mode", 0) or attrs.get_string("auto_pad", "NOTSET") != "NOTSET":
+        raise Unsupported("Indices with ceil_mode or auto_pad")
+    kernel = list(attrs.get_ints("kernel_shape"))
+    strides = list(attrs.get_ints("strides", [1] * n))
+    dilations = list(attrs.get_ints("dilations", [1] * n))
+    pads = list(attrs.get_ints("pads", [0] * 2 * n))
+    column_major = attrs.get_int("storage_order", 0) == 1
+    y, indices = node.outputs[0], node.outputs[1]
+    out = ctx.shape(y)[2:]
+    b = _Builder(_prefix(node))
+    pool_attrs = {k: node.attributes[k].value for k in ("kernel_shape", "strides", "dilations",
+                                                         "pads") if k in node.attributes}
+    pooled = y.name if y.name else f"{b.prefix}pooled"
+    b.add("MaxPool", [x.name], pooled, **pool_attrs)
+    padded = b.add("Pad", [x.name, b.const(np.array([0, 0, *pads[:n], 0, 0, *pads[n:]],
+                                                    np.int64)),
+                           b.const(np.array(-np.inf, np.float32))])
+    grid = np.meshgrid(*(np.arange(s) for s in shape[:2]), *(np.arange(o) for o in out),
+                       indexing="ij")
+    spatial = shape[2:]
+    if column_major:  # the spatial axes counted last-fastest reversed: w * H + h
+        order = list(range(n))[::-1]
+    else:
+        order = list(range(n))
+    acc = ""
+    for k in reversed(list(itertools.product(*(range(s) for s in kernel)))):
+        starts = [k[d] * dilations[d] for d in range(n)]
+        ends = [starts[d] + (out[d] - 1) * strides[d] + 1 for d in range(n)]
+        view = b.add("Slice", [padded, b.const(np.array(starts, np.int64)),
+                               b.const(np.array(ends, np.int64)),
+                               b.const(np.arange(2, 2 + n, dtype=np.int64)),
+                               b.const(np.array(strides, np.int64))])
+        same = b.add("Equal", [view, pooled])
+        pos = [grid[2 + d] * strides[d] - pads[d] + starts[d] for d in range(n)]
+        flat = grid[0] * shape[1] + grid[1]
+        for d in order:
+            flat = flat * spatial[d] + pos[d]
+        index = b.const(flat.astype(np.int64))
+        acc = index if not acc else b.add("Where", [same, index, acc])
+    b.add("Identity", [acc], indices.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

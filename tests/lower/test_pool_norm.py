@@ -168,9 +168,10 @@ def test_global_lp_pool_p3() -> None:
     check_against_ort(_single("GlobalLpPool", (2, 3, 5, 4), p=3))
 
 
-def test_max_pool_indices_output_is_unsupported() -> None:
-    node = helper.make_node("MaxPool", ["x"], ["y", "idx"], kernel_shape=[2, 2])
-    model = make_model([node], {"x": (F, (1, 1, 4, 4))}, {"y": F, "idx": I64})
+def test_max_pool_indices_with_ceil_mode_is_unsupported() -> None:
+    node = helper.make_node("MaxPool", ["x"], ["y", "idx"], kernel_shape=[2, 2], strides=[2, 2],
+                            ceil_mode=1)
+    model = make_model([node], {"x": (F, (1, 1, 5, 5))}, {"y": F, "idx": I64})
     with pytest.raises(EdgecError, match="Indices"):
         edgec.compile(model)
 
@@ -573,3 +574,21 @@ def test_max_pool_8_bit(dtype: int) -> None:
                             pads=[1, 1, 1, 1])
     model = make_model([node], {"x": (dtype, (1, 2, 7, 6))}, {"y": dtype})
     check_against_ort(model, seed=dtype)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]},
+    {"kernel_shape": [2, 3], "strides": [2, 1], "storage_order": 1},
+    {"kernel_shape": [2, 2], "strides": [1, 2], "dilations": [2, 1], "pads": [0, 1, 1, 0]},
+])
+def test_max_pool_indices(attrs: dict[str, Any]) -> None:
+    """The Indices output: the first kernel offset that holds the maximum."""
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], **attrs)
+    model = make_model([node], {"x": (F, (2, 3, 6, 7))}, {"y": F, "i": I64})
+    check_against_ort(model, seed=_seed(attrs))
+
+
+def test_max_pool_indices_1d() -> None:
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3], strides=[2])
+    model = make_model([node], {"x": (F, (2, 3, 9))}, {"y": F, "i": I64})
+    check_against_ort(model, seed=3)
