@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,29 @@ def targets_dir() -> Path:
     return installed
 
 
+# /proc/cpuinfo flag -> the feature name the compiler's choices look for
+_CPU_FLAGS = {"avx2": "avx2", "fma": "fma", "avx512f": "avx512f",
+              "avx512_vnni": "avx512_vnni", "asimd": "neon", "asimddp": "dotprod"}
+
+
+@cache
+def host_isa_features() -> tuple[str, ...]:
+    """The features of the CPU running the compiler: the "host" target's
+    (triple "native") choices follow the machine, e.g. 8-bit int8 weights
+    where VNNI or NEON multiply them without saturating."""
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("flags", "Features"):
+                flags.update(value.split())
+    except OSError:
+        pass
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        flags.add("asimd")  # Advanced SIMD is part of AArch64 (macOS has no cpuinfo)
+    return tuple(sorted({name for flag, name in _CPU_FLAGS.items() if flag in flags}))
+
+
 @cache
 def all_targets() -> dict[str, Target]:
     targets = {}
@@ -37,7 +61,8 @@ def all_targets() -> dict[str, Target]:
         data = tomllib.loads(path.read_text())
         targets[data["name"]] = Target(
             name=data["name"], triple=data["triple"], description=data["description"],
-            isa_features=tuple(data.get("isa_features", [])),
+            isa_features=(host_isa_features() if data["triple"] == "native"
+                          else tuple(data.get("isa_features", []))),
             toolchain_file=data.get("toolchain_file", ""),
         )
     return targets

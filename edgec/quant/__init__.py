@@ -150,8 +150,8 @@ def _sensitivity(program: Program, plan: Plan, ev: Evaluation) -> list[tuple[flo
 
 def _weight_qmax(options: QuantOptions, isa_features: tuple[str, ...]) -> int:
     bits = options.weight_bits
-    if bits is None:
-        bits = 8 if "neon" in isa_features else 7
+    if bits is None:  # 7 bits keep AVX2's maddubs from saturating; VNNI and NEON take 8
+        bits = 8 if {"neon", "avx512_vnni"} & set(isa_features) else 7
     if bits not in (7, 8):
         raise EdgecError(f"weight_bits={bits} (7 or 8)")
     return 127 if bits == 8 else 64
