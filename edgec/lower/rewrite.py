@@ -9,7 +9,11 @@
 - MaxUnpool: ScatterElements of X at its indices into a zero output;
 - Det (up to 3 x 3): the closed form, from Gathers of the entries;
 - TfIdfVectorizer (integer pools): Equal/And/ReduceSum counts per gram length
-  and skip, placed (and weighted) by a constant matrix.
+  and skip, placed (and weighted) by a constant matrix;
+- RoiAlign (avg, fixed sampling_ratio): per-axis bilinear weight matrices from
+  the rois at run time, two MatMuls per roi;
+- Resize antialias / tf_crop_and_resize and MaxPool's Indices (called from
+  their own lowerings).
 """
 
 from __future__ import annotations
@@ -445,4 +449,88 @@ def max_pool_with_indices(ctx: LoweringContext, node: ir.Node) -> None:
         index = b.const(flat.astype(np.int64))
         acc = index if not acc else b.add("Where", [same, index, acc])
     b.add("Identity", [acc], indices.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+def _roi_axis_weights(b: _Builder, start: str, size: str, bins: int, ratio: int,
+                      length: int) -> str:
+    """[R, bins, length]: the bilinear weights (summed over a bin's samples) that
+    RoiAlign gives each input row along one axis, from the rois' start and size [R, 1]
+    (a sample outside [-1, length] counts zero; inside it clamps to the edge)."""
+    f = np.float32
+    t = (np.arange(bins * ratio) // ratio + (np.arange(bins * ratio) % ratio + 0.5) / ratio)
+    step = b.add("Div", [size, b.const(np.array(bins, f))])
+    coord = b.add("Add", [start, b.add("Mul", [step, b.const(t.astype(f)[None, :])])])
+    valid = b.add("Cast", [b.add("And", [
+        b.add("GreaterOrEqual", [coord, b.const(np.array(-1, f))]),
+        b.add("LessOrEqual", [coord, b.const(np.array(length, f))])])],
+        to=onnx.TensorProto.FLOAT)
+    c0 = b.add("Max", [coord, b.const(np.array(0, f))])
+    low = b.add("Floor", [c0])
+    last = b.const(np.array(length - 1, f))
+    at_end = b.add("GreaterOrEqual", [low, last])
+    low = b.add("Where", [at_end, last, low])
+    c1 = b.add("Where", [at_end, last, c0])
+    high = b.add("Where", [at_end, last, b.add("Add", [low, b.const(np.array(1, f))])])
+    frac = b.add("Sub", [c1, low])
+    rest = b.add("Sub", [b.const(np.array(1, f)), frac])
+    rows = b.const(np.arange(length, dtype=f)[None, None, :])
+    minus1 = b.const(np.array([-1], np.int64))
+
+    def at(index: str) -> str:
+        hit = b.add("Equal", [b.add("Unsqueeze", [index, minus1]), rows])
+        return b.add("Cast", [hit], to=onnx.TensorProto.FLOAT)
+
+    weights = b.add("Add", [b.add("Mul", [at(low), b.add("Unsqueeze", [rest, minus1])]),
+                            b.add("Mul", [at(high), b.add("Unsqueeze", [frac, minus1])])])
+    weights = b.add("Mul", [weights, b.add("Unsqueeze", [valid, minus1])])
+    grouped = b.add("Reshape", [weights, b.const(np.array([-1, bins, ratio, length],
+                                                         np.int64))])
+    return b.add("ReduceSum", [grouped, b.const(np.array([2], np.int64))], keepdims=0)
+
+
+@lowers("RoiAlign")
+def lower_roi_align(ctx: LoweringContext, node: ir.Node) -> None:
+    """Average mode with a fixed sampling_ratio: bilinear sampling is separable, so
+    each roi's output is Ay @ X[batch] @ Ax^T / ratio^2 with per-axis weight matrices
+    computed from the rois at run time."""
+    x, rois, batch, out = node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0]
+    if x is None or rois is None or batch is None:
+        raise Unsupported("absent inputs")
+    attrs = node.attributes
+    if ctx.dtype(x) != np.float32:
+        raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
+    if attrs.get_string("mode", "avg") != "avg":
+        raise Unsupported("mode 'max'")
+    ratio = attrs.get_int("sampling_ratio", 0)
+    if ratio < 1:
+        raise Unsupported("sampling_ratio 0 (adaptive: the sample count depends on the rois)")
+    oh, ow = attrs.get_int("output_height", 1), attrs.get_int("output_width", 1)
+    scale = attrs.get_float("spatial_scale", 1.0)
+    half = attrs.get_string("coordinate_transformation_mode", "half_pixel") == "half_pixel"
+    _, _, height, width = ctx.shape(x)
+    f = np.float32
+    b = _Builder(_prefix(node))
+    boxes = b.add("Mul", [rois.name, b.const(np.array(scale, f))])
+    if half:
+        boxes = b.add("Sub", [boxes, b.const(np.array(0.5, f))])
+
+    def column(i: int) -> str:
+        return b.add("Slice", [boxes, b.const(np.array([i], np.int64)),
+                               b.const(np.array([i + 1], np.int64)),
+                               b.const(np.array([1], np.int64))])
+
+    x1, y1, x2, y2 = (column(i) for i in range(4))
+    sizes = [b.add("Sub", [y2, y1]), b.add("Sub", [x2, x1])]
+    if not half:
+        sizes = [b.add("Max", [s, b.const(np.array(1, f))]) for s in sizes]
+    ay = _roi_axis_weights(b, y1, sizes[0], oh, ratio, height)  # [R, oh, H]
+    ax = _roi_axis_weights(b, x1, sizes[1], ow, ratio, width)  # [R, ow, W]
+    one = b.const(np.array([1], np.int64))
+    picked = b.add("Gather", [x.name, b.add("Cast", [batch.name], to=onnx.TensorProto.INT64)],
+                   axis=0)  # [R, C, H, W]
+    rows = b.add("MatMul", [b.add("Unsqueeze", [ay, one]), picked])  # [R, C, oh, W]
+    pooled = b.add("MatMul", [rows, b.add("Unsqueeze", [b.add("Transpose", [ax],
+                                                               perm=[0, 2, 1]), one])])
+    b.add("Div", [pooled, b.const(np.array(ratio * ratio, f))], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

@@ -115,3 +115,19 @@ def test_tfidf_vectorizer(shape: tuple[int, ...], mode: str, lengths: tuple[int,
     rng = np.random.default_rng(len(shape) + skip)
     feeds = {"x": rng.integers(2, 9, shape).astype(np.int32)}
     check_against_ort(model, feeds=feeds)
+
+
+@pytest.mark.parametrize("coord", ["half_pixel", "output_half_pixel"])
+@pytest.mark.parametrize("ratio", [1, 2, 3])
+def test_roi_align_avg(coord: str, ratio: int) -> None:
+    node = helper.make_node("RoiAlign", ["x", "rois", "batch"], ["y"], output_height=3,
+                            output_width=4, sampling_ratio=ratio, spatial_scale=0.5,
+                            coordinate_transformation_mode=coord)
+    model = make_model([node], {"x": (F, (2, 3, 8, 9)), "rois": (F, (5, 4)),
+                                "batch": (I64, (5,))}, {"y": F}, opset=16)
+    rng = np.random.default_rng(ratio)
+    corner = rng.uniform(-3, 12, (5, 2))
+    rois = np.concatenate([corner, corner + rng.uniform(0.5, 12, (5, 2))], axis=1)
+    feeds = {"x": rng.standard_normal((2, 3, 8, 9)).astype(np.float32),
+             "rois": rois.astype(np.float32), "batch": rng.integers(0, 2, 5)}
+    check_against_ort(model, feeds=feeds)
