@@ -12,6 +12,8 @@
   and skip, placed (and weighted) by a constant matrix;
 - RoiAlign (avg, fixed sampling_ratio): per-axis bilinear weight matrices from
   the rois at run time, two MatMuls per roi;
+- DeformConv (2-D): GridSample at each kernel offset's shifted positions, the
+  mask, one MatMul with the weights;
 - Resize antialias / tf_crop_and_resize and MaxPool's Indices (called from
   their own lowerings).
 """
@@ -533,4 +535,78 @@ def lower_roi_align(ctx: LoweringContext, node: ir.Node) -> None:
     pooled = b.add("MatMul", [rows, b.add("Unsqueeze", [b.add("Transpose", [ax],
                                                                perm=[0, 2, 1]), one])])
     b.add("Div", [pooled, b.const(np.array(ratio * ratio, f))], out.name)
+    _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+
+
+@lowers("DeformConv")
+def lower_deform_conv(ctx: LoweringContext, node: ir.Node) -> None:
+    """2-D DeformConv: each kernel offset's samples taken by GridSample (bilinear,
+    zeros outside, align_corners) at the shifted positions, scaled by the mask, then
+    one MatMul with the weights as columns."""
+    x, w, offset, out = node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0]
+    bias = node.inputs[3] if len(node.inputs) > 3 else None
+    mask = node.inputs[4] if len(node.inputs) > 4 else None
+    if x is None or w is None or offset is None:
+        raise Unsupported("absent inputs")
+    if ctx.dtype(x) != np.float32:
+        raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
+    x_shape, w_shape, y_shape = ctx.shape(x), ctx.shape(w), ctx.shape(out)
+    if len(x_shape) != 4:
+        raise Unsupported(f"rank-{len(x_shape)} input (2-D only)")
+    attrs = node.attributes
+    if attrs.get_int("group", 1) != 1:
+        raise Unsupported("group > 1")
+    batch, channels, height, width = x_shape
+    if height < 2 or width < 2:
+        raise Unsupported("an input of height or width 1")
+    maps, kh, kw = w_shape[0], w_shape[2], w_shape[3]
+    groups = attrs.get_int("offset_group", 1)
+    if channels % groups:
+        raise Unsupported(f"offset_group {groups} does not divide {channels} channels")
+    strides = list(attrs.get_ints("strides", [1, 1]))
+    dilations = list(attrs.get_ints("dilations", [1, 1]))
+    pads = list(attrs.get_ints("pads", [0, 0, 0, 0]))
+    oh, ow = y_shape[2], y_shape[3]
+    k, f = kh * kw, np.float32
+    ka, kb = np.meshgrid(np.arange(kh), np.arange(kw), indexing="ij")
+    oi, oj = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    base_y = (oi[None] * strides[0] - pads[0] + ka.reshape(-1)[:, None, None] * dilations[0])
+    base_x = (oj[None] * strides[1] - pads[1] + kb.reshape(-1)[:, None, None] * dilations[1])
+    b = _Builder(_prefix(node))
+    i64 = np.int64
+    shifts = b.add("Reshape", [offset.name, b.const(np.array([batch, groups, k, 2, oh, ow],
+                                                             i64))])
+
+    def part(i: int) -> str:
+        piece = b.add("Gather", [shifts, b.const(np.array(i, i64))], axis=3)
+        return piece  # [N, G, K, oh, ow]
+
+    ys = b.add("Add", [part(0), b.const(base_y.astype(f)[None, None])])
+    xs = b.add("Add", [part(1), b.const(base_x.astype(f)[None, None])])
+
+    def normalized(c: str, length: int) -> str:
+        scaled = b.add("Mul", [c, b.const(np.array(2.0 / (length - 1), f))])
+        return b.add("Unsqueeze", [b.add("Sub", [scaled, b.const(np.array(1, f))]),
+                                   b.const(np.array([-1], i64))])
+
+    grid = b.add("Concat", [normalized(xs, width), normalized(ys, height)], axis=-1)
+    grid = b.add("Reshape", [grid, b.const(np.array([batch * groups, k * oh, ow, 2], i64))])
+    xg = b.add("Reshape", [x.name, b.const(np.array([batch * groups, channels // groups,
+                                                     height, width], i64))])
+    sampled = b.add("GridSample", [xg, grid], mode="bilinear", padding_mode="zeros",
+                    align_corners=1)
+    cols = b.add("Reshape", [sampled, b.const(np.array(
+        [batch, groups, channels // groups, k, oh * ow], i64))])
+    if mask is not None:
+        scale = b.add("Reshape", [mask.name, b.const(np.array([batch, groups, 1, k, oh * ow],
+                                                              i64))])
+        cols = b.add("Mul", [cols, scale])
+    cols = b.add("Reshape", [cols, b.const(np.array([batch, channels * k, oh * ow], i64))])
+    weights = b.add("Reshape", [w.name, b.const(np.array([maps, channels * k], i64))])
+    y = b.add("Reshape", [b.add("MatMul", [weights, cols]),
+                          b.const(np.array([batch, maps, oh, ow], i64))])
+    if bias is not None:
+        y = b.add("Add", [y, b.add("Reshape", [bias.name, b.const(np.array([1, maps, 1, 1],
+                                                                          i64))])])
+    b.add("Identity", [y], out.name)
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")

@@ -131,3 +131,33 @@ def test_roi_align_avg(coord: str, ratio: int) -> None:
     feeds = {"x": rng.standard_normal((2, 3, 8, 9)).astype(np.float32),
              "rois": rois.astype(np.float32), "batch": rng.integers(0, 2, 5)}
     check_against_ort(model, feeds=feeds)
+
+
+@pytest.mark.parametrize(("groups", "attrs", "with_mask"), [
+    (1, {}, False),
+    (2, {"strides": [2, 1], "pads": [1, 0, 1, 1], "dilations": [1, 2]}, True),
+    (1, {"pads": [1, 1, 1, 1]}, True),
+])
+def test_deform_conv(groups: int, attrs: dict[str, list[int]], with_mask: bool) -> None:
+    """Against ONNX's reference implementation (random offsets of a few pixels)."""
+    from onnx.reference import ReferenceEvaluator
+
+    x_shape, w_shape = (2, 4, 6, 7), (3, 4, 3, 2)
+    strides = attrs.get("strides", [1, 1])
+    dil = attrs.get("dilations", [1, 1])
+    pads = attrs.get("pads", [0, 0, 0, 0])
+    oh = (6 + pads[0] + pads[2] - dil[0] * 2 - 1) // strides[0] + 1
+    ow = (7 + pads[1] + pads[3] - dil[1] * 1 - 1) // strides[1] + 1
+    names = ["x", "w", "offset", "b"] + (["mask"] if with_mask else [])
+    node = helper.make_node("DeformConv", names, ["y"], kernel_shape=[3, 2],
+                            offset_group=groups, **attrs)
+    shapes = {"x": x_shape, "w": w_shape, "offset": (2, groups * 6 * 2, oh, ow), "b": (3,)}
+    if with_mask:
+        shapes["mask"] = (2, groups * 6, oh, ow)
+    model = make_model([node], {n: (F, s) for n, s in shapes.items()}, {"y": F}, opset=19)
+    rng = np.random.default_rng(groups + len(attrs))
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
+    feeds["offset"] *= 2
+    (ours,) = run_edgec(model, feeds)
+    (expected,) = ReferenceEvaluator(model).run(None, feeds)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
