@@ -96,13 +96,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calib", type=int, default=16)
-    parser.add_argument("--held-out", type=int, default=32)
+    parser.add_argument("--held-out", type=int, default=128)
+    parser.add_argument("--budget", type=float, default=0.999,
+                        help="also compile with this --accuracy-budget (0: skip)")
     args = parser.parse_args()
     console = Console(width=170)
     console.print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)")
     acc = Table(title="int8 accuracy and size (held-out smooth synthetic images)")
+    budget_cols = ("budget MB", "budget cos", "budget top-1", "kept float") if args.budget \
+        else ()
     for col in ("model", "fp32 MB", "int8 MB", "ratio", "edgec cos", "edgec top-1",
-                "ort int8 cos", "ort int8 top-1", "ort int8 MB"):
+                "ort int8 cos", "ort int8 top-1", "ort int8 MB", *budget_cols):
         acc.add_column(col, justify="left" if col == "model" else "right")
     lat = Table(title="latency, ms (medians, interleaved in one process)")
     for col in ("model", "threads", "edgec int8", "edgec fp32", "edgec fp32 AVX2", "ort fp32",
@@ -130,9 +134,19 @@ def main() -> None:
             ref = [ours_f.run(None, f)[0] for f in held]
             cos, top1 = agreement(ref, [ours_q.run(None, f)[0] for f in held])
             ocos, otop1 = agreement(ref, [ort_q.run(None, f)[0] for f in held])
+            budget: tuple[str, ...] = ()
+            if args.budget:
+                qb = compile_program(model, quantize="int8", calibration=calib,
+                                     accuracy_budget=args.budget,
+                                     quant_options=QuantOptions(progress=False))
+                ours_b = edgec.Session(qb.data)
+                bcos, btop1 = agreement(ref, [ours_b.run(None, f)[0] for f in held])
+                kept = len(getattr(qb.quant, "excluded", None) or [])
+                budget = (f"{len(qb.data) / 1e6:.2f}", f"{bcos:.5f}", f"{btop1:.3f}", str(kept))
             acc.add_row(name, f"{len(fp32.data) / 1e6:.2f}", f"{len(q8.data) / 1e6:.2f}",
                         f"{len(q8.data) / len(fp32.data):.3f}", f"{cos:.5f}", f"{top1:.3f}",
-                        f"{ocos:.5f}", f"{otop1:.3f}", f"{dst.stat().st_size / 1e6:.2f}")
+                        f"{ocos:.5f}", f"{otop1:.3f}", f"{dst.stat().st_size / 1e6:.2f}",
+                        *budget)
             feed = held[0]
             for threads in args.threads:
                 engines = {
