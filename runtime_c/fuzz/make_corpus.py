@@ -203,13 +203,6 @@ def pending_seeds() -> dict[str, Callable[[], onnx.ModelProto]]:
         {"y": F}, {"sc": np.array([1, 1, 2, 2], np.float32)})
     seeds["argmax"] = lambda: model(
         [n("ArgMax", ["x"], ["y"], axis=1)], {"x": (F, (3, 4))}, {"y": I64})
-    # one ATTENTION (edgec/passes/fuse_attention.py) with K's Transpose folded into it
-    seeds["attention"] = lambda: model(
-        [n("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), n("MatMul", ["q", "kt"], ["s"]),
-         n("Div", ["s", "c"], ["z"]), n("Add", ["z", "m"], ["zm"]),
-         n("Softmax", ["zm"], ["p"], axis=-1), n("MatMul", ["p", "v"], ["y"])],
-        {"q": (F, (1, 2, 3, 4)), "k": (F, (1, 2, 5, 4)), "v": (F, (1, 2, 5, 3)),
-         "m": (F, (1, 1, 1, 5))}, {"y": F}, {"c": np.array(2.0, np.float32)})
     return seeds
 
 
@@ -243,6 +236,28 @@ def variant_seeds() -> dict[str, tuple[Callable[[], onnx.ModelProto], dict[str, 
     }
 
 
+def inverted_residual_seed() -> bytes:
+    """INVERTED_RESIDUAL (edgec/passes/fuse_inverted_residual.py): a small block
+    (expand 1x1 -> Clip -> depthwise 3x3 stride 2 -> Clip -> project 1x1),
+    compiled with the pass's size rule off so that it fuses."""
+    import edgec.passes.fuse_inverted_residual as fir
+
+    clip = {"lo": np.array(0.0, np.float32), "hi": np.array(6.0, np.float32)}
+    block = model(
+        [n("Conv", ["x", "w1", "b1"], ["e"]), n("Clip", ["e", "lo", "hi"], ["ea"]),
+         n("Conv", ["ea", "wd"], ["d"], group=12, pads=[1, 1, 1, 1], strides=[2, 2]),
+         n("Clip", ["d", "lo", "hi"], ["da"]), n("Conv", ["da", "w3"], ["y"])],
+        {"x": (F, (1, 4, 7, 6))}, {"y": F},
+        {"w1": f32(12, 4, 1, 1), "b1": f32(12), "wd": f32(12, 1, 3, 3), "w3": f32(5, 12, 1, 1),
+         **clip})
+    saved = fir.MIN_EXPANDED_BYTES
+    fir.MIN_EXPANDED_BYTES = 0
+    try:
+        return edgec.compile(block)
+    finally:
+        fir.MIN_EXPANDED_BYTES = saved
+
+
 def write_corpus(out: Path, verbose: bool = True) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -263,6 +278,9 @@ def write_corpus(out: Path, verbose: bool = True) -> list[Path]:
         path = out / f"{name}.edgeb"
         path.write_bytes(data)
         written.append(path)
+    path = out / "inverted_residual.edgeb"
+    path.write_bytes(inverted_residual_seed())
+    written.append(path)
     return written
 
 
