@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Size gate of the C runtime, cross-built for AArch64 Linux (boards and phones).
 #
-#   cpu:  libedgec.so with all fp32 and int8 CPU kernels of the model families
-#         (elementwise, conv/gemm, pool/norm/reduce, data movement, int8)  <= 200 KiB
-#         The goal is 150 KiB; measured 190.3 KiB on 2026-11-26, so this limit
-#         stops growth until the kernels shrink (see bench/RESULTS.md).
+#   cpu:  libedgec.so with every fp32 and int8 CPU kernel the compiler emits for
+#         the model families: elementwise, conv/gemm, pool/norm/reduce, data
+#         movement, int8 (ops_quant.def) and the sparse kernels of pruned models
+#         (ops_sparse.def)                                            <= 166,000 bytes
+#         The goal (issue 7) is 150,000: reached on 2026-11-26 (149,912), then
+#         the fused INVERTED_RESIDUAL and ATTENTION kernels and the core's LOOP
+#         added 12 KiB. This limit holds the size where it is (162,208) until
+#         that is paid back (bench/RESULTS.md, "Runtime size (aarch64)").
 #   core: libedgec.so with no kernel (EDGEC_OPS_DEF = an empty list):
-#         loader, verifier, interpreter, arena, thread pool              <=  40 KiB
-#   full: every kernel (ops_all.def: also the conformance extras such as
-#         RNN/GRU/LSTM, DFT, GridSample, and the sparse kernels): printed, no limit
+#         loader, verifier, interpreter, arena, thread pool          <=  40,000 bytes
+#   full: every kernel (ops_all.def: also the conformance extras of ops_misc.def,
+#         opcodes 200-230: GatherElements/ScatterND/TopK/CumSum/..., RNN/GRU/LSTM,
+#         DFT, GridSample, inverse trigonometry, bitwise ops): printed, no limit.
+#         A model that uses those gets them from a selective build
+#         (edgec runtime build --for MODEL.edgeb) or the full build.
+#   cpu+eh: the cpu build with unwind tables (EDGEC_UNWIND_TABLES=ON): printed.
+#
+# KB is read as 1,000 bytes (the stricter reading; 150 KiB would be 153,600).
 #
 # What is measured: the shared library, stripped (strip --strip-all), file size.
 # Why the .so rather than a static link of edgec-run: the .so is what an app
@@ -21,19 +31,34 @@
 # How it is built (the gate's build, not the default one):
 #   - CMAKE_BUILD_TYPE=MinSizeRel (-Os): what a size-sensitive app builds;
 #     Release (-O3) is about twice as large because of unrolled/vectorized loops.
+#   - EDGEC_UNWIND_TABLES=OFF (-fno-asynchronous-unwind-tables): no .eh_frame,
+#     about a tenth of the library. The runtime calls no user code, so nothing
+#     unwinds through it to work; what it costs is on-device backtraces through
+#     it (debuggers, crash reporters), which then need frame records or the
+#     unstripped -g build. The cpu+eh line shows the size with the tables.
 #   - -ffunction-sections -fdata-sections + --gc-sections (the CMakeLists default).
 #   - linked with -z max-page-size=4096 -z noseparate-code: GNU ld's AArch64 default
 #     aligns the segments to 64 KiB pages, which pads the file with up to ~64 KiB
 #     of zeros that say nothing about our code; 4 KiB pages measure code + data.
+#     Even so, ld ends the RELRO region on a page boundary, so the file holds
+#     up to 4 KiB of zeros before the data segment and its size moves in 4 KiB
+#     steps: what decides the step is code + read-only data + relocated data.
+# The same library: edgec runtime build --target aarch64-linux-gnu --build-type
+# MinSizeRel -D EDGEC_UNWIND_TABLES=OFF --ops ... --strip.
 #
-# Limits in bytes can be overridden: EDGEC_SIZE_LIMIT_FULL, EDGEC_SIZE_LIMIT_CORE.
+# Usage: ci/size_gate.sh [--map]   (--map: also where the bytes of the cpu build
+# go, per object file, from the linker's map: code, read-only data, relocated
+# data; and its 25 largest symbols)
+# Limits in bytes can be overridden: EDGEC_SIZE_LIMIT_CPU, EDGEC_SIZE_LIMIT_CORE.
 # Needs cmake and Debian's gcc-aarch64-linux-gnu (installed here when missing and
 # run as root). Exit status 1 when a limit is exceeded, 2 when it cannot build.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-limit_full="${EDGEC_SIZE_LIMIT_FULL:-$((200 * 1024))}"
-limit_core="${EDGEC_SIZE_LIMIT_CORE:-$((40 * 1024))}"
+limit_cpu="${EDGEC_SIZE_LIMIT_CPU:-${EDGEC_SIZE_LIMIT_FULL:-166000}}"
+limit_core="${EDGEC_SIZE_LIMIT_CORE:-40000}"
 prefix=aarch64-linux-gnu-
+show_map=0
+if [ "${1:-}" = --map ]; then show_map=1; fi
 
 if ! command -v "${prefix}gcc" >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -44,7 +69,7 @@ if ! command -v "${prefix}gcc" >/dev/null; then
       true
   fi
 fi
-for tool in cmake "${prefix}gcc" "${prefix}strip" "${prefix}size" "${prefix}nm"; do
+for tool in cmake "${prefix}gcc" "${prefix}strip" "${prefix}size" "${prefix}nm" "${prefix}readelf"; do
   if ! command -v "$tool" >/dev/null; then
     echo "size gate: $tool not found (apt-get install cmake gcc-aarch64-linux-gnu)" >&2
     exit 2
@@ -56,16 +81,17 @@ if command -v ninja >/dev/null; then generator=(-G Ninja); fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 printf '/* no kernels: the core alone */\n' >"$work/ops_none.def"
-for family in elementwise conv pool_norm tensor quant; do
+for family in elementwise conv pool_norm tensor quant sparse; do
   printf '#include "kernels/ops_%s.def"\n' "$family"
 done >"$work/ops_cpu.def"
 
-# build NAME OPS_DEF: configure (again) and build libedgec.so, keep a stripped copy.
+# build NAME OPS_DEF UNWIND: configure (again) and build libedgec.so, keep a stripped copy.
 build() {
   if ! cmake -S "$root/runtime_c" -B "$work/build" "${generator[@]}" \
       -DCMAKE_TOOLCHAIN_FILE="$root/targets/cmake/aarch64-linux-gnu.cmake" \
       -DCMAKE_BUILD_TYPE=MinSizeRel -DEDGEC_TOOLS=OFF -DEDGEC_OPS_DEF="$2" \
-      "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code" \
+      -DEDGEC_UNWIND_TABLES="$3" \
+      "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code -Wl,-Map=$work/$1.map" \
       >"$work/$1.log" 2>&1 ||
     ! cmake --build "$work/build" --target edgec_runtime >>"$work/$1.log" 2>&1; then
     tail -n 40 "$work/$1.log" >&2
@@ -76,29 +102,87 @@ build() {
   "${prefix}strip" --strip-all -o "$work/$1.stripped.so" "$work/$1.so"
 }
 
-build full ""
-build cpu "$work/ops_cpu.def"
-build core "$work/ops_none.def"
+build full "" OFF
+build cpu_eh "$work/ops_cpu.def" ON
+build cpu "$work/ops_cpu.def" OFF
+build core "$work/ops_none.def" OFF
 
 status=0
 check() { # NAME LIMIT (0: no limit, printed only)
   local size
   size=$(stat -c %s "$work/$1.stripped.so")
-  local verdict=ok
-  if [ "$2" -eq 0 ]; then verdict="no limit"; elif [ "$size" -gt "$2" ]; then verdict=FAIL; status=1; fi
+  local verdict=ok limit="no limit"
+  if [ "$2" -eq 0 ]; then
+    verdict="printed"
+  else
+    limit=$(printf 'limit %7d' "$2")
+    if [ "$size" -gt "$2" ]; then verdict=FAIL; status=1; fi
+  fi
   local sections
   sections=$("${prefix}size" "$work/$1.stripped.so" | awk 'NR==2 {print "text " $1 ", data " $2 ", bss " $3}')
-  printf '%-4s libedgec.so stripped: %7d bytes (%6.1f KiB), limit %6.1f KiB: %s  [%s]\n' \
-    "$1" "$size" "$(awk "BEGIN {print $size / 1024}")" "$(awk "BEGIN {print $2 / 1024}")" \
-    "$verdict" "$sections"
+  printf '%-6s libedgec.so stripped: %7d bytes (%6.1f KiB), %-13s: %-7s [%s]\n' \
+    "${1/_/+}" "$size" "$(awk "BEGIN {print $size / 1024}")" "$limit" "$verdict" "$sections"
   if [ "$verdict" = FAIL ]; then
     echo "  largest symbols of the $1 build:"
     "${prefix}nm" --size-sort --radix=d -S "$work/$1.so" | tail -n 15 |
       awk '{printf "    %7d  %s\n", $2, $4}'
   fi
 }
-echo "runtime size gate: aarch64-linux-gnu, MinSizeRel (-Os), gc-sections, 4 KiB pages"
-check cpu "$limit_full"
+
+# Bytes per object file in the linked library (after --gc-sections), from the
+# map: .text, .rodata (with the string literals), .data.rel.ro + .data (tables
+# of pointers, each also costing a 24-byte dynamic relocation), .eh_frame.
+by_object() {
+  awk '
+    function hex(h, i, v) {
+      h = tolower(h); sub(/^0x/, "", h); v = 0
+      for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+      return v
+    }
+    /^Linker script and memory map/ { on = 1; next }
+    !on { next }
+    /^\.[A-Za-z_.]+/ { split($1, a, " "); out = a[1] }
+    function add(sz, f) {
+      n = f; sub(/.*CMakeFiles\/edgec_objects\.dir\/src\//, "", n); sub(/\.c\.o$/, "", n)
+      if (n == f) { sub(/.*\//, "", n); n = "(toolchain)" n }
+      k = out; if (k == ".data") k = ".data.rel.ro"
+      if (k != ".text" && k != ".rodata" && k != ".data.rel.ro" && k != ".eh_frame") return
+      s[n, k] += sz; tot[n] += sz; all[k] += sz; sum += sz
+    }
+    pend && /^[ \t]+0x[0-9a-f]+[ \t]+0x[0-9a-f]+[ \t]+[^ \t]+$/ { add(hex($2), $3); pend = 0; next }
+    { pend = 0 }
+    /^ \.[^ \t]+[ \t]+0x[0-9a-f]+[ \t]+0x[0-9a-f]+[ \t]+[^ \t]+$/ { add(hex($3), $4); next }
+    /^ \.[^ \t]+$/ { pend = 1 }
+    END {
+      printf "    %-30s %7s %7s %7s %7s %7s\n", "object", "total", "text", "rodata", "relro", "eh"
+      for (n in tot) printf "    %-30s %7d %7d %7d %7d %7d\n", n, tot[n], s[n, ".text"],
+        s[n, ".rodata"], s[n, ".data.rel.ro"], s[n, ".eh_frame"] | "sort -k2,2nr"
+      close("sort -k2,2nr")
+      printf "    %-30s %7d %7d %7d %7d %7d\n", "(all)", sum, all[".text"], all[".rodata"],
+        all[".data.rel.ro"], all[".eh_frame"]
+    }' "$1"
+}
+
+echo "runtime size gate: aarch64-linux-gnu, MinSizeRel (-Os), no unwind tables, gc-sections, 4 KiB pages"
+check cpu "$limit_cpu"
 check core "$limit_core"
 check full 0
+check cpu_eh 0
+if [ "$show_map" = 1 ]; then
+  echo "cpu build, bytes per object file (linker map; the rest of the file is the dynamic"
+  echo "symbol table, relocations, PLT/GOT, headers and page padding):"
+  by_object "$work/cpu.map"
+  "${prefix}readelf" -SW "$work/cpu.stripped.so" | awk '
+    function hex(h, i, v) {
+      h = tolower(h); v = 0
+      for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+      return v
+    }
+    { sub(/^ *\[ *[0-9]+\] */, "") }
+    $1 ~ /^\.(rela\.dyn|rela\.plt|dynsym|dynstr|plt|got|got\.plt|eh_frame|eh_frame_hdr)$/ {
+      printf "    %-30s %7d\n", $1, hex($5) }'
+  echo "  largest symbols of the cpu build:"
+  "${prefix}nm" --size-sort --radix=d -S "$work/cpu.so" | tail -n 25 |
+    awk '{printf "    %7d  %s %s\n", $2, $3, $4}'
+fi
 exit "$status"

@@ -63,9 +63,10 @@ size_t ec_dtype_size(ec_dtype dtype) {
 }
 
 const char *ec_dtype_name(ec_dtype dtype) {
-  static const char *names[] = {"float32", "float16", "int8",   "uint8",  "int32",
-                                "int64",   "bool",    "float64", "int16", "uint16",
-                                "uint32",  "uint64",  "bfloat16"};
+  /* an array of arrays, not of pointers: no dynamic relocation each */
+  static const char names[][9] = {"float32", "float16", "int8",   "uint8",  "int32",
+                                  "int64",   "bool",    "float64", "int16", "uint16",
+                                  "uint32",  "uint64",  "bfloat16"};
   return (unsigned)dtype < sizeof names / sizeof names[0] ? names[dtype] : "?";
 }
 

@@ -29,7 +29,7 @@ static ec_status prepare_batch_norm(ec_node *n) {
   ec_status st = ec_check_arity(n, 5, 5, 1);
   if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
-  static const char *const names[5] = {"input", "scale", "bias", "mean", "variance"};
+  static const char names[5][9] = {"input", "scale", "bias", "mean", "variance"};
   for (int i = 0; i < 5 && st == EC_OK; i++)
     st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, names[i]);
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");

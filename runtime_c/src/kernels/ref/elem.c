@@ -73,3 +73,23 @@ void ec_store_f64(ec_dtype dt, void *p, int64_t i, double v) {
   }
   ec_store_bits(dt, p, i, r);
 }
+
+uint16_t ec_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof x);
+  const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+  const uint32_t a = x & 0x7fffffffu;
+  if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x38800000u && a < 0x47800000u)
+    return (uint16_t)(sign | ((a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13));
+  const int32_t e = (int32_t)(a >> 23) - 127;
+  const uint32_t m = a & 0x7fffffu;
+  if (e > 15) return (uint16_t)(sign | 0x7c00u);
+  const int32_t shift = -(e + 1); /* subnormal half: round(|f| * 2^24) */
+  if (shift > 24) return sign;
+  const uint32_t full = m | 0x800000u;
+  uint32_t q = full >> shift;
+  const uint32_t rem = full & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (q & 1u))) q++;
+  return (uint16_t)(sign | q);
+}

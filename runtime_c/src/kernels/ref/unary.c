@@ -1,11 +1,12 @@
-/* Elementwise unary ops on float32 and float16 (computed in float32),
- * float64 (in double) and bfloat16 (in double, through one loop over elem.h
- * for both), Not on
- * bool, BitwiseNot on the integer dtypes, IsNaN/IsInf from floats to bool.
- * Scalar parameters come from UnaryOptions: LeakyRelu/Elu alpha, Clip
- * [alpha, beta], HardSigmoid alpha/beta, Selu alpha/gamma(beta), Gelu
- * approximate; IsInf's detect_negative/detect_positive from AxisOptions.flags
- * bits 0 and 1. */
+/* Elementwise unary ops on float32, float16 (computed in float32), float64
+ * and bfloat16 (computed in double); Not on bool, BitwiseNot on the integer
+ * dtypes, IsNaN/IsInf from floats to bool. Scalar parameters come from
+ * UnaryOptions: LeakyRelu/Elu alpha, Clip [alpha, beta], HardSigmoid
+ * alpha/beta, Selu alpha/gamma(beta), Gelu approximate; IsInf's
+ * detect_negative/detect_positive from AxisOptions.flags bits 0 and 1.
+ * One float32 function holds a loop per op (picked once per call); float16
+ * runs it on chunks converted to float32; float64 and bfloat16 take one loop
+ * over elem.h with the op picked per element. */
 #include <math.h>
 #include <string.h>
 
@@ -15,26 +16,18 @@
 
 #define GRAIN 16384
 
-typedef struct unary_ctx unary_ctx;
-typedef double (*unary_dbl_fn)(double v, const unary_ctx *c);
-struct unary_ctx {
+typedef struct unary_ctx {
   const void *x;
   void *y;
   float alpha, beta;
   bool approximate;
+  uint16_t opcode;
   ec_dtype dt;
-  unary_dbl_fn fn; /* the op in double: float64, bfloat16 */
-};
+  ec_range_fn f32;                              /* the float32 loops of the op's list */
+  double (*dbl)(const struct unary_ctx *, double); /* the op in double */
+} unary_ctx;
 
-typedef struct unary_params {
-  ec_range_fn range; /* the loop for the input dtype */
-  unary_dbl_fn dbl;
-} unary_params;
-
-static void wide_range(void *vc, int64_t b, int64_t e, int32_t thread);
-
-/* One op's loops: float32, float16, and the op in double for wide_range. */
-static ec_status prepare_unary(ec_node *n, ec_range_fn f32, ec_range_fn f16, unary_dbl_fn dbl) {
+static ec_status prepare_unary(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   if (st == EC_OK && !ec_dtype_is_float(n->tin[0]->dtype))
     st = ec_node_error(n, EC_ERR_DTYPE, "%s input, expected a float dtype",
@@ -43,20 +36,7 @@ static ec_status prepare_unary(ec_node *n, ec_range_fn f32, ec_range_fn f16, una
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
   if (st == EC_OK && n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_UNARYOPTIONS)
     st = ec_node_error(n, EC_ERR_FORMAT, "options are not UnaryOptions");
-  if (st == EC_OK) st = ec_alloc_params(n, sizeof(unary_params));
-  if (st != EC_OK) return st;
-  unary_params *p = n->params;
-  const ec_dtype dt = n->tin[0]->dtype;
-  p->range = dt == EC_FLOAT32 ? f32 : dt == EC_FLOAT16 ? f16 : wide_range;
-  p->dbl = dbl;
-  return EC_OK;
-}
-
-static void eval_unary(const ec_node *n, const ec_exec *ex) {
-  const unary_params *p = n->params;
-  unary_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]], n->opt.u.unary.alpha,
-                 n->opt.u.unary.beta, n->opt.u.unary.approximate, n->tin[0]->dtype, p->dbl};
-  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, p->range, &c);
+  return st;
 }
 
 static float gelu(float v, bool approximate) {
@@ -80,84 +60,138 @@ static double gelu_d(double v, bool approximate) {
 
 static double softplus_d(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
 
-static void wide_range(void *vc, int64_t b, int64_t e, int32_t thread) {
+/* The unary ops: X(kernel name, OPCODE suffix, the op in float of v
+ * (float32, float16), the same in double (float64, bfloat16)); alpha, beta
+ * and c are in scope. */
+#define UNARY_OPS(X)                                                          \
+X(sqrt, SQRT, sqrtf(v), sqrt(v))                                              \
+X(exp, EXP, expf(v), exp(v))                                                  \
+X(log, LOG, logf(v), log(v))                                                  \
+X(neg, NEG, -v, -v)                                                           \
+X(abs, ABS, fabsf(v), fabs(v))                                                \
+X(reciprocal, RECIPROCAL, 1.0f / v, 1.0 / v)                                  \
+X(relu, RELU, v > 0 ? v : 0.0f, v > 0 ? v : 0.0)                              \
+X(leaky_relu, LEAKY_RELU, v >= 0 ? v : alpha * v, v >= 0 ? v : alpha * v)     \
+X(clip, CLIP, fminf(fmaxf(v, alpha), beta), fmin(fmax(v, alpha), beta))      \
+X(sigmoid, SIGMOID, 1.0f / (1.0f + expf(-v)), 1.0 / (1.0 + exp(-v)))          \
+X(tanh, TANH, tanhf(v), tanh(v))                                              \
+X(hard_sigmoid, HARD_SIGMOID, fmaxf(0.0f, fminf(1.0f, alpha * v + beta)),     \
+  fmax(0.0, fmin(1.0, alpha * v + beta)))                                     \
+X(hard_swish, HARD_SWISH, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)),      \
+  v * fmax(0.0, fmin(1.0, v / 6.0 + 0.5)))                                    \
+X(gelu, GELU, gelu(v, c->approximate), gelu_d(v, c->approximate))             \
+X(erf, ERF, erff(v), erf(v))                                                  \
+X(softplus, SOFTPLUS, softplus(v), softplus_d(v))                             \
+X(elu, ELU, v >= 0 ? v : alpha * (expf(v) - 1.0f),                            \
+  v >= 0 ? v : alpha * (exp(v) - 1.0))                                        \
+X(selu, SELU, v > 0 ? beta * v : beta * alpha * (expf(v) - 1.0f),             \
+  v > 0 ? beta * v : beta * alpha * (exp(v) - 1.0))                           \
+X(floor, FLOOR, floorf(v), floor(v))                                          \
+X(ceil, CEIL, ceilf(v), ceil(v))                                              \
+/* ties to even under the default rounding mode */                            \
+X(round, ROUND, nearbyintf(v), nearbyint(v))                                  \
+X(sin, SIN, sinf(v), sin(v))                                                  \
+X(cos, COS, cosf(v), cos(v))                                                  \
+X(sign, SIGN, (float)((v > 0) - (v < 0)), (double)((v > 0) - (v < 0)))        \
+X(softsign, SOFTSIGN, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))             \
+X(mish, MISH, v * tanhf(softplus(v)), v * tanh(softplus_d(v)))
+
+/* The trigonometry of ops_misc.def (the conformance extras): a second list,
+ * with loops of its own, so that a build without those kernels drops their
+ * code and the libm functions it calls. */
+#define TRIG_OPS(X)                                                           \
+X(acos, ACOS, acosf(v), acos(v))                                              \
+X(acosh, ACOSH, acoshf(v), acosh(v))                                          \
+X(asin, ASIN, asinf(v), asin(v))                                              \
+X(asinh, ASINH, asinhf(v), asinh(v))                                          \
+X(atan, ATAN, atanf(v), atan(v))                                              \
+X(atanh, ATANH, atanhf(v), atanh(v))                                          \
+X(cosh, COSH, coshf(v), cosh(v))                                              \
+X(sinh, SINH, sinhf(v), sinh(v))                                              \
+X(tan, TAN, tanf(v), tan(v))
+
+/* float32 [b, e) of the ops of LIST: one loop per op, the op picked once
+ * per call; and the op in double. */
+#define LOOPS(FN, DBL, LIST)                                                  \
+  static void FN(void *vc, int64_t b, int64_t e, int32_t thread) {            \
+    (void)thread;                                                             \
+    const unary_ctx *c = vc;                                                  \
+    const float *x = c->x;                                                    \
+    float *y = c->y;                                                          \
+    const float alpha = c->alpha, beta = c->beta;                             \
+    (void)alpha;                                                              \
+    (void)beta;                                                               \
+    switch (c->opcode) {                                                      \
+      LIST(F32_CASE)                                                          \
+      default: break; /* the kernels of LIST are all above */                 \
+    }                                                                         \
+  }                                                                           \
+  static double DBL(const unary_ctx *c, double v) {                           \
+    const double alpha = c->alpha, beta = c->beta;                            \
+    (void)alpha;                                                              \
+    (void)beta;                                                               \
+    switch (c->opcode) {                                                      \
+      LIST(DBL_CASE)                                                          \
+      default: return v;                                                      \
+    }                                                                         \
+  }
+#define F32_CASE(NAME, CODE, EXPR, DEXPR)                                     \
+  case EC_FB_OPCODE_##CODE:                                                   \
+    for (int64_t i = b; i < e; i++) {                                         \
+      const float v = x[i];                                                   \
+      y[i] = EXPR;                                                            \
+    }                                                                         \
+    break;
+#define DBL_CASE(NAME, CODE, EXPR, DEXPR) \
+  case EC_FB_OPCODE_##CODE: return DEXPR;
+
+LOOPS(range_f32, dbl_op, UNARY_OPS)
+LOOPS(trig_f32, trig_dbl, TRIG_OPS)
+
+/* float16: a chunk at a time converted to float32, through the float32
+ * loop and back (the same float32 arithmetic as a float16 loop per op). */
+static void range_f16(void *vc, int64_t b, int64_t e, int32_t thread) {
+  const unary_ctx *h = vc;
+  const uint16_t *x = h->x;
+  uint16_t *y = h->y;
+  float buf[256];
+  unary_ctx c = *h;
+  c.x = buf;
+  c.y = buf;
+  for (; b < e; b += 256) {
+    const int64_t len = e - b < 256 ? e - b : 256;
+    for (int64_t i = 0; i < len; i++) buf[i] = ec_f16_to_f32(x[b + i]);
+    h->f32(&c, 0, len, thread);
+    for (int64_t i = 0; i < len; i++) y[b + i] = ec_f32_to_f16(buf[i]);
+  }
+}
+
+/* float64 and bfloat16: the op in double, picked per element. */
+static void range_wide(void *vc, int64_t b, int64_t e, int32_t thread) {
   (void)thread;
   const unary_ctx *c = vc;
   for (int64_t i = b; i < e; i++)
-    ec_store_f64(c->dt, c->y, i, c->fn(ec_load_f64(c->dt, c->x, i), c));
+    ec_store_f64(c->dt, c->y, i, c->dbl(c, ec_load_f64(c->dt, c->x, i)));
 }
 
-#define UNARY_RANGE(FN, T, LOAD, STORE, EXPR)                                \
-  static void FN(void *vc, int64_t b, int64_t e, int32_t thread) {           \
-    (void)thread;                                                            \
-    const unary_ctx *c = vc;                                                 \
-    const T *x = c->x;                                                       \
-    T *y = c->y;                                                             \
-    const float alpha = c->alpha, beta = c->beta;                            \
-    (void)alpha;                                                             \
-    (void)beta;                                                              \
-    for (int64_t i = b; i < e; i++) {                                        \
-      const float v = LOAD(x[i]);                                            \
-      y[i] = STORE(EXPR);                                                    \
-    }                                                                        \
-  }
+static void run(const ec_node *n, const ec_exec *ex, ec_range_fn f32,
+                double (*dbl)(const unary_ctx *, double)) {
+  const ec_dtype dt = n->tin[0]->dtype;
+  unary_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]], n->opt.u.unary.alpha,
+                 n->opt.u.unary.beta, n->opt.u.unary.approximate, n->opcode, dt, f32, dbl};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN,
+                  dt == EC_FLOAT32 ? f32 : dt == EC_FLOAT16 ? range_f16 : range_wide, &c);
+}
 
-#define F32_ID(v) (v)
-/* EXPR: in float, of v (float); DEXPR: the same in double (v double). */
-#define UNARY(NAME, EXPR, DEXPR)                                             \
-  UNARY_RANGE(range_##NAME, float, F32_ID, F32_ID, EXPR)                     \
-  UNARY_RANGE(range_##NAME##_f16, uint16_t, ec_f16_to_f32, ec_f32_to_f16,    \
-              EXPR)                                                          \
-  static double dbl_##NAME(double v, const unary_ctx *c) {                   \
-    const double alpha = c->alpha, beta = c->beta;                           \
-    (void)alpha;                                                             \
-    (void)beta;                                                              \
-    return DEXPR;                                                            \
-  }                                                                          \
-  static ec_status prepare_##NAME(ec_node *n) {                             \
-    return prepare_unary(n, range_##NAME, range_##NAME##_f16, dbl_##NAME);   \
-  }                                                                          \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_##NAME, eval_unary};
+static void eval_unary(const ec_node *n, const ec_exec *ex) { run(n, ex, range_f32, dbl_op); }
+static void eval_trig(const ec_node *n, const ec_exec *ex) { run(n, ex, trig_f32, trig_dbl); }
 
-UNARY(sqrt, sqrtf(v), sqrt(v))
-UNARY(exp, expf(v), exp(v))
-UNARY(log, logf(v), log(v))
-UNARY(neg, -v, -v)
-UNARY(abs, fabsf(v), fabs(v))
-UNARY(reciprocal, 1.0f / v, 1.0 / v)
-UNARY(relu, v > 0 ? v : 0.0f, v > 0 ? v : 0.0)
-UNARY(leaky_relu, v >= 0 ? v : alpha * v, v >= 0 ? v : alpha * v)
-UNARY(clip, fminf(fmaxf(v, alpha), beta), fmin(fmax(v, alpha), beta))
-UNARY(sigmoid, 1.0f / (1.0f + expf(-v)), 1.0 / (1.0 + exp(-v)))
-UNARY(tanh, tanhf(v), tanh(v))
-UNARY(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, alpha * v + beta)),
-      fmax(0.0, fmin(1.0, alpha * v + beta)))
-UNARY(hard_swish, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)),
-      v * fmax(0.0, fmin(1.0, v / 6.0 + 0.5)))
-UNARY(gelu, gelu(v, c->approximate), gelu_d(v, c->approximate))
-UNARY(erf, erff(v), erf(v))
-UNARY(softplus, softplus(v), softplus_d(v))
-UNARY(elu, v >= 0 ? v : alpha * (expf(v) - 1.0f), v >= 0 ? v : alpha * (exp(v) - 1.0))
-UNARY(selu, v > 0 ? beta * v : beta * alpha * (expf(v) - 1.0f),
-      v > 0 ? beta * v : beta * alpha * (exp(v) - 1.0))
-UNARY(floor, floorf(v), floor(v))
-UNARY(ceil, ceilf(v), ceil(v))
-/* ties to even under the default rounding mode */
-UNARY(round, nearbyintf(v), nearbyint(v))
-UNARY(sin, sinf(v), sin(v))
-UNARY(cos, cosf(v), cos(v))
-UNARY(sign, (float)((v > 0) - (v < 0)), (double)((v > 0) - (v < 0)))
-UNARY(softsign, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))
-UNARY(mish, v * tanhf(softplus(v)), v * tanh(softplus_d(v)))
-UNARY(acos, acosf(v), acos(v))
-UNARY(acosh, acoshf(v), acosh(v))
-UNARY(asin, asinf(v), asin(v))
-UNARY(asinh, asinhf(v), asinh(v))
-UNARY(atan, atanf(v), atan(v))
-UNARY(atanh, atanhf(v), atanh(v))
-UNARY(cosh, coshf(v), cosh(v))
-UNARY(sinh, sinhf(v), sinh(v))
-UNARY(tan, tanf(v), tan(v))
+#define X_KERNEL(NAME, CODE, EXPR, DEXPR) \
+  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_unary, eval_unary};
+#define X_TRIG_KERNEL(NAME, CODE, EXPR, DEXPR) \
+  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_unary, eval_trig};
+UNARY_OPS(X_KERNEL)
+TRIG_OPS(X_TRIG_KERNEL)
 
 /* ---- Not (bool) and Copy (any dtype) ----------------------------------- */
 

@@ -20,48 +20,45 @@ typedef struct where_ctx {
   const ec_bcast *b;
   const uint8_t *c, *x, *y;
   uint8_t *z;
+  int64_t es; /* bytes per element: 1, 2, 4 or 8 */
 } where_ctx;
 
-#define WHERE_RANGE(NAME, ES)                                                   \
-  static void NAME(void *vc, int64_t begin, int64_t end, int32_t thread) {     \
-    (void)thread;                                                               \
-    const where_ctx *w = vc;                                                    \
-    const ec_bcast *bc = w->b;                                                  \
-    ec_bcast_iter it;                                                           \
-    ec_bcast_seek(bc, begin, &it);                                              \
-    const int32_t k = bc->rank - 1;                                             \
-    const int64_t last = bc->shape[k];                                          \
-    const int64_t sc = bc->stride[0][k], sx = bc->stride[1][k] * (ES);          \
-    const int64_t sy = bc->stride[2][k] * (ES);                                 \
-    while (begin < end) {                                                       \
-      int64_t len = last - it.idx[k];                                           \
-      if (len > end - begin) len = end - begin;                                 \
-      const uint8_t *cp = w->c + it.off[0];                                     \
-      const uint8_t *xp = w->x + it.off[1] * (ES), *yp = w->y + it.off[2] * (ES); \
-      uint8_t *zp = w->z + begin * (ES);                                        \
-      for (int64_t i = 0; i < len; i++)                                         \
-        memcpy(zp + i * (ES), cp[i * sc] ? xp + i * sx : yp + i * sy, (ES));    \
-      begin += len;                                                             \
-      if (begin < end) ec_bcast_advance(bc, len, &it);                          \
-    }                                                                           \
-  }
+/* One row: the element size picked once per row, a loop each. */
+#define WHERE_LOOP(ES)                                                         \
+  for (int64_t i = 0; i < len; i++)                                            \
+    memcpy(zp + i * (ES), cp[i * sc] ? xp + i * sx * (ES) : yp + i * sy * (ES), (ES)); \
+  break;
 
-WHERE_RANGE(where_1, 1)
-WHERE_RANGE(where_2, 2)
-WHERE_RANGE(where_4, 4)
-WHERE_RANGE(where_8, 8)
+static void where_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const where_ctx *w = vc;
+  const ec_bcast *bc = w->b;
+  const int64_t es = w->es;
+  ec_bcast_iter it;
+  ec_bcast_seek(bc, begin, &it);
+  const int32_t k = bc->rank - 1;
+  const int64_t sc = bc->stride[0][k], sx = bc->stride[1][k], sy = bc->stride[2][k];
+  while (begin < end) {
+    int64_t len = bc->shape[k] - it.idx[k];
+    if (len > end - begin) len = end - begin;
+    const uint8_t *cp = w->c + it.off[0];
+    const uint8_t *xp = w->x + it.off[1] * es, *yp = w->y + it.off[2] * es;
+    uint8_t *zp = w->z + begin * es;
+    switch (es) {
+      case 1: WHERE_LOOP(1)
+      case 2: WHERE_LOOP(2)
+      case 8: WHERE_LOOP(8)
+      default: WHERE_LOOP(4)
+    }
+    begin += len;
+    if (begin < end) ec_bcast_advance(bc, len, &it);
+  }
+}
 
 static void eval_where(const ec_node *n, const ec_exec *ex) {
   where_ctx w = {n->params, ex->data[n->in[0]], ex->data[n->in[1]], ex->data[n->in[2]],
-                 ex->data[n->out[0]]};
-  ec_range_fn fn = where_4;
-  switch (ec_dtype_size(n->tout[0]->dtype)) {
-    case 1: fn = where_1; break;
-    case 2: fn = where_2; break;
-    case 8: fn = where_8; break;
-    default: break;
-  }
-  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, fn, &w);
+                 ex->data[n->out[0]], (int64_t)ec_dtype_size(n->tout[0]->dtype)};
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, where_range, &w);
 }
 
 const ec_kernel ec_kernel_where = {"where", prepare_where, eval_where};
