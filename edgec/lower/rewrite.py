@@ -368,6 +368,13 @@ def resize_by_matrices(ctx: LoweringContext, node: ir.Node) -> None:
         return np.asarray(data).reshape(-1) if np.asarray(data).size else None
 
     roi, scales, sizes = given(1), given(2), given(3)
+    if roi is None and node.attributes.get_string("coordinate_transformation_mode",
+                                                  "") == "tf_crop_and_resize":
+        raise Unsupported("tf_crop_and_resize without a roi")
+    if roi is not None and len(roi) != 2 * len(axes):
+        raise Unsupported(f"{len(roi)} roi values for {len(axes)} axes")
+    if (scales is None) == (sizes is None):
+        raise Unsupported("needs constant scales or sizes (one of them)")
     keep = ("mode", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
             "antialias", "nearest_mode")
     attrs = {k: node.attributes[k].value for k in keep if k in node.attributes}
@@ -380,7 +387,10 @@ def resize_by_matrices(ctx: LoweringContext, node: ir.Node) -> None:
         crop = (float(roi[i]), float(roi[len(axes) + i])) if roi is not None else None
         if crop is None and (size == in_shape[a] or scale == 1.0):
             continue
-        matrix, outside = _resize_axis_matrix(in_shape[a], attrs, crop, scale, size)
+        try:
+            matrix, outside = _resize_axis_matrix(in_shape[a], attrs, crop, scale, size)
+        except (ValueError, RuntimeError) as exc:
+            raise Unsupported(f"axis {a}: {exc}") from None
         if matrix.shape[1] != out_shape[a]:
             raise Unsupported(f"axis {a}: {matrix.shape[1]} outputs, the graph says "
                               f"{out_shape[a]}")
