@@ -281,7 +281,10 @@ def _reinfer(model: ir.Model) -> ir.Model:
     proto = ir.to_proto(model)
     del proto.graph.value_info[:]  # the first inference's guesses (symbolic dims) go
     weights = _detach_weights(proto)
-    proto = _infer_shapes(proto)
+    try:
+        proto = _infer_shapes(proto)
+    except EdgecError:
+        return model  # no better than the first pass: lowering names what stays unshaped
     _attach_weights(proto, weights)
     again = ir.from_proto(proto)
     _fold(again)
