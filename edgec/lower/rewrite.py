@@ -10,8 +10,9 @@
 - Det (up to 3 x 3): the closed form, from Gathers of the entries;
 - TfIdfVectorizer (integer pools): Equal/And/ReduceSum counts per gram length
   and skip, placed (and weighted) by a constant matrix;
-- RoiAlign (avg, fixed sampling_ratio): per-axis bilinear weight matrices from
-  the rois at run time, two MatMuls per roi;
+- RoiAlign (fixed sampling_ratio): per-axis bilinear weight matrices from the
+  rois at run time, two MatMuls per roi (max mode: per neighbour, then Max and
+  MaxPool over the samples);
 - DeformConv (2-D): GridSample at each kernel offset's shifted positions, the
   mask, one MatMul with the weights;
 - Resize antialias / tf_crop_and_resize and MaxPool's Indices (called from
@@ -464,11 +465,11 @@ def max_pool_with_indices(ctx: LoweringContext, node: ir.Node) -> None:
     _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
 
 
-def _roi_axis_weights(b: _Builder, start: str, size: str, bins: int, ratio: int,
-                      length: int) -> str:
-    """[R, bins, length]: the bilinear weights (summed over a bin's samples) that
-    RoiAlign gives each input row along one axis, from the rois' start and size [R, 1]
-    (a sample outside [-1, length] counts zero; inside it clamps to the edge)."""
+def _roi_axis_corners(b: _Builder, start: str, size: str, bins: int, ratio: int,
+                      length: int) -> tuple[str, str]:
+    """[R, bins * ratio, length] twice: the bilinear weight RoiAlign gives the lower
+    and the upper neighbour row of each sample along one axis, from the rois' start
+    and size [R, 1] (a sample outside [-1, length] weighs zero; inside it clamps)."""
     f = np.float32
     t = (np.arange(bins * ratio) // ratio + (np.arange(bins * ratio) % ratio + 0.5) / ratio)
     step = b.add("Div", [size, b.const(np.array(bins, f))])
@@ -484,36 +485,45 @@ def _roi_axis_weights(b: _Builder, start: str, size: str, bins: int, ratio: int,
     low = b.add("Where", [at_end, last, low])
     c1 = b.add("Where", [at_end, last, c0])
     high = b.add("Where", [at_end, last, b.add("Add", [low, b.const(np.array(1, f))])])
-    frac = b.add("Sub", [c1, low])
-    rest = b.add("Sub", [b.const(np.array(1, f)), frac])
+    frac = b.add("Mul", [b.add("Sub", [c1, low]), valid])
+    rest = b.add("Mul", [b.add("Sub", [b.const(np.array(1, f)), b.add("Sub", [c1, low])]),
+                         valid])
     rows = b.const(np.arange(length, dtype=f)[None, None, :])
     minus1 = b.const(np.array([-1], np.int64))
 
-    def at(index: str) -> str:
-        hit = b.add("Equal", [b.add("Unsqueeze", [index, minus1]), rows])
-        return b.add("Cast", [hit], to=onnx.TensorProto.FLOAT)
+    def at(index: str, weight: str) -> str:
+        hit = b.add("Cast", [b.add("Equal", [b.add("Unsqueeze", [index, minus1]), rows])],
+                    to=onnx.TensorProto.FLOAT)
+        return b.add("Mul", [hit, b.add("Unsqueeze", [weight, minus1])])
 
-    weights = b.add("Add", [b.add("Mul", [at(low), b.add("Unsqueeze", [rest, minus1])]),
-                            b.add("Mul", [at(high), b.add("Unsqueeze", [frac, minus1])])])
-    weights = b.add("Mul", [weights, b.add("Unsqueeze", [valid, minus1])])
-    grouped = b.add("Reshape", [weights, b.const(np.array([-1, bins, ratio, length],
-                                                         np.int64))])
+    return at(low, rest), at(high, frac)
+
+
+def _roi_axis_weights(b: _Builder, start: str, size: str, bins: int, ratio: int,
+                      length: int) -> str:
+    """[R, bins, length]: the weights of _roi_axis_corners summed over each bin's
+    samples and both neighbours."""
+    lower, upper = _roi_axis_corners(b, start, size, bins, ratio, length)
+    grouped = b.add("Reshape", [b.add("Add", [lower, upper]),
+                                b.const(np.array([-1, bins, ratio, length], np.int64))])
     return b.add("ReduceSum", [grouped, b.const(np.array([2], np.int64))], keepdims=0)
 
 
 @lowers("RoiAlign")
 def lower_roi_align(ctx: LoweringContext, node: ir.Node) -> None:
-    """Average mode with a fixed sampling_ratio: bilinear sampling is separable, so
-    each roi's output is Ay @ X[batch] @ Ax^T / ratio^2 with per-axis weight matrices
-    computed from the rois at run time."""
+    """A fixed sampling_ratio: bilinear sampling is separable, so each roi's average
+    is Ay @ X[batch] @ Ax^T / ratio^2 with per-axis weight matrices computed from the
+    rois at run time; max mode takes each of the four neighbours' weighted values
+    that way, then their Max and a MaxPool over each bin's samples."""
     x, rois, batch, out = node.inputs[0], node.inputs[1], node.inputs[2], node.outputs[0]
     if x is None or rois is None or batch is None:
         raise Unsupported("absent inputs")
     attrs = node.attributes
     if ctx.dtype(x) != np.float32:
         raise Unsupported(f"{ctx.dtype(x)} input (float32 only)")
-    if attrs.get_string("mode", "avg") != "avg":
-        raise Unsupported("mode 'max'")
+    mode = attrs.get_string("mode", "avg")
+    if mode not in ("avg", "max"):
+        raise Unsupported(f"mode {mode!r}")
     ratio = attrs.get_int("sampling_ratio", 0)
     if ratio < 1:
         raise Unsupported("sampling_ratio 0 (adaptive: the sample count depends on the rois)")
@@ -536,11 +546,26 @@ def lower_roi_align(ctx: LoweringContext, node: ir.Node) -> None:
     sizes = [b.add("Sub", [y2, y1]), b.add("Sub", [x2, x1])]
     if not half:
         sizes = [b.add("Max", [s, b.const(np.array(1, f))]) for s in sizes]
-    ay = _roi_axis_weights(b, y1, sizes[0], oh, ratio, height)  # [R, oh, H]
-    ax = _roi_axis_weights(b, x1, sizes[1], ow, ratio, width)  # [R, ow, W]
     one = b.const(np.array([1], np.int64))
     picked = b.add("Gather", [x.name, b.add("Cast", [batch.name], to=onnx.TensorProto.INT64)],
                    axis=0)  # [R, C, H, W]
+    if mode == "max":
+        # as ONNX's reference: the largest weighted neighbour value over the samples
+        ys = _roi_axis_corners(b, y1, sizes[0], oh, ratio, height)
+        xs = _roi_axis_corners(b, x1, sizes[1], ow, ratio, width)
+        corners = []
+        for wy in ys:
+            rows = b.add("MatMul", [b.add("Unsqueeze", [wy, one]), picked])
+            for wx in xs:
+                corners.append(b.add("MatMul", [rows, b.add("Unsqueeze", [b.add(
+                    "Transpose", [wx], perm=[0, 2, 1]), one])]))  # [R, C, oh*s, ow*s]
+        best = b.add("Max", corners)
+        b.add("MaxPool", [best], out.name, kernel_shape=[ratio, ratio],
+              strides=[ratio, ratio])
+        _lower_body(ctx, node, b.nodes, _OPSETS, "rewrite")
+        return
+    ay = _roi_axis_weights(b, y1, sizes[0], oh, ratio, height)  # [R, oh, H]
+    ax = _roi_axis_weights(b, x1, sizes[1], ow, ratio, width)  # [R, ow, W]
     rows = b.add("MatMul", [b.add("Unsqueeze", [ay, one]), picked])  # [R, C, oh, W]
     pooled = b.add("MatMul", [rows, b.add("Unsqueeze", [b.add("Transpose", [ax],
                                                                perm=[0, 2, 1]), one])])

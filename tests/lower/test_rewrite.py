@@ -117,12 +117,13 @@ def test_tfidf_vectorizer(shape: tuple[int, ...], mode: str, lengths: tuple[int,
     check_against_ort(model, feeds=feeds)
 
 
+@pytest.mark.parametrize("mode", ["avg", "max"])
 @pytest.mark.parametrize("coord", ["half_pixel", "output_half_pixel"])
 @pytest.mark.parametrize("ratio", [1, 2, 3])
-def test_roi_align_avg(coord: str, ratio: int) -> None:
+def test_roi_align(mode: str, coord: str, ratio: int) -> None:
     node = helper.make_node("RoiAlign", ["x", "rois", "batch"], ["y"], output_height=3,
                             output_width=4, sampling_ratio=ratio, spatial_scale=0.5,
-                            coordinate_transformation_mode=coord)
+                            coordinate_transformation_mode=coord, mode=mode)
     model = make_model([node], {"x": (F, (2, 3, 8, 9)), "rois": (F, (5, 4)),
                                 "batch": (I64, (5,))}, {"y": F}, opset=16)
     rng = np.random.default_rng(ratio)
