@@ -25,7 +25,6 @@ KNOWN_FAILURES: dict[str, str] = {
         'AssertionError: outputs differ: Mismatched elements: 8 / 9 (88.9%)',
     'test_resize_downsample_scales_linear_align_corners':
         'AssertionError: outputs differ: Mismatched elements: 1 / 2 (50%)',
-    'test_roialign_mode_max': "RoiAlign node 'node': mode 'max'",
     'test_scan_sum': "input 'initial': shape [1, 2], the model expects [2]",
     'test_stft':
         'shape inference failed: [ShapeInferenceError] Inference error(s): (op_type:STFT): '
