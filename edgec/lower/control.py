@@ -31,7 +31,7 @@ from edgec.fb.ControlOptions import ControlOptionsT
 from edgec.fb.Opcode import Opcode
 from edgec.lower import context
 from edgec.lower.context import LoweringContext, Unsupported, lowers
-from edgec.lower.misc import _opset, _reshaped, _type_proto
+from edgec.lower.misc import _lower_nodes, _opset, _reshaped, _type_proto
 from edgec.program import Instruction
 
 I64 = np.dtype(np.int64)
@@ -113,14 +113,7 @@ def _lower_block(ctx: LoweringContext, graph: ir.Graph, bind: list[int]) -> int:
     program.blocks.append([])
     saved, program.instructions = program.instructions, []
     try:
-        for sub_node in graph:
-            lower = context._REGISTRY.get(sub_node.op_type)
-            if lower is None or sub_node.domain not in ("", "ai.onnx"):
-                raise Unsupported(f"its body uses {sub_node.op_type}, which edgec does not lower")
-            try:
-                lower(ctx, sub_node)
-            except Unsupported as exc:
-                raise Unsupported(f"in its body, {context.node_label(sub_node)}: {exc}") from None
+        _lower_nodes(ctx, graph)
         program.blocks[index] = program.instructions
     finally:
         program.instructions = saved
