@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--models", nargs="+", default=zoo.names())
+    parser.add_argument("--models", nargs="*", default=zoo.names())
     parser.add_argument("--light", action="store_true", help="also the onnx 'light' models")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="print edgec's top 10 ops")

@@ -118,8 +118,14 @@ def mnn_runner(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray],
             module = mnn_nn.load_module_from_file(str(dst), list(feeds),
                                                   [o.name for o in model.graph.output],
                                                   runtime_manager=runtime)
-    inputs = [mnn_expr.const(np.ascontiguousarray(v), list(v.shape), mnn_expr.NCHW)
-              for v in feeds.values()]
+    def const(v: np.ndarray) -> object:  # MNN's integer tensors are int32
+        if np.issubdtype(v.dtype, np.integer):
+            return mnn_expr.const(np.ascontiguousarray(v, dtype=np.int32), list(v.shape),
+                                  mnn_expr.NCHW, mnn_expr.int)
+        return mnn_expr.const(np.ascontiguousarray(v, dtype=np.float32), list(v.shape),
+                              mnn_expr.NCHW)
+
+    inputs = [const(v) for v in feeds.values()]
 
     def run() -> object:
         outs = module.forward(inputs)
