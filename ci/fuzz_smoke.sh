@@ -34,9 +34,11 @@ export ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 common=(-rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/artifacts/")
 
-# Every seed and every past crash input, once each.
+# Every seed and every past crash input, once each; and the inputs that once
+# timed out only because of what they mean (a LOOP with a huge trip count: the
+# fuzz build caps loop iterations, the regular runtime runs what the model says).
 shopt -s nullglob
-replay=("$out"/seeds/* tests/runtime/crashes/*)
+replay=("$out"/seeds/* tests/runtime/crashes/* runtime_c/fuzz/timeouts/*)
 "$out/fuzz_load" "${common[@]}" "${replay[@]}" >"$out/replay.log" 2>&1 || {
   tail -50 "$out/replay.log" >&2
   echo "fuzz_smoke.sh: a seed or a past crash input fails" >&2

@@ -32,6 +32,23 @@ static void eval_if(const ec_node *n, const ec_exec *e) {
   for (int32_t k = 0; k < n->n_out; k++) copy(e, n->out[k], src[k], n->tout[k]->size);
 }
 
+#ifdef EDGEC_FUZZING
+/* A Loop runs as long as its model says (a trip count from an input, or
+ * until its condition turns false), which is not a fault. The fuzzer, which
+ * looks for faults, would spend its time-out in such loops: in fuzzing builds
+ * the iterations of one top-level LOOP, nested ones included, are capped. */
+enum { FUZZ_TRIPS = 256 };
+static _Thread_local int64_t fuzz_trips_left;
+static _Thread_local int32_t fuzz_depth;
+#define FUZZ_ENTER() (fuzz_depth++ == 0 ? (void)(fuzz_trips_left = FUZZ_TRIPS) : (void)0)
+#define FUZZ_MORE() (fuzz_trips_left-- > 0)
+#define FUZZ_LEAVE() (void)fuzz_depth--
+#else
+#define FUZZ_ENTER() (void)0
+#define FUZZ_MORE() true
+#define FUZZ_LEAVE() (void)0
+#endif
+
 static void eval_loop(const ec_node *n, const ec_exec *e) {
   const ctl_params *p = n->params;
   const int32_t *bin = p->ids, *bout = p->ids + p->n_bin;
@@ -39,8 +56,9 @@ static void eval_loop(const ec_node *n, const ec_exec *e) {
   if (n->in[0] >= 0) memcpy(&trips, e->data[n->in[0]], sizeof trips);
   bool c = n->in[1] < 0 || *(const uint8_t *)e->data[n->in[1]] != 0;
   int32_t nc = p->n_carried;
+  FUZZ_ENTER();
   for (int32_t k = 0; k < nc; k++) copy(e, bin[2 + k], n->in[2 + k], n->tin[2 + k]->size);
-  for (int64_t i = 0; i < trips && c; i++) {
+  for (int64_t i = 0; i < trips && c && FUZZ_MORE(); i++) {
     if (bin[0] >= 0) memcpy(e->data[bin[0]], &i, sizeof i);
     if (bin[1] >= 0) *(uint8_t *)e->data[bin[1]] = 1;
     run_block(p->blk[0], e);
@@ -52,6 +70,7 @@ static void eval_loop(const ec_node *n, const ec_exec *e) {
     for (int32_t k = 0; k < nc; k++) copy(e, bin[2 + k], bout[1 + k], n->tout[k]->size);
   }
   for (int32_t k = 0; k < nc; k++) copy(e, n->out[k], bin[2 + k], n->tout[k]->size);
+  FUZZ_LEAVE();
 }
 
 
