@@ -96,3 +96,17 @@ void ec_bcast_advance(const ec_bcast *b, int64_t count, ec_bcast_iter *it) {
     for (int32_t k = 0; k < b->n_operands; k++) it->off[k] += b->stride[k][d];
   }
 }
+
+void ec_bcast_rows(const ec_bcast *b, int64_t begin, int64_t end, ec_bcast_row_fn row,
+                   const void *ctx) {
+  const int32_t r = b->rank - 1;
+  ec_bcast_iter it;
+  ec_bcast_seek(b, begin, &it);
+  while (begin < end) {
+    int64_t len = b->shape[r] - it.idx[r];
+    if (len > end - begin) len = end - begin;
+    row(ctx, it.off, begin, len);
+    begin += len;
+    if (begin < end) ec_bcast_advance(b, len, &it);
+  }
+}

@@ -38,4 +38,13 @@ void ec_bcast_seek(const ec_bcast *b, int64_t begin, ec_bcast_iter *it);
 /* Advances by count elements, which must not cross the end of a row. */
 void ec_bcast_advance(const ec_bcast *b, int64_t count, ec_bcast_iter *it);
 
+/* Walks the flat output range [begin, end) in pieces that stay inside one
+ * innermost row: row(ctx, off, start, len) with off[k] operand k's offset
+ * at output element `start`; its element i is at
+ * off[k] + i * b->stride[k][b->rank - 1]. */
+typedef void (*ec_bcast_row_fn)(const void *ctx, const int64_t *off, int64_t start,
+                                int64_t len);
+void ec_bcast_rows(const ec_bcast *b, int64_t begin, int64_t end, ec_bcast_row_fn row,
+                   const void *ctx);
+
 #endif /* EDGEC_KERNELS_BROADCAST_H_ */

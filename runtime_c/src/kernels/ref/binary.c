@@ -81,6 +81,7 @@ typedef struct binary_ctx {
   bool flag; /* AxisOptions.flags bit 0 */
   int32_t op;
   ec_dtype dt; /* of the inputs */
+  ec_bcast_row_fn piece; /* the loop for this op and dtype */
 } binary_ctx;
 
 static ec_status prepare_binary(ec_node *n) {
@@ -129,57 +130,35 @@ static inline void f32_row(int32_t op, const float *x, int64_t sx, const float *
 #undef F32_LOOP
 }
 
-/* Walks [begin, end) row by row (a row: the innermost broadcast axis). */
-static void f32_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
+static void f32_piece(const void *vc, const int64_t *off, int64_t start, int64_t len) {
   const binary_ctx *c = vc;
-  const ec_bcast *bc = c->b;
-  const int32_t r = bc->rank - 1;
-  const int64_t sx = bc->stride[0][r], sy = bc->stride[1][r];
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
-  while (begin < end) {
-    int64_t len = bc->shape[r] - it.idx[r];
-    if (len > end - begin) len = end - begin;
-    f32_row(c->op, (const float *)c->x + it.off[0], sx, (const float *)c->y + it.off[1], sy,
-            (float *)c->z + begin, len);
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
-  }
+  const int32_t r = c->b->rank - 1;
+  f32_row(c->op, (const float *)c->x + off[0], c->b->stride[0][r],
+          (const float *)c->y + off[1], c->b->stride[1][r], (float *)c->z + start, len);
 }
 
 /* float32 comparisons (masks: Less, Equal, ... feeding Where) in typed loops
  * too: the generic loop below is an order of magnitude slower. */
-static void f32_cmp_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
+static void f32_cmp_piece(const void *vc, const int64_t *off, int64_t start, int64_t len) {
   const binary_ctx *c = vc;
-  const ec_bcast *bc = c->b;
-  const int32_t r = bc->rank - 1;
-  const int64_t sx = bc->stride[0][r], sy = bc->stride[1][r];
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
-  while (begin < end) {
-    int64_t len = bc->shape[r] - it.idx[r];
-    if (len > end - begin) len = end - begin;
-    const float *x = (const float *)c->x + it.off[0], *y = (const float *)c->y + it.off[1];
-    uint8_t *z = (uint8_t *)c->z + begin;
+  const int32_t r = c->b->rank - 1;
+  const int64_t sx = c->b->stride[0][r], sy = c->b->stride[1][r];
+  const float *x = (const float *)c->x + off[0], *y = (const float *)c->y + off[1];
+  uint8_t *z = (uint8_t *)c->z + start;
 #define CMP_LOOP(EXPR)                                                        \
   for (int64_t i = 0; i < len; i++) {                                         \
     const float a = x[i * sx], b = y[i * sy];                                 \
     z[i] = (uint8_t)(EXPR);                                                   \
   }                                                                           \
   break;
-    switch (c->op) {
-      case OP_EQ: CMP_LOOP(a == b)
-      case OP_LT: CMP_LOOP(a < b)
-      case OP_GT: CMP_LOOP(a > b)
-      case OP_LE: CMP_LOOP(a <= b)
-      default: CMP_LOOP(a >= b) /* OP_GE */
-    }
-#undef CMP_LOOP
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
+  switch (c->op) {
+    case OP_EQ: CMP_LOOP(a == b)
+    case OP_LT: CMP_LOOP(a < b)
+    case OP_GT: CMP_LOOP(a > b)
+    case OP_LE: CMP_LOOP(a <= b)
+    default: CMP_LOOP(a >= b) /* OP_GE */
   }
+#undef CMP_LOOP
 }
 
 /* ---- everything else: one loop, the op picked per element ---------------- */
@@ -277,8 +256,7 @@ static uint64_t int_op(int32_t op, uint64_t a, uint64_t b, bool sign, int64_t bi
   }
 }
 
-static void generic_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
+static void generic_piece(const void *vc, const int64_t *off, int64_t start, int64_t len) {
   const binary_ctx *c = vc;
   const ec_bcast *bc = c->b;
   const ec_dtype dt = c->dt, zt = bool_out(c->op) ? EC_BOOL : dt;
@@ -287,38 +265,36 @@ static void generic_range(void *vc, int64_t begin, int64_t end, int32_t thread) 
   const int64_t bits = (int64_t)ec_dtype_size(dt) * 8;
   const int32_t r = bc->rank - 1;
   const int64_t sx = bc->stride[0][r], sy = bc->stride[1][r];
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
-  while (begin < end) {
-    int64_t len = bc->shape[r] - it.idx[r];
-    if (len > end - begin) len = end - begin;
-    for (int64_t i = 0; i < len; i++) {
-      const int64_t xi = it.off[0] + i * sx, yi = it.off[1] + i * sy;
-      if (fl) {
-        const double a = ec_load_f64(dt, c->x, xi), b = ec_load_f64(dt, c->y, yi);
-        ec_store_f64(zt, c->z, begin + i,
-                     single && c->op == OP_POW ? (double)powf((float)a, (float)b)
-                                               : double_op(c->op, a, b, c->flag));
-      } else {
-        ec_store_bits(zt, c->z, begin + i,
-                      int_op(c->op, ec_load_bits(dt, c->x, xi), ec_load_bits(dt, c->y, yi),
-                             sign, bits, c->flag));
-      }
+  for (int64_t i = 0; i < len; i++) {
+    const int64_t xi = off[0] + i * sx, yi = off[1] + i * sy;
+    if (fl) {
+      const double a = ec_load_f64(dt, c->x, xi), b = ec_load_f64(dt, c->y, yi);
+      ec_store_f64(zt, c->z, start + i,
+                   single && c->op == OP_POW ? (double)powf((float)a, (float)b)
+                                             : double_op(c->op, a, b, c->flag));
+    } else {
+      ec_store_bits(zt, c->z, start + i,
+                    int_op(c->op, ec_load_bits(dt, c->x, xi), ec_load_bits(dt, c->y, yi),
+                           sign, bits, c->flag));
     }
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
   }
+}
+
+/* Pieces of rows (the innermost broadcast axis), each in its typed loop. */
+static void binary_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const binary_ctx *c = vc;
+  ec_bcast_rows(c->b, begin, end, c->piece, c);
 }
 
 static void eval_binary(const ec_node *n, const ec_exec *ex) {
   const binary_params *p = n->params;
   binary_ctx c = {&p->b, ex->data[n->in[0]], ex->data[n->in[1]], ex->data[n->out[0]],
                   n->opt.type == EC_FB_OPOPTIONS_AXISOPTIONS && (n->opt.u.axis.flags & 1u),
-                  p->op, n->tin[0]->dtype};
-  ec_range_fn fn = generic_range;
-  if (p->op <= OP_MAX && c.dt == EC_FLOAT32) fn = f32_range;
-  if (p->op >= OP_EQ && p->op <= OP_GE && c.dt == EC_FLOAT32) fn = f32_cmp_range;
-  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, fn, &c);
+                  p->op, n->tin[0]->dtype, generic_piece};
+  if (p->op <= OP_MAX && c.dt == EC_FLOAT32) c.piece = f32_piece;
+  if (p->op >= OP_EQ && p->op <= OP_GE && c.dt == EC_FLOAT32) c.piece = f32_cmp_piece;
+  ec_parallel_for(ex, n->tout[0]->numel, GRAIN, binary_range, &c);
 }
 
 #define BINARY_KERNEL(NAME) \

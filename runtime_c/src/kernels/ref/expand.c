@@ -43,21 +43,15 @@ static void put_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride, int
   }
 }
 
+static void expand_row(const void *vc, const int64_t *off, int64_t start, int64_t len) {
+  const expand_ctx *c = vc;
+  put_row(c->y + start * c->es, c->x + off[0] * c->es, len,
+          c->b->stride[0][c->b->rank - 1], c->es);
+}
+
 static void expand_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
-  const expand_ctx *c = vc;
-  const ec_bcast *bc = c->b;
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
-  const int64_t last = bc->shape[bc->rank - 1];
-  const int64_t sx = bc->stride[0][bc->rank - 1];
-  while (begin < end) {
-    int64_t len = last - it.idx[bc->rank - 1];
-    if (len > end - begin) len = end - begin;
-    put_row(c->y + begin * c->es, c->x + it.off[0] * c->es, len, sx, c->es);
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
-  }
+  ec_bcast_rows(((const expand_ctx *)vc)->b, begin, end, expand_row, vc);
 }
 
 static void eval_expand(const ec_node *n, const ec_exec *ex) {

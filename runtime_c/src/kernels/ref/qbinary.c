@@ -90,38 +90,31 @@ static inline int32_t qmul1(const qbin_params *p, int32_t a, int32_t b) {
   return ec_clamp_i32(ec_sat_i32((int64_t)ec_requant(prod, p->mul_y) + p->zp_y), p->lo, p->hi);
 }
 
-static void qbin_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
+static void qbin_row(const void *vc, const int64_t *off, int64_t start, int64_t len) {
   const qbin_ctx *c = vc;
   const qbin_params *p = c->p;
   const ec_bcast *bc = &p->bc;
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
-  const int64_t last = bc->shape[bc->rank - 1];
   const int64_t sa = bc->stride[0][bc->rank - 1], sb = bc->stride[1][bc->rank - 1];
-  while (begin < end) {
-    int64_t len = last - it.idx[bc->rank - 1];
-    if (len > end - begin) len = end - begin;
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    if (c->add && p->avx2) {
-      const ec_qadd_row r = {p->zp_a, p->zp_b, p->zp_y, p->lo, p->hi, p->mul_a, p->mul_b,
-                             p->mul_y, p->a_signed, p->b_signed, p->y_signed};
-      (p->vnni ? ec_x86_qadd_row_vnni : ec_x86_qadd_row_avx2)(
-          &r, (const uint8_t *)c->a + it.off[0], sa, (const uint8_t *)c->b + it.off[1], sb, len,
-          (uint8_t *)c->y + begin);
-      begin += len;
-      if (begin < end) ec_bcast_advance(bc, len, &it);
-      continue;
-    }
-#endif
-    for (int64_t i = 0; i < len; i++) {
-      const int32_t a = ec_q8_load(c->a, p->a_signed, it.off[0] + i * sa);
-      const int32_t b = ec_q8_load(c->b, p->b_signed, it.off[1] + i * sb);
-      ec_q8_store(c->y, p->y_signed, begin + i, c->add ? qadd1(p, a, b) : qmul1(p, a, b));
-    }
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
+  if (c->add && p->avx2) {
+    const ec_qadd_row r = {p->zp_a, p->zp_b, p->zp_y, p->lo, p->hi, p->mul_a, p->mul_b,
+                           p->mul_y, p->a_signed, p->b_signed, p->y_signed};
+    (p->vnni ? ec_x86_qadd_row_vnni : ec_x86_qadd_row_avx2)(
+        &r, (const uint8_t *)c->a + off[0], sa, (const uint8_t *)c->b + off[1], sb, len,
+        (uint8_t *)c->y + start);
+    return;
   }
+#endif
+  for (int64_t i = 0; i < len; i++) {
+    const int32_t a = ec_q8_load(c->a, p->a_signed, off[0] + i * sa);
+    const int32_t b = ec_q8_load(c->b, p->b_signed, off[1] + i * sb);
+    ec_q8_store(c->y, p->y_signed, start + i, c->add ? qadd1(p, a, b) : qmul1(p, a, b));
+  }
+}
+
+static void qbin_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  ec_bcast_rows(&((const qbin_ctx *)vc)->p->bc, begin, end, qbin_row, vc);
 }
 
 static void eval_qbinary(const ec_node *n, const ec_exec *ex, bool add) {

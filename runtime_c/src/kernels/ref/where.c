@@ -29,30 +29,26 @@ typedef struct where_ctx {
     memcpy(zp + i * (ES), cp[i * sc] ? xp + i * sx * (ES) : yp + i * sy * (ES), (ES)); \
   break;
 
-static void where_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
+static void where_row(const void *vc, const int64_t *off, int64_t start, int64_t len) {
   const where_ctx *w = vc;
   const ec_bcast *bc = w->b;
   const int64_t es = w->es;
-  ec_bcast_iter it;
-  ec_bcast_seek(bc, begin, &it);
   const int32_t k = bc->rank - 1;
   const int64_t sc = bc->stride[0][k], sx = bc->stride[1][k], sy = bc->stride[2][k];
-  while (begin < end) {
-    int64_t len = bc->shape[k] - it.idx[k];
-    if (len > end - begin) len = end - begin;
-    const uint8_t *cp = w->c + it.off[0];
-    const uint8_t *xp = w->x + it.off[1] * es, *yp = w->y + it.off[2] * es;
-    uint8_t *zp = w->z + begin * es;
-    switch (es) {
-      case 1: WHERE_LOOP(1)
-      case 2: WHERE_LOOP(2)
-      case 8: WHERE_LOOP(8)
-      default: WHERE_LOOP(4)
-    }
-    begin += len;
-    if (begin < end) ec_bcast_advance(bc, len, &it);
+  const uint8_t *cp = w->c + off[0];
+  const uint8_t *xp = w->x + off[1] * es, *yp = w->y + off[2] * es;
+  uint8_t *zp = w->z + start * es;
+  switch (es) {
+    case 1: WHERE_LOOP(1)
+    case 2: WHERE_LOOP(2)
+    case 8: WHERE_LOOP(8)
+    default: WHERE_LOOP(4)
   }
+}
+
+static void where_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  ec_bcast_rows(((const where_ctx *)vc)->b, begin, end, where_row, vc);
 }
 
 static void eval_where(const ec_node *n, const ec_exec *ex) {
