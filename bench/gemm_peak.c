@@ -30,47 +30,31 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-__attribute__((target("avx2,fma"))) static double peak_avx2(void) {
-  __m256 acc[CHAINS];
-  volatile float av = 0.999999f, bv = 1e-7f;
-  const __m256 a = _mm256_set1_ps(av), b = _mm256_set1_ps(bv);
-  for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_set1_ps((float)i);
-  const long iters = 200000000L / CHAINS;
-  double best = 0;
-  for (int rep = 0; rep < 5; rep++) {
-    const double t0 = now();
-    for (long it = 0; it < iters; it++) {
-#pragma GCC unroll 12
-      for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-    }
-    const double g = (double)iters * CHAINS * 8 * 2 / (now() - t0) / 1e9;
-    if (g > best) best = g;
+/* CHAINS independent FMA chains per ISA: one definition, instantiated twice. */
+#define PEAK_FN(NAME, TARGET, VEC, SET1, FMADD, LANES, FIRST)                   \
+  __attribute__((target(TARGET))) static double NAME(void) {                   \
+    VEC acc[CHAINS];                                                           \
+    volatile float av = 0.999999f, bv = 1e-7f;                                 \
+    const VEC a = SET1(av), b = SET1(bv);                                      \
+    for (int i = 0; i < CHAINS; i++) acc[i] = SET1((float)i);                  \
+    const long iters = 200000000L / CHAINS;                                    \
+    double best = 0;                                                           \
+    for (int rep = 0; rep < 5; rep++) {                                        \
+      const double t0 = now();                                                 \
+      for (long it = 0; it < iters; it++) {                                    \
+        _Pragma("GCC unroll 12") for (int i = 0; i < CHAINS; i++)              \
+          acc[i] = FMADD(acc[i], a, b);                                        \
+      }                                                                        \
+      const double g = (double)iters * CHAINS * (LANES) * 2 / (now() - t0) / 1e9; \
+      if (g > best) best = g;                                                  \
+    }                                                                          \
+    float sink = 0; /* keeps the chains alive */                               \
+    for (int i = 0; i < CHAINS; i++) sink += FIRST(acc[i]);                    \
+    return best + 0 * sink;                                                    \
   }
-  float sink = 0;
-  for (int i = 0; i < CHAINS; i++) sink += _mm256_cvtss_f32(acc[i]);
-  return best + 0 * sink;
-}
 
-__attribute__((target("avx512f"))) static double peak_avx512(void) {
-  __m512 acc[CHAINS];
-  volatile float av = 0.999999f, bv = 1e-7f;
-  const __m512 a = _mm512_set1_ps(av), b = _mm512_set1_ps(bv);
-  for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps((float)i);
-  const long iters = 200000000L / CHAINS;
-  double best = 0;
-  for (int rep = 0; rep < 5; rep++) {
-    const double t0 = now();
-    for (long it = 0; it < iters; it++) {
-#pragma GCC unroll 12
-      for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    }
-    const double g = (double)iters * CHAINS * 16 * 2 / (now() - t0) / 1e9;
-    if (g > best) best = g;
-  }
-  float sink = 0;
-  for (int i = 0; i < CHAINS; i++) sink += _mm512_reduce_add_ps(acc[i]);
-  return best + 0 * sink;
-}
+PEAK_FN(peak_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8, _mm256_cvtss_f32)
+PEAK_FN(peak_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16, _mm512_cvtss_f32)
 
 /* B (k x n, row-major) into the packed layout over the whole K. */
 static void pack_b_full(int64_t k, int64_t n, const float *b, float *dst) {
