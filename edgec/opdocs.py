@@ -127,7 +127,7 @@ def kernels() -> list[Kernel]:
     sources = {}
     for path in sorted(KERNELS.rglob("*.c")):
         text = path.read_text()
-        for sym in re.findall(r"const\s+ec_kernel\s+(\w+)\s*=", text):
+        for sym in re.findall(r"\bEC_KERNEL\((\w+),", text):
             sources[sym] = path
         if "ec_kernel_##" in text:  # kernels defined by a macro: NAME(suffix, ...) lines
             for suffix in re.findall(r"^[A-Z_0-9]+\((\w+)[,)]", text, re.MULTILINE):

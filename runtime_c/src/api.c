@@ -253,10 +253,10 @@ EC_API ec_status ec_session_run(ec_session *s) {
     const ec_node *n = &m->nodes[i];
     if (s->profile_ns) {
       uint64_t t0 = now_ns();
-      n->kernel->eval(n, &s->exec);
+      n->eval(n, &s->exec);
       s->profile_ns[i] = now_ns() - t0;
     } else {
-      n->kernel->eval(n, &s->exec);
+      n->eval(n, &s->exec);
     }
   }
   return EC_OK;
@@ -282,6 +282,6 @@ EC_API ec_status ec_session_profile(const ec_session *s, size_t instruction,
   CHECK_ARG(s->profile_ns, "session was created without profiling");
   CHECK_ARG(instruction < s->model->n_nodes, "instruction index out of range");
   *out_ns = s->profile_ns[instruction];
-  *out_op_name = s->model->nodes[instruction].kernel->name;
+  *out_op_name = s->model->nodes[instruction].op;
   return EC_OK;
 }

@@ -139,8 +139,11 @@ typedef struct ec_options {
 
 /* ---- nodes and execution ------------------------------------------------ */
 
-struct ec_kernel;
+struct ec_node;
+struct ec_exec;
 struct ec_pool;
+
+typedef void (*ec_eval_fn)(const struct ec_node *node, const struct ec_exec *exec);
 
 /* Instruction.variant: which kernel family the compiler chose, and how it
  * laid out the instruction's constant operand. Read by CONV, CONV_TRANSPOSE,
@@ -184,7 +187,8 @@ typedef struct ec_node {
   const ec_tensor_desc **tout;
   ec_options opt;
   uint64_t scratch_size; /* bytes of workspace per thread */
-  const struct ec_kernel *kernel;
+  const char *op; /* the kernel's name (messages, profiles): ec_kernel_name */
+  ec_eval_fn eval; /* set by ec_kernel_prepare */
   void *params; /* set by prepare; freed with the model (free()) */
 } ec_node;
 
@@ -198,18 +202,32 @@ typedef struct ec_exec {
 } ec_exec;
 
 typedef ec_status (*ec_prepare_fn)(ec_node *node);
-typedef void (*ec_eval_fn)(const ec_node *node, const ec_exec *exec);
 
-typedef struct ec_kernel {
-  /* op name for messages and profiles; an array, not a pointer: in a shared
-   * library every pointer in a table costs a dynamic relocation */
-  char name[24];
-  ec_prepare_fn prepare;
-  ec_eval_fn eval;
-} ec_kernel;
+/* A kernel: its op name (for messages and profiles), a prepare step and an
+ * eval step, defined in its source file by
+ *     EC_KERNEL(ec_kernel_add, "add", prepare_binary, eval_binary)
+ * for the symbol its EC_OP line names (kernels/ops_*.def). No table of
+ * pointers: in a shared library every pointer in a table costs a dynamic
+ * relocation (24 bytes on 64-bit targets) on top of its own 8, so the
+ * registry (kernels/registry.c) switches over the opcode and calls
+ * SYM_prepare directly, which records eval in the node and runs prepare. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#define EC_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define EC_INTERNAL
+#endif
+#define EC_KERNEL(sym, op_name, prepare_fn, eval_fn)           \
+  EC_INTERNAL const char sym##_name[] = op_name;                \
+  EC_INTERNAL ec_status sym##_prepare(ec_node *node) {          \
+    node->eval = eval_fn;                                        \
+    return prepare_fn(node);                                     \
+  }
 
-/* Looks up the kernel for an opcode; NULL if this build has none. */
-const ec_kernel *ec_kernel_lookup(uint16_t opcode);
+/* The name of the kernel for an opcode; NULL if this build has none. */
+const char *ec_kernel_name(uint16_t opcode);
+/* Sets node->eval and runs the prepare of node->opcode's kernel (which
+ * ec_kernel_name found). */
+ec_status ec_kernel_prepare(ec_node *node);
 
 /* Records a one-line message for ec_last_error and returns status.
  * Prepare functions use ec_node_error, which prefixes the node. */

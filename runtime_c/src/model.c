@@ -453,19 +453,19 @@ static ec_status read_list(decoder *d, const fb_vector *v, int32_t self, ec_bloc
     if (!read_options(&t, &n->opt))
       return FMT_ERR("%sinstruction %u ('%s'): malformed options (union type %u)", d->where,
                      i, n->name, n->opt.type);
-    n->kernel = ec_kernel_lookup(n->opcode);
-    if (n->kernel == NULL)
+    n->op = ec_kernel_name(n->opcode);
+    if (n->op == NULL)
       return ec_set_error(EC_ERR_UNSUPPORTED,
                           "%sinstruction %u ('%s'): opcode %u is not in this runtime",
                           d->where, i, n->name, n->opcode);
     if (n->op_version == 0)
       return FMT_ERR("%sinstruction %u ('%s'): %s op_version 0 is invalid", d->where, i,
-                     n->name, n->kernel->name);
+                     n->name, n->op);
     if (n->op_version != 1)
       return ec_set_error(EC_ERR_UNSUPPORTED,
                           "%sinstruction %u ('%s'): %s op_version %u is newer than "
                           "this runtime's (1)",
-                          d->where, i, n->name, n->kernel->name, n->op_version);
+                          d->where, i, n->name, n->op, n->op_version);
     if (n->scratch_size > MAX_SCRATCH)
       return FMT_ERR("%sinstruction %u ('%s'): scratch of %llu bytes is implausibly large",
                      d->where, i, n->name, (unsigned long long)n->scratch_size);
@@ -491,7 +491,7 @@ static ec_status read_list(decoder *d, const fb_vector *v, int32_t self, ec_bloc
         ctl.opts = &opts;
       n->params = &ctl;
     }
-    st = n->kernel->prepare(n);
+    st = ec_kernel_prepare(n);
     if (st != EC_OK) return st;
     if (b->height > EC_MAX_NESTING)
       return ec_node_error(n, EC_ERR_FORMAT, "blocks nested deeper than %d", EC_MAX_NESTING);

@@ -24,7 +24,7 @@ ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   return ec_set_error(status, "instruction %u (%s '%s'): %s", node->index,
-                      node->kernel ? node->kernel->name : "?", node->name,
+                      node->op ? node->op : "?", node->name,
                       detail);
 }
 

@@ -8,27 +8,33 @@
 #define EC_OPS_DEF_FILE "kernels/ops_all.def"
 #endif
 
-/* Hidden: the kernels live in this library, so their addresses are
- * PC-relative (no GOT entry, no dynamic relocation each). */
-#if defined(__GNUC__) && !defined(_WIN32)
-#define EC_INTERNAL __attribute__((visibility("hidden")))
-#else
-#define EC_INTERNAL
-#endif
-
-#define EC_OP(code, sym) extern EC_INTERNAL const ec_kernel sym;
+/* Hidden (EC_INTERNAL): the kernels live in this library, so their addresses
+ * are PC-relative (no GOT entry, no dynamic relocation each). */
+#define EC_OP(code, sym)                         \
+  extern EC_INTERNAL const char sym##_name[];   \
+  EC_INTERNAL ec_status sym##_prepare(ec_node *node);
 #include EC_OPS_DEF_FILE
 #undef EC_OP
 
-/* A switch rather than a table of {opcode, &kernel}: in a shared library
- * every pointer in a table costs a dynamic relocation (24 bytes on 64-bit
- * targets) on top of its own 8, while a case is a few instructions. */
-const ec_kernel *ec_kernel_lookup(uint16_t opcode) {
+/* Switches rather than a table of {opcode, name, prepare, eval}: in a shared
+ * library every pointer in a table costs a dynamic relocation (24 bytes on
+ * 64-bit targets) on top of its own 8, while a case is a few instructions. */
+const char *ec_kernel_name(uint16_t opcode) {
   switch (opcode) {
 #define EC_OP(code, sym) \
-  case EC_FB_OPCODE_##code: return &sym;
+  case EC_FB_OPCODE_##code: return sym##_name;
 #include EC_OPS_DEF_FILE
 #undef EC_OP
     default: return NULL;
+  }
+}
+
+ec_status ec_kernel_prepare(ec_node *node) {
+  switch (node->opcode) {
+#define EC_OP(code, sym) \
+  case EC_FB_OPCODE_##code: return sym##_prepare(node);
+#include EC_OPS_DEF_FILE
+#undef EC_OP
+    default: return EC_ERR_UNSUPPORTED; /* ec_kernel_name said so first */
   }
 }

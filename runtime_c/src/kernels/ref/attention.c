@@ -273,4 +273,4 @@ static void eval_attention(const ec_node *n, const ec_exec *ex) {
                   att_range, &c);
 }
 
-const ec_kernel ec_kernel_attention = {"attention", prepare_attention, eval_attention};
+EC_KERNEL(ec_kernel_attention, "attention", prepare_attention, eval_attention)

@@ -101,4 +101,4 @@ static void eval_batch_norm(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, planes, grain, bn_range, &c);
 }
 
-const ec_kernel ec_kernel_batch_norm = {"batch_norm", prepare_batch_norm, eval_batch_norm};
+EC_KERNEL(ec_kernel_batch_norm, "batch_norm", prepare_batch_norm, eval_batch_norm)

@@ -298,7 +298,7 @@ static void eval_binary(const ec_node *n, const ec_exec *ex) {
 }
 
 #define BINARY_KERNEL(NAME) \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_binary, eval_binary};
+  EC_KERNEL(ec_kernel_##NAME, #NAME, prepare_binary, eval_binary)
 
 BINARY_KERNEL(add)
 BINARY_KERNEL(sub)

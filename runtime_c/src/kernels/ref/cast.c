@@ -75,4 +75,4 @@ static void eval_cast(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel, GRAIN, cast_range, &c);
 }
 
-const ec_kernel ec_kernel_cast = {"cast", prepare_cast, eval_cast};
+EC_KERNEL(ec_kernel_cast, "cast", prepare_cast, eval_cast)

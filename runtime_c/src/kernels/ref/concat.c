@@ -101,4 +101,4 @@ void ec_parts_eval(const ec_node *n, const ec_exec *ex, bool split) {
 static ec_status prepare_concat(ec_node *n) { return ec_parts_prepare(n, false); }
 static void eval_concat(const ec_node *n, const ec_exec *ex) { ec_parts_eval(n, ex, false); }
 
-const ec_kernel ec_kernel_concat = {"concat", prepare_concat, eval_concat};
+EC_KERNEL(ec_kernel_concat, "concat", prepare_concat, eval_concat)

@@ -556,4 +556,4 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
                   gemm_range, &c);
 }
 
-const ec_kernel ec_kernel_conv = {"conv", prepare_conv, eval_conv};
+EC_KERNEL(ec_kernel_conv, "conv", prepare_conv, eval_conv)

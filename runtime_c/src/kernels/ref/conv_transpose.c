@@ -226,5 +226,4 @@ static void eval_conv_transpose(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->n * p->group * c.mblocks, 1, convt_range, &c);
 }
 
-const ec_kernel ec_kernel_conv_transpose = {"conv_transpose", prepare_conv_transpose,
-                                            eval_conv_transpose};
+EC_KERNEL(ec_kernel_conv_transpose, "conv_transpose", prepare_conv_transpose, eval_conv_transpose)

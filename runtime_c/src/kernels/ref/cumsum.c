@@ -131,5 +131,5 @@ static void cum(const ec_node *n, const ec_exec *ex, bool prod) {
 static void eval_cumsum(const ec_node *n, const ec_exec *ex) { cum(n, ex, false); }
 static void eval_cumprod(const ec_node *n, const ec_exec *ex) { cum(n, ex, true); }
 
-const ec_kernel ec_kernel_cumsum = {"cumsum", prepare_cum, eval_cumsum};
-const ec_kernel ec_kernel_cumprod = {"cumprod", prepare_cum, eval_cumprod};
+EC_KERNEL(ec_kernel_cumsum, "cumsum", prepare_cum, eval_cumsum)
+EC_KERNEL(ec_kernel_cumprod, "cumprod", prepare_cum, eval_cumprod)

@@ -103,4 +103,4 @@ static void eval_dft(const ec_node *n, const ec_exec *ex) {
     }
 }
 
-const ec_kernel ec_kernel_dft = {"dft", prepare_dft, eval_dft};
+EC_KERNEL(ec_kernel_dft, "dft", prepare_dft, eval_dft)

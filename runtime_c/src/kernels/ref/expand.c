@@ -60,4 +60,4 @@ static void eval_expand(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel, GRAIN, expand_range, &c);
 }
 
-const ec_kernel ec_kernel_expand = {"expand", prepare_expand, eval_expand};
+EC_KERNEL(ec_kernel_expand, "expand", prepare_expand, eval_expand)

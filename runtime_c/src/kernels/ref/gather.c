@@ -102,4 +102,4 @@ static void eval_gather(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->outer * p->n_idx, grain > 0 ? grain : 1, gather_range, &c);
 }
 
-const ec_kernel ec_kernel_gather = {"gather", prepare_gather, eval_gather};
+EC_KERNEL(ec_kernel_gather, "gather", prepare_gather, eval_gather)

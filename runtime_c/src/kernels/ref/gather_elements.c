@@ -81,5 +81,4 @@ static void eval_gather_elements(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_gather_elements = {"gather_elements", prepare_gather_elements,
-                                             eval_gather_elements};
+EC_KERNEL(ec_kernel_gather_elements, "gather_elements", prepare_gather_elements, eval_gather_elements)

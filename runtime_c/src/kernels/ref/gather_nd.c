@@ -98,4 +98,4 @@ static void eval_gather_nd(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_gather_nd = {"gather_nd", prepare_gather_nd, eval_gather_nd};
+EC_KERNEL(ec_kernel_gather_nd, "gather_nd", prepare_gather_nd, eval_gather_nd)

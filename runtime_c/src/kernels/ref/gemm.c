@@ -406,5 +406,5 @@ static void eval_mm(const ec_node *n, const ec_exec *ex) {
                   &c);
 }
 
-const ec_kernel ec_kernel_gemm = {"gemm", prepare_gemm, eval_mm};
-const ec_kernel ec_kernel_matmul = {"matmul", prepare_matmul, eval_mm};
+EC_KERNEL(ec_kernel_gemm, "gemm", prepare_gemm, eval_mm)
+EC_KERNEL(ec_kernel_matmul, "matmul", prepare_matmul, eval_mm)

@@ -167,4 +167,4 @@ static void eval_grid_sample(const ec_node *n, const ec_exec *ex) {
     }
 }
 
-const ec_kernel ec_kernel_grid_sample = {"grid_sample", prepare_grid_sample, eval_grid_sample};
+EC_KERNEL(ec_kernel_grid_sample, "grid_sample", prepare_grid_sample, eval_grid_sample)

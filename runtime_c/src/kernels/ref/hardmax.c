@@ -68,4 +68,4 @@ static void eval_hardmax(const ec_node *n, const ec_exec *ex) {
     }
 }
 
-const ec_kernel ec_kernel_hardmax = {"hardmax", prepare_hardmax, eval_hardmax};
+EC_KERNEL(ec_kernel_hardmax, "hardmax", prepare_hardmax, eval_hardmax)

@@ -362,5 +362,5 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->n * p->bands, p->grain, ir_range, (void *)&c);
 }
 
-const ec_kernel ec_kernel_inverted_residual = {"inverted_residual", prepare_ir, eval_ir};
+EC_KERNEL(ec_kernel_inverted_residual, "inverted_residual", prepare_ir, eval_ir)
 

@@ -154,4 +154,4 @@ static void eval_layer_norm(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->rows, grain, ln_range, &c);
 }
 
-const ec_kernel ec_kernel_layer_norm = {"layer_norm", prepare_layer_norm, eval_layer_norm};
+EC_KERNEL(ec_kernel_layer_norm, "layer_norm", prepare_layer_norm, eval_layer_norm)

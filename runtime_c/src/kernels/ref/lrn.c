@@ -82,4 +82,4 @@ static void eval_lrn(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, planes, grain, lrn_range, &c);
 }
 
-const ec_kernel ec_kernel_lrn = {"lrn", prepare_lrn, eval_lrn};
+EC_KERNEL(ec_kernel_lrn, "lrn", prepare_lrn, eval_lrn)

@@ -88,4 +88,4 @@ static void eval_one_hot(const ec_node *n, const ec_exec *ex) {
     }
 }
 
-const ec_kernel ec_kernel_one_hot = {"one_hot", prepare_one_hot, eval_one_hot};
+EC_KERNEL(ec_kernel_one_hot, "one_hot", prepare_one_hot, eval_one_hot)

@@ -197,4 +197,4 @@ static void eval_pad(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel / len, grain > 0 ? grain : 1, pad_range, &c);
 }
 
-const ec_kernel ec_kernel_pad = {"pad", prepare_pad, eval_pad};
+EC_KERNEL(ec_kernel_pad, "pad", prepare_pad, eval_pad)

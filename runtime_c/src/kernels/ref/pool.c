@@ -284,6 +284,6 @@ static void eval_pool(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, rows, grain, pool_range, &c);
 }
 
-const ec_kernel ec_kernel_max_pool = {"max_pool", prepare_pool, eval_pool};
-const ec_kernel ec_kernel_average_pool = {"average_pool", prepare_pool, eval_pool};
-const ec_kernel ec_kernel_lp_pool = {"lp_pool", prepare_pool, eval_pool};
+EC_KERNEL(ec_kernel_max_pool, "max_pool", prepare_pool, eval_pool)
+EC_KERNEL(ec_kernel_average_pool, "average_pool", prepare_pool, eval_pool)
+EC_KERNEL(ec_kernel_lp_pool, "lp_pool", prepare_pool, eval_pool)

@@ -127,5 +127,5 @@ static ec_status prepare_qmul(ec_node *n) { return prepare_qbinary(n, false); }
 static void eval_qadd(const ec_node *n, const ec_exec *ex) { eval_qbinary(n, ex, true); }
 static void eval_qmul(const ec_node *n, const ec_exec *ex) { eval_qbinary(n, ex, false); }
 
-const ec_kernel ec_kernel_qadd = {"qadd", prepare_qadd, eval_qadd};
-const ec_kernel ec_kernel_qmul = {"qmul", prepare_qmul, eval_qmul};
+EC_KERNEL(ec_kernel_qadd, "qadd", prepare_qadd, eval_qadd)
+EC_KERNEL(ec_kernel_qmul, "qmul", prepare_qmul, eval_qmul)

@@ -105,4 +105,4 @@ static void eval_qconcat(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->outer, 1, qcat_range, &c);
 }
 
-const ec_kernel ec_kernel_qconcat = {"qconcat", prepare_qconcat, eval_qconcat};
+EC_KERNEL(ec_kernel_qconcat, "qconcat", prepare_qconcat, eval_qconcat)

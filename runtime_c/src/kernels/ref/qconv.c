@@ -680,4 +680,4 @@ static void eval_qconv(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->n * p->group * c.mblocks * c.ptiles, 1, gemm_range, &c);
 }
 
-const ec_kernel ec_kernel_qconv = {"qconv", prepare_qconv, eval_qconv};
+EC_KERNEL(ec_kernel_qconv, "qconv", prepare_qconv, eval_qconv)

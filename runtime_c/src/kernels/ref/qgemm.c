@@ -666,6 +666,6 @@ static void eval_qmatmul(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, g->batch * g->m, 1, matmul_general_range, &c);
 }
 
-const ec_kernel ec_kernel_qgemm = {"qgemm", prepare_qgemm, eval_qfc};
-const ec_kernel ec_kernel_qmatmul = {"qmatmul", prepare_qmatmul, eval_qmatmul};
-const ec_kernel ec_kernel_dynamic_qgemm = {"dynamic_qgemm", prepare_dynamic, eval_qfc};
+EC_KERNEL(ec_kernel_qgemm, "qgemm", prepare_qgemm, eval_qfc)
+EC_KERNEL(ec_kernel_qmatmul, "qmatmul", prepare_qmatmul, eval_qmatmul)
+EC_KERNEL(ec_kernel_dynamic_qgemm, "dynamic_qgemm", prepare_dynamic, eval_qfc)

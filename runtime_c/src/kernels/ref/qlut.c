@@ -35,4 +35,4 @@ static void eval_qlut(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel, EC_Q_GRAIN, qlut_range, &c);
 }
 
-const ec_kernel ec_kernel_qlut = {"qlut", prepare_qlut, eval_qlut};
+EC_KERNEL(ec_kernel_qlut, "qlut", prepare_qlut, eval_qlut)

@@ -261,5 +261,5 @@ static void eval_qpool(const ec_node *n, const ec_exec *ex) {
 static ec_status prepare_qavg(ec_node *n) { return prepare_qpool(n, true); }
 static ec_status prepare_qmax(ec_node *n) { return prepare_qpool(n, false); }
 
-const ec_kernel ec_kernel_qaverage_pool = {"qaverage_pool", prepare_qavg, eval_qpool};
-const ec_kernel ec_kernel_qmax_pool = {"qmax_pool", prepare_qmax, eval_qpool};
+EC_KERNEL(ec_kernel_qaverage_pool, "qaverage_pool", prepare_qavg, eval_qpool)
+EC_KERNEL(ec_kernel_qmax_pool, "qmax_pool", prepare_qmax, eval_qpool)

@@ -204,7 +204,5 @@ static void eval_dequantize(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, work_items(p), work_grain(p), dequantize_range, &c);
 }
 
-const ec_kernel ec_kernel_quantize_linear = {"quantize_linear", prepare_quantize,
-                                             eval_quantize};
-const ec_kernel ec_kernel_dequantize_linear = {"dequantize_linear", prepare_dequantize,
-                                               eval_dequantize};
+EC_KERNEL(ec_kernel_quantize_linear, "quantize_linear", prepare_quantize, eval_quantize)
+EC_KERNEL(ec_kernel_dequantize_linear, "dequantize_linear", prepare_dequantize, eval_dequantize)

@@ -291,7 +291,7 @@ static void eval_reduce(const ec_node *n, const ec_exec *ex) {
 }
 
 #define REDUCE_KERNEL(NAME) \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_reduce, eval_reduce};
+  EC_KERNEL(ec_kernel_##NAME, #NAME, prepare_reduce, eval_reduce)
 REDUCE_KERNEL(reduce_mean)
 REDUCE_KERNEL(reduce_sum)
 REDUCE_KERNEL(reduce_max)
@@ -390,5 +390,5 @@ static void eval_arg(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->outer * p->inner, grain, arg_range, &c);
 }
 
-const ec_kernel ec_kernel_arg_max = {"arg_max", prepare_arg, eval_arg};
-const ec_kernel ec_kernel_arg_min = {"arg_min", prepare_arg, eval_arg};
+EC_KERNEL(ec_kernel_arg_max, "arg_max", prepare_arg, eval_arg)
+EC_KERNEL(ec_kernel_arg_min, "arg_min", prepare_arg, eval_arg)

@@ -294,4 +294,4 @@ static void eval_resize(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel / len, grain > 0 ? grain : 1, resize_range, &c);
 }
 
-const ec_kernel ec_kernel_resize = {"resize", prepare_resize, eval_resize};
+EC_KERNEL(ec_kernel_resize, "resize", prepare_resize, eval_resize)

@@ -227,6 +227,6 @@ static void eval(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_rnn = {"rnn", prepare_rnn, eval};
-const ec_kernel ec_kernel_gru = {"gru", prepare_gru, eval};
-const ec_kernel ec_kernel_lstm = {"lstm", prepare_lstm, eval};
+EC_KERNEL(ec_kernel_rnn, "rnn", prepare_rnn, eval)
+EC_KERNEL(ec_kernel_gru, "gru", prepare_gru, eval)
+EC_KERNEL(ec_kernel_lstm, "lstm", prepare_lstm, eval)

@@ -87,5 +87,4 @@ static void eval_scatter_elements(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_scatter_elements = {"scatter_elements", prepare_scatter_elements,
-                                              eval_scatter_elements};
+EC_KERNEL(ec_kernel_scatter_elements, "scatter_elements", prepare_scatter_elements, eval_scatter_elements)

@@ -90,4 +90,4 @@ static void eval_scatter_nd(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_scatter_nd = {"scatter_nd", prepare_scatter_nd, eval_scatter_nd};
+EC_KERNEL(ec_kernel_scatter_nd, "scatter_nd", prepare_scatter_nd, eval_scatter_nd)

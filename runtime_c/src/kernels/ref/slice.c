@@ -101,4 +101,4 @@ static void eval_slice(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, rows, grain > 0 ? grain : 1, slice_range, &c);
 }
 
-const ec_kernel ec_kernel_slice = {"slice", prepare_slice, eval_slice};
+EC_KERNEL(ec_kernel_slice, "slice", prepare_slice, eval_slice)

@@ -121,5 +121,5 @@ static void eval_softmax(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, p->outer * p->inner, grain, softmax_range, &c);
 }
 
-const ec_kernel ec_kernel_softmax = {"softmax", prepare_softmax, eval_softmax};
-const ec_kernel ec_kernel_log_softmax = {"log_softmax", prepare_softmax, eval_softmax};
+EC_KERNEL(ec_kernel_softmax, "softmax", prepare_softmax, eval_softmax)
+EC_KERNEL(ec_kernel_log_softmax, "log_softmax", prepare_softmax, eval_softmax)

@@ -409,5 +409,4 @@ static void eval_sparse_conv(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, jobs * c.mblocks, 1, job_range, &c);
 }
 
-const ec_kernel ec_kernel_sparse_conv = {"sparse_conv", prepare_sparse_conv,
-                                         eval_sparse_conv};
+EC_KERNEL(ec_kernel_sparse_conv, "sparse_conv", prepare_sparse_conv, eval_sparse_conv)

@@ -211,5 +211,4 @@ static void eval_sparse_gemm(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, outer * c.oblocks, 1, job_range, &c);
 }
 
-const ec_kernel ec_kernel_sparse_gemm = {"sparse_gemm", prepare_sparse_gemm,
-                                         eval_sparse_gemm};
+EC_KERNEL(ec_kernel_sparse_gemm, "sparse_gemm", prepare_sparse_gemm, eval_sparse_gemm)

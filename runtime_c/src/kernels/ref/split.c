@@ -7,4 +7,4 @@
 static ec_status prepare_split(ec_node *n) { return ec_parts_prepare(n, true); }
 static void eval_split(const ec_node *n, const ec_exec *ex) { ec_parts_eval(n, ex, true); }
 
-const ec_kernel ec_kernel_split = {"split", prepare_split, eval_split};
+EC_KERNEL(ec_kernel_split, "split", prepare_split, eval_split)

@@ -119,4 +119,4 @@ static void eval_tile(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, rows, grain > 0 ? grain : 1, tile_range, &c);
 }
 
-const ec_kernel ec_kernel_tile = {"tile", prepare_tile, eval_tile};
+EC_KERNEL(ec_kernel_tile, "tile", prepare_tile, eval_tile)

@@ -113,4 +113,4 @@ static void eval_top_k(const ec_node *n, const ec_exec *ex) {
     }
 }
 
-const ec_kernel ec_kernel_top_k = {"top_k", prepare_top_k, eval_top_k};
+EC_KERNEL(ec_kernel_top_k, "top_k", prepare_top_k, eval_top_k)

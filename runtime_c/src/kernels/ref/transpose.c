@@ -156,4 +156,4 @@ static void eval_transpose(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_transpose = {"transpose", prepare_transpose, eval_transpose};
+EC_KERNEL(ec_kernel_transpose, "transpose", prepare_transpose, eval_transpose)

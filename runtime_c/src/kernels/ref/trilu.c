@@ -57,4 +57,4 @@ static void eval_trilu(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_trilu = {"trilu", prepare_trilu, eval_trilu};
+EC_KERNEL(ec_kernel_trilu, "trilu", prepare_trilu, eval_trilu)

@@ -187,9 +187,9 @@ static void eval_unary(const ec_node *n, const ec_exec *ex) { run(n, ex, range_f
 static void eval_trig(const ec_node *n, const ec_exec *ex) { run(n, ex, trig_f32, trig_dbl); }
 
 #define X_KERNEL(NAME, CODE, EXPR, DEXPR) \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_unary, eval_unary};
+  EC_KERNEL(ec_kernel_##NAME, #NAME, prepare_unary, eval_unary)
 #define X_TRIG_KERNEL(NAME, CODE, EXPR, DEXPR) \
-  const ec_kernel ec_kernel_##NAME = {#NAME, prepare_unary, eval_trig};
+  EC_KERNEL(ec_kernel_##NAME, #NAME, prepare_unary, eval_trig)
 UNARY_OPS(X_KERNEL)
 TRIG_OPS(X_TRIG_KERNEL)
 
@@ -209,7 +209,7 @@ static void eval_not(const ec_node *n, const ec_exec *ex) {
   for (int64_t i = 0; i < n->tout[0]->numel; i++) y[i] = !x[i];
 }
 
-const ec_kernel ec_kernel_not = {"not", prepare_not, eval_not};
+EC_KERNEL(ec_kernel_not, "not", prepare_not, eval_not)
 
 static ec_status prepare_copy(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
@@ -227,7 +227,7 @@ static void eval_copy(const ec_node *n, const ec_exec *ex) {
   if (x != y) memmove(y, x, n->tout[0]->size);
 }
 
-const ec_kernel ec_kernel_copy = {"copy", prepare_copy, eval_copy};
+EC_KERNEL(ec_kernel_copy, "copy", prepare_copy, eval_copy)
 
 /* ---- BitwiseNot (integers) ---------------------------------------------- */
 
@@ -249,7 +249,7 @@ static void eval_bitwise_not(const ec_node *n, const ec_exec *ex) {
   for (size_t i = 0; i < n->tout[0]->size; i++) y[i] = (uint8_t)~x[i];
 }
 
-const ec_kernel ec_kernel_bitwise_not = {"bitwise_not", prepare_bitwise_not, eval_bitwise_not};
+EC_KERNEL(ec_kernel_bitwise_not, "bitwise_not", prepare_bitwise_not, eval_bitwise_not)
 
 /* ---- IsNaN, IsInf (floats -> bool) -------------------------------------- */
 
@@ -286,5 +286,5 @@ static void eval_is_inf(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_is_nan = {"is_nan", prepare_is_class, eval_is_nan};
-const ec_kernel ec_kernel_is_inf = {"is_inf", prepare_is_class, eval_is_inf};
+EC_KERNEL(ec_kernel_is_nan, "is_nan", prepare_is_class, eval_is_nan)
+EC_KERNEL(ec_kernel_is_inf, "is_inf", prepare_is_class, eval_is_inf)

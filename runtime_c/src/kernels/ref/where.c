@@ -57,4 +57,4 @@ static void eval_where(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, n->tout[0]->numel, GRAIN, where_range, &w);
 }
 
-const ec_kernel ec_kernel_where = {"where", prepare_where, eval_where};
+EC_KERNEL(ec_kernel_where, "where", prepare_where, eval_where)
