@@ -16,6 +16,7 @@ from edgec.format.writer import serialize
 from edgec.frontend.onnx_import import InputShapes, import_onnx, load_model
 from edgec.lower import lower_graph
 from edgec.lower.conv import pack_weights
+from edgec.lower.dynamic import check_program
 from edgec.passes.fuse_activation import fuse_activations
 from edgec.passes.fuse_attention import fuse_attention
 from edgec.passes.fuse_inverted_residual import fuse_inverted_residual
@@ -86,6 +87,7 @@ def compile_program(model: str | os.PathLike[str] | onnx.ModelProto, target: str
     pack_weights(program)  # last: every pass above reads weights in their ONNX layout
     fuse_inverted_residual(program)  # takes the packed 1x1 weights as they are
     program.compact()
+    check_program(program)  # data-dependent shapes only where the kernels take them
     plan_arena(program)
     options = {"target": target_info.name,
                "input_shapes": {k: list(v) for k, v in sorted((input_shapes or {}).items())}}

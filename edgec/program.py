@@ -49,6 +49,9 @@ class Tensor:
     alias_of: int | None = None  # shares the arena bytes of that tensor
     quant: Quantization | None = None
     offset: int = 0  # arena offset, set by the planner
+    # bit k: dim k depends on the input values and shape[k] is its upper bound
+    # (Tensor.dynamic_dims; edgec/lower/dynamic.py)
+    dynamic: int = 0
 
     @property
     def is_constant(self) -> bool:

@@ -67,6 +67,9 @@ def _lib() -> ctypes.CDLL:
         "ec_session_set_input": [vp, sz, vp, sz],
         "ec_session_run": [vp],
         "ec_session_get_output": [vp, sz, ctypes.POINTER(vp), ctypes.POINTER(sz)],
+        "ec_session_output_shape": [vp, sz, ctypes.POINTER(ctypes.c_int64),
+                                    ctypes.POINTER(ctypes.c_int32)],
+        "ec_model_output_dynamic_dims": [vp, sz, ctypes.POINTER(ctypes.c_uint32)],
         "ec_session_profile": [vp, sz, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(cp)],
     }
     for name, argtypes in sigs.items():
@@ -137,6 +140,11 @@ class Session:
         _check(lib.ec_session_create(self._model, ctypes.byref(opts), ctypes.byref(self._session)))
         self._inputs = self._args(lib.ec_model_num_inputs, lib.ec_model_input_info)
         self._outputs = self._args(lib.ec_model_num_outputs, lib.ec_model_output_info)
+        self._dynamic = []
+        for i in range(len(self._outputs)):
+            mask = ctypes.c_uint32()
+            _check(lib.ec_model_output_dynamic_dims(self._model, i, ctypes.byref(mask)))
+            self._dynamic.append(int(mask.value))
 
     def _args(self, count_fn: ctypes._CFuncPtr, info_fn: ctypes._CFuncPtr) -> list[NodeArg]:
         n = ctypes.c_size_t()
@@ -189,9 +197,23 @@ class Session:
             _check(lib.ec_session_get_output(self._session, i, ctypes.byref(ptr),
                                              ctypes.byref(size)))
             buf = (ctypes.c_char * size.value).from_address(ptr.value) if size.value else b""
-            # The arena is reused by the next run: hand out a copy.
-            results.append(np.frombuffer(buf, dtype=arg.dtype).reshape(arg.shape).copy())
+            # The arena is reused by the next run: hand out a copy, in the actual shape
+            # (an output whose shape depends on the input values has at most arg.shape).
+            shape = self._output_shape(i) if self._dynamic[i] else arg.shape
+            results.append(np.frombuffer(buf, dtype=arg.dtype).reshape(shape).copy())
         return results
+
+    def _output_shape(self, index: int) -> list[int]:
+        dims = (ctypes.c_int64 * MAX_RANK)()
+        rank = ctypes.c_int32()
+        _check(self._lib.ec_session_output_shape(self._session, index, dims,
+                                                 ctypes.byref(rank)))
+        return [int(dims[k]) for k in range(rank.value)]
+
+    def output_dynamic_dims(self) -> list[int]:
+        """Per output, a bit per dim whose extent depends on the input values (its shape
+        in get_outputs() is then an upper bound; run() returns the actual shape)."""
+        return list(self._dynamic)
 
     def profile(self) -> list[tuple[str, float]]:
         """(op name, milliseconds) per instruction of the last run."""

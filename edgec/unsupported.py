@@ -16,8 +16,9 @@ The tables:
 - UNSUPPORTED_TYPES: non-tensor value kinds (sequence, optional, map) -> reason.
 
 check_model() checks an ONNX model before import (the frontend's own check
-of the imported graph runs after constant folding, so an op folded away,
-e.g. a NonZero of a constant, never reaches it).
+of the imported graph runs after constant folding, so an op folded away never
+reaches it). Ops whose output shape depends on the input values (NonZero,
+NonMaxSuppression, Unique, Compress) are supported: edgec/lower/dynamic.py.
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ _RANDOM = ("random number generation (a compiled program is deterministic: same 
 _STRING = "string tensors (the runtime has numeric tensors only)"
 _SEQUENCE = "sequence values (the runtime has tensors only, planned ahead of time)"
 _OPTIONAL = "optional values (the runtime has tensors only, planned ahead of time)"
-_DATA_SHAPE = ("output shape depends on the input values (memory is planned at compile time "
-               "for static shapes)")
 _IMAGE = "image decoding (decode in the application; edgec takes tensors)"
 
 UNSUPPORTED_OPS: dict[str, str] = {
@@ -70,12 +69,6 @@ UNSUPPORTED_OPS: dict[str, str] = {
     "Optional": _OPTIONAL,
     "OptionalGetElement": _OPTIONAL,
     "OptionalHasElement": _OPTIONAL,
-    # data-dependent output shapes (fine when folded: a constant input is computed at
-    # compile time and the node never reaches the runtime)
-    "NonZero": _DATA_SHAPE,
-    "Unique": _DATA_SHAPE,
-    "NonMaxSuppression": _DATA_SHAPE,
-    "Compress": _DATA_SHAPE,
 }
 
 UNSUPPORTED_DOMAINS: dict[str, str] = {

@@ -113,6 +113,11 @@ class Opcode(object):
     GRU = 228
     LSTM = 229
     DFT = 230
+    NON_ZERO = 240
+    NON_MAX_SUPPRESSION = 241
+    UNIQUE = 242
+    COMPRESS = 243
+    RESHAPE = 244
     QUANTIZE_LINEAR = 300
     DEQUANTIZE_LINEAR = 301
     QCONV = 302

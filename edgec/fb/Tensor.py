@@ -119,8 +119,15 @@ class Tensor(object):
             return obj
         return None
 
+    # Tensor
+    def DynamicDims(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
 def TensorStart(builder):
-    builder.StartObject(9)
+    builder.StartObject(10)
 
 def Start(builder):
     TensorStart(builder)
@@ -185,6 +192,12 @@ def TensorAddSparse(builder, sparse):
 def AddSparse(builder, sparse):
     TensorAddSparse(builder, sparse)
 
+def TensorAddDynamicDims(builder, dynamicDims):
+    builder.PrependUint32Slot(9, dynamicDims, 0)
+
+def AddDynamicDims(builder, dynamicDims):
+    TensorAddDynamicDims(builder, dynamicDims)
+
 def TensorEnd(builder):
     return builder.EndObject()
 
@@ -212,6 +225,7 @@ class TensorT(object):
         size = 0,
         quant = None,
         sparse = None,
+        dynamicDims = 0,
     ):
         self.name = name  # type: Optional[str]
         self.dtype = dtype  # type: int
@@ -222,6 +236,7 @@ class TensorT(object):
         self.size = size  # type: int
         self.quant = quant  # type: Optional[edgec.fb.Quantization.QuantizationT]
         self.sparse = sparse  # type: Optional[edgec.fb.SparseEncoding.SparseEncodingT]
+        self.dynamicDims = dynamicDims  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -261,6 +276,7 @@ class TensorT(object):
             self.quant = edgec.fb.Quantization.QuantizationT.InitFromObj(tensor.Quant())
         if tensor.Sparse() is not None:
             self.sparse = edgec.fb.SparseEncoding.SparseEncodingT.InitFromObj(tensor.Sparse())
+        self.dynamicDims = tensor.DynamicDims()
 
     # TensorT
     def Pack(self, builder):
@@ -292,5 +308,6 @@ class TensorT(object):
             TensorAddQuant(builder, quant)
         if self.sparse is not None:
             TensorAddSparse(builder, sparse)
+        TensorAddDynamicDims(builder, self.dynamicDims)
         tensor = TensorEnd(builder)
         return tensor

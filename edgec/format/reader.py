@@ -32,6 +32,7 @@ class TensorInfo:
     storage: str  # "arena" or "constant"
     offset: int
     size: int
+    dynamic: int = 0  # Tensor.dynamic_dims: bit k = dim k is data-dependent (shape[k] bounds it)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def read_program(data: bytes, source: str = "<bytes>") -> ProgramInfo:
                 index=i, name=_s(t.Name()), dtype=NUMPY_DTYPES[t.Dtype()].name,
                 shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
                 storage="constant" if t.Storage() == StorageKind.CONSTANT else "arena",
-                offset=t.Offset(), size=t.Size()))
+                offset=t.Offset(), size=t.Size(), dynamic=t.DynamicDims()))
         instructions = [_instruction(prog.Instructions(i), i)
                         for i in range(prog.InstructionsLength())]
         blocks = []

@@ -97,6 +97,7 @@ def _program_table(program: Program, segment_of: dict[int, int], payloads: list[
         tt.dtype = DTYPES[t.dtype]
         tt.shape = [int(d) for d in t.shape]
         tt.size = t.nbytes
+        tt.dynamicDims = t.dynamic
         if i in segment_of:
             tt.storage = StorageKind.CONSTANT
             tt.segment = segment_of[i]

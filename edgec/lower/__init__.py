@@ -13,6 +13,7 @@ import edgec.lower.control  # If, Loop: nested blocks
 import edgec.lower.quant  # noqa: F401  (QuantizeLinear, QLinearConv, ... : int8 kernels)
 from edgec.lower import (  # noqa: F401
     conv,
+    dynamic,
     einsum,
     elementwise,
     misc,

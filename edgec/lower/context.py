@@ -22,10 +22,18 @@ class Unsupported(EdgecError):
 
 def lowers(*op_types: str) -> Callable[[LowerFn], LowerFn]:
     def register(fn: LowerFn) -> LowerFn:
+        def dispatch(ctx: LoweringContext, node: ir.Node) -> None:
+            # a node reading a value whose shape depends on the input values is
+            # lowered by edgec.lower.dynamic, or refused there naming what it reads
+            from edgec.lower import dynamic
+
+            if not dynamic.check_operand(ctx, node):
+                fn(ctx, node)
+
         for op in op_types:
             if op in _REGISTRY:
                 raise AssertionError(f"{op} is lowered twice")
-            _REGISTRY[op] = fn
+            _REGISTRY[op] = dispatch
         return fn
 
     return register
@@ -129,6 +137,15 @@ class LoweringContext:
                           name=name, scratch_size=scratch_size)
         self.program.instructions.append(ins)
         return ins
+
+    def index_of(self, value: ir.Value) -> int | None:
+        """The tensor index of a value already lowered (None: not yet, or a constant
+        never asked for)."""
+        return self._index.get(id(value))
+
+    def bind(self, value: ir.Value, index: int) -> None:
+        """value is tensor index (a lowering that makes its output tensors itself)."""
+        self._bind(value, index)
 
     def _bind(self, value: ir.Value, index: int) -> None:
         self._index[id(value)] = index

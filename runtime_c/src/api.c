@@ -23,6 +23,7 @@ struct ec_session {
   ec_exec exec;
   ec_pool *pool;
   uint64_t *profile_ns; /* per instruction, NULL unless profiling */
+  int64_t (*dims)[EC_MAX_RANK]; /* actual shapes of the data-dependent tensors */
 };
 
 #define CHECK_ARG(cond, what)                                          \
@@ -182,7 +183,8 @@ EC_API ec_status ec_session_create(const ec_model *m,
   }
   if (options && options->profile)
     s->profile_ns = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *s->profile_ns);
-  if (!s->arena || !s->data || !ws_ok ||
+  s->dims = calloc(m->n_dyn ? m->n_dyn : 1, sizeof *s->dims);
+  if (!s->arena || !s->data || !ws_ok || !s->dims ||
       (options && options->profile && !s->profile_ns)) {
     ec_session_free(s);
     return ec_set_error(EC_ERR_NO_MEMORY, "cannot allocate a %zu-byte arena",
@@ -195,6 +197,9 @@ EC_API ec_status ec_session_create(const ec_model *m,
     s->data[i] = t->storage == EC_FB_STORAGEKIND_ARENA
                      ? (void *)(s->arena + t->offset)
                      : (void *)t->const_data;
+    /* a data-dependent shape starts at its upper bound: never beyond the storage */
+    if (t->dyn_slot >= 0)
+      memcpy(s->dims[t->dyn_slot], t->shape, sizeof(int64_t) * (size_t)t->rank);
   }
   if (threads > 1) {
     ec_status st = ec_pool_create(threads, &s->pool);
@@ -204,6 +209,7 @@ EC_API ec_status ec_session_create(const ec_model *m,
     }
   }
   s->exec.data = s->data;
+  s->exec.dims = s->dims;
   s->exec.workspace = s->workspace;
   s->exec.pool = s->pool;
   *out_session = s;
@@ -218,6 +224,7 @@ EC_API ec_status ec_session_free(ec_session *s) {
   free(s->arena);
   free(s->data);
   free(s->profile_ns);
+  free(s->dims);
   free(s);
   return EC_OK;
 }
@@ -271,8 +278,38 @@ EC_API ec_status ec_session_get_output(const ec_session *s, size_t index,
     return ec_set_error(EC_ERR_INVALID_ARGUMENT,
                         "output index %zu out of range (model has %zu)", index,
                         m->n_outputs);
+  const ec_tensor_desc *t = &m->tensors[m->outputs[index]];
   *out_data = s->data[m->outputs[index]];
-  *out_size_bytes = m->tensors[m->outputs[index]].size;
+  *out_size_bytes = t->size;
+  if (t->dyn_slot >= 0) { /* the actual shape's bytes: a prefix of the planned ones */
+    size_t numel = 1;
+    for (int32_t k = 0; k < t->rank; k++) numel *= (size_t)s->dims[t->dyn_slot][k];
+    *out_size_bytes = numel * ec_dtype_size(t->dtype);
+  }
+  return EC_OK;
+}
+
+EC_API ec_status ec_session_output_shape(const ec_session *s, size_t index,
+                                         int64_t *out_shape, int32_t *out_rank) {
+  CHECK_ARG(s && out_shape && out_rank, "NULL argument");
+  const ec_model *m = s->model;
+  if (index >= m->n_outputs)
+    return ec_set_error(EC_ERR_INVALID_ARGUMENT,
+                        "output index %zu out of range (model has %zu)", index,
+                        m->n_outputs);
+  const ec_tensor_desc *t = &m->tensors[m->outputs[index]];
+  const int64_t *dims = t->dyn_slot >= 0 ? s->dims[t->dyn_slot] : t->shape;
+  memset(out_shape, 0, sizeof(int64_t) * EC_MAX_RANK);
+  memcpy(out_shape, dims, sizeof(int64_t) * (size_t)t->rank);
+  *out_rank = t->rank;
+  return EC_OK;
+}
+
+EC_API ec_status ec_model_output_dynamic_dims(const ec_model *m, size_t index,
+                                              uint32_t *out_mask) {
+  CHECK_ARG(m && out_mask, "NULL argument");
+  CHECK_ARG(index < m->n_outputs, "output index out of range");
+  *out_mask = m->tensors[m->outputs[index]].dyn_mask;
   return EC_OK;
 }
 

@@ -46,6 +46,12 @@ typedef struct ec_tensor_desc {
   const void *const_data; /* CONSTANT tensors: data in the mapped file */
   ec_quant quant;
   ec_sparse sparse;
+  /* Tensor.dynamic_dims: bit k set = dim k depends on the input values and
+   * shape[k] is its upper bound; the actual shape lives in the session
+   * (ec_exec.dims[dyn_slot]; -1 = static). The data is dense in the actual
+   * shape. */
+  uint32_t dyn_mask;
+  int32_t dyn_slot;
 } ec_tensor_desc;
 
 /* ---- decoded options ---------------------------------------------------- */
@@ -197,6 +203,9 @@ typedef struct ec_node {
  * (64-byte aligned; contents undefined on entry). */
 typedef struct ec_exec {
   void *const *data;
+  /* actual shapes of the data-dependent tensors, by ec_tensor_desc.dyn_slot;
+   * each starts as the upper bound and stays within it */
+  int64_t (*dims)[EC_MAX_RANK];
   uint8_t *const *workspace; /* indexed by the thread argument of ec_range_fn */
   struct ec_pool *pool;      /* NULL: single-threaded */
 } ec_exec;
@@ -263,5 +272,30 @@ ec_status ec_alloc_params(ec_node *node, size_t bytes);
 static inline void *ec_tensor_data(const ec_exec *exec, int32_t index) {
   return exec->data[index];
 }
+
+/* ---- data-dependent shapes (docs/dynamic_shapes.md) ---------------------- */
+
+/* The shape of t in this run: the session's record for a data-dependent
+ * tensor, the static shape otherwise. */
+static inline const int64_t *ec_dims(const ec_exec *exec, const ec_tensor_desc *t) {
+  return t->dyn_slot >= 0 ? exec->dims[t->dyn_slot] : t->shape;
+}
+/* The element count of t in this run. */
+static inline int64_t ec_numel(const ec_exec *exec, const ec_tensor_desc *t) {
+  if (t->dyn_slot < 0) return t->numel;
+  const int64_t *d = exec->dims[t->dyn_slot];
+  int64_t n = 1;
+  for (int32_t k = 0; k < t->rank; k++) n *= d[k];
+  return n;
+}
+/* Records the actual extent of a data-dependent output's dim k (no-op for a
+ * static dim: a kernel may call it unconditionally). */
+static inline void ec_set_dim(const ec_exec *exec, const ec_tensor_desc *t, int32_t k,
+                              int64_t extent) {
+  if (t->dyn_slot >= 0 && (t->dyn_mask >> k & 1u)) exec->dims[t->dyn_slot][k] = extent;
+}
+/* Checks at prepare that t's data-dependent dims are exactly mask. */
+ec_status ec_check_dyn(const ec_node *node, const ec_tensor_desc *t, uint32_t mask,
+                       const char *what);
 
 #endif /* EDGEC_KERNEL_H_ */

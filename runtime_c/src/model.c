@@ -42,6 +42,7 @@ typedef struct decoder {
   size_t n_segments;
   segment *segments;
   char where[24]; /* "block N: " while reading a block */
+  uint8_t *dyn_written; /* per dyn slot: some instruction writes the tensor */
 } decoder;
 
 /* ---- options ------------------------------------------------------------ */
@@ -226,13 +227,15 @@ static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
   uint64_t offset, size;
   fb_table sub, sparse;
   bool present, is_sparse;
+  td->dyn_slot = -1;
   if (!fb_string_field(t, EC_FB_TENSOR_NAME, &td->name) ||
       !fb_u8(t, EC_FB_TENSOR_DTYPE, 0, &dtype) ||
       !fb_vector_field(t, EC_FB_TENSOR_SHAPE, 8, &shape) ||
       !fb_u8(t, EC_FB_TENSOR_STORAGE, 0, &td->storage) ||
       !fb_u32(t, EC_FB_TENSOR_SEGMENT, 0, &seg) ||
       !fb_u64(t, EC_FB_TENSOR_OFFSET, 0, &offset) ||
-      !fb_u64(t, EC_FB_TENSOR_SIZE, 0, &size))
+      !fb_u64(t, EC_FB_TENSOR_SIZE, 0, &size) ||
+      !fb_u32(t, EC_FB_TENSOR_DYNAMIC_DIMS, 0, &td->dyn_mask))
     return FMT_ERR("tensor %zu: malformed table", i);
   if (dtype > EC_FB_DTYPE_BFLOAT16)
     return FMT_ERR("tensor %zu ('%s'): unknown dtype %u", i, td->name, dtype);
@@ -286,6 +289,14 @@ static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
   } else {
     return FMT_ERR("tensor %zu ('%s'): unknown storage %u", i, td->name,
                    td->storage);
+  }
+  if (td->dyn_mask != 0) {
+    if (td->rank >= 32 || td->dyn_mask >> td->rank != 0)
+      return FMT_ERR("tensor %zu ('%s'): data-dependent dims 0x%x outside rank %d", i,
+                     td->name, (unsigned)td->dyn_mask, td->rank);
+    if (td->storage != EC_FB_STORAGEKIND_ARENA || is_sparse)
+      return FMT_ERR("tensor %zu ('%s'): data-dependent dims on a constant", i, td->name);
+    td->dyn_slot = (int32_t)d->m->n_dyn++;
   }
   if (!fb_table_field(t, EC_FB_TENSOR_QUANT, &sub, &present))
     return FMT_ERR("tensor %zu: malformed quantization", i);
@@ -360,6 +371,9 @@ static ec_status read_index_list(decoder *d, int id, const char *what,
     if (d->m->tensors[idx].storage != EC_FB_STORAGEKIND_ARENA)
       return FMT_ERR("%s %u: tensor '%s' is not in the arena", what, i,
                      d->m->tensors[idx].name);
+    if (id == EC_FB_PROGRAM_INPUTS && d->m->tensors[idx].dyn_slot >= 0)
+      return FMT_ERR("%s %u: tensor '%s' has data-dependent dims", what, i,
+                     d->m->tensors[idx].name);
     (*out)[i] = idx;
   }
   return EC_OK;
@@ -404,6 +418,45 @@ static ec_status check_no_overlap(const ec_node *n) {
                        is_input ? "input" : "output", is_input ? k : k - n->n_in,
                        (unsigned long long)u->offset, u->size);
     }
+  }
+  return EC_OK;
+}
+
+/* The ops whose kernels handle data-dependent operands (docs/dynamic_shapes.md):
+ * the producers write outputs whose shape depends on the values, the consumers
+ * read such inputs at their actual shape (and propagate it). Their prepare
+ * checks the operands' masks; the verifier refuses them anywhere else. */
+enum { DYN_OUT = 1, DYN_IN = 2 };
+static int dyn_support(uint16_t opcode) {
+  switch (opcode) {
+    case EC_FB_OPCODE_NON_ZERO:
+    case EC_FB_OPCODE_NON_MAX_SUPPRESSION:
+    case EC_FB_OPCODE_UNIQUE:
+    case EC_FB_OPCODE_COMPRESS:
+      return DYN_OUT;
+    case EC_FB_OPCODE_RESHAPE:
+    case EC_FB_OPCODE_TRANSPOSE:
+    case EC_FB_OPCODE_GATHER:
+    case EC_FB_OPCODE_SLICE:
+    case EC_FB_OPCODE_CAST:
+      return DYN_OUT | DYN_IN;
+    default:
+      return 0;
+  }
+}
+
+/* Data-dependent operands only where the kernel handles them; records which
+ * such tensors some instruction writes. */
+static ec_status check_dyn_operands(decoder *d, const ec_node *n) {
+  for (int32_t k = 0; k < n->n_in + n->n_out; k++) {
+    bool is_in = k < n->n_in;
+    const ec_tensor_desc *t = is_in ? n->tin[k] : n->tout[k - n->n_in];
+    if (t == NULL || t->dyn_slot < 0) continue;
+    if (!(dyn_support(n->opcode) & (is_in ? DYN_IN : DYN_OUT)))
+      return FMT_ERR("%sinstruction %u ('%s'): %s %s %d, tensor '%s', has data-dependent "
+                     "dims", d->where, n->index, n->name, n->kernel->name,
+                     is_in ? "input" : "output", is_in ? k : k - n->n_in, t->name);
+    if (!is_in) d->dyn_written[t->dyn_slot] = 1;
   }
   return EC_OK;
 }
@@ -479,6 +532,7 @@ static ec_status read_list(decoder *d, const fb_vector *v, int32_t self, ec_bloc
     n->out = b->operands + cursor;
     n->tout = b->operand_descs + cursor;
     st = read_operands(d, &outs, n, true, &cursor, b);
+    if (st == EC_OK) st = check_dyn_operands(d, n);
     if (st == EC_OK) st = ec_sparse_check_operands(n);
     if (st == EC_OK) st = check_no_overlap(n);
     if (st != EC_OK) return st;
@@ -591,7 +645,17 @@ static ec_status read_program(decoder *d) {
   if (st == EC_OK)
     st = read_index_list(d, EC_FB_PROGRAM_OUTPUTS, "output", &m->n_outputs,
                          &m->outputs);
-  if (st == EC_OK) st = read_instructions(d);
+  if (st == EC_OK) {
+    d->dyn_written = calloc(m->n_dyn ? m->n_dyn : 1, 1);
+    if (!d->dyn_written) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
+    st = read_instructions(d);
+  }
+  for (size_t i = 0; st == EC_OK && i < m->n_tensors; i++) {
+    const ec_tensor_desc *t = &m->tensors[i];
+    if (t->dyn_slot >= 0 && !d->dyn_written[t->dyn_slot])
+      st = FMT_ERR("tensor %zu ('%s'): data-dependent but written by no instruction", i,
+                   t->name);
+  }
   return st;
 }
 
@@ -602,6 +666,7 @@ ec_status ec_model_decode(ec_model *m) {
   ec_status st = check_footer(&d);
   if (st == EC_OK) st = read_program(&d);
   free(d.segments);
+  free(d.dyn_written);
   return st;
 }
 

@@ -37,6 +37,7 @@ struct ec_model {
   uint64_t arena_size;
   uint64_t max_scratch; /* largest per-thread workspace any node needs */
   uint64_t requirements;
+  size_t n_dyn; /* tensors with data-dependent dims (ec_tensor_desc.dyn_slot) */
 };
 
 /* What the IF/LOOP kernels' prepare (src/kernels/control.c) finds in

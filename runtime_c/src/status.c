@@ -110,3 +110,12 @@ ec_status ec_alloc_params(ec_node *node, size_t bytes) {
                          bytes);
   return EC_OK;
 }
+
+ec_status ec_check_dyn(const ec_node *node, const ec_tensor_desc *t, uint32_t mask,
+                       const char *what) {
+  if (t->dyn_mask != mask)
+    return ec_node_error(node, EC_ERR_FORMAT,
+                         "%s '%s' has data-dependent dims 0x%x, expected 0x%x", what, t->name,
+                         (unsigned)t->dyn_mask, (unsigned)mask);
+  return EC_OK;
+}

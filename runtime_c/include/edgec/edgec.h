@@ -100,10 +100,23 @@ EC_API ec_status ec_session_free(ec_session *session);
 EC_API ec_status ec_session_set_input(ec_session *session, size_t index,
                                       const void *data, size_t size_bytes);
 EC_API ec_status ec_session_run(ec_session *session);
-/* Points into the session's memory; valid until the next run or free. */
+/* Points into the session's memory; valid until the next run or free.
+ * out_size_bytes is the size of the output's actual shape (below). */
 EC_API ec_status ec_session_get_output(const ec_session *session, size_t index,
                                        const void **out_data,
                                        size_t *out_size_bytes);
+/* The actual shape of an output after the last run: out_shape has room for
+ * EC_MAX_RANK dims (those past *out_rank are set to 0). An output whose shape
+ * depends on the input values (NonZero, NonMaxSuppression, Unique, Compress and
+ * what consumes them) has at most its static shape from ec_model_output_info,
+ * the upper bound its memory is planned for; its data is dense in the actual
+ * shape. Other outputs report their static shape. */
+EC_API ec_status ec_session_output_shape(const ec_session *session, size_t index,
+                                         int64_t *out_shape, int32_t *out_rank);
+/* Which dims of an output depend on the input values: bit k for dim k (0: a
+ * static shape). */
+EC_API ec_status ec_model_output_dynamic_dims(const ec_model *model, size_t index,
+                                              uint32_t *out_mask);
 
 /* Wall time of one instruction in the last run, in nanoseconds, for a
  * session created with options.profile set. */

@@ -130,6 +130,10 @@ static ec_status prepare_control(ec_node *n) {
         (written && t >= 0 && m->tensors[t].storage != EC_FB_STORAGEKIND_ARENA))
       return ERR("block %s %u is tensor %d (of %zu; written ones in the arena)",
                  written ? "input" : "output", written ? k : k - bin.len, t, m->n_tensors);
+    if (t >= 0 && m->tensors[t].dyn_slot >= 0)
+      return ERR("block %s %u is data-dependent tensor '%s' (values pass in and out of "
+                 "blocks at their static shape)", written ? "input" : "output",
+                 written ? k : k - bin.len, m->tensors[t].name);
     p->ids[k] = t;
   }
   const int32_t *bo = p->ids + bin.len;

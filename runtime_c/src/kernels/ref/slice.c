@@ -11,6 +11,7 @@
 
 typedef struct slice_params {
   bool empty;
+  bool dyn;  /* data-dependent input: the view is built in eval from its actual shape */
   ec_view v; /* merged rank >= 1 */
 } slice_params;
 
@@ -28,11 +29,19 @@ static ec_status prepare_slice(ec_node *n) {
     return ec_node_error(n, EC_ERR_SHAPE,
                          "input rank %d, output rank %d, %d starts, %d steps (need one per axis)",
                          r, out->rank, starts->n, steps->n);
+  /* a data-dependent axis (docs/dynamic_shapes.md) is taken whole */
+  st = ec_check_dyn(n, out, in->dyn_mask, "output");
+  for (int32_t d = 0; st == EC_OK && d < r; d++)
+    if ((in->dyn_mask >> d & 1u) &&
+        (starts->v[d] != 0 || steps->v[d] != 1 || out->shape[d] != in->shape[d]))
+      st = ec_node_error(n, EC_ERR_FORMAT, "slices data-dependent axis %d", d);
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(slice_params));
   if (st != EC_OK) return st;
   slice_params *p = n->params;
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
   p->v.eb = es;
+  p->dyn = in->dyn_slot >= 0;
   if (out->numel == 0) {
     p->empty = true;
     return EC_OK;
@@ -91,8 +100,43 @@ static void slice_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   ec_view_rows(&c->p->v, c->x, c->y, begin, end);
 }
 
+/* The view of a data-dependent input's actual shape (prepare checked the
+ * static axes; the dynamic ones are taken whole); false when empty. */
+static bool dynamic_view(const ec_node *n, const ec_exec *ex, slice_params *dyn) {
+  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
+  const int64_t *dims = ec_dims(ex, in);
+  const int64_t es = (int64_t)ec_dtype_size(in->dtype);
+  int64_t istride[EC_MAX_RANK], s = es, numel = 1;
+  for (int32_t d = in->rank - 1; d >= 0; d--) {
+    istride[d] = s;
+    s *= dims[d];
+  }
+  for (int32_t d = 0; d < in->rank; d++) {
+    ec_set_dim(ex, out, d, dims[d]);
+    numel *= ec_dims(ex, out)[d];
+  }
+  if (numel == 0) return false;
+  memset(dyn, 0, sizeof *dyn);
+  dyn->v.eb = es;
+  for (int32_t d = 0; d < in->rank; d++) {
+    dyn->v.base += n->opt.u.slice.starts.v[d] * istride[d];
+    ec_view_push(&dyn->v, ec_dims(ex, out)[d], n->opt.u.slice.steps.v[d] * istride[d]);
+  }
+  if (dyn->v.rank == 0) { /* one element */
+    dyn->v.shape[0] = 1;
+    dyn->v.stride[0] = es;
+    dyn->v.rank = 1;
+  }
+  return true;
+}
+
 static void eval_slice(const ec_node *n, const ec_exec *ex) {
   const slice_params *p = n->params;
+  slice_params dyn;
+  if (p->dyn) {
+    if (!dynamic_view(n, ex, &dyn)) return;
+    p = &dyn;
+  }
   if (p->empty) return;
   slice_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
   int64_t rows = 1;
