@@ -82,6 +82,12 @@ KERNEL_DTYPES: dict[str, str] = {
     **dict.fromkeys(["IS_INF", "IS_NAN"], f"{_FL} -> bool"),
     **dict.fromkeys(["BIT_SHIFT", "BITWISE_AND", "BITWISE_OR", "BITWISE_XOR", "BITWISE_NOT"],
                     _INT),
+    # data-dependent output shapes (docs/dynamic_shapes.md)
+    "NON_ZERO": "any -> int64",
+    "NON_MAX_SUPPRESSION": "float32 boxes and scores -> int64",
+    "UNIQUE": "any; int64 indices, inverse indices, counts",
+    "COMPRESS": "any; bool condition",
+    "RESHAPE": _ANY,
     "QUANTIZE_LINEAR": "float32 -> int8/uint8/int16/uint16",
     "DEQUANTIZE_LINEAR": "int8/uint8/int16/uint16/int32 -> float32",
 }

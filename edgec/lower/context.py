@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +23,7 @@ class Unsupported(EdgecError):
 
 def lowers(*op_types: str) -> Callable[[LowerFn], LowerFn]:
     def register(fn: LowerFn) -> LowerFn:
+        @functools.wraps(fn)  # edgec.opdocs reads the lowering's source through it
         def dispatch(ctx: LoweringContext, node: ir.Node) -> None:
             # a node reading a value whose shape depends on the input values is
             # lowered by edgec.lower.dynamic, or refused there naming what it reads
