@@ -454,7 +454,7 @@ static ec_status check_dyn_operands(decoder *d, const ec_node *n) {
     if (t == NULL || t->dyn_slot < 0) continue;
     if (!(dyn_support(n->opcode) & (is_in ? DYN_IN : DYN_OUT)))
       return FMT_ERR("%sinstruction %u ('%s'): %s %s %d, tensor '%s', has data-dependent "
-                     "dims", d->where, n->index, n->name, n->kernel->name,
+                     "dims", d->where, n->index, n->name, n->op,
                      is_in ? "input" : "output", is_in ? k : k - n->n_in, t->name);
     if (!is_in) d->dyn_written[t->dyn_slot] = 1;
   }

@@ -59,4 +59,4 @@ static void eval_compress(const ec_node *n, const ec_exec *ex) {
       }
 }
 
-const ec_kernel ec_kernel_compress = {"compress", prepare_compress, eval_compress};
+EC_KERNEL(ec_kernel_compress, "compress", prepare_compress, eval_compress)

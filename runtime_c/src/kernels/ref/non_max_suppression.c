@@ -138,4 +138,4 @@ static void eval_nms(const ec_node *n, const ec_exec *ex) {
   ec_set_dim(ex, n->tout[0], 0, total);
 }
 
-const ec_kernel ec_kernel_non_max_suppression = {"non_max_suppression", prepare_nms, eval_nms};
+EC_KERNEL(ec_kernel_non_max_suppression, "non_max_suppression", prepare_nms, eval_nms)

@@ -54,4 +54,4 @@ static void eval_non_zero(const ec_node *n, const ec_exec *ex) {
   }
 }
 
-const ec_kernel ec_kernel_non_zero = {"non_zero", prepare_non_zero, eval_non_zero};
+EC_KERNEL(ec_kernel_non_zero, "non_zero", prepare_non_zero, eval_non_zero)

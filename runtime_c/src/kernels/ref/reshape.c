@@ -43,4 +43,4 @@ static void eval_reshape(const ec_node *n, const ec_exec *ex) {
   if (numel) memcpy(ex->data[n->out[0]], ex->data[n->in[0]], (size_t)numel * ec_dtype_size(x->dtype));
 }
 
-const ec_kernel ec_kernel_reshape = {"reshape", prepare_reshape, eval_reshape};
+EC_KERNEL(ec_kernel_reshape, "reshape", prepare_reshape, eval_reshape)
