@@ -41,7 +41,7 @@ static ec_status prepare_nms(ec_node *n) {
       scores->shape[0] != boxes->shape[0] || scores->shape[2] != boxes->shape[1])
     return ec_node_error(n, EC_ERR_SHAPE, "boxes must be [B, N, 4] and scores [B, C, N]");
   const int64_t B = boxes->shape[0], C = scores->shape[1], N = boxes->shape[1];
-  int64_t per_class = N; /* a constant max tightens the bound */
+  int64_t per_class = maxb == NULL ? 0 : N; /* absent: 0; a constant tightens the bound */
   if (maxb != NULL && maxb->const_data != NULL) {
     const int64_t m = *(const int64_t *)maxb->const_data;
     per_class = m < 0 ? 0 : m < N ? m : N;
