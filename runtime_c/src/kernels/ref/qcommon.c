@@ -1,3 +1,4 @@
+#define EC_QCOMMON_DEFINE_REQUANT /* its out-of-line copy in size builds */
 #include "kernels/ref/qcommon.h"
 
 #include <math.h>

@@ -57,11 +57,23 @@ static inline int32_t ec_rdivpot(int32_t x, int32_t e) {
   return (int32_t)(ec_asr64(x, e) + (rem > threshold ? 1 : 0));
 }
 
+/* x * M in fixed point. Inline in speed builds; at -Os gcc calls it rather
+ * than inlining it anyway, so a size build has one copy (qcommon.c) instead
+ * of one per file. */
+#if defined(__OPTIMIZE_SIZE__)
+int32_t ec_requant(int32_t x, ec_qmul q);
+#endif
+#if !defined(__OPTIMIZE_SIZE__) || defined(EC_QCOMMON_DEFINE_REQUANT)
+#if defined(__OPTIMIZE_SIZE__)
+int32_t ec_requant(int32_t x, ec_qmul q) {
+#else
 static inline int32_t ec_requant(int32_t x, ec_qmul q) {
+#endif
   const int32_t left = q.shift > 0 ? q.shift : 0, right = q.shift > 0 ? 0 : -q.shift;
   const int32_t xs = left ? ec_sat_i32((int64_t)x * ((int64_t)1 << left)) : x;
   return ec_rdivpot(ec_srdhm(xs, q.mult), right);
 }
+#endif
 
 /* a * b <= 2^40 for non-negative a and b (size products checked at prepare). */
 static inline bool ec_q_fits(int64_t a, int64_t b) {
