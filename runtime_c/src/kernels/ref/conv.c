@@ -66,10 +66,12 @@ typedef struct conv_params {
   bool wino_simd;        /* Winograd transforms in the x86 kernels */
   int64_t wr, wa2;       /* Winograd output tile (4 or 2), products per tile (36 or 16) */
   int64_t ty, tx, tiles, tb; /* Winograd tiles per image (ty x tx), in all, per block */
-  int64_t n, c, h, w;    /* input */
-  int64_t m, oh, ow;     /* output channels and size */
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t group, cg, mg; /* channels per group, in and out */
+  union {
+    ec_conv_shape shape;
+    struct {
+      EC_CONV_SHAPE_FIELDS;
+    };
+  };
   int64_t k;             /* cg * kh * kw: rows of the unfolded input */
   int64_t p;             /* oh * ow */
   int64_t tp;            /* pixel tile */
@@ -105,6 +107,53 @@ static ec_status check_operands(ec_node *n) {
   if (!ec_act_valid(n->opt.u.conv.activation))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
                          n->opt.u.conv.activation);
+  return EC_OK;
+}
+
+/* Shared with qconv.c (declared in gemm_core.h). */
+ec_status ec_conv_shape_read(const ec_node *n, int64_t m, int64_t kh, int64_t kw, int64_t wc,
+                             ec_conv_shape *s) {
+  const ec_conv_options *o = &n->opt.u.conv;
+  const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
+  const int32_t sp = x->rank - 2;
+  ec_conv_geom g;
+  if (!ec_conv_geom_read(o, sp, &g))
+    return ec_node_error(n, EC_ERR_FORMAT, "strides, pads or dilations malformed for %d "
+                         "spatial axes", sp);
+  s->n = x->shape[0];
+  s->c = x->shape[1];
+  s->h = sp == 2 ? x->shape[2] : 1;
+  s->w = x->shape[x->rank - 1];
+  s->m = m;
+  s->oh = sp == 2 ? y->shape[2] : 1;
+  s->ow = y->shape[y->rank - 1];
+  s->kh = kh;
+  s->kw = kw;
+  s->sh = g.stride[0], s->sw = g.stride[1], s->dh = g.dilation[0], s->dw = g.dilation[1];
+  s->ph = g.pad_begin[0], s->pw = g.pad_begin[1], s->pe_h = g.pad_end[0], s->pe_w = g.pad_end[1];
+  s->group = o->group;
+  if (s->group < 1 || s->c % s->group != 0 || m % s->group != 0)
+    return ec_node_error(n, EC_ERR_SHAPE, "group %lld does not divide %lld input and "
+                         "%lld output channels", (long long)s->group, (long long)s->c,
+                         (long long)m);
+  s->cg = s->c / s->group;
+  s->mg = m / s->group;
+  if (wc != s->cg || kh < 1 || kw < 1)
+    return ec_node_error(n, EC_ERR_SHAPE, "weight shape does not match %lld input "
+                         "channels per group", (long long)s->cg);
+  if (y->shape[0] != s->n || y->shape[1] != m)
+    return ec_node_error(n, EC_ERR_SHAPE, "output batch/channels do not match");
+  if (!ec_fits(s->cg, kh) || !ec_fits(s->cg * kh, kw) || !ec_fits(s->h, s->w) ||
+      !ec_fits(s->oh, s->ow) || !ec_fits(kh - 1, s->dh) || !ec_fits(kw - 1, s->dw))
+    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+  const int64_t in[2] = {s->h, s->w}, k[2] = {kh, kw}, out[2] = {s->oh, s->ow};
+  for (int i = 0; i < 2; i++) {
+    const int64_t span = in[i] + g.pad_begin[i] + g.pad_end[i] - g.dilation[i] * (k[i] - 1) - 1;
+    if (span < 0 || span / g.stride[i] + 1 != out[i])
+      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from "
+                           "input %lld, kernel %lld and the options", (long long)out[i],
+                           (long long)in[i], (long long)k[i]);
+  }
   return EC_OK;
 }
 
@@ -145,47 +194,12 @@ static ec_status read_weight(ec_node *n, int32_t sp, conv_params *p) {
 /* Reads shapes and options into p, checking the output shape they imply. */
 static ec_status read_geometry(ec_node *n, conv_params *p) {
   const ec_conv_options *o = &n->opt.u.conv;
-  const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
-  const int32_t sp = x->rank - 2;
-  ec_conv_geom geom;
-  if (!ec_conv_geom_read(o, sp, &geom))
-    return ec_node_error(n, EC_ERR_FORMAT, "strides, pads or dilations malformed for %d "
-                         "spatial axes", sp);
-  const int64_t *s = geom.stride, *d = geom.dilation, *pb = geom.pad_begin,
-                *pe = geom.pad_end;
+  const ec_tensor_desc *w = n->tin[1];
+  const int32_t sp = n->tin[0]->rank - 2;
   ec_status st = read_weight(n, sp, p);
+  if (st == EC_OK)
+    st = ec_conv_shape_read(n, p->m, p->kh, p->kw, w->shape[p->winograd ? 2 : 1], &p->shape);
   if (st != EC_OK) return st;
-  p->n = x->shape[0];
-  p->c = x->shape[1];
-  p->h = sp == 2 ? x->shape[2] : 1;
-  p->w = x->shape[x->rank - 1];
-  p->oh = sp == 2 ? y->shape[2] : 1;
-  p->ow = y->shape[y->rank - 1];
-  p->sh = s[0], p->sw = s[1], p->dh = d[0], p->dw = d[1];
-  p->ph = pb[0], p->pw = pb[1];
-  p->group = o->group;
-  if (p->group < 1 || p->c % p->group != 0 || p->m % p->group != 0)
-    return ec_node_error(n, EC_ERR_SHAPE, "group %lld does not divide %lld input and "
-                         "%lld output channels", (long long)p->group, (long long)p->c,
-                         (long long)p->m);
-  p->cg = p->c / p->group;
-  p->mg = p->m / p->group;
-  if (w->shape[p->winograd ? 2 : 1] != p->cg || p->kh < 1 || p->kw < 1)
-    return ec_node_error(n, EC_ERR_SHAPE, "weight shape does not match %lld input "
-                         "channels per group", (long long)p->cg);
-  if (y->shape[0] != p->n || y->shape[1] != p->m)
-    return ec_node_error(n, EC_ERR_SHAPE, "output batch/channels do not match");
-  if (!ec_fits(p->cg, p->kh) || !ec_fits(p->cg * p->kh, p->kw) || !ec_fits(p->h, p->w) ||
-      !ec_fits(p->oh, p->ow) || !ec_fits(p->kh - 1, d[0]) || !ec_fits(p->kw - 1, d[1]))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
-  const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
-  for (int i = 0; i < 2; i++) {
-    const int64_t span = in[i] + pb[i] + pe[i] - d[i] * (k[i] - 1) - 1;
-    if (span < 0 || span / s[i] + 1 != out[i])
-      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from "
-                           "input %lld, kernel %lld and the options", (long long)out[i],
-                           (long long)in[i], (long long)k[i]);
-  }
   p->k = p->cg * p->kh * p->kw;
   p->p = p->oh * p->ow;
   p->tp = min64(p->p, TP);

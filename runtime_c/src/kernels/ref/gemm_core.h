@@ -153,6 +153,29 @@ typedef struct ec_conv_geom {
  * range (stride/dilation in [1, 2^30], pads in [0, 2^30]). */
 bool ec_conv_geom_read(const ec_conv_options *o, int32_t spatial, ec_conv_geom *g);
 
+/* The geometry of a 1-D or 2-D Conv (conv.c, qconv.c), widened to 2-D: the
+ * input (n, c, h, w), the output (n, m, oh, ow), the kernel kh x kw, strides,
+ * dilations, begin and end pads, the group and the channels per group. A
+ * kernel's params embed it as
+ *     union { ec_conv_shape shape; struct { EC_CONV_SHAPE_FIELDS; }; };
+ * to read the fields by name. */
+#define EC_CONV_SHAPE_FIELDS                                                    \
+  int64_t n, c, h, w, m, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w, \
+      group, cg, mg
+typedef struct ec_conv_shape {
+  EC_CONV_SHAPE_FIELDS;
+} ec_conv_shape;
+
+/* Reads n's geometry into s, with m output channels and the kernel kh x kw
+ * as the caller's weight layout gives them and wc the weight's input
+ * channels, and checks it: ConvOptions lists for the input's spatial axes,
+ * the group dividing C and M, wc = C / group, kh, kw >= 1, the output's N and
+ * M, sizes (ec_fits), each output extent from input, kernel and options.
+ * Defined in conv.c (it reports through ec_node_error, which the standalone
+ * GEMM harnesses that compile this file alone do not link). */
+ec_status ec_conv_shape_read(const ec_node *n, int64_t m, int64_t kh, int64_t kw, int64_t wc,
+                             ec_conv_shape *s);
+
 /* Positions [lo, hi) within [0, count) of i for which i * step + off lies
  * in [0, limit). */
 void ec_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count, int64_t *lo,

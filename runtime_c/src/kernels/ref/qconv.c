@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/gemm_core.h"
 #include "kernels/ref/qgemm_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
 #include "kernels/x86/qx86.h"
@@ -55,9 +56,13 @@ typedef struct qconv_params {
   int path;
   ec_q_isa isa;
   bool avx2; /* isa >= EC_Q_AVX2 */
-  int64_t n, c, h, w, m, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t group, cg, mg, k, kp, p, tp;
-  int64_t pe_h, pe_w;       /* end pads */
+  union {
+    ec_conv_shape shape;
+    struct {
+      EC_CONV_SHAPE_FIELDS;
+    };
+  };
+  int64_t k, kp, p, tp;
   int64_t pad_h, pad_w;     /* depthwise padded plane (rows, row stride) */
   bool dw_simd;             /* depthwise on the padded plane (AVX2) */
   bool dw_vnni;             /* depthwise straight from the input (VNNI) */
@@ -107,71 +112,15 @@ static size_t qconv_workspace(const qconv_params *p) {
 
 /* ---- prepare ------------------------------------------------------------------- */
 
-static bool read_list(const ec_ints *l, int32_t sp, int64_t def, int64_t lo, int64_t *out,
-                      int32_t count) {
-  if (l->n == 0) {
-    for (int32_t i = 0; i < count; i++) out[i] = def;
-    return true;
-  }
-  if (l->n != count) return false;
-  for (int32_t i = 0; i < count; i++) {
-    if (l->v[i] < lo || l->v[i] > ((int64_t)1 << 30)) return false;
-    out[i] = l->v[i];
-  }
-  (void)sp;
-  return true;
-}
-
 static ec_status read_geometry(ec_node *n, qconv_params *p) {
-  const ec_conv_options *o = &n->opt.u.conv;
-  const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
-  const int32_t sp = x->rank - 2;
-  int64_t s[2], d[2], pads[4];
-  if (!read_list(&o->strides, sp, 1, 1, s, sp) || !read_list(&o->dilations, sp, 1, 1, d, sp) ||
-      !read_list(&o->pads, sp, 0, 0, pads, 2 * sp))
-    return ec_node_error(n, EC_ERR_FORMAT, "strides, pads or dilations malformed");
-  p->n = x->shape[0];
-  p->c = x->shape[1];
-  p->m = w->shape[0];
-  p->h = sp == 2 ? x->shape[2] : 1;
-  p->w = x->shape[x->rank - 1];
-  p->kh = sp == 2 ? w->shape[2] : 1;
-  p->kw = w->shape[w->rank - 1];
-  p->oh = sp == 2 ? y->shape[2] : 1;
-  p->ow = y->shape[y->rank - 1];
-  p->sh = sp == 2 ? s[0] : 1;
-  p->sw = s[sp - 1];
-  p->dh = sp == 2 ? d[0] : 1;
-  p->dw = d[sp - 1];
-  p->ph = sp == 2 ? pads[0] : 0;
-  p->pw = pads[sp - 1];
-  const int64_t pad_end_h = sp == 2 ? pads[2] : 0, pad_end_w = pads[2 * sp - 1];
-  p->pe_h = pad_end_h;
-  p->pe_w = pad_end_w;
-  p->group = o->group;
-  if (p->group < 1 || p->c % p->group != 0 || p->m % p->group != 0)
-    return ec_node_error(n, EC_ERR_SHAPE, "group %lld does not divide %lld input and %lld "
-                         "output channels", (long long)p->group, (long long)p->c,
-                         (long long)p->m);
-  p->cg = p->c / p->group;
-  p->mg = p->m / p->group;
-  if (w->shape[1] != p->cg || p->kh < 1 || p->kw < 1)
-    return ec_node_error(n, EC_ERR_SHAPE, "weight shape does not match %lld input channels "
-                         "per group", (long long)p->cg);
-  if (y->shape[0] != p->n || y->shape[1] != p->m)
-    return ec_node_error(n, EC_ERR_SHAPE, "output batch/channels do not match");
+  const ec_tensor_desc *w = n->tin[1];
+  ec_status st = ec_conv_shape_read(n, w->shape[0], w->rank == 4 ? w->shape[2] : 1,
+                                    w->shape[w->rank - 1], w->shape[1], &p->shape);
+  if (st != EC_OK) return st;
   const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
-  const int64_t st[2] = {p->sh, p->sw}, dl[2] = {p->dh, p->dw};
-  const int64_t pb[2] = {p->ph, p->pw}, pe[2] = {pad_end_h, pad_end_w};
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 2; i++)
     if (in[i] > ((int64_t)1 << 30) || k[i] > ((int64_t)1 << 20) || out[i] > ((int64_t)1 << 30))
       return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
-    const int64_t span = in[i] + pb[i] + pe[i] - dl[i] * (k[i] - 1) - 1;
-    if (span < 0 || span / st[i] + 1 != out[i])
-      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from input "
-                           "%lld, kernel %lld and the options", (long long)out[i],
-                           (long long)in[i], (long long)k[i]);
-  }
   p->k = p->cg * p->kh * p->kw;
   if (p->k > QCONV_MAX_K)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "%lld taps per output: int32 sums could "
