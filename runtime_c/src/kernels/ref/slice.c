@@ -76,7 +76,8 @@ static ec_status prepare_slice(ec_node *n) {
                              (long long)step, (long long)last, (long long)dim);
     }
     p->v.base += start * istride[d];
-    ec_view_push(&p->v, count, step * istride[d]);
+    /* the step of an axis of at most one element is never taken (and unchecked) */
+    ec_view_push(&p->v, count, count > 1 ? step * istride[d] : istride[d]);
   }
   if (p->v.rank == 0) { /* one element */
     p->v.shape[0] = 1;
@@ -119,8 +120,9 @@ static bool dynamic_view(const ec_node *n, const ec_exec *ex, slice_params *dyn)
   memset(dyn, 0, sizeof *dyn);
   dyn->v.eb = es;
   for (int32_t d = 0; d < in->rank; d++) {
+    const int64_t count = ec_dims(ex, out)[d];
     dyn->v.base += n->opt.u.slice.starts.v[d] * istride[d];
-    ec_view_push(&dyn->v, ec_dims(ex, out)[d], n->opt.u.slice.steps.v[d] * istride[d]);
+    ec_view_push(&dyn->v, count, count > 1 ? n->opt.u.slice.steps.v[d] * istride[d] : istride[d]);
   }
   if (dyn->v.rank == 0) { /* one element */
     dyn->v.shape[0] = 1;
