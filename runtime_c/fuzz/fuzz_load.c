@@ -65,9 +65,25 @@ static void exercise(const ec_model *m, int32_t threads) {
     const void *data = NULL;
     size_t size = 0;
     ec_tensor_info info;
+    int64_t shape[EC_MAX_RANK];
+    int32_t rank = -1;
+    uint32_t dyn = 0;
     if (ec_session_get_output(s, i, &data, &size) != EC_OK ||
-        ec_model_output_info(m, i, &info) != EC_OK || size != info.size_bytes)
+        ec_model_output_info(m, i, &info) != EC_OK ||
+        ec_session_output_shape(s, i, shape, &rank) != EC_OK ||
+        ec_model_output_dynamic_dims(m, i, &dyn) != EC_OK || rank != info.rank)
       abort();
+    /* the actual shape: the static one, or within the upper bound along the
+     * data-dependent dims, and exactly its bytes reported */
+    size_t numel = 1, bound = 1;
+    for (int32_t k = 0; k < rank; k++) {
+      if (shape[k] < 0 || shape[k] > info.shape[k] ||
+          (!(dyn >> k & 1u) && shape[k] != info.shape[k]))
+        abort();
+      numel *= (size_t)shape[k];
+      bound *= (size_t)info.shape[k];
+    }
+    if (size != (bound ? numel * (info.size_bytes / bound) : 0)) abort();
     const uint8_t *bytes = data;
     for (size_t k = 0; k < size; k++) sink ^= bytes[k]; /* every byte is read */
   }

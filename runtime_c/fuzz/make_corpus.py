@@ -133,6 +133,26 @@ def core_seeds() -> dict[str, Callable[[], onnx.ModelProto]]:
     seeds["loop_blocks"] = lambda: model(
         [n("Loop", ["M", "", "x"], ["v_final", "scan"], body=body)],
         {"x": (F, (3,))}, {"v_final": F, "scan": F}, {"M": np.array(3, np.int64)})
+    # Data-dependent output shapes (Tensor.dynamic_dims): the producers and the
+    # consumers that work on the actual extent (docs/dynamic_shapes.md).
+    seeds["nonzero_transpose"] = lambda: model(
+        [n("NonZero", ["x"], ["nz"]), n("Transpose", ["nz"], ["t"]),
+         n("Cast", ["t"], ["y"], to=I32)], {"x": (F, (3, 4))}, {"y": I32, "nz": I64})
+    seeds["nms_gather"] = lambda: model(
+        [n("NonMaxSuppression", ["boxes", "scores", "max", "iou", "thr"], ["sel"],
+           center_point_box=1),
+         n("Slice", ["sel", "st", "en", "ax"], ["col"]), n("Squeeze", ["col", "ax"], ["idx"]),
+         n("Gather", ["boxes2", "idx"], ["y"])],
+        {"boxes": (F, (1, 6, 4)), "scores": (F, (1, 2, 6)), "boxes2": (F, (6, 4))},
+        {"y": F, "sel": I64},
+        {"max": np.array([3], np.int64), "iou": np.array([0.4], np.float32),
+         "thr": np.array([-2.0], np.float32), "st": np.array([2], np.int64),
+         "en": np.array([3], np.int64), "ax": np.array([1], np.int64)})
+    seeds["unique_compress"] = lambda: model(
+        [n("Unique", ["x"], ["u", "i", "inv", "c"], axis=1, sorted=0),
+         n("Compress", ["x", "cond"], ["y"], axis=0)],
+        {"x": (I32, (2, 5)), "cond": (B, (2,))},
+        {"u": I32, "i": I64, "inv": I64, "c": I64, "y": I32})
     return seeds
 
 

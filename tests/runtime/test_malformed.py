@@ -127,8 +127,30 @@ def _attention_model():
                       {"y": TensorProto.FLOAT}, {"c": np.array(2.0, np.float32)})
 
 
+def _dynamic_model():
+    """Data-dependent shapes: NonZero -> Transpose, NMS -> Slice -> Squeeze (RESHAPE),
+    Unique, Compress."""
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    nodes = [helper.make_node("NonZero", ["x"], ["nz"], name="nonzero"),
+             helper.make_node("Transpose", ["nz"], ["nzt"], name="transpose"),
+             helper.make_node("NonMaxSuppression", ["boxes", "scores", "max", "iou"], ["sel"],
+                              name="nms"),
+             helper.make_node("Slice", ["sel", "st", "en", "ax"], ["col"], name="slice"),
+             helper.make_node("Squeeze", ["col", "ax"], ["idx"], name="squeeze"),
+             helper.make_node("Unique", ["u"], ["uy", "ui", "uinv", "uc"], name="unique"),
+             helper.make_node("Compress", ["x", "cond"], ["cx"], axis=1, name="compress")]
+    return make_model(nodes, {"x": (f, (3, 4)), "boxes": (f, (1, 5, 4)),
+                              "scores": (f, (1, 2, 5)), "u": (f, (6,)),
+                              "cond": (TensorProto.BOOL, (4,))},
+                      {"nzt": i64, "idx": i64, "uy": f, "ui": i64, "uinv": i64, "uc": i64,
+                       "cx": f},
+                      {"max": np.array([2], np.int64), "iou": np.array([0.5], np.float32),
+                       "st": np.array([2], np.int64), "en": np.array([3], np.int64),
+                       "ax": np.array([1], np.int64)})
+
+
 MODELS = {"chain": _chain_model, "two": _two_constants_model, "if": _if_model,
-          "loop": _loop_model, "attention": _attention_model}
+          "loop": _loop_model, "attention": _attention_model, "dynamic": _dynamic_model}
 
 
 @cache
@@ -744,6 +766,117 @@ table("loop-block-outputs-count", FORMAT,
       r"LOOP: 4 inputs, 2 outputs, 3 block inputs and 2 block outputs",
       lambda root: setattr(_ctl(root), "blockOutputs", _ctl(root).blockOutputs[:2]),
       model="loop")
+
+
+# -- data-dependent shapes (Tensor.dynamic_dims; NON_ZERO .. RESHAPE) -------------------
+
+
+def _dyn(tensor: str, **fields: object) -> Callable:
+    """Sets fields of a tensor of the dynamic program, found by name."""
+    return lambda root: _tensor(_tensor_index("dynamic", tensor), **fields)(root)
+
+
+def _dyn_instr(name: str, **fields: object) -> Callable:
+    def fn(root) -> None:
+        ins = next(i for i in root.instructions if i.name == name)
+        for k, v in fields.items():
+            setattr(ins, k, v)
+    return fn
+
+
+def _dyn_program(tensor: str, **fields: object) -> Callable:
+    """Sets fields of a tensor of the Program (sizes follow the shape)."""
+    def fn(program: Program) -> None:
+        for k, v in fields.items():
+            setattr(program.tensors[_tensor_index("dynamic", tensor)], k, v)
+    return fn
+
+
+def _swap_inputs(name: str, inputs: Callable) -> Callable:
+    def fn(root) -> None:
+        ins = next(i for i in root.instructions if i.name == name)
+        ins.inputs = inputs(ins.inputs)
+    return fn
+
+
+D = "dynamic"
+table("dyn-on-constant", FORMAT, r"tensor \d+ \('max/scalar'\): data-dependent dims on a "
+      "constant", _dyn("max/scalar", dynamicDims=1, shape=[1]), model=D)
+for mask in (4, 1 << 8, 1 << 31):
+    table(f"dyn-beyond-rank-{mask}", FORMAT,
+          rf"tensor \d+ \('sel'\): data-dependent dims 0x{mask:x} outside rank 2",
+          _dyn("sel", dynamicDims=mask), model=D)
+table("dyn-program-input", FORMAT, r"input 0: tensor 'x' has data-dependent dims",
+      _dyn("x", dynamicDims=1), model=D)
+table("dyn-written-by-no-instruction", FORMAT,
+      r"tensor \d+ \('y'\): data-dependent but written by no instruction",
+      _tensor(_tensor_index("chain", "y"), dynamicDims=1))
+table("dyn-output-of-add", FORMAT,
+      r"instruction 0 \('add'\): add output 0, tensor 'a', has data-dependent dims",
+      _tensor(A, dynamicDims=2))
+table("dyn-input-of-copy", FORMAT,
+      r"'transpose'\): copy input 0, tensor 'nz', has data-dependent dims",
+      _dyn_instr("transpose", opcode=Opcode.COPY, optionsType=0, options=None), model=D)
+table("dyn-input-of-relu", FORMAT,
+      r"'compress'\): relu input 0, tensor 'nz', has data-dependent dims",
+      lambda root: (_dyn_instr("compress", opcode=Opcode.RELU, optionsType=0, options=None)(root),
+                    _swap_inputs("compress", lambda ins: [_tensor_index(D, "nz")])(root)),
+      model=D)
+for mask in (0, 1, 3):
+    table(f"non-zero-mask-{mask}", FORMAT,
+          rf"'nonzero'\): output 'nz' has data-dependent dims 0x{mask:x}, expected 0x2",
+          _dyn("nz", dynamicDims=mask), model=D)
+program("non-zero-bound", SHAPE, r"'nonzero'\): output must be \[2, 12\]",
+        _dyn_program("nz", shape=(2, 11)), model=D)
+table("transpose-mask", FORMAT,
+      r"'transpose'\): output 'nzt' has data-dependent dims 0x2, expected 0x1",
+      _dyn("nzt", dynamicDims=2), model=D)
+table("nms-workspace", FORMAT, r"'nms'\): workspace of 79 bytes, needs 80",
+      _dyn_instr("nms", scratchSize=79), model=D)
+program("nms-bound-below-max", SHAPE, r"'nms'\): output must be \[K, 3\], K from 4 to 10",
+        _dyn_program("sel", shape=(3, 3)), model=D)
+program("nms-bound-above-all", SHAPE, r"'nms'\): output must be \[K, 3\], K from 4 to 10",
+        _dyn_program("sel", shape=(11, 3)), model=D)
+table("nms-max-not-int64", DTYPE, r"'nms'\): max_output_boxes_per_class must be an int64",
+      _swap_inputs("nms", lambda ins: [ins[0], ins[1], ins[3], ins[3]]), model=D)
+table("slice-dynamic-axis", FORMAT, r"'slice'\): slices data-dependent axis 0",
+      lambda root: setattr(next(i for i in root.instructions if i.name == "slice").options,
+                           "starts", [1, 2]), model=D)
+table("reshape-two-dynamic-dims", FORMAT, r"'squeeze'\): output 'idx' has data-dependent "
+      r"dims 0x3; needs one exactly", _dyn("idx", dynamicDims=3, shape=[4, 1]), model=D)
+table("reshape-static-output", FORMAT, r"'squeeze'\): output 'idx' has data-dependent "
+      r"dims 0x0; needs one exactly", _dyn("idx", dynamicDims=0), model=D)
+table("unique-three-outputs", FORMAT, r"'unique'\): has 3 outputs, expected 4",
+      lambda root: setattr(next(i for i in root.instructions if i.name == "unique"),
+                           "outputs",
+                           next(i for i in root.instructions if i.name == "unique").outputs[:3]),
+      model=D)
+table("unique-workspace", FORMAT, r"'unique'\): workspace of 0 bytes, needs 144",
+      _dyn_instr("unique", scratchSize=0), model=D)
+table("unique-inverse-dynamic", FORMAT,
+      r"'unique'\): inverse indices 'uinv' has data-dependent dims 0x1, expected 0x0",
+      _dyn("uinv", dynamicDims=1), model=D)
+table("unique-axis", SHAPE, r"'unique'\): axis 1 outside rank 1",
+      lambda root: setattr(next(i for i in root.instructions if i.name == "unique").options,
+                           "axis", 1), model=D)
+table("compress-condition-not-bool", DTYPE, r"'compress'\): condition is float32",
+      _swap_inputs("compress", lambda ins: [ins[0], _tensor_index(D, "u")]), model=D)
+table("compress-mask", FORMAT,
+      r"'compress'\): output 'cx' has data-dependent dims 0x1, expected 0x2",
+      _dyn("cx", dynamicDims=1), model=D)
+
+
+def test_dynamic_program_runs_at_actual_shapes() -> None:
+    """The base of the cases above: every output at its actual shape."""
+    with edgec.Session(_valid(D)) as s:
+        rng = np.random.default_rng(3)
+        feeds = {a.name: rng.standard_normal(a.shape).astype(a.dtype) for a in s.get_inputs()}
+        feeds["cond"] = np.array([True, False, True, False])
+        feeds["u"] = np.array([3, 1, 3, 2, 1, 3], np.float32)
+        nzt, idx, uy, ui, uinv, uc, cx = s.run(None, feeds)
+        assert nzt.shape == (12, 2) and cx.shape == (3, 2) and uy.tolist() == [1, 2, 3]
+        assert uc.tolist() == [2, 1, 3] and uinv.tolist() == [2, 0, 2, 1, 0, 2]
+        assert idx.ndim == 1 and len(idx) <= 4 and ui.tolist() == [1, 3, 0]
 
 
 # ---- the tests -----------------------------------------------------------------------
