@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,18 @@ static void *read_file(const char *path, size_t *size) {
   }
   fclose(f);
   return buf;
+}
+
+/* The actual shape of output i after the last run: "[d0, d1]" (sep ", ") or
+ * "d0 d1" (sep " "). */
+static void print_shape(const ec_session *sess, size_t i, FILE *f, const char *sep) {
+  int64_t shape[EC_MAX_RANK];
+  int32_t rank = 0;
+  ec_session_output_shape(sess, i, shape, &rank);
+  bool brackets = sep[0] == ',';
+  if (brackets) fputc('[', f);
+  for (int32_t k = 0; k < rank; k++) fprintf(f, "%s%lld", k ? sep : "", (long long)shape[k]);
+  if (brackets) fputc(']', f);
 }
 
 static double now_ms(void) {
@@ -219,6 +232,16 @@ int main(int argc, char **argv) {
       json_string(op);
       printf(", \"mean_ms\": %.6f}", instr_ns[i] / 1e6 / iterations);
     }
+    printf("], \"outputs\": [");
+    for (size_t i = 0; i < n_out; i++) {
+      ec_tensor_info info;
+      ec_model_output_info(model, i, &info);
+      printf("%s{\"name\": ", i ? ", " : "");
+      json_string(info.name);
+      printf(", \"shape\": ");
+      print_shape(sess, i, stdout, ", ");
+      printf("}");
+    }
     printf("]}\n");
   } else {
     printf("best of %d runs: %.3f ms\n", iterations, t_min);
@@ -230,6 +253,13 @@ int main(int argc, char **argv) {
       const char *op = "";
       ec_session_profile(sess, i, &ns, &op);
       printf("%5zu %-20s %10.3f ms\n", i, op, instr_ns[i] / 1e6 / iterations);
+    }
+    for (size_t i = 0; i < n_out; i++) { /* the actual shapes (docs/dynamic_shapes.md) */
+      ec_tensor_info info;
+      ec_model_output_info(model, i, &info);
+      printf("output %zu '%s': ", i, info.name);
+      print_shape(sess, i, stdout, ", ");
+      printf("\n");
     }
   }
   free(times);
@@ -246,6 +276,16 @@ int main(int argc, char **argv) {
       if (f) fclose(f);
       return 1;
     }
+    fclose(f);
+    /* its actual shape beside it: dims separated by spaces, one line */
+    snprintf(path, sizeof path, "%s/output_%zu.shape", out_dir, i);
+    f = fopen(path, "w");
+    if (!f) {
+      fprintf(stderr, "edgec-run: %s: cannot write\n", path);
+      return 1;
+    }
+    print_shape(sess, i, f, " ");
+    fprintf(f, "\n");
     fclose(f);
   }
   ec_session_free(sess);
