@@ -15,7 +15,7 @@ whose kernels work on its actual extent and pass it on (CONSUMERS):
 - Slice that takes every data-dependent axis whole (NMS -> Slice of a column);
 - Cast;
 - Reshape, Squeeze, Unsqueeze, Flatten, to a shape with exactly one
-  data-dependent dim (the RESHAPE instruction: a copy).
+  data-dependent dim (the RESHAPE instruction: a copy); Identity (the same tensor).
 
 Anything else that reads one fails to compile with a one-line error naming the
 node (check_operand, called for every node by the lowering dispatch).
@@ -38,7 +38,7 @@ from edgec.program import DTYPES, Program, Tensor
 INT64 = np.dtype(np.int64)
 F32 = np.dtype(np.float32)
 CONSUMERS = ("Transpose", "Gather", "Slice", "Cast", "Reshape", "Squeeze", "Unsqueeze",
-             "Flatten")
+             "Flatten", "Identity")
 # the instructions that may read (DYNAMIC_IN) or write (DYNAMIC_OUT) data-dependent
 # tensors: the verifier's list (runtime_c/src/model.c, dyn_support)
 DYNAMIC_OUT = {Opcode.NON_ZERO, Opcode.NON_MAX_SUPPRESSION, Opcode.UNIQUE, Opcode.COMPRESS}
@@ -425,8 +425,12 @@ def _reshape(ctx: LoweringContext, node: ir.Node) -> None:
     _reshape_to(ctx, node, dims, dyn_dim)
 
 
-_LOWER = {"Transpose": _transpose, "Gather": _gather, "Slice": _slice, "Cast": _cast,
-          "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
+def _identity(ctx: LoweringContext, node: ir.Node) -> None:
+    ctx.bind(node.outputs[0], ctx.tensor(node.inputs[0]))  # the same tensor
+
+
+_LOWER = {"Identity": _identity, "Transpose": _transpose, "Gather": _gather, "Slice": _slice,
+          "Cast": _cast, "Reshape": _reshape, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
           "Flatten": _flatten}
 
 
