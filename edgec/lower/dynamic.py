@@ -53,6 +53,22 @@ def _input(node: ir.Node, i: int) -> ir.Value | None:
     return node.inputs[i] if i < len(node.inputs) else None
 
 
+def _in(node: ir.Node, i: int) -> ir.Value:
+    """Required input i."""
+    value = _input(node, i)
+    if value is None:
+        raise Unsupported(f"input {i} is missing")
+    return value
+
+
+def _out(node: ir.Node, i: int = 0) -> ir.Value:
+    """Required output i."""
+    value = node.outputs[i] if i < len(node.outputs) else None
+    if value is None:
+        raise Unsupported(f"output {i} is missing")
+    return value
+
+
 def _axis(axis: int, rank: int) -> int:
     if not -rank <= axis < rank:
         raise Unsupported(f"axis {axis} is outside rank {rank}")
@@ -110,14 +126,14 @@ def _runtime_dtype(ctx: LoweringContext, value: ir.Value) -> np.dtype:
 
 @lowers("NonZero")
 def lower_non_zero(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
+    x = _in(node, 0)
     _runtime_dtype(ctx, x)
     shape = ctx.shape(x)
     if not shape:
         raise Unsupported("NonZero of a scalar")
     numel = int(np.prod(shape, dtype=np.int64))
-    out = _dynamic_tensor(ctx, node.outputs[0], "nonzero", INT64, (len(shape), numel), 0b10)
-    ctx.emit(Opcode.NON_ZERO, [ctx.tensor(x)], [out], name=node.name)
+    out = _dynamic_tensor(ctx, _out(node), "nonzero", INT64, (len(shape), numel), 0b10)
+    ctx.emit(Opcode.NON_ZERO, [ctx.tensor(x)], [out], name=node.name or "")
 
 
 def _scalar_input(ctx: LoweringContext, value: ir.Value | None, dtype: np.dtype,
@@ -139,7 +155,7 @@ def _scalar_input(ctx: LoweringContext, value: ir.Value | None, dtype: np.dtype,
 
 @lowers("NonMaxSuppression")
 def lower_non_max_suppression(ctx: LoweringContext, node: ir.Node) -> None:
-    boxes, scores = node.inputs[0], node.inputs[1]
+    boxes, scores = _in(node, 0), _in(node, 1)
     if ctx.dtype(boxes) != F32 or ctx.dtype(scores) != F32:
         raise Unsupported("boxes and scores must be float32")
     bshape, sshape = ctx.shape(boxes), ctx.shape(scores)
@@ -164,14 +180,15 @@ def lower_non_max_suppression(ctx: LoweringContext, node: ir.Node) -> None:
             per_class = min(max(int(limit), 0), n)
     while inputs and inputs[-1] < 0:
         inputs.pop()
-    out = _dynamic_tensor(ctx, node.outputs[0], "selected", INT64, (b * c * per_class, 3), 1)
-    ctx.emit(Opcode.NON_MAX_SUPPRESSION, inputs, [out], AxisOptionsT(flags=center), node.name,
+    out = _dynamic_tensor(ctx, _out(node), "selected", INT64, (b * c * per_class, 3), 1)
+    ctx.emit(Opcode.NON_MAX_SUPPRESSION, inputs, [out], AxisOptionsT(flags=center),
+             node.name or "",
              scratch_size=16 * n)
 
 
 @lowers("Unique")
 def lower_unique(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
+    x = _in(node, 0)
     dtype = _runtime_dtype(ctx, x)
     axis_attr = node.attributes.get_int("axis")
     sorted_ = node.attributes.get_int("sorted", 1)
@@ -188,12 +205,12 @@ def lower_unique(ctx: LoweringContext, node: ir.Node) -> None:
             _dynamic_tensor(ctx, _output(node, 2), "unique/inverse", INT64, (dim,), 0),
             _dynamic_tensor(ctx, _output(node, 3), "unique/counts", INT64, (dim,), 1)]
     ctx.emit(Opcode.UNIQUE, [src], outs, AxisOptionsT(axis=axis, flags=1 if sorted_ else 0),
-             node.name, scratch_size=24 * dim)
+             node.name or "", scratch_size=24 * dim)
 
 
 @lowers("Compress")
 def lower_compress(ctx: LoweringContext, node: ir.Node) -> None:
-    x, cond = node.inputs[0], node.inputs[1]
+    x, cond = _in(node, 0), _in(node, 1)
     dtype = _runtime_dtype(ctx, x)
     if ctx.dtype(cond) != np.bool_:
         raise Unsupported(f"{ctx.dtype(cond)} condition (bool only)")
@@ -211,16 +228,16 @@ def lower_compress(ctx: LoweringContext, node: ir.Node) -> None:
     if known is not None:  # a constant condition: a Gather of a static shape
         picked = np.flatnonzero(np.asarray(known).reshape(-1)[:length]).astype(np.int64)
         out_shape = (*shape[:axis], len(picked), *shape[axis + 1:])
-        out = ctx.program.add_tensor(Tensor(name=node.outputs[0].name or "compress",
+        out = ctx.program.add_tensor(Tensor(name=_out(node).name or "compress",
                                             dtype=dtype, shape=out_shape))
-        ctx.bind(node.outputs[0], out)
+        ctx.bind(_out(node), out)
         ctx.emit(Opcode.GATHER, [src, ctx.constant(picked, f"{node.name}/picked")], [out],
-                 AxisOptionsT(axis=axis), node.name)
+                 AxisOptionsT(axis=axis), node.name or "")
         return
     out_shape = (*shape[:axis], length, *shape[axis + 1:])
-    out = _dynamic_tensor(ctx, node.outputs[0], "compress", dtype, out_shape, 1 << axis)
+    out = _dynamic_tensor(ctx, _out(node), "compress", dtype, out_shape, 1 << axis)
     ctx.emit(Opcode.COMPRESS, [src, ctx.tensor(cond)], [out], AxisOptionsT(axis=axis),
-             node.name)
+             node.name or "")
 
 
 # ---- consumers -----------------------------------------------------------------------
@@ -249,20 +266,21 @@ def check_operand(ctx: LoweringContext, node: ir.Node) -> bool:
 
 
 def _transpose(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
+    x = _in(node, 0)
     t = ctx.program.tensors[ctx.tensor(x)]
     rank = len(t.shape)
     perm = [int(p) for p in node.attributes.get_ints("perm", range(rank - 1, -1, -1))]
     if sorted(perm) != list(range(rank)):
         raise Unsupported(f"perm {perm} is not a permutation of rank {rank}")
     mask = sum(((t.dynamic >> p) & 1) << i for i, p in enumerate(perm))
-    out = _dynamic_tensor(ctx, node.outputs[0], "transpose", t.dtype,
+    out = _dynamic_tensor(ctx, _out(node), "transpose", t.dtype,
                           tuple(t.shape[p] for p in perm), mask)
-    ctx.emit(Opcode.TRANSPOSE, [ctx.tensor(x)], [out], TransposeOptionsT(perm=perm), node.name)
+    ctx.emit(Opcode.TRANSPOSE, [ctx.tensor(x)], [out], TransposeOptionsT(perm=perm),
+             node.name or "")
 
 
 def _gather(ctx: LoweringContext, node: ir.Node) -> None:
-    data, indices = node.inputs[0], node.inputs[1]
+    data, indices = _in(node, 0), _in(node, 1)
     dt = ctx.program.tensors[ctx.tensor(data)]
     it = ctx.program.tensors[ctx.tensor(indices)]
     if it.dtype not in (np.dtype(np.int32), INT64):
@@ -276,9 +294,9 @@ def _gather(ctx: LoweringContext, node: ir.Node) -> None:
                           "extent there depends on the input values (docs/dynamic_shapes.md)")
     shape = dt.shape[:axis] + it.shape + dt.shape[axis + 1:]
     mask = dt.dynamic | (it.dynamic << axis)
-    out = _dynamic_tensor(ctx, node.outputs[0], "gather", dt.dtype, shape, mask)
+    out = _dynamic_tensor(ctx, _out(node), "gather", dt.dtype, shape, mask)
     ctx.emit(Opcode.GATHER, [ctx.tensor(data), ctx.tensor(indices)], [out],
-             AxisOptionsT(axis=axis), node.name)
+             AxisOptionsT(axis=axis), node.name or "")
 
 
 def _const_ints(ctx: LoweringContext, value: ir.Value | None, what: str) -> list[int] | None:
@@ -291,13 +309,13 @@ def _const_ints(ctx: LoweringContext, value: ir.Value | None, what: str) -> list
 
 
 def _slice(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
+    x = _in(node, 0)
     t = ctx.program.tensors[ctx.tensor(x)]
     for i in (1, 2, 3, 4):
         if _mask(ctx, _input(node, i)):
             raise Unsupported("Slice bounds that depend on the input values")
-    starts = _const_ints(ctx, node.inputs[1], "starts")
-    ends = _const_ints(ctx, node.inputs[2], "ends")
+    starts = _const_ints(ctx, _in(node, 1), "starts")
+    ends = _const_ints(ctx, _in(node, 2), "ends")
     assert starts is not None and ends is not None
     full_starts, full_steps, counts = slice_params(
         t.shape, starts, ends, _const_ints(ctx, _input(node, 3), "axes"),
@@ -307,30 +325,30 @@ def _slice(ctx: LoweringContext, node: ir.Node) -> None:
                                    or counts[d] != t.shape[d]):
             raise Unsupported(f"slices axis {d} of {x.name!r}, whose extent depends on the "
                               "input values (only whole such axes; docs/dynamic_shapes.md)")
-    out = _dynamic_tensor(ctx, node.outputs[0], "slice", t.dtype, tuple(counts), t.dynamic)
+    out = _dynamic_tensor(ctx, _out(node), "slice", t.dtype, tuple(counts), t.dynamic)
     ctx.emit(Opcode.SLICE, [ctx.tensor(x)], [out],
-             SliceOptionsT(starts=full_starts, steps=full_steps), node.name)
+             SliceOptionsT(starts=full_starts, steps=full_steps), node.name or "")
 
 
 def _cast(ctx: LoweringContext, node: ir.Node) -> None:
-    x = node.inputs[0]
+    x = _in(node, 0)
     t = ctx.program.tensors[ctx.tensor(x)]
-    target = ctx.dtype(node.outputs[0])
+    target = ctx.dtype(_out(node))
     if target not in DTYPES:
         raise Unsupported(f"cast to {target}")
-    out = _dynamic_tensor(ctx, node.outputs[0], "cast", target, t.shape, t.dynamic)
-    ctx.emit(Opcode.CAST, [ctx.tensor(x)], [out], name=node.name)
+    out = _dynamic_tensor(ctx, _out(node), "cast", target, t.shape, t.dynamic)
+    ctx.emit(Opcode.CAST, [ctx.tensor(x)], [out], name=node.name or "")
 
 
 def _reshape_to(ctx: LoweringContext, node: ir.Node, shape: list[int], dyn_dim: int) -> None:
     """RESHAPE of the node's data-dependent input to shape (its upper bound), dim dyn_dim
     data-dependent."""
-    x = node.inputs[0]
+    x = _in(node, 0)
     t = ctx.program.tensors[ctx.tensor(x)]
     if int(np.prod(shape, dtype=np.int64)) != int(np.prod(t.shape, dtype=np.int64)):
         raise Unsupported(f"reshapes {list(t.shape)} into {shape}")
-    out = _dynamic_tensor(ctx, node.outputs[0], "reshape", t.dtype, tuple(shape), 1 << dyn_dim)
-    ctx.emit(Opcode.RESHAPE, [ctx.tensor(x)], [out], name=node.name)
+    out = _dynamic_tensor(ctx, _out(node), "reshape", t.dtype, tuple(shape), 1 << dyn_dim)
+    ctx.emit(Opcode.RESHAPE, [ctx.tensor(x)], [out], name=node.name or "")
 
 
 def _one_dynamic(mask: int, name: str) -> int:
@@ -341,14 +359,14 @@ def _one_dynamic(mask: int, name: str) -> int:
 
 
 def _squeeze(ctx: LoweringContext, node: ir.Node) -> None:
-    t = ctx.program.tensors[ctx.tensor(node.inputs[0])]
+    t = ctx.program.tensors[ctx.tensor(_in(node, 0))]
     rank = len(t.shape)
     axes_in = _const_ints(ctx, _input(node, 1), "axes")
     if axes_in is None and "axes" in node.attributes:
         axes_in = [int(a) for a in node.attributes.get_ints("axes", [])]
     axes = {_axis(a, rank) for a in axes_in} if axes_in is not None else \
         {d for d in range(rank) if t.shape[d] == 1 and not t.dynamic >> d & 1}
-    k = _one_dynamic(t.dynamic, node.inputs[0].name or "")
+    k = _one_dynamic(t.dynamic, _in(node, 0).name or "")
     if k in axes:
         raise Unsupported(f"squeezes axis {k}, whose extent depends on the input values")
     if any(t.shape[a] != 1 for a in axes):
@@ -358,13 +376,13 @@ def _squeeze(ctx: LoweringContext, node: ir.Node) -> None:
 
 
 def _unsqueeze(ctx: LoweringContext, node: ir.Node) -> None:
-    t = ctx.program.tensors[ctx.tensor(node.inputs[0])]
+    t = ctx.program.tensors[ctx.tensor(_in(node, 0))]
     axes_in = _const_ints(ctx, _input(node, 1), "axes")
     if axes_in is None:
         axes_in = [int(a) for a in node.attributes.get_ints("axes", [])]
     rank = len(t.shape) + len(axes_in)
     axes = sorted(_axis(a, rank) for a in axes_in)
-    k = _one_dynamic(t.dynamic, node.inputs[0].name or "")
+    k = _one_dynamic(t.dynamic, _in(node, 0).name or "")
     shape: list[int] = []
     src = iter(range(len(t.shape)))
     dyn_dim = -1
@@ -380,26 +398,26 @@ def _unsqueeze(ctx: LoweringContext, node: ir.Node) -> None:
 
 
 def _flatten(ctx: LoweringContext, node: ir.Node) -> None:
-    t = ctx.program.tensors[ctx.tensor(node.inputs[0])]
+    t = ctx.program.tensors[ctx.tensor(_in(node, 0))]
     rank = len(t.shape)
     axis = node.attributes.get_int("axis", 1)
     axis = axis + rank if axis < 0 else axis
     if not 0 <= axis <= rank:
         raise Unsupported(f"axis {axis} outside rank {rank}")
-    k = _one_dynamic(t.dynamic, node.inputs[0].name or "")
+    k = _one_dynamic(t.dynamic, _in(node, 0).name or "")
     shape = [int(np.prod(t.shape[:axis], dtype=np.int64)),
              int(np.prod(t.shape[axis:], dtype=np.int64))]
     _reshape_to(ctx, node, shape, 0 if k < axis else 1)
 
 
 def _reshape(ctx: LoweringContext, node: ir.Node) -> None:
-    t = ctx.program.tensors[ctx.tensor(node.inputs[0])]
+    t = ctx.program.tensors[ctx.tensor(_in(node, 0))]
     if _mask(ctx, _input(node, 1)):
         raise Unsupported("a shape that depends on the input values")
     target = _const_ints(ctx, _input(node, 1), "shape")
     assert target is not None
     allowzero = node.attributes.get_int("allowzero", 0)
-    k = _one_dynamic(t.dynamic, node.inputs[0].name or "")
+    k = _one_dynamic(t.dynamic, _in(node, 0).name or "")
     dims = list(target)
     dyn_dim = -1
     for i, v in enumerate(dims):
@@ -420,13 +438,13 @@ def _reshape(ctx: LoweringContext, node: ir.Node) -> None:
         dims[inferred[0]] = total // rest if rest else 0
         dyn_dim = inferred[0]
     if dyn_dim < 0:
-        raise Unsupported(f"reshapes {node.inputs[0].name!r}, whose shape depends on the "
+        raise Unsupported(f"reshapes {_in(node, 0).name!r}, whose shape depends on the "
                           f"input values, to the fixed shape {target} (use -1 for that dim)")
     _reshape_to(ctx, node, dims, dyn_dim)
 
 
 def _identity(ctx: LoweringContext, node: ir.Node) -> None:
-    ctx.bind(node.outputs[0], ctx.tensor(node.inputs[0]))  # the same tensor
+    ctx.bind(_out(node), ctx.tensor(_in(node, 0)))  # the same tensor
 
 
 _LOWER = {"Identity": _identity, "Transpose": _transpose, "Gather": _gather, "Slice": _slice,
