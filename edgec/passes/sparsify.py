@@ -56,11 +56,17 @@ def _align64(n: int) -> int:
     return (n + 63) // 64 * 64
 
 
+def _round_up(n: int, m: int) -> int:
+    return (n + m - 1) // m * m
+
+
 def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                           y_shape: tuple[int, ...], strides: list[int], pads: list[int],
-                          dilations: list[int]) -> int:
+                          dilations: list[int], shift: bool = True) -> int:
     """Bytes per thread SPARSE_CONV needs (sparse_conv.c): 0 for pointwise, else a
-    slab of padded, phase-split input rows plus a tile buffer."""
+    slab of padded, phase-split input rows plus a tile buffer; for stride 1 at
+    least the x86 shift form's (shift=False: the slab path's alone, what files
+    from before the shift form were given)."""
     sp = len(x_shape) - 2
     c = x_shape[1]
     strides = strides or [1] * sp
@@ -83,7 +89,24 @@ def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     tq = min(CONV_TQ, (band - 1) * wq + ow)
     if aligned:
         tq = (tq + 15) // 16 * 16
-    return _align64(4 * variants * c * sh * slab_rows * wq) + _align64(4 * CONV_RBLK * tq)
+    slab = _align64(4 * variants * c * sh * slab_rows * wq) + _align64(4 * CONV_RBLK * tq)
+    if sh != 1 or sw != 1 or not shift:
+        return slab
+    # stride 1 on x86 (AVX2 / AVX-512): the shift form (kernels/x86/sparse_shift.c),
+    # taken only where the scratch holds it, so the larger of the two
+    w, pw = x_shape[-1], pads[sp - 1]  # width and its begin pad
+    pe = ow + (kw - 1) * dw - pw - w
+    base = w + max(pw, pe, 0)
+    wq = _round_up(base, 8)
+    if (_round_up(base, 16) - wq) * 8 <= _round_up(base, 16):
+        wq = _round_up(base, 16)
+    band = min(max(-(-CONV_BAND_Q // wq), 1), oh)
+    trows = min(max(CONV_TQ // wq, 1), band)
+    tqp = _round_up(trows * wq, 16)
+    pitch = _round_up(pw, 16) + tqp + _round_up(max((kw - 1) * dw - pw, 0), 16) + 16
+    shift = (_align64(4 * c * (band + (kh - 1) * dh) * wq) + _align64(4 * 2 * kw * pitch)
+             + _align64(4 * CONV_RBLK * tqp))
+    return max(slab, shift)
 
 
 def sparse_gemm_workspace(rows: int, n: int, k: int) -> int:

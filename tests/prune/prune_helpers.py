@@ -38,8 +38,10 @@ def random_sparse(rng: np.random.Generator, shape: tuple[int, ...], density: flo
 def conv_program(x_shape: tuple[int, ...], sw: SparseWeight, bias: np.ndarray | None,
                  strides: list[int], pads: list[int], dilations: list[int],
                  activation: int = 0, act_alpha: float = 0.0, act_beta: float = 0.0,
-                 residual: bool = False, variant: int = 1) -> tuple[bytes, tuple[int, ...]]:
-    """A program: y = SPARSE_CONV(x [, residual r]); returns (bytes, y shape)."""
+                 residual: bool = False, variant: int = 1, scratch: int | None = None
+                 ) -> tuple[bytes, tuple[int, ...]]:
+    """A program: y = SPARSE_CONV(x [, residual r]); returns (bytes, y shape).
+    scratch: the instruction's scratch bytes (default: what the compiler plans)."""
     sp = len(x_shape) - 2
     kernel = sw.shape[2:]
     out = [(x_shape[2 + i] + pads[i] + pads[sp + i] - dilations[i] * (kernel[i] - 1) - 1)
@@ -58,7 +60,8 @@ def conv_program(x_shape: tuple[int, ...], sw: SparseWeight, bias: np.ndarray | 
     y = p.add_tensor(Tensor("y", F32, y_shape))
     opts = ConvOptionsT(strides=strides, pads=pads, dilations=dilations, group=1,
                         activation=activation, actAlpha=act_alpha, actBeta=act_beta)
-    scratch = sparse_conv_workspace(x_shape, sw.shape, y_shape, strides, pads, dilations)
+    if scratch is None:
+        scratch = sparse_conv_workspace(x_shape, sw.shape, y_shape, strides, pads, dilations)
     p.instructions.append(Instruction(Opcode.SPARSE_CONV, ins, [y], opts, "conv",
                                       variant=variant, scratch_size=scratch))
     p.inputs = [x] + ([r] if residual else [])

@@ -11,6 +11,7 @@ from prune_reference import conv2d
 
 from edgec.fb.Activation import Activation
 from edgec.format.writer import serialize
+from edgec.passes.sparsify import sparse_conv_workspace
 
 RNG_SEED = 1234
 
@@ -29,6 +30,14 @@ CONV_CASES = [
     ((1, 3, 23, 19), 8, (7, 7), [2, 2], [3, 3, 3, 3], [1, 1]),
     ((1, 16, 9, 9), 8, (1, 1), [2, 2], [0, 0, 0, 0], [1, 1]),
     ((1, 12, 1, 37), 20, (1, 3), [1, 1], [0, 1, 0, 1], [1, 1]),
+    # stride 1 on x86: the shift form (kernels/x86/sparse_shift.c): column groups
+    # with partial sums, rows wider than a tile, dilated and asymmetric column pads
+    # (shifts -2..6), row pitch 8 under AVX-512 (masked tile ends), no pads at all
+    ((1, 160, 14, 14), 25, (3, 3), [1, 1], [1, 1, 1, 1], [1, 1]),
+    ((2, 5, 7, 150), 9, (3, 3), [1, 1], [1, 1, 1, 1], [1, 1]),
+    ((1, 6, 9, 23), 5, (3, 5), [1, 1], [0, 2, 2, 0], [1, 2]),
+    ((1, 40, 5, 5), 13, (3, 3), [1, 1], [1, 1, 1, 1], [1, 1]),
+    ((1, 9, 11, 30), 7, (2, 4), [1, 1], [0, 0, 0, 0], [1, 1]),
 ]
 
 
@@ -136,6 +145,25 @@ def test_all_empty_and_all_dense_weights() -> None:
             ref = conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
                          (1, 1), (1, 1, 1, 1), (1, 1))
             _close(run(data, {"x": x}), ref)
+
+
+@pytest.mark.parametrize("variant", ["avx2", "avx512"])
+def test_stride1_with_the_scratch_of_older_files(variant: str) -> None:
+    """A file whose scratch was planned for the slab path only (before the shift
+    form) still runs, on the slab path."""
+    rng = np.random.default_rng(13)
+    w = random_sparse(rng, (5, 6, 3, 3), 0.3)
+    x = rng.standard_normal((1, 6, 7, 7)).astype(np.float32)
+    old = sparse_conv_workspace(x.shape, w.shape, (1, 5, 7, 7), [1, 1], [1, 1, 1, 1],
+                                [1, 1], shift=False)
+    assert old < sparse_conv_workspace(x.shape, w.shape, (1, 5, 7, 7), [1, 1],
+                                       [1, 1, 1, 1], [1, 1])
+    data, _ = conv_program(x.shape, encode(w), None, [1, 1], [1, 1, 1, 1], [1, 1],
+                           variant=VARIANTS[variant], scratch=old)
+    ref = conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1, 1, 1),
+                 (1, 1))
+    for threads in (1, 2):
+        _close(run(data, {"x": x}, threads), ref)
 
 
 def test_variants_agree_with_ref() -> None:

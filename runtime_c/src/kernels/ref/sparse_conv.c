@@ -43,7 +43,7 @@
 #define RBLK 16     /* slab: output channels per buffered block */
 #define MIN_JOBS 8  /* split output channels below this many jobs (with threads) */
 
-enum { PATH_POINTWISE = 0, PATH_SLAB = 1 };
+enum { PATH_POINTWISE = 0, PATH_SLAB = 1, PATH_SHIFT = 2 /* x86: ec_sp_shift */ };
 
 typedef struct spconv_params {
   ec_sp_isa isa;
@@ -59,6 +59,9 @@ typedef struct spconv_params {
   const ec_sparse *weight;
   ec_sp_weight spw; /* offsets in the path's layout of X, column groups */
   ec_act act;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  ec_sp_shift_conv shift; /* PATH_SHIFT */
+#endif
 } spconv_params;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -165,6 +168,9 @@ static ec_status read_geometry(ec_node *n, spconv_params *p) {
 
 static size_t required_scratch(const spconv_params *p) {
   if (p->path == PATH_POINTWISE) return 0;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->path == PATH_SHIFT) return p->shift.ws_bytes;
+#endif
   return p->slab_bytes + ec_align64((size_t)(RBLK * p->tq) * sizeof(float));
 }
 
@@ -213,6 +219,25 @@ static ec_status prepare_sparse_conv(ec_node *n) {
   p.residual = n->n_in == 4;
   const ec_conv_options *o = &n->opt.u.conv;
   p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  /* stride 1 on AVX2 / AVX-512: the shift form, where the scratch allows it
+   * (files from before it planned scratch for the slab path only) */
+  if (p.path == PATH_SLAB && p.isa != EC_SP_REF && p.sh == 1 && p.sw == 1) {
+    p.shift = (ec_sp_shift_conv){.c = p.c, .h = p.h, .w = p.w, .m = p.m, .oh = p.oh,
+                                 .ow = p.ow, .kh = p.kh, .kw = p.kw, .ph = p.ph, .pw = p.pw,
+                                 .dh = p.dh, .dw = p.dw};
+    if (ec_sp_shift_plan(&p.shift, p.weight, n->scratch_size)) {
+      p.path = PATH_SHIFT;
+      const size_t head = ec_align64(sizeof p);
+      st = ec_alloc_params(n, head + ec_sp_shift_layout_bytes(&p.shift, p.weight));
+      if (st != EC_OK) return st;
+      ec_sp_shift_layout(&p.shift, p.weight, n->tin[1]->const_data,
+                         (uint8_t *)n->params + head);
+      memcpy(n->params, &p, sizeof p);
+      return EC_OK;
+    }
+  }
+#endif
   const size_t need = required_scratch(&p);
   if (n->scratch_size < need)
     return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
@@ -370,6 +395,14 @@ static void run_job(const spconv_ctx *c, int64_t job, uint8_t *ws) {
   const int64_t mbi = job % c->mblocks, rest = job / c->mblocks;
   const int64_t t = rest % c->tiles, img = rest / c->tiles;
   const int64_t m0 = mbi * c->mb, m1 = min64(m0 + c->mb, p->m);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->path == PATH_SHIFT) {
+    const int64_t plane = p->m * p->p;
+    ec_sp_shift_job(&p->shift, p->isa, c->x + img * p->c * p->h * p->w, c->y + img * plane,
+                    c->res ? c->res + img * plane : NULL, c->bias, &p->act, t, m0, m1, ws);
+    return;
+  }
+#endif
   if (p->path == PATH_SLAB) {
     slab_job(c, img, t, m0, m1, ws);
     return;
@@ -391,8 +424,14 @@ static void job_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
 static void eval_sparse_conv(const ec_node *n, const ec_exec *ex) {
   const spconv_params *p = n->params;
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  const int64_t tiles = p->path == PATH_SHIFT  ? ceil_div(p->oh, p->shift.band)
+                        : p->path == PATH_SLAB ? ceil_div(p->oh, p->band)
+                                               : ceil_div(p->p, p->tp);
+#else
   const int64_t tiles = p->path == PATH_SLAB ? ceil_div(p->oh, p->band)
                                              : ceil_div(p->p, p->tp);
+#endif
   spconv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
                   p->has_bias ? ex->data[n->in[2]] : NULL,
                   p->residual ? ex->data[n->in[3]] : NULL, ex->data[n->out[0]], ex->workspace,

@@ -94,6 +94,59 @@ void ec_x86_sp_gather_avx2(const ec_sparse *w, const float *values, int64_t r0, 
                            const float *x, float *y, const ec_sp_epilogue *e);
 bool ec_x86_sp_rows_avx512(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
                            int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
+
+/* Stride-1 SPARSE_CONV on x86, the "shift" form (kernels/x86/sparse_shift.c;
+ * the portable code keeps the slab of shifted copies in sparse_conv.c).
+ * One zero-padded copy of the input rows, [C][slab_rows][wq], row pitch wq
+ * >= W + the column pads, columns W..wq-1 zero. Tap (c, ki, kj) reads the
+ * slab at (c * slab_rows + ki * dh) * wq + q for every tile position q (an
+ * aligned run for every tap); the weights of one output channel are sorted
+ * by tap column kj ("class"), each class's sums S_kj go to a buffer, and
+ * output q is sum over kj of S_kj[q + kj * dw - pw]: the column shift is
+ * paid once per output instead of once per weight. A shifted read that
+ * leaves a row lands on zero columns (of the previous row, or the buffer's
+ * zero guards), which is what the pads contribute. */
+#define EC_SP_SHIFT_MAX_CLASSES 16
+
+typedef struct ec_sp_shift {
+  const float *values;  /* stored weights, by (row, column group, class) */
+  const int32_t *offs;  /* their slab offsets */
+  const int32_t *segs;  /* rows * groups * classes + 1 segment starts */
+  int64_t groups, classes;
+  int64_t wq, ow;       /* slab row pitch; output columns kept per row */
+  int64_t lead, pitch;  /* class buffer: zeros before S (>= pw), floats per class */
+  int32_t shift[EC_SP_SHIFT_MAX_CLASSES]; /* class kj reads S at q + shift[kj] */
+} ec_sp_shift;
+
+/* The geometry of a shift-form conv, planned at prepare. */
+typedef struct ec_sp_shift_conv {
+  int64_t c, h, w, m, oh, ow, kh, kw, ph, pw, dh, dw;
+  int64_t band, slab_rows, trows, tqp;
+  size_t slab_bytes, sbuf_bytes, ws_bytes;
+  ec_sp_shift sh; /* values/offs/segs filled by ec_sp_shift_layout */
+} ec_sp_shift_conv;
+
+/* Plans s (geometry fields set by the caller) for weight w; false where the
+ * shift form does not apply or needs more than scratch bytes per thread. */
+bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch);
+/* Bytes of the layout ec_sp_shift_layout writes. */
+size_t ec_sp_shift_layout_bytes(const ec_sp_shift_conv *s, const ec_sparse *w);
+/* Writes the sorted weights, offsets and segments into mem (64-aligned) and
+ * points s->sh at them. */
+void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
+                        void *mem);
+/* Output channels [m0, m1) of the band of output rows starting at band *
+ * s->band of one image: x the image's input, y and res (NULL: none) its
+ * output planes, bias the layer's (NULL: none). */
+void ec_sp_shift_job(const ec_sp_shift_conv *s, ec_sp_isa isa, const float *x, float *y,
+                     const float *res, const float *bias, const ec_act *act, int64_t band,
+                     int64_t m0, int64_t m1, uint8_t *ws);
+bool ec_x86_sp_shift_avx2(const ec_sp_shift *s, int64_t m0, int64_t m1, const float *x,
+                          int64_t rows, float *y, int64_t ldy, float *part, float *sbuf,
+                          const ec_sp_epilogue *e);
+bool ec_x86_sp_shift_avx512(const ec_sp_shift *s, int64_t m0, int64_t m1, const float *x,
+                            int64_t rows, float *y, int64_t ldy, float *part, float *sbuf,
+                            const ec_sp_epilogue *e);
 #endif
 
 #endif /* EDGEC_KERNELS_REF_SPARSE_CORE_H_ */

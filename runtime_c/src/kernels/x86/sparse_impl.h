@@ -243,3 +243,134 @@ bool SP_ROWS(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x, int
   }
   return true;
 }
+
+/* ---- the shift form of stride-1 convs (sparse_core.h, ec_sp_shift) ------- */
+
+/* One class segment over nv vectors of the tile: S = sum of w_j * x[offs_j];
+ * the last vector masked (lanes past the tile read as zero). */
+SP_INLINE void shift_chunk(const float *values, const int32_t *offs, int64_t j, int64_t je,
+                           const float *x, float *s, const int nv, MASK_T last) {
+  VEC acc[CSR_VECS], acc2[CSR_VECS];
+  const bool dual = nv <= CSR_VECS / 2;
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) acc[v] = acc2[v] = V_ZERO();
+  if (dual) {
+    for (; j + 2 <= je; j += 2) {
+      const float *xa = x + offs[j], *xb = x + offs[j + 1];
+      const VEC wa = V_BCAST(values + j), wb = V_BCAST(values + j + 1);
+#pragma GCC unroll 8
+      for (int v = 0; v < nv - 1; v++) {
+        acc[v] = V_FMA(wa, V_LOAD(xa + v * VLEN), acc[v]);
+        acc2[v] = V_FMA(wb, V_LOAD(xb + v * VLEN), acc2[v]);
+      }
+      acc[nv - 1] = V_FMA(wa, V_LOADM(xa + (nv - 1) * VLEN, last), acc[nv - 1]);
+      acc2[nv - 1] = V_FMA(wb, V_LOADM(xb + (nv - 1) * VLEN, last), acc2[nv - 1]);
+    }
+  }
+  for (; j < je; j++) {
+    const float *xr = x + offs[j];
+    const VEC wv = V_BCAST(values + j);
+#pragma GCC unroll 8
+    for (int v = 0; v < nv - 1; v++) acc[v] = V_FMA(wv, V_LOAD(xr + v * VLEN), acc[v]);
+    acc[nv - 1] = V_FMA(wv, V_LOADM(xr + (nv - 1) * VLEN, last), acc[nv - 1]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) V_STORE(s + v * VLEN, dual ? V_ADD(acc[v], acc2[v]) : acc[v]);
+}
+
+#define SH_CASE(N)                                                                \
+  case N:                                                                         \
+    shift_chunk(s->values, s->offs, jb, je, x + v0 * VLEN, sk + v0 * VLEN, N, mask); \
+    break
+
+/* Output channel m: the class sums of its stored weights of column group g
+ * into sb (one run of pitch floats per class); the classes with weights
+ * listed in used. */
+SP_INLINE int shift_sums(const ec_sp_shift *s, int64_t m, int64_t g, const float *x,
+                         int64_t tq, float *sb, int32_t *used) {
+  const int64_t nvt = (tq + VLEN - 1) / VLEN;
+  const int64_t nch = (nvt + CSR_VECS - 1) / CSR_VECS, cv = (nvt + nch - 1) / nch;
+  const MASK_T full = V_MASK(VLEN), tail = V_MASK((int)(tq - (nvt - 1) * VLEN));
+  const int32_t *seg = s->segs + (m * s->groups + g) * s->classes;
+  int nused = 0;
+  for (int64_t k = 0; k < s->classes; k++) {
+    const int64_t jb = seg[k], je = seg[k + 1];
+    if (jb == je) continue;
+    used[nused++] = (int32_t)k;
+    float *sk = sb + k * s->pitch + s->lead;
+    for (int64_t v0 = 0; v0 < nvt; v0 += cv) {
+      const int nv = (int)(nvt - v0 < cv ? nvt - v0 : cv);
+      const MASK_T mask = v0 + nv == nvt ? tail : full;
+      switch (nv) {
+        SH_CASE(1); SH_CASE(2); SH_CASE(3); SH_CASE(4);
+        SH_CASE(5); SH_CASE(6); SH_CASE(7); SH_CASE(8);
+        default: break;
+      }
+    }
+  }
+  return nused;
+}
+
+/* Output channel m (row i = m - m0 of the call): its class sums in sb
+ * shifted and added to the partial sums of earlier groups (pm); stored back
+ * to pm, or, after the last group, through the epilogue into Y. */
+SP_INLINE void shift_combine(const ec_sp_shift *s, int64_t i, int64_t rows, const float *sb,
+                             const int32_t *used, int nused, float *pm, bool first,
+                             bool final, float *y, int64_t ldy, const ec_sp_epilogue *e) {
+  const int64_t tq = rows * s->wq, nvt = (tq + VLEN - 1) / VLEN, ow = s->ow;
+  const MASK_T full = V_MASK(VLEN);
+  const float *src[EC_SP_SHIFT_MAX_CLASSES];
+  for (int u = 0; u < nused; u++) src[u] = sb + used[u] * s->pitch + s->lead + s->shift[used[u]];
+  if (!final) {
+    for (int64_t v = 0; v < nvt; v++) {
+      VEC acc = first ? V_ZERO() : V_LOAD(pm + v * VLEN);
+      for (int u = 0; u < nused; u++) acc = V_ADD(acc, V_LOAD(src[u] + v * VLEN));
+      V_STORE(pm + v * VLEN, acc);
+    }
+    return;
+  }
+  const VEC bias = sp_bias(e, i);
+  float *ym = y + i * ldy;
+  const float *rm = e->res ? e->res + i * e->ld_res : NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t c0 = 0; c0 < ow; c0 += VLEN) {
+      const bool masked = ow - c0 < VLEN;
+      const MASK_T cm = masked ? V_MASK((int)(ow - c0)) : full;
+      const int64_t q = r * s->wq + c0;
+      VEC acc = first ? V_ZERO() : V_LOADM(pm + q, cm);
+      for (int u = 0; u < nused; u++) acc = V_ADD(acc, V_LOADM(src[u] + q, cm));
+      const VEC out = sp_finish(acc, e, bias, rm ? rm + r * ow + c0 : NULL, cm, masked);
+      if (masked)
+        V_STOREM(ym + r * ow + c0, cm, out);
+      else
+        V_STORE(ym + r * ow + c0, out);
+    }
+  }
+  if (needs_scalar(e->act.kind)) ec_act_apply(ym, rows * ow, 0.0f, &e->act);
+}
+
+/* Output channels [m0, m1) (at most 16) over a tile of rows x wq slab
+ * positions at x: class sums into sbuf, combined (partial sums of earlier
+ * column groups in part, (m1 - m0) x tqp) and, after the last group, the
+ * epilogue on the way to Y (row i at y + i * ldy, tile row r at + r * ow).
+ * sbuf holds two sets of class runs: channel m's sums are combined after
+ * channel m + 1's are computed, so that the shifted loads do not wait on
+ * the stores just made (a load spanning two stores is not forwarded). */
+bool SP_SHIFT(const ec_sp_shift *s, int64_t m0, int64_t m1, const float *x, int64_t rows,
+              float *y, int64_t ldy, float *part, float *sbuf, const ec_sp_epilogue *e) {
+  const int64_t tq = rows * s->wq, tqp = (tq + VLEN - 1) / VLEN * VLEN;
+  const int64_t set = s->classes * s->pitch;
+  int32_t used[2][EC_SP_SHIFT_MAX_CLASSES];
+  int nused[2] = {0, 0};
+  for (int64_t g = 0; g < s->groups; g++) {
+    const bool first = g == 0, final = g == s->groups - 1;
+    for (int64_t m = m0; m <= m1; m++) {
+      const int b = (int)(m & 1);
+      if (m < m1) nused[b] = shift_sums(s, m, g, x, tq, sbuf + b * set, used[b]);
+      if (m > m0)
+        shift_combine(s, m - 1 - m0, rows, sbuf + (1 - b) * set, used[1 - b], nused[1 - b],
+                      part + (m - 1 - m0) * tqp, first, final, y, ldy, e);
+    }
+  }
+  return true;
+}

@@ -24,5 +24,6 @@
 #define CSR_VECS 8
 #define B4_VECS 4
 #define SP_ROWS ec_x86_sp_rows_avx512
+#define SP_SHIFT ec_x86_sp_shift_avx512
 
 #include "kernels/x86/sparse_impl.h"

@@ -1,0 +1,150 @@
+/* Stride-1 SPARSE_CONV on x86, the shift form (kernels/ref/sparse_core.h,
+ * ec_sp_shift): planning, the weight layout built at prepare, the slab and
+ * the job loop. The products are in sparse_impl.h (AVX2 / AVX-512).
+ *
+ * Workspace per thread (edgec/passes/sparsify.py mirrors it):
+ *   align64(4 * C * slab_rows * wq) + align64(4 * 2 * kw * pitch)
+ *   + align64(4 * RBLK * tqp)
+ * wq = W + max(pads of the width) rounded up to 8 (to 16 where that wastes
+ * at most 1/8), band = clamp(ceil(BAND_Q / wq), 1, OH), slab_rows = band +
+ * (kh - 1) * dh, trows = clamp(TQ / wq, 1, band), tqp = trows * wq rounded
+ * up to 16, pitch = lead + tqp + trail with lead = round16(pw) and trail =
+ * round16(max(0, (kw - 1) * dw - pw)) + 16. */
+#include <string.h>
+
+#include "kernels/ref/sparse_core.h"
+
+#define BAND_Q 1024 /* q per band (as the slab path) */
+#define TQ 128      /* slab positions per tile: whole rows, at least one */
+#define RBLK 16     /* output channels per call */
+
+static int64_t rup(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch) {
+  if (w->block_r != 1 || w->block_c != 1 || s->kw > EC_SP_SHIFT_MAX_CLASSES || s->oh <= 0 ||
+      s->ow <= 0)
+    return false;
+  const int64_t pe = s->ow + (s->kw - 1) * s->dw - s->pw - s->w; /* right pad */
+  const int64_t base = s->w + max64(max64(s->pw, pe), 0);
+  int64_t wq = rup(base, 8);
+  if ((rup(base, 16) - wq) * 8 <= rup(base, 16)) wq = rup(base, 16);
+  s->band = min64(max64((BAND_Q + wq - 1) / wq, 1), s->oh);
+  s->slab_rows = s->band + (s->kh - 1) * s->dh;
+  s->trows = min64(max64(TQ / wq, 1), s->band);
+  s->tqp = rup(s->trows * wq, 16);
+  const int64_t lead = rup(s->pw, 16);
+  const int64_t trail = rup(max64((s->kw - 1) * s->dw - s->pw, 0), 16) + 16;
+  if (!ec_fits(s->c, s->slab_rows) || !ec_fits(s->c * s->slab_rows, wq) ||
+      s->c * s->slab_rows * wq > INT32_MAX)
+    return false;
+  s->slab_bytes = al64((size_t)(s->c * s->slab_rows * wq) * sizeof(float));
+  s->sbuf_bytes = al64((size_t)(2 * s->kw * (lead + s->tqp + trail)) * sizeof(float));
+  s->ws_bytes = s->slab_bytes + s->sbuf_bytes + al64((size_t)(RBLK * s->tqp) * sizeof(float));
+  if (s->ws_bytes > scratch) return false;
+  ec_sp_shift *sh = &s->sh;
+  memset(sh, 0, sizeof *sh);
+  sh->classes = s->kw;
+  sh->wq = wq;
+  sh->ow = s->ow;
+  sh->lead = lead;
+  sh->pitch = lead + s->tqp + trail;
+  for (int64_t k = 0; k < s->kw; k++) sh->shift[k] = (int32_t)(k * s->dw - s->pw);
+  /* column groups whose tile input stays within L1 */
+  int64_t span;
+  ec_sp_plan_groups(s->c, 4 * (s->trows + (s->kh - 1) * s->dh) * wq, &sh->groups, &span);
+  return true;
+}
+
+static int64_t group_span(const ec_sp_shift_conv *s) {
+  return (s->c + s->sh.groups - 1) / s->sh.groups;
+}
+
+size_t ec_sp_shift_layout_bytes(const ec_sp_shift_conv *s, const ec_sparse *w) {
+  const size_t segs = (size_t)(w->rows * s->sh.groups * s->sh.classes + 1);
+  return al64((size_t)w->nnz * sizeof(float)) + al64((size_t)w->nnz * sizeof(int32_t)) +
+         al64(segs * sizeof(int32_t));
+}
+
+void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
+                        void *mem) {
+  ec_sp_shift *sh = &s->sh;
+  float *vals = mem;
+  int32_t *offs = (int32_t *)(void *)((uint8_t *)mem + al64((size_t)w->nnz * sizeof(float)));
+  int32_t *segs =
+      (int32_t *)(void *)((uint8_t *)offs + al64((size_t)w->nnz * sizeof(int32_t)));
+  const int64_t kk = s->kh * s->kw, span = group_span(s), cls = sh->classes;
+  const int64_t per_row = sh->groups * cls;
+  /* counts per (row, group, class), starts, then a fill that moves each start
+   * to its segment's end (entries keep CSR order), shifted back */
+  const int64_t nseg = w->rows * per_row;
+  memset(segs, 0, (size_t)(nseg + 1) * sizeof(int32_t));
+  for (int64_t r = 0; r < w->rows; r++)
+    for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
+      const int64_t idx = ec_sp_index(w, j);
+      segs[r * per_row + idx / kk / span * cls + idx % s->kw + 1]++;
+    }
+  for (int64_t i = 0; i < nseg; i++) segs[i + 1] += segs[i];
+  for (int64_t r = 0; r < w->rows; r++)
+    for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
+      const int64_t idx = ec_sp_index(w, j);
+      const int64_t c = idx / kk, ki = idx % kk / s->kw, kj = idx % s->kw;
+      const int32_t at = segs[r * per_row + c / span * cls + kj]++;
+      vals[at] = values[j];
+      offs[at] = (int32_t)((c * s->slab_rows + ki * s->dh) * sh->wq);
+    }
+  memmove(segs + 1, segs, (size_t)nseg * sizeof(int32_t));
+  segs[0] = 0;
+  sh->values = vals;
+  sh->offs = offs;
+  sh->segs = segs;
+}
+
+/* Input rows oh0 - ph + t (t < rows) of every channel, columns 0..W-1,
+ * zero elsewhere. */
+static void build_slab(const ec_sp_shift_conv *s, const float *x, int64_t oh0, int64_t rows,
+                       float *restrict slab) {
+  const int64_t wq = s->sh.wq;
+  for (int64_t c = 0; c < s->c; c++) {
+    for (int64_t t = 0; t < rows; t++) {
+      float *dst = slab + (c * s->slab_rows + t) * wq;
+      const int64_t ih = oh0 + t - s->ph;
+      if (ih < 0 || ih >= s->h) {
+        memset(dst, 0, (size_t)wq * sizeof(float));
+        continue;
+      }
+      memcpy(dst, x + (c * s->h + ih) * s->w, (size_t)s->w * sizeof(float));
+      memset(dst + s->w, 0, (size_t)(wq - s->w) * sizeof(float));
+    }
+  }
+}
+
+void ec_sp_shift_job(const ec_sp_shift_conv *s, ec_sp_isa isa, const float *x, float *y,
+                     const float *res, const float *bias, const ec_act *act, int64_t band,
+                     int64_t m0, int64_t m1, uint8_t *ws) {
+  const int64_t oh0 = band * s->band, nb = min64(s->band, s->oh - oh0);
+  float *slab = (float *)(void *)ws;
+  float *sbuf = (float *)(void *)(ws + s->slab_bytes);
+  float *part = (float *)(void *)(ws + s->slab_bytes + s->sbuf_bytes);
+  build_slab(s, x, oh0, nb + (s->kh - 1) * s->dh, slab);
+  memset(sbuf, 0, s->sbuf_bytes); /* the guards around each class's sums */
+  const int64_t p = s->oh * s->ow, tiles = (nb + s->trows - 1) / s->trows;
+  for (int64_t t = 0; t < tiles; t++) {
+    /* balanced tiles of whole rows */
+    const int64_t r0 = t * nb / tiles, rows = (t + 1) * nb / tiles - r0;
+    for (int64_t mb = m0; mb < m1; mb += RBLK) {
+      const int64_t me = min64(mb + RBLK, m1);
+      const int64_t yo = mb * p + (oh0 + r0) * s->ow;
+      const ec_sp_epilogue e = {1.0f, 1.0f, bias ? bias + mb : NULL, res ? res + yo : NULL,
+                                p, *act};
+      if (isa == EC_SP_AVX512)
+        ec_x86_sp_shift_avx512(&s->sh, mb, me, slab + r0 * s->sh.wq, rows, y + yo, p, part,
+                               sbuf, &e);
+      else
+        ec_x86_sp_shift_avx2(&s->sh, mb, me, slab + r0 * s->sh.wq, rows, y + yo, p, part,
+                             sbuf, &e);
+    }
+  }
+}
