@@ -33,6 +33,7 @@ PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR
 
 # Mirrors of the kernels' blocking (kernels/ref/sparse_conv.c, sparse_gemm.c).
 CONV_BAND_Q, CONV_TQ, CONV_RBLK = 1024, 128, 16
+CONV_SHIFT_TQ = 256  # kernels/x86/sparse_shift.c TQ
 GEMM_GATHER_ROWS, GEMM_TB, GEMM_RB = 8, 64, 256
 
 # Break-even densities (stored weights / dense weights) at or below which the
@@ -101,7 +102,7 @@ def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     if (_round_up(base, 16) - wq) * 8 <= _round_up(base, 16):
         wq = _round_up(base, 16)
     band = min(max(-(-CONV_BAND_Q // wq), 1), oh)
-    trows = min(max(CONV_TQ // wq, 1), band)
+    trows = min(max(CONV_SHIFT_TQ // wq, 1), band)
     tqp = _round_up(trows * wq, 16)
     pitch = _round_up(pw, 16) + tqp + _round_up(max((kw - 1) * dw - pw, 0), 16) + 16
     shift = (_align64(4 * c * (band + (kh - 1) * dh) * wq) + _align64(4 * 2 * kw * pitch)

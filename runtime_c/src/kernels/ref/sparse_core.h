@@ -109,10 +109,11 @@ bool ec_x86_sp_rows_avx512(const ec_sp_weight *sw, int64_t r0, int64_t r1, const
 #define EC_SP_SHIFT_MAX_CLASSES 16
 
 typedef struct ec_sp_shift {
-  const float *values;  /* stored weights, by (row, column group, class) */
+  const float *values;  /* stored weights, by (column group, row, class): the order
+                           a call reads them in */
   const int32_t *offs;  /* their slab offsets */
-  const int32_t *segs;  /* rows * groups * classes + 1 segment starts */
-  int64_t groups, classes;
+  const int32_t *segs;  /* groups * rows * classes + 1 segment starts */
+  int64_t rows, groups, classes;
   int64_t wq, ow;       /* slab row pitch; output columns kept per row */
   int64_t lead, pitch;  /* class buffer: zeros before S (>= pw), floats per class */
   int32_t shift[EC_SP_SHIFT_MAX_CLASSES]; /* class kj reads S at q + shift[kj] */

@@ -250,15 +250,15 @@ bool SP_ROWS(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x, int
  * the last vector masked (lanes past the tile read as zero). */
 SP_INLINE void shift_chunk(const float *values, const int32_t *offs, int64_t j, int64_t je,
                            const float *x, float *s, const int nv, MASK_T last) {
-  VEC acc[CSR_VECS], acc2[CSR_VECS];
+  VEC acc[SH_VECS], acc2[SH_VECS];
   const bool dual = nv <= CSR_VECS / 2;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int v = 0; v < nv; v++) acc[v] = acc2[v] = V_ZERO();
   if (dual) {
     for (; j + 2 <= je; j += 2) {
       const float *xa = x + offs[j], *xb = x + offs[j + 1];
       const VEC wa = V_BCAST(values + j), wb = V_BCAST(values + j + 1);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int v = 0; v < nv - 1; v++) {
         acc[v] = V_FMA(wa, V_LOAD(xa + v * VLEN), acc[v]);
         acc2[v] = V_FMA(wb, V_LOAD(xb + v * VLEN), acc2[v]);
@@ -270,11 +270,11 @@ SP_INLINE void shift_chunk(const float *values, const int32_t *offs, int64_t j, 
   for (; j < je; j++) {
     const float *xr = x + offs[j];
     const VEC wv = V_BCAST(values + j);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int v = 0; v < nv - 1; v++) acc[v] = V_FMA(wv, V_LOAD(xr + v * VLEN), acc[v]);
     acc[nv - 1] = V_FMA(wv, V_LOADM(xr + (nv - 1) * VLEN, last), acc[nv - 1]);
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int v = 0; v < nv; v++) V_STORE(s + v * VLEN, dual ? V_ADD(acc[v], acc2[v]) : acc[v]);
 }
 
@@ -289,9 +289,9 @@ SP_INLINE void shift_chunk(const float *values, const int32_t *offs, int64_t j, 
 SP_INLINE int shift_sums(const ec_sp_shift *s, int64_t m, int64_t g, const float *x,
                          int64_t tq, float *sb, int32_t *used) {
   const int64_t nvt = (tq + VLEN - 1) / VLEN;
-  const int64_t nch = (nvt + CSR_VECS - 1) / CSR_VECS, cv = (nvt + nch - 1) / nch;
+  const int64_t nch = (nvt + SH_VECS - 1) / SH_VECS, cv = (nvt + nch - 1) / nch;
   const MASK_T full = V_MASK(VLEN), tail = V_MASK((int)(tq - (nvt - 1) * VLEN));
-  const int32_t *seg = s->segs + (m * s->groups + g) * s->classes;
+  const int32_t *seg = s->segs + (g * s->rows + m) * s->classes;
   int nused = 0;
   for (int64_t k = 0; k < s->classes; k++) {
     const int64_t jb = seg[k], je = seg[k + 1];
@@ -304,6 +304,10 @@ SP_INLINE int shift_sums(const ec_sp_shift *s, int64_t m, int64_t g, const float
       switch (nv) {
         SH_CASE(1); SH_CASE(2); SH_CASE(3); SH_CASE(4);
         SH_CASE(5); SH_CASE(6); SH_CASE(7); SH_CASE(8);
+#if SH_VECS > 8
+        SH_CASE(9); SH_CASE(10); SH_CASE(11); SH_CASE(12);
+        SH_CASE(13); SH_CASE(14); SH_CASE(15); SH_CASE(16);
+#endif
         default: break;
       }
     }

@@ -15,7 +15,7 @@
 #include "kernels/ref/sparse_core.h"
 
 #define BAND_Q 1024 /* q per band (as the slab path) */
-#define TQ 128      /* slab positions per tile: whole rows, at least one */
+#define TQ 256      /* slab positions per tile: whole rows, at least one */
 #define RBLK 16     /* output channels per call */
 
 static int64_t rup(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
@@ -46,6 +46,7 @@ bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch) {
   if (s->ws_bytes > scratch) return false;
   ec_sp_shift *sh = &s->sh;
   memset(sh, 0, sizeof *sh);
+  sh->rows = w->rows;
   sh->classes = s->kw;
   sh->wq = wq;
   sh->ow = s->ow;
@@ -76,22 +77,22 @@ void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *va
   int32_t *segs =
       (int32_t *)(void *)((uint8_t *)offs + al64((size_t)w->nnz * sizeof(int32_t)));
   const int64_t kk = s->kh * s->kw, span = group_span(s), cls = sh->classes;
-  const int64_t per_row = sh->groups * cls;
+  const int64_t rows = w->rows;
   /* counts per (row, group, class), starts, then a fill that moves each start
    * to its segment's end (entries keep CSR order), shifted back */
-  const int64_t nseg = w->rows * per_row;
+  const int64_t nseg = rows * sh->groups * cls;
   memset(segs, 0, (size_t)(nseg + 1) * sizeof(int32_t));
   for (int64_t r = 0; r < w->rows; r++)
     for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
       const int64_t idx = ec_sp_index(w, j);
-      segs[r * per_row + idx / kk / span * cls + idx % s->kw + 1]++;
+      segs[(idx / kk / span * rows + r) * cls + idx % s->kw + 1]++;
     }
   for (int64_t i = 0; i < nseg; i++) segs[i + 1] += segs[i];
   for (int64_t r = 0; r < w->rows; r++)
     for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
       const int64_t idx = ec_sp_index(w, j);
       const int64_t c = idx / kk, ki = idx % kk / s->kw, kj = idx % s->kw;
-      const int32_t at = segs[r * per_row + c / span * cls + kj]++;
+      const int32_t at = segs[(c / span * rows + r) * cls + kj]++;
       vals[at] = values[j];
       offs[at] = (int32_t)((c * s->slab_rows + ki * s->dh) * sh->wq);
     }

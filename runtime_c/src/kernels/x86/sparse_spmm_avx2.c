@@ -26,6 +26,7 @@
 #define B4_VECS 2
 #define SP_ROWS ec_x86_sp_rows_avx2
 #define SP_SHIFT ec_x86_sp_shift_avx2
+#define SH_VECS 8
 
 #include "kernels/x86/sparse_impl.h"
 

@@ -25,5 +25,6 @@
 #define B4_VECS 4
 #define SP_ROWS ec_x86_sp_rows_avx512
 #define SP_SHIFT ec_x86_sp_shift_avx512
+#define SH_VECS 16
 
 #include "kernels/x86/sparse_impl.h"
