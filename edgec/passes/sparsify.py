@@ -34,6 +34,7 @@ PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR
 # Mirrors of the kernels' blocking (kernels/ref/sparse_conv.c, sparse_gemm.c).
 CONV_BAND_Q, CONV_TQ, CONV_RBLK = 1024, 128, 16
 CONV_SHIFT_TQ = 256  # kernels/x86/sparse_shift.c TQ
+CONV_SHIFT_MAX_STRIDE, CONV_SHIFT_MAX_CLASSES = 8, 16  # kernels/ref/sparse_core.h
 GEMM_GATHER_ROWS, GEMM_TB, GEMM_RB = 8, 64, 256
 
 # Break-even densities (stored weights / dense weights) at or below which the
@@ -65,9 +66,9 @@ def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                           y_shape: tuple[int, ...], strides: list[int], pads: list[int],
                           dilations: list[int], shift: bool = True) -> int:
     """Bytes per thread SPARSE_CONV needs (sparse_conv.c): 0 for pointwise, else a
-    slab of padded, phase-split input rows plus a tile buffer; for stride 1 at
-    least the x86 shift form's (shift=False: the slab path's alone, what files
-    from before the shift form were given)."""
+    slab of padded, phase-split input rows plus a tile buffer; at least the x86
+    shift form's (shift=False: the slab path's alone, what files from before the
+    shift form were given)."""
     sp = len(x_shape) - 2
     c = x_shape[1]
     strides = strides or [1] * sp
@@ -91,23 +92,24 @@ def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     if aligned:
         tq = (tq + 15) // 16 * 16
     slab = _align64(4 * variants * c * sh * slab_rows * wq) + _align64(4 * CONV_RBLK * tq)
-    if sh != 1 or sw != 1 or not shift:
+    if not shift or max(sh, sw) > CONV_SHIFT_MAX_STRIDE or kw > CONV_SHIFT_MAX_CLASSES:
         return slab
-    # stride 1 on x86 (AVX2 / AVX-512): the shift form (kernels/x86/sparse_shift.c),
-    # taken only where the scratch holds it, so the larger of the two
+    # on x86 (AVX2 / AVX-512) the shift form (kernels/x86/sparse_shift.c), taken only
+    # where the scratch holds it: the larger of the two (every stride phase counted)
     w, pw = x_shape[-1], pads[sp - 1]  # width and its begin pad
-    pe = ow + (kw - 1) * dw - pw - w
-    base = w + max(pw, pe, 0)
+    shifts = [(k * dw - pw) // sw for k in range(kw)]
+    smin, smax = min(0, *shifts), max(0, *shifts)
+    base = max(-(-w // sw) - smin, ow + smax)
     wq = _round_up(base, 8)
     if (_round_up(base, 16) - wq) * 8 <= _round_up(base, 16):
         wq = _round_up(base, 16)
     band = min(max(-(-CONV_BAND_Q // wq), 1), oh)
     trows = min(max(CONV_SHIFT_TQ // wq, 1), band)
     tqp = _round_up(trows * wq, 16)
-    pitch = _round_up(pw, 16) + tqp + _round_up(max((kw - 1) * dw - pw, 0), 16) + 16
-    shift = (_align64(4 * c * (band + (kh - 1) * dh) * wq) + _align64(4 * 2 * kw * pitch)
-             + _align64(4 * CONV_RBLK * tqp))
-    return max(slab, shift)
+    pitch = _round_up(-smin, 16) + tqp + _round_up(smax, 16) + 16
+    shift_bytes = (_align64(4 * c * sh * sw * (band + ky) * wq) + _align64(4 * 2 * kw * pitch)
+                   + _align64(4 * CONV_RBLK * tqp))
+    return max(slab, shift_bytes)
 
 
 def sparse_gemm_workspace(rows: int, n: int, k: int) -> int:

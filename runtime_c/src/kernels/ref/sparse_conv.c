@@ -220,12 +220,12 @@ static ec_status prepare_sparse_conv(ec_node *n) {
   const ec_conv_options *o = &n->opt.u.conv;
   p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  /* stride 1 on AVX2 / AVX-512: the shift form, where the scratch allows it
+  /* AVX2 / AVX-512: the shift form, where the scratch allows it
    * (files from before it planned scratch for the slab path only) */
-  if (p.path == PATH_SLAB && p.isa != EC_SP_REF && p.sh == 1 && p.sw == 1) {
+  if (p.path == PATH_SLAB && p.isa != EC_SP_REF) {
     p.shift = (ec_sp_shift_conv){.c = p.c, .h = p.h, .w = p.w, .m = p.m, .oh = p.oh,
-                                 .ow = p.ow, .kh = p.kh, .kw = p.kw, .ph = p.ph, .pw = p.pw,
-                                 .dh = p.dh, .dw = p.dw};
+                                 .ow = p.ow, .kh = p.kh, .kw = p.kw, .sy = p.sh, .sx = p.sw,
+                                 .ph = p.ph, .pw = p.pw, .dh = p.dh, .dw = p.dw};
     if (ec_sp_shift_plan(&p.shift, p.weight, n->scratch_size)) {
       p.path = PATH_SHIFT;
       const size_t head = ec_align64(sizeof p);

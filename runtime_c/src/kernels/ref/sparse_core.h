@@ -95,18 +95,22 @@ void ec_x86_sp_gather_avx2(const ec_sparse *w, const float *values, int64_t r0, 
 bool ec_x86_sp_rows_avx512(const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
                            int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
 
-/* Stride-1 SPARSE_CONV on x86, the "shift" form (kernels/x86/sparse_shift.c;
- * the portable code keeps the slab of shifted copies in sparse_conv.c).
- * One zero-padded copy of the input rows, [C][slab_rows][wq], row pitch wq
- * >= W + the column pads, columns W..wq-1 zero. Tap (c, ki, kj) reads the
- * slab at (c * slab_rows + ki * dh) * wq + q for every tile position q (an
- * aligned run for every tap); the weights of one output channel are sorted
- * by tap column kj ("class"), each class's sums S_kj go to a buffer, and
- * output q is sum over kj of S_kj[q + kj * dw - pw]: the column shift is
- * paid once per output instead of once per weight. A shifted read that
- * leaves a row lands on zero columns (of the previous row, or the buffer's
- * zero guards), which is what the pads contribute. */
+/* SPARSE_CONV on x86, the "shift" form (kernels/x86/sparse_shift.c; the
+ * portable code keeps the slab of shifted copies in sparse_conv.c). One
+ * zero-padded copy of the input rows the band reads, split into stride
+ * phases: plane (c, py, px) row t holds input row (oh0 + t) * sh + py - ph,
+ * its column j input column j * sw + px, row pitch wq, zero past the
+ * input. Tap (c, ki, kj) reads its plane at row ki * dh / sh, column q of
+ * every tile position q: an aligned run for every tap. The weights of one
+ * output channel are sorted by tap column kj ("class"); each class's sums
+ * S_kj go to a buffer, and output q is the sum over kj of S_kj[q +
+ * shift_kj], shift = floor((kj * dw - pw) / sw) (taps of one shift share a
+ * class: with a stride, they read different phases): the column shift is paid
+ * once per output instead of once per weight. A shifted read that leaves a
+ * row lands on zero columns (of the previous row, or the buffer's zero
+ * guards), which is what the pads contribute. */
 #define EC_SP_SHIFT_MAX_CLASSES 16
+#define EC_SP_SHIFT_MAX_STRIDE 8
 
 typedef struct ec_sp_shift {
   const float *values;  /* stored weights, by (column group, row, class): the order
@@ -121,8 +125,13 @@ typedef struct ec_sp_shift {
 
 /* The geometry of a shift-form conv, planned at prepare. */
 typedef struct ec_sp_shift_conv {
-  int64_t c, h, w, m, oh, ow, kh, kw, ph, pw, dh, dw;
+  int64_t c, h, w, m, oh, ow, kh, kw, sy, sx, ph, pw, dh, dw; /* sy, sx: strides */
   int64_t band, slab_rows, trows, tqp;
+  int64_t npy, npx;                        /* phases some weight reads */
+  int8_t py_slot[EC_SP_SHIFT_MAX_STRIDE];  /* their dense numbers, -1: unread */
+  int8_t px_slot[EC_SP_SHIFT_MAX_STRIDE];
+  int8_t phase[EC_SP_SHIFT_MAX_CLASSES];   /* column phase of tap column kj */
+  int8_t cls[EC_SP_SHIFT_MAX_CLASSES];     /* its class (taps of one shift share one) */
   size_t slab_bytes, sbuf_bytes, ws_bytes;
   ec_sp_shift sh; /* values/offs/segs filled by ec_sp_shift_layout */
 } ec_sp_shift_conv;

@@ -1,4 +1,4 @@
-/* Stride-1 SPARSE_CONV on x86, the shift form (kernels/ref/sparse_core.h,
+/* SPARSE_CONV on x86, the shift form (kernels/ref/sparse_core.h,
  * ec_sp_shift): planning, the weight layout built at prepare, the slab and
  * the job loop. The products are in sparse_impl.h (AVX2 / AVX-512).
  *
@@ -23,39 +23,68 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch) {
   if (w->block_r != 1 || w->block_c != 1 || s->kw > EC_SP_SHIFT_MAX_CLASSES || s->oh <= 0 ||
-      s->ow <= 0)
+      s->ow <= 0 || s->sy > EC_SP_SHIFT_MAX_STRIDE || s->sx > EC_SP_SHIFT_MAX_STRIDE)
     return false;
-  const int64_t pe = s->ow + (s->kw - 1) * s->dw - s->pw - s->w; /* right pad */
-  const int64_t base = s->w + max64(max64(s->pw, pe), 0);
-  int64_t wq = rup(base, 8);
-  if ((rup(base, 16) - wq) * 8 <= rup(base, 16)) wq = rup(base, 16);
-  s->band = min64(max64((BAND_Q + wq - 1) / wq, 1), s->oh);
-  s->slab_rows = s->band + (s->kh - 1) * s->dh;
-  s->trows = min64(max64(TQ / wq, 1), s->band);
-  s->tqp = rup(s->trows * wq, 16);
-  const int64_t lead = rup(s->pw, 16);
-  const int64_t trail = rup(max64((s->kw - 1) * s->dw - s->pw, 0), 16) + 16;
-  if (!ec_fits(s->c, s->slab_rows) || !ec_fits(s->c * s->slab_rows, wq) ||
-      s->c * s->slab_rows * wq > INT32_MAX)
-    return false;
-  s->slab_bytes = al64((size_t)(s->c * s->slab_rows * wq) * sizeof(float));
-  s->sbuf_bytes = al64((size_t)(2 * s->kw * (lead + s->tqp + trail)) * sizeof(float));
-  s->ws_bytes = s->slab_bytes + s->sbuf_bytes + al64((size_t)(RBLK * s->tqp) * sizeof(float));
-  if (s->ws_bytes > scratch) return false;
   ec_sp_shift *sh = &s->sh;
   memset(sh, 0, sizeof *sh);
+  /* tap column kx reads phase plane b = (kx * dw - pw) mod sw at column
+   * ox + shift, shift = floor((kx * dw - pw) / sw) */
+  /* taps of one shift (of different phases, with a stride) share a class */
+  int64_t smin = 0, smax = 0;
+  for (int64_t k = 0; k < s->kw; k++) {
+    const int64_t d = k * s->dw - s->pw, q = floor_div(d, s->sx);
+    s->phase[k] = (int8_t)(d - q * s->sx);
+    int64_t cls = 0;
+    while (cls < sh->classes && sh->shift[cls] != q) cls++;
+    if (cls == sh->classes) sh->shift[sh->classes++] = (int32_t)q;
+    s->cls[k] = (int8_t)cls;
+    smin = min64(smin, q);
+    smax = max64(smax, q);
+  }
+  /* the phase planes some stored weight reads, numbered densely */
+  bool use_py[EC_SP_SHIFT_MAX_STRIDE] = {false}, use_px[EC_SP_SHIFT_MAX_STRIDE] = {false};
+  const int64_t kk = s->kh * s->kw;
+  for (int64_t j = 0; j < w->nnz; j++) {
+    const int64_t idx = ec_sp_index(w, j) % kk;
+    use_py[idx / s->kw * s->dh % s->sy] = true;
+    use_px[s->phase[idx % s->kw]] = true;
+  }
+  s->npy = s->npx = 0;
+  for (int64_t i = 0; i < s->sy; i++) s->py_slot[i] = (int8_t)(use_py[i] ? s->npy++ : -1);
+  for (int64_t i = 0; i < s->sx; i++) s->px_slot[i] = (int8_t)(use_px[i] ? s->npx++ : -1);
+  if (s->npy == 0) s->npy = 1; /* no weights: one (unread) plane keeps sizes simple */
+  if (s->npx == 0) s->npx = 1;
+  /* rows: reads past a row's valid columns land on zero columns */
+  const int64_t wcols = (s->w + s->sx - 1) / s->sx; /* the widest phase's columns */
+  const int64_t base = max64(wcols - smin, s->ow + smax);
+  int64_t wq = rup(base, 8);
+  if ((rup(base, 16) - wq) * 8 <= rup(base, 16)) wq = rup(base, 16);
+  const int64_t ky = (s->kh - 1) * s->dh / s->sy;
+  s->band = min64(max64((BAND_Q + wq - 1) / wq, 1), s->oh);
+  s->slab_rows = s->band + ky;
+  s->trows = min64(max64(TQ / wq, 1), s->band);
+  s->tqp = rup(s->trows * wq, 16);
+  const int64_t lead = rup(-smin, 16), trail = rup(smax, 16) + 16;
+  const int64_t planes = s->c * s->npy * s->npx;
+  if (!ec_fits(planes, s->slab_rows) || !ec_fits(planes * s->slab_rows, wq) ||
+      planes * s->slab_rows * wq > INT32_MAX)
+    return false;
+  s->slab_bytes = al64((size_t)(planes * s->slab_rows * wq) * sizeof(float));
+  s->sbuf_bytes = al64((size_t)(2 * sh->classes * (lead + s->tqp + trail)) * sizeof(float));
+  s->ws_bytes = s->slab_bytes + s->sbuf_bytes + al64((size_t)(RBLK * s->tqp) * sizeof(float));
+  if (s->ws_bytes > scratch) return false;
   sh->rows = w->rows;
-  sh->classes = s->kw;
   sh->wq = wq;
   sh->ow = s->ow;
   sh->lead = lead;
   sh->pitch = lead + s->tqp + trail;
-  for (int64_t k = 0; k < s->kw; k++) sh->shift[k] = (int32_t)(k * s->dw - s->pw);
   /* column groups whose tile input stays within L1 */
   int64_t span;
-  ec_sp_plan_groups(s->c, 4 * (s->trows + (s->kh - 1) * s->dh) * wq, &sh->groups, &span);
+  ec_sp_plan_groups(s->c, 4 * s->npy * s->npx * (s->trows + ky) * wq, &sh->groups, &span);
   return true;
 }
 
@@ -85,16 +114,18 @@ void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *va
   for (int64_t r = 0; r < w->rows; r++)
     for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
       const int64_t idx = ec_sp_index(w, j);
-      segs[(idx / kk / span * rows + r) * cls + idx % s->kw + 1]++;
+      segs[(idx / kk / span * rows + r) * cls + s->cls[idx % s->kw] + 1]++;
     }
   for (int64_t i = 0; i < nseg; i++) segs[i + 1] += segs[i];
   for (int64_t r = 0; r < w->rows; r++)
     for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
       const int64_t idx = ec_sp_index(w, j);
       const int64_t c = idx / kk, ki = idx % kk / s->kw, kj = idx % s->kw;
-      const int32_t at = segs[(c / span * rows + r) * cls + kj]++;
+      const int32_t at = segs[(c / span * rows + r) * cls + s->cls[kj]]++;
+      const int64_t py = ki * s->dh % s->sy, ty = ki * s->dh / s->sy;
+      const int64_t plane = (c * s->npy + s->py_slot[py]) * s->npx + s->px_slot[s->phase[kj]];
       vals[at] = values[j];
-      offs[at] = (int32_t)((c * s->slab_rows + ki * s->dh) * sh->wq);
+      offs[at] = (int32_t)((plane * s->slab_rows + ty) * sh->wq);
     }
   memmove(segs + 1, segs, (size_t)nseg * sizeof(int32_t));
   segs[0] = 0;
@@ -103,21 +134,34 @@ void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *va
   sh->segs = segs;
 }
 
-/* Input rows oh0 - ph + t (t < rows) of every channel, columns 0..W-1,
- * zero elsewhere. */
+/* Row t of plane (c, py, px) holds input row (oh0 + t) * sh + py - ph,
+ * its column j input column j * sw + px; zero outside the input. */
 static void build_slab(const ec_sp_shift_conv *s, const float *x, int64_t oh0, int64_t rows,
                        float *restrict slab) {
   const int64_t wq = s->sh.wq;
   for (int64_t c = 0; c < s->c; c++) {
-    for (int64_t t = 0; t < rows; t++) {
-      float *dst = slab + (c * s->slab_rows + t) * wq;
-      const int64_t ih = oh0 + t - s->ph;
-      if (ih < 0 || ih >= s->h) {
-        memset(dst, 0, (size_t)wq * sizeof(float));
-        continue;
+    for (int64_t py = 0; py < s->sy; py++) {
+      if (s->py_slot[py] < 0) continue;
+      for (int64_t px = 0; px < s->sx; px++) {
+        if (s->px_slot[px] < 0) continue;
+        const int64_t plane = (c * s->npy + s->py_slot[py]) * s->npx + s->px_slot[px];
+        const int64_t n = px < s->w ? (s->w - px + s->sx - 1) / s->sx : 0; /* valid columns */
+        for (int64_t t = 0; t < rows; t++) {
+          float *dst = slab + (plane * s->slab_rows + t) * wq;
+          const int64_t ih = (oh0 + t) * s->sy + py - s->ph;
+          if (ih < 0 || ih >= s->h) {
+            memset(dst, 0, (size_t)wq * sizeof(float));
+            continue;
+          }
+          const float *src = x + (c * s->h + ih) * s->w + px;
+          if (s->sx == 1) {
+            memcpy(dst, src, (size_t)n * sizeof(float));
+          } else {
+            for (int64_t j = 0; j < n; j++) dst[j] = src[j * s->sx];
+          }
+          memset(dst + n, 0, (size_t)(wq - n) * sizeof(float));
+        }
       }
-      memcpy(dst, x + (c * s->h + ih) * s->w, (size_t)s->w * sizeof(float));
-      memset(dst + s->w, 0, (size_t)(wq - s->w) * sizeof(float));
     }
   }
 }
@@ -129,7 +173,7 @@ void ec_sp_shift_job(const ec_sp_shift_conv *s, ec_sp_isa isa, const float *x, f
   float *slab = (float *)(void *)ws;
   float *sbuf = (float *)(void *)(ws + s->slab_bytes);
   float *part = (float *)(void *)(ws + s->slab_bytes + s->sbuf_bytes);
-  build_slab(s, x, oh0, nb + (s->kh - 1) * s->dh, slab);
+  build_slab(s, x, oh0, nb + s->slab_rows - s->band, slab);
   memset(sbuf, 0, s->sbuf_bytes); /* the guards around each class's sums */
   const int64_t p = s->oh * s->ow, tiles = (nb + s->trows - 1) / s->trows;
   for (int64_t t = 0; t < tiles; t++) {
