@@ -226,7 +226,7 @@ static ec_status prepare_sparse_conv(ec_node *n) {
     p.shift = (ec_sp_shift_conv){.c = p.c, .h = p.h, .w = p.w, .m = p.m, .oh = p.oh,
                                  .ow = p.ow, .kh = p.kh, .kw = p.kw, .sy = p.sh, .sx = p.sw,
                                  .ph = p.ph, .pw = p.pw, .dh = p.dh, .dw = p.dw};
-    if (ec_sp_shift_plan(&p.shift, p.weight, n->scratch_size)) {
+    if (ec_sp_shift_plan(&p.shift, p.weight, n->scratch_size, p.isa)) {
       p.path = PATH_SHIFT;
       const size_t head = ec_align64(sizeof p);
       st = ec_alloc_params(n, head + ec_sp_shift_layout_bytes(&p.shift, p.weight));

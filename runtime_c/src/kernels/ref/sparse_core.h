@@ -120,6 +120,7 @@ typedef struct ec_sp_shift {
   int64_t rows, groups, classes;
   int64_t wq, ow;       /* slab row pitch; output columns kept per row */
   int64_t lead, pitch;  /* class buffer: zeros before S (>= pw), floats per class */
+  bool regs;            /* AVX-512: class sums in registers, shifted by permutes */
   int32_t shift[EC_SP_SHIFT_MAX_CLASSES]; /* class kj reads S at q + shift[kj] */
 } ec_sp_shift;
 
@@ -138,7 +139,8 @@ typedef struct ec_sp_shift_conv {
 
 /* Plans s (geometry fields set by the caller) for weight w; false where the
  * shift form does not apply or needs more than scratch bytes per thread. */
-bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch);
+bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch,
+                      ec_sp_isa isa);
 /* Bytes of the layout ec_sp_shift_layout writes. */
 size_t ec_sp_shift_layout_bytes(const ec_sp_shift_conv *s, const ec_sparse *w);
 /* Writes the sorted weights, offsets and segments into mem (64-aligned) and

@@ -353,6 +353,107 @@ SP_INLINE void shift_combine(const ec_sp_shift *s, int64_t i, int64_t rows, cons
   if (needs_scalar(e->act.kind)) ec_act_apply(ym, rows * ow, 0.0f, &e->act);
 }
 
+#if defined(SH_REGS)
+/* The register form (AVX-512, at most 3 classes, shifts under a vector, a
+ * tile of at most REG_ACCS / classes vectors): each class's sums stay in
+ * registers and are shifted by one two-source permute per vector (zeros past
+ * the tile's ends: before its start lies the zero tail of the row above,
+ * after its end only columns past the output width). With few vectors, two
+ * accumulator sets take alternate weights. */
+SP_INLINE void reg_sums(const ec_sp_shift *s, const int32_t *seg, const float *x, VEC *out,
+                        const int nc, const int nv, MASK_T last, const __m512i *idx) {
+  VEC acc[3][16], acc2[3][16];
+  const bool dual = 2 * nc * nv <= 24;
+#pragma GCC unroll 3
+  for (int k = 0; k < nc; k++) {
+#pragma GCC unroll 16
+    for (int v = 0; v < nv; v++) acc[k][v] = acc2[k][v] = V_ZERO();
+    int64_t j = seg[k];
+    const int64_t je = seg[k + 1];
+    if (dual) {
+      for (; j + 2 <= je; j += 2) {
+        const float *xa = x + s->offs[j], *xb = x + s->offs[j + 1];
+        const VEC wa = V_BCAST(s->values + j), wb = V_BCAST(s->values + j + 1);
+#pragma GCC unroll 16
+        for (int v = 0; v < nv - 1; v++) {
+          acc[k][v] = V_FMA(wa, V_LOAD(xa + v * VLEN), acc[k][v]);
+          acc2[k][v] = V_FMA(wb, V_LOAD(xb + v * VLEN), acc2[k][v]);
+        }
+        acc[k][nv - 1] = V_FMA(wa, V_LOADM(xa + (nv - 1) * VLEN, last), acc[k][nv - 1]);
+        acc2[k][nv - 1] = V_FMA(wb, V_LOADM(xb + (nv - 1) * VLEN, last), acc2[k][nv - 1]);
+      }
+    }
+    for (; j < je; j++) {
+      const float *xr = x + s->offs[j];
+      const VEC wv = V_BCAST(s->values + j);
+#pragma GCC unroll 16
+      for (int v = 0; v < nv - 1; v++) acc[k][v] = V_FMA(wv, V_LOAD(xr + v * VLEN), acc[k][v]);
+      acc[k][nv - 1] = V_FMA(wv, V_LOADM(xr + (nv - 1) * VLEN, last), acc[k][nv - 1]);
+    }
+    if (dual) {
+#pragma GCC unroll 16
+      for (int v = 0; v < nv; v++) acc[k][v] = V_ADD(acc[k][v], acc2[k][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < nv; v++) out[v] = V_ZERO();
+#pragma GCC unroll 3
+  for (int k = 0; k < nc; k++) {
+    const int32_t sk = s->shift[k];
+#pragma GCC unroll 16
+    for (int v = 0; v < nv; v++) {
+      VEC t = acc[k][v];
+      if (sk > 0)
+        t = _mm512_permutex2var_ps(acc[k][v], idx[k], v + 1 < nv ? acc[k][v + 1] : V_ZERO());
+      else if (sk < 0)
+        t = _mm512_permutex2var_ps(v > 0 ? acc[k][v - 1] : V_ZERO(), idx[k], acc[k][v]);
+      out[v] = V_ADD(out[v], t);
+    }
+  }
+}
+
+#define REG_CASE(NC, NV)                                              \
+  case (NC) * 32 + (NV):                                              \
+    reg_sums(s, seg, x, out, NC, NV, last, idx);                      \
+    break
+
+static void shift_regs(const ec_sp_shift *s, int64_t m0, int64_t m1, const float *x,
+                       int64_t rows, float *y, int64_t ldy, float *part,
+                       const ec_sp_epilogue *e) {
+  const int64_t tq = rows * s->wq, nvt = (tq + VLEN - 1) / VLEN, tqp = nvt * VLEN;
+  const MASK_T last = V_MASK((int)(tq - (nvt - 1) * VLEN));
+  const int nc = (int)s->classes;
+  __m512i idx[3];
+  for (int k = 0; k < nc; k++) /* lane i takes element i + shift of the pair */
+    idx[k] = _mm512_add_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(s->shift[k] + (s->shift[k] < 0 ? 16 : 0)));
+  for (int64_t g = 0; g < s->groups; g++) {
+    const bool first = g == 0, final = g == s->groups - 1;
+    for (int64_t m = m0; m < m1; m++) {
+      const int32_t *seg = s->segs + (g * s->rows + m) * s->classes;
+      VEC out[16];
+      switch (nc * 32 + (int)nvt) {
+        REG_CASE(1, 1); REG_CASE(1, 2); REG_CASE(1, 3); REG_CASE(1, 4);
+        REG_CASE(1, 5); REG_CASE(1, 6); REG_CASE(1, 7); REG_CASE(1, 8);
+        REG_CASE(1, 9); REG_CASE(1, 10); REG_CASE(1, 11); REG_CASE(1, 12);
+        REG_CASE(1, 13); REG_CASE(1, 14); REG_CASE(1, 15); REG_CASE(1, 16);
+        REG_CASE(2, 1); REG_CASE(2, 2); REG_CASE(2, 3); REG_CASE(2, 4);
+        REG_CASE(2, 5); REG_CASE(2, 6); REG_CASE(2, 7); REG_CASE(2, 8);
+        REG_CASE(2, 9); REG_CASE(2, 10); REG_CASE(2, 11); REG_CASE(2, 12);
+        REG_CASE(3, 1); REG_CASE(3, 2); REG_CASE(3, 3); REG_CASE(3, 4);
+        REG_CASE(3, 5); REG_CASE(3, 6); REG_CASE(3, 7); REG_CASE(3, 8);
+        default: return; /* not planned */
+      }
+      float *pm = part + (m - m0) * tqp;
+      for (int64_t v = 0; v < nvt; v++)
+        V_STORE(pm + v * VLEN, first ? out[v] : V_ADD(out[v], V_LOAD(pm + v * VLEN)));
+      if (final) shift_combine(s, m - m0, rows, NULL, NULL, 0, pm, false, true, y, ldy, e);
+    }
+  }
+}
+#endif
+
 /* Output channels [m0, m1) (at most 16) over a tile of rows x wq slab
  * positions at x: class sums into sbuf, combined (partial sums of earlier
  * column groups in part, (m1 - m0) x tqp) and, after the last group, the
@@ -362,6 +463,12 @@ SP_INLINE void shift_combine(const ec_sp_shift *s, int64_t i, int64_t rows, cons
  * the stores just made (a load spanning two stores is not forwarded). */
 bool SP_SHIFT(const ec_sp_shift *s, int64_t m0, int64_t m1, const float *x, int64_t rows,
               float *y, int64_t ldy, float *part, float *sbuf, const ec_sp_epilogue *e) {
+#if defined(SH_REGS)
+  if (s->regs) {
+    shift_regs(s, m0, m1, x, rows, y, ldy, part, e);
+    return true;
+  }
+#endif
   const int64_t tq = rows * s->wq, tqp = (tq + VLEN - 1) / VLEN * VLEN;
   const int64_t set = s->classes * s->pitch;
   int32_t used[2][EC_SP_SHIFT_MAX_CLASSES];

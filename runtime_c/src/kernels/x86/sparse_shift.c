@@ -17,6 +17,7 @@
 #define BAND_Q 1024 /* q per band (as the slab path) */
 #define TQ 256      /* slab positions per tile: whole rows, at least one */
 #define RBLK 16     /* output channels per call */
+#define REG_ACCS 24 /* AVX-512 accumulators of the register form */
 
 static int64_t rup(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -25,7 +26,7 @@ static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch) {
+bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch, ec_sp_isa isa) {
   if (w->block_r != 1 || w->block_c != 1 || s->kw > EC_SP_SHIFT_MAX_CLASSES || s->oh <= 0 ||
       s->ow <= 0 || s->sy > EC_SP_SHIFT_MAX_STRIDE || s->sx > EC_SP_SHIFT_MAX_STRIDE)
     return false;
@@ -66,7 +67,18 @@ bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch) {
   const int64_t ky = (s->kh - 1) * s->dh / s->sy;
   s->band = min64(max64((BAND_Q + wq - 1) / wq, 1), s->oh);
   s->slab_rows = s->band + ky;
-  s->trows = min64(max64(TQ / wq, 1), s->band);
+  /* AVX-512 with at most 3 classes of shifts under a vector: the class sums
+   * stay in registers (at most REG_ACCS accumulators), tiles that fit */
+  int64_t tq = TQ;
+  sh->regs = false;
+  if (isa == EC_SP_AVX512 && sh->classes <= 3 && smin > -16 && smax < 16) {
+    const int64_t cap = min64(REG_ACCS / sh->classes, 16) * 16;
+    if (wq <= cap) {
+      sh->regs = true;
+      tq = cap;
+    }
+  }
+  s->trows = min64(max64(tq / wq, 1), s->band);
   s->tqp = rup(s->trows * wq, 16);
   const int64_t lead = rup(-smin, 16), trail = rup(smax, 16) + 16;
   const int64_t planes = s->c * s->npy * s->npx;

@@ -26,5 +26,6 @@
 #define SP_ROWS ec_x86_sp_rows_avx512
 #define SP_SHIFT ec_x86_sp_shift_avx512
 #define SH_VECS 16
+#define SH_REGS 1
 
 #include "kernels/x86/sparse_impl.h"
