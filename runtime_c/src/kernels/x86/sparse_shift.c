@@ -2,20 +2,25 @@
  * ec_sp_shift): planning, the weight layout built at prepare, the slab and
  * the job loop. The products are in sparse_impl.h (AVX2 / AVX-512).
  *
- * Workspace per thread (edgec/passes/sparsify.py mirrors it):
- *   align64(4 * C * slab_rows * wq) + align64(4 * 2 * kw * pitch)
+ * Workspace per thread, at most (edgec/passes/sparsify.py mirrors this
+ * bound, counting every stride phase; the plan counts only the phases some
+ * weight reads and is refused where the instruction's scratch is smaller,
+ * which leaves older files on the slab path):
+ *   align64(4 * C * sh * sw * slab_rows * wq) + align64(4 * 2 * kw * pitch)
  *   + align64(4 * RBLK * tqp)
- * wq = W + max(pads of the width) rounded up to 8 (to 16 where that wastes
- * at most 1/8), band = clamp(ceil(BAND_Q / wq), 1, OH), slab_rows = band +
- * (kh - 1) * dh, trows = clamp(TQ / wq, 1, band), tqp = trows * wq rounded
- * up to 16, pitch = lead + tqp + trail with lead = round16(pw) and trail =
- * round16(max(0, (kw - 1) * dw - pw)) + 16. */
+ * with shift_k = floor((k * dw - pw) / sw) for k < kw, smin = min(0, shifts),
+ * smax = max(0, shifts), wq = max(ceil(W / sw) - smin, OW + smax) rounded up
+ * to 8 (to 16 where that wastes at most 1/8), band = clamp(ceil(BAND_Q / wq),
+ * 1, OH), slab_rows = band + (kh - 1) * dh / sh, trows = clamp(TQ / wq, 1,
+ * band) (smaller tiles for AVX2 and the register form), tqp = trows * wq
+ * rounded up to 16, pitch = round16(-smin) + tqp + round16(smax) + 16. */
 #include <string.h>
 
 #include "kernels/ref/sparse_core.h"
 
 #define BAND_Q 1024 /* q per band (as the slab path) */
 #define TQ 256      /* slab positions per tile: whole rows, at least one */
+#define TQ_AVX2 128 /* (AVX2: fewer column groups, measured faster) */
 #define RBLK 16     /* output channels per call */
 #define REG_ACCS 24 /* AVX-512 accumulators of the register form */
 
@@ -69,7 +74,7 @@ bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch, e
   s->slab_rows = s->band + ky;
   /* AVX-512 with at most 3 classes of shifts under a vector: the class sums
    * stay in registers (at most REG_ACCS accumulators), tiles that fit */
-  int64_t tq = TQ;
+  int64_t tq = isa == EC_SP_AVX2 ? TQ_AVX2 : TQ;
   sh->regs = false;
   if (isa == EC_SP_AVX512 && sh->classes <= 3 && smin > -16 && smax < 16) {
     const int64_t cap = min64(REG_ACCS / sh->classes, 16) * 16;
