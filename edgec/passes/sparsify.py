@@ -41,12 +41,13 @@ GEMM_GATHER_ROWS, GEMM_TB, GEMM_RB = 8, 64, 256
 # sparse kernel is taken, by shape of work: where its time meets the dense
 # kernel's, measured with `bench/prune.py --calibrate` (Xeon, AVX-512, 1 thread,
 # against the dense kernels of the same tree; bench/RESULTS.md "Pruning and
-# sparsity"). A 3x3 stride-1 conv competes with the dense Winograd kernel: it
-# ties near 0.2 and wins below; there the tie goes to the smaller file.
+# sparsity"). Convs other than pointwise stride 1 run the shift form on x86
+# (kernels/x86/sparse_shift.c): a 3x3 stride-1 conv, against the dense Winograd
+# kernel, ties near 0.27; strided convs (dense: im2col) near 0.47.
 BREAK_EVEN = {
     "conv1x1": 0.35,  # 1x1 convs (dense: packed GEMM)
-    "conv_winograd": 0.21,  # convs the dense side runs by Winograd
-    "conv": 0.40,  # other convs (dense: im2col GEMM)
+    "conv_winograd": 0.27,  # convs the dense side runs by Winograd
+    "conv": 0.45,  # other convs (dense: im2col GEMM)
     "gemm_gather": 0.45,  # fully connected, < 8 rows
     "gemm_tiled": 0.40,  # fully connected, >= 8 rows
 }

@@ -9,6 +9,9 @@
  *   V_MASK(n)                     the first n lanes (1 <= n <= VLEN)
  *   CSR_VECS, B4_VECS             vectors per pass of a CSR row / 4x1 block row
  *   SP_ROWS                       the exported function's name
+ *   SH_VECS, SP_SHIFT             the shift form of convs (ec_sp_shift, at the
+ *                                 end): vectors per pass, the function's name
+ *   SH_REGS                       (AVX-512) its register form
  *
  * CSR: for a pixel chunk of up to CSR_VECS vectors (chunks balanced over
  * the width) and each output row, the row's stored weights are broadcast and
