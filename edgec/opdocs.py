@@ -88,6 +88,9 @@ KERNEL_DTYPES: dict[str, str] = {
     "UNIQUE": "any; int64 indices, inverse indices, counts",
     "COMPRESS": "any; bool condition",
     "RESHAPE": _ANY,
+    **dict.fromkeys(["TRANSPOSE_DYN", "SLICE_DYN"], _ANY),
+    "GATHER_DYN": "any; int32/int64 indices",
+    "CAST_DYN": "any (both ways)",
     "QUANTIZE_LINEAR": "float32 -> int8/uint8/int16/uint16",
     "DEQUANTIZE_LINEAR": "int8/uint8/int16/uint16/int32 -> float32",
 }

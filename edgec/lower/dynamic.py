@@ -17,6 +17,11 @@ whose kernels work on its actual extent and pass it on (CONSUMERS):
 - Reshape, Squeeze, Unsqueeze, Flatten, to a shape with exactly one
   data-dependent dim (the RESHAPE instruction: a copy); Identity (the same tensor).
 
+Transpose, Gather, Slice and Cast of such values are the TRANSPOSE_DYN, GATHER_DYN,
+SLICE_DYN and CAST_DYN instructions: kernels apart from the static ones (with the
+producers in ops_misc.def), so that a runtime without the data-dependent ops carries
+none of their code.
+
 Anything else that reads one fails to compile with a one-line error naming the
 node (check_operand, called for every node by the lowering dispatch).
 """
@@ -42,7 +47,8 @@ CONSUMERS = ("Transpose", "Gather", "Slice", "Cast", "Reshape", "Squeeze", "Unsq
 # the instructions that may read (DYNAMIC_IN) or write (DYNAMIC_OUT) data-dependent
 # tensors: the verifier's list (runtime_c/src/model.c, dyn_support)
 DYNAMIC_OUT = {Opcode.NON_ZERO, Opcode.NON_MAX_SUPPRESSION, Opcode.UNIQUE, Opcode.COMPRESS}
-DYNAMIC_IN = {Opcode.RESHAPE, Opcode.TRANSPOSE, Opcode.GATHER, Opcode.SLICE, Opcode.CAST}
+DYNAMIC_IN = {Opcode.RESHAPE, Opcode.TRANSPOSE_DYN, Opcode.GATHER_DYN, Opcode.SLICE_DYN,
+              Opcode.CAST_DYN}
 _CONSUMER_LIST = ", ".join(CONSUMERS)
 
 
@@ -275,7 +281,7 @@ def _transpose(ctx: LoweringContext, node: ir.Node) -> None:
     mask = sum(((t.dynamic >> p) & 1) << i for i, p in enumerate(perm))
     out = _dynamic_tensor(ctx, _out(node), "transpose", t.dtype,
                           tuple(t.shape[p] for p in perm), mask)
-    ctx.emit(Opcode.TRANSPOSE, [ctx.tensor(x)], [out], TransposeOptionsT(perm=perm),
+    ctx.emit(Opcode.TRANSPOSE_DYN, [ctx.tensor(x)], [out], TransposeOptionsT(perm=perm),
              node.name or "")
 
 
@@ -295,7 +301,7 @@ def _gather(ctx: LoweringContext, node: ir.Node) -> None:
     shape = dt.shape[:axis] + it.shape + dt.shape[axis + 1:]
     mask = dt.dynamic | (it.dynamic << axis)
     out = _dynamic_tensor(ctx, _out(node), "gather", dt.dtype, shape, mask)
-    ctx.emit(Opcode.GATHER, [ctx.tensor(data), ctx.tensor(indices)], [out],
+    ctx.emit(Opcode.GATHER_DYN, [ctx.tensor(data), ctx.tensor(indices)], [out],
              AxisOptionsT(axis=axis), node.name or "")
 
 
@@ -326,7 +332,7 @@ def _slice(ctx: LoweringContext, node: ir.Node) -> None:
             raise Unsupported(f"slices axis {d} of {x.name!r}, whose extent depends on the "
                               "input values (only whole such axes; docs/dynamic_shapes.md)")
     out = _dynamic_tensor(ctx, _out(node), "slice", t.dtype, tuple(counts), t.dynamic)
-    ctx.emit(Opcode.SLICE, [ctx.tensor(x)], [out],
+    ctx.emit(Opcode.SLICE_DYN, [ctx.tensor(x)], [out],
              SliceOptionsT(starts=full_starts, steps=full_steps), node.name or "")
 
 
@@ -337,7 +343,7 @@ def _cast(ctx: LoweringContext, node: ir.Node) -> None:
     if target not in DTYPES:
         raise Unsupported(f"cast to {target}")
     out = _dynamic_tensor(ctx, _out(node), "cast", target, t.shape, t.dynamic)
-    ctx.emit(Opcode.CAST, [ctx.tensor(x)], [out], name=node.name or "")
+    ctx.emit(Opcode.CAST_DYN, [ctx.tensor(x)], [out], name=node.name or "")
 
 
 def _reshape_to(ctx: LoweringContext, node: ir.Node, shape: list[int], dyn_dim: int) -> None:

@@ -424,7 +424,9 @@ static ec_status check_no_overlap(const ec_node *n) {
 
 /* The ops whose kernels handle data-dependent operands (docs/dynamic_shapes.md):
  * the producers write outputs whose shape depends on the values, the consumers
- * read such inputs at their actual shape (and propagate it). Their prepare
+ * (RESHAPE and the _DYN kernels of TRANSPOSE, GATHER, SLICE and CAST, which are
+ * apart from the static ones) read such inputs at their actual shape (and
+ * propagate it). Their prepare
  * checks the operands' masks; the verifier refuses them anywhere else. */
 enum { DYN_OUT = 1, DYN_IN = 2 };
 static int dyn_support(uint16_t opcode) {
@@ -435,10 +437,10 @@ static int dyn_support(uint16_t opcode) {
     case EC_FB_OPCODE_COMPRESS:
       return DYN_OUT;
     case EC_FB_OPCODE_RESHAPE:
-    case EC_FB_OPCODE_TRANSPOSE:
-    case EC_FB_OPCODE_GATHER:
-    case EC_FB_OPCODE_SLICE:
-    case EC_FB_OPCODE_CAST:
+    case EC_FB_OPCODE_TRANSPOSE_DYN:
+    case EC_FB_OPCODE_GATHER_DYN:
+    case EC_FB_OPCODE_SLICE_DYN:
+    case EC_FB_OPCODE_CAST_DYN:
       return DYN_OUT | DYN_IN;
     default:
       return 0;

@@ -817,6 +817,10 @@ table("dyn-output-of-add", FORMAT,
 table("dyn-input-of-copy", FORMAT,
       r"'transpose'\): copy input 0, tensor 'nz', has data-dependent dims",
       _dyn_instr("transpose", opcode=Opcode.COPY, optionsType=0, options=None), model=D)
+for op in ("transpose", "slice"):  # the static kernels: their _DYN ones read such values
+    table(f"dyn-input-of-static-{op}", FORMAT,
+          rf"'{op}'\): {op} input 0, tensor '(nz|sel)', has data-dependent dims",
+          _dyn_instr(op, opcode=getattr(Opcode, op.upper())), model=D)
 table("dyn-input-of-relu", FORMAT,
       r"'compress'\): relu input 0, tensor 'nz', has data-dependent dims",
       lambda root: (_dyn_instr("compress", opcode=Opcode.RELU, optionsType=0, options=None)(root),

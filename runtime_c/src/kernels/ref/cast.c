@@ -23,8 +23,6 @@
 static ec_status prepare_cast(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
-  /* a data-dependent input casts at its actual shape, which the output takes */
-  if (st == EC_OK) st = ec_check_dyn(n, n->tout[0], n->tin[0]->dyn_mask, "output");
   return st; /* every dtype pair has a conversion */
 }
 
@@ -71,13 +69,28 @@ static void cast_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   }
 }
 
+static void run_cast(const ec_node *n, const ec_exec *ex, int64_t numel) {
+  cast_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]], n->tin[0]->dtype, n->tout[0]->dtype};
+  ec_parallel_for(ex, numel, GRAIN, cast_range, &c);
+}
+
 static void eval_cast(const ec_node *n, const ec_exec *ex) {
-  const ec_dtype from = n->tin[0]->dtype, to = n->tout[0]->dtype;
-  cast_ctx c = {ex->data[n->in[0]], ex->data[n->out[0]], from, to};
-  const ec_tensor_desc *in = n->tin[0];
-  for (int32_t k = 0; in->dyn_slot >= 0 && k < in->rank; k++)
-    ec_set_dim(ex, n->tout[0], k, ec_dims(ex, in)[k]);
-  ec_parallel_for(ex, ec_numel(ex, in), GRAIN, cast_range, &c);
+  run_cast(n, ex, n->tout[0]->numel);
 }
 
 EC_KERNEL(ec_kernel_cast, "cast", prepare_cast, eval_cast)
+
+/* CAST_DYN: a data-dependent input casts at its actual shape, which the output
+ * takes (docs/dynamic_shapes.md). */
+static ec_status prepare_cast_dyn(ec_node *n) {
+  ec_status st = prepare_cast(n);
+  return st == EC_OK ? ec_check_dyn(n, n->tout[0], n->tin[0]->dyn_mask, "output") : st;
+}
+
+static void eval_cast_dyn(const ec_node *n, const ec_exec *ex) {
+  const ec_tensor_desc *in = n->tin[0];
+  for (int32_t k = 0; k < in->rank; k++) ec_set_dim(ex, n->tout[0], k, ec_dims(ex, in)[k]);
+  run_cast(n, ex, ec_numel(ex, in));
+}
+
+EC_KERNEL(ec_kernel_cast_dyn, "cast_dyn", prepare_cast_dyn, eval_cast_dyn)

@@ -15,7 +15,6 @@ typedef struct gather_params {
   int64_t inner; /* bytes per index (product of the dims after the axis) */
   int64_t n_idx;
   bool idx64;
-  bool dyn; /* an operand is data-dependent: outer and n_idx come from its actual shape */
 } gather_params;
 
 static ec_status prepare_gather(ec_node *n) {
@@ -49,16 +48,9 @@ static ec_status prepare_gather(ec_node *n) {
       return ec_node_error(n, EC_ERR_SHAPE, "output dimension %d is %lld, expected %lld", d,
                            (long long)out->shape[d], (long long)want);
   }
-  /* data-dependent dims (docs/dynamic_shapes.md): the data's only before the
-   * axis, the indices' anywhere; the output keeps both where they land */
-  if (data->dyn_mask >> a != 0)
-    return ec_node_error(n, EC_ERR_FORMAT, "data has data-dependent dims at or after the axis");
-  st = ec_check_dyn(n, out, data->dyn_mask | ind->dyn_mask << a, "output");
-  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(gather_params));
   if (st != EC_OK) return st;
   gather_params *p = n->params;
-  p->dyn = data->dyn_slot >= 0 || ind->dyn_slot >= 0;
   if (out->numel == 0) return EC_OK; /* n_idx 0: eval does nothing */
   /* the dims multiplied here are output dims, all non-zero: no overflow */
   p->outer = 1;
@@ -102,26 +94,45 @@ static void gather_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   }
 }
 
-static void eval_gather(const ec_node *n, const ec_exec *ex) {
-  const gather_params *p = n->params;
-  gather_params actual;
-  if (p->dyn) {
-    const ec_tensor_desc *data = n->tin[0], *ind = n->tin[1], *out = n->tout[0];
-    const int32_t a = (int32_t)n->opt.u.axis.axis;
-    const int64_t *dd = ec_dims(ex, data), *id = ec_dims(ex, ind);
-    for (int32_t d = 0; d < out->rank; d++)
-      ec_set_dim(ex, out, d, d < a ? dd[d] : d < a + ind->rank ? id[d - a] : out->shape[d]);
-    if (p->inner == 0) return; /* the output's planned size is 0 */
-    actual = *p;
-    actual.outer = 1;
-    for (int32_t d = 0; d < a; d++) actual.outer *= dd[d];
-    actual.n_idx = ec_numel(ex, ind);
-    p = &actual;
-  }
+static void run_gather(const gather_params *p, const ec_node *n, const ec_exec *ex) {
   if (p->inner == 0 || p->n_idx == 0 || p->outer == 0) return;
   gather_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]], ex->data[n->out[0]]};
   int64_t grain = GRAIN_BYTES / p->inner;
   ec_parallel_for(ex, p->outer * p->n_idx, grain > 0 ? grain : 1, gather_range, &c);
 }
 
+static void eval_gather(const ec_node *n, const ec_exec *ex) { run_gather(n->params, n, ex); }
+
 EC_KERNEL(ec_kernel_gather, "gather", prepare_gather, eval_gather)
+
+/* ---- GATHER_DYN: a data-dependent operand (docs/dynamic_shapes.md) ---------- */
+
+static ec_status prepare_gather_dyn(ec_node *n) {
+  ec_status st = prepare_gather(n); /* the checks, at the upper bound */
+  if (st != EC_OK) return st;
+  /* the data's data-dependent dims only before the axis, the indices' anywhere;
+   * the output keeps both where they land */
+  const ec_tensor_desc *data = n->tin[0], *ind = n->tin[1];
+  const int32_t a = (int32_t)n->opt.u.axis.axis;
+  if (data->dyn_mask >> a != 0)
+    return ec_node_error(n, EC_ERR_FORMAT, "data has data-dependent dims at or after the axis");
+  return ec_check_dyn(n, n->tout[0], data->dyn_mask | ind->dyn_mask << a, "output");
+}
+
+/* outer and n_idx from the actual shapes */
+static void eval_gather_dyn(const ec_node *n, const ec_exec *ex) {
+  const gather_params *p = n->params;
+  const ec_tensor_desc *data = n->tin[0], *ind = n->tin[1], *out = n->tout[0];
+  const int32_t a = (int32_t)n->opt.u.axis.axis;
+  const int64_t *dd = ec_dims(ex, data), *id = ec_dims(ex, ind);
+  for (int32_t d = 0; d < out->rank; d++)
+    ec_set_dim(ex, out, d, d < a ? dd[d] : d < a + ind->rank ? id[d - a] : out->shape[d]);
+  if (p->inner == 0) return; /* the output's planned size is 0 */
+  gather_params actual = *p;
+  actual.outer = 1;
+  for (int32_t d = 0; d < a; d++) actual.outer *= dd[d];
+  actual.n_idx = ec_numel(ex, ind);
+  run_gather(&actual, n, ex);
+}
+
+EC_KERNEL(ec_kernel_gather_dyn, "gather_dyn", prepare_gather_dyn, eval_gather_dyn)

@@ -4,18 +4,19 @@
  * checks that the first and last index of every axis lie inside the input,
  * so every element eval reads is in bounds. Output axes whose input
  * positions stay evenly spaced are merged; the innermost run is a memcpy
- * when it is contiguous and a strided gather otherwise. */
+ * when it is contiguous and a strided gather otherwise.
+ * SLICE_DYN (docs/dynamic_shapes.md): a data-dependent input, each of whose
+ * data-dependent axes is taken whole; the view of its actual shape is built
+ * in eval. */
 #include "kernels/ref/strided.h"
-
-#define GRAIN_ELEMS 16384
 
 typedef struct slice_params {
   bool empty;
-  bool dyn;  /* data-dependent input: the view is built in eval from its actual shape */
-  ec_view v; /* merged rank >= 1 */
+  ec_view v; /* merged */
 } slice_params;
 
-static ec_status prepare_slice(ec_node *n) {
+/* What both kernels check first. */
+static ec_status check_slice(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   if (st != EC_OK) return st;
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
@@ -29,19 +30,20 @@ static ec_status prepare_slice(ec_node *n) {
     return ec_node_error(n, EC_ERR_SHAPE,
                          "input rank %d, output rank %d, %d starts, %d steps (need one per axis)",
                          r, out->rank, starts->n, steps->n);
-  /* a data-dependent axis (docs/dynamic_shapes.md) is taken whole */
-  st = ec_check_dyn(n, out, in->dyn_mask, "output");
-  for (int32_t d = 0; st == EC_OK && d < r; d++)
-    if ((in->dyn_mask >> d & 1u) &&
-        (starts->v[d] != 0 || steps->v[d] != 1 || out->shape[d] != in->shape[d]))
-      st = ec_node_error(n, EC_ERR_FORMAT, "slices data-dependent axis %d", d);
+  return EC_OK;
+}
+
+static ec_status prepare_slice(ec_node *n) {
+  ec_status st = check_slice(n);
   if (st != EC_OK) return st;
+  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
+  const ec_ints *starts = &n->opt.u.slice.starts, *steps = &n->opt.u.slice.steps;
+  const int32_t r = in->rank;
   st = ec_alloc_params(n, sizeof(slice_params));
   if (st != EC_OK) return st;
   slice_params *p = n->params;
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
   p->v.eb = es;
-  p->dyn = in->dyn_slot >= 0;
   if (out->numel == 0) {
     p->empty = true;
     return EC_OK;
@@ -79,31 +81,37 @@ static ec_status prepare_slice(ec_node *n) {
     /* the step of an axis of at most one element is never taken (and unchecked) */
     ec_view_push(&p->v, count, count > 1 ? step * istride[d] : istride[d]);
   }
-  if (p->v.rank == 0) { /* one element */
-    p->v.shape[0] = 1;
-    p->v.stride[0] = es;
-    p->v.rank = 1;
-  }
   return EC_OK;
 }
 
-typedef struct slice_ctx {
-  const slice_params *p;
-  const uint8_t *x;
-  uint8_t *y;
-} slice_ctx;
-
-static void slice_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
-  const slice_ctx *c = vc;
-  /* the rows' elements are all inside the input (prepare checked both ends
-   * of every axis) */
-  ec_view_rows(&c->p->v, c->x, c->y, begin, end);
+static void eval_slice(const ec_node *n, const ec_exec *ex) {
+  const slice_params *p = n->params;
+  /* the rows' elements are all inside the input (prepare checked both ends of
+   * every axis) */
+  if (!p->empty) ec_view_copy(ex, &p->v, ex->data[n->in[0]], ex->data[n->out[0]]);
 }
 
-/* The view of a data-dependent input's actual shape (prepare checked the
- * static axes; the dynamic ones are taken whole); false when empty. */
-static bool dynamic_view(const ec_node *n, const ec_exec *ex, slice_params *dyn) {
+EC_KERNEL(ec_kernel_slice, "slice", prepare_slice, eval_slice)
+
+/* ---- SLICE_DYN ------------------------------------------------------------ */
+
+static ec_status prepare_slice_dyn(ec_node *n) {
+  ec_status st = check_slice(n);
+  if (st != EC_OK) return st;
+  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
+  const ec_ints *starts = &n->opt.u.slice.starts, *steps = &n->opt.u.slice.steps;
+  /* a data-dependent axis is taken whole */
+  st = ec_check_dyn(n, out, in->dyn_mask, "output");
+  for (int32_t d = 0; st == EC_OK && d < in->rank; d++)
+    if ((in->dyn_mask >> d & 1u) &&
+        (starts->v[d] != 0 || steps->v[d] != 1 || out->shape[d] != in->shape[d]))
+      st = ec_node_error(n, EC_ERR_FORMAT, "slices data-dependent axis %d", d);
+  return st == EC_OK ? prepare_slice(n) : st; /* the static axes, at the upper bound */
+}
+
+/* The view of the input's actual shape (prepare checked the static axes; the
+ * data-dependent ones are taken whole). */
+static void eval_slice_dyn(const ec_node *n, const ec_exec *ex) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   const int64_t *dims = ec_dims(ex, in);
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
@@ -116,35 +124,16 @@ static bool dynamic_view(const ec_node *n, const ec_exec *ex, slice_params *dyn)
     ec_set_dim(ex, out, d, dims[d]);
     numel *= ec_dims(ex, out)[d];
   }
-  if (numel == 0) return false;
-  memset(dyn, 0, sizeof *dyn);
-  dyn->v.eb = es;
+  if (numel == 0) return;
+  ec_view v;
+  memset(&v, 0, sizeof v);
+  v.eb = es;
   for (int32_t d = 0; d < in->rank; d++) {
     const int64_t count = ec_dims(ex, out)[d];
-    dyn->v.base += n->opt.u.slice.starts.v[d] * istride[d];
-    ec_view_push(&dyn->v, count, count > 1 ? n->opt.u.slice.steps.v[d] * istride[d] : istride[d]);
+    v.base += n->opt.u.slice.starts.v[d] * istride[d];
+    ec_view_push(&v, count, count > 1 ? n->opt.u.slice.steps.v[d] * istride[d] : istride[d]);
   }
-  if (dyn->v.rank == 0) { /* one element */
-    dyn->v.shape[0] = 1;
-    dyn->v.stride[0] = es;
-    dyn->v.rank = 1;
-  }
-  return true;
+  ec_view_copy(ex, &v, ex->data[n->in[0]], ex->data[n->out[0]]);
 }
 
-static void eval_slice(const ec_node *n, const ec_exec *ex) {
-  const slice_params *p = n->params;
-  slice_params dyn;
-  if (p->dyn) {
-    if (!dynamic_view(n, ex, &dyn)) return;
-    p = &dyn;
-  }
-  if (p->empty) return;
-  slice_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
-  int64_t rows = 1;
-  for (int32_t d = 0; d < p->v.rank - 1; d++) rows *= p->v.shape[d];
-  int64_t grain = GRAIN_ELEMS / p->v.shape[p->v.rank - 1];
-  ec_parallel_for(ex, rows, grain > 0 ? grain : 1, slice_range, &c);
-}
-
-EC_KERNEL(ec_kernel_slice, "slice", prepare_slice, eval_slice)
+EC_KERNEL(ec_kernel_slice_dyn, "slice_dyn", prepare_slice_dyn, eval_slice_dyn)

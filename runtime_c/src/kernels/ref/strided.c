@@ -1,6 +1,8 @@
 /* Strided views (strided.h). */
 #include "kernels/ref/strided.h"
 
+#define GRAIN_ELEMS 16384
+
 void ec_view_push(ec_view *v, int64_t count, int64_t stride) {
   if (count == 1) return; /* a size-1 axis carries no information */
   const int32_t m = v->rank;
@@ -33,4 +35,28 @@ void ec_view_rows(const ec_view *v, const uint8_t *x, uint8_t *y, int64_t begin,
       idx[d] = 0;
     }
   }
+}
+
+typedef struct view_ctx {
+  const ec_view *v;
+  const uint8_t *x;
+  uint8_t *y;
+} view_ctx;
+
+static void view_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const view_ctx *c = vc;
+  ec_view_rows(c->v, c->x, c->y, begin, end);
+}
+
+void ec_view_copy(const ec_exec *ex, const ec_view *v, const uint8_t *x, uint8_t *y) {
+  if (v->rank == 0) {
+    memcpy(y, x + v->base, (size_t)v->eb);
+    return;
+  }
+  view_ctx c = {v, x, y};
+  int64_t rows = 1;
+  for (int32_t d = 0; d < v->rank - 1; d++) rows *= v->shape[d];
+  int64_t grain = GRAIN_ELEMS / v->shape[v->rank - 1];
+  ec_parallel_for(ex, rows, grain > 0 ? grain : 1, view_range, &c);
 }

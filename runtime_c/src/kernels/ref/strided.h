@@ -26,6 +26,10 @@ void ec_view_push(ec_view *v, int64_t count, int64_t stride);
  * rows of shape[rank - 1] elements, in order). */
 void ec_view_rows(const ec_view *v, const uint8_t *x, uint8_t *y, int64_t begin, int64_t end);
 
+/* Copies the view of x into y (contiguous) on the session's threads, a row at
+ * a time; a view of rank 0 is one element. */
+void ec_view_copy(const ec_exec *ex, const ec_view *v, const uint8_t *x, uint8_t *y);
+
 /* d[i] = s[i * stride] for n elements of eb bytes (stride in bytes). */
 static inline void ec_gather_row(uint8_t *d, const uint8_t *s, int64_t n, int64_t stride,
                                  int64_t eb) {

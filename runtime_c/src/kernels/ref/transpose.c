@@ -10,8 +10,8 @@
  *            swap of the last two axes (per batch), done in square tiles so
  *            both sides stay in cache;
  *   ROWS     anything else: each output row gathers along one input stride.
- * A data-dependent input (docs/dynamic_shapes.md) takes DYNAMIC: the view of
- * its actual shape is built in eval (no allocation), then ROWS. */
+ * TRANSPOSE_DYN (docs/dynamic_shapes.md): a data-dependent input; the view
+ * of its actual shape is built in eval (no allocation), then copied as ROWS. */
 #include <string.h>
 
 #include "kernels/ref/strided.h"
@@ -19,7 +19,7 @@
 #define GRAIN_ELEMS 16384
 #define TILE 16
 
-enum { KIND_EMPTY, KIND_COPY, KIND_BLOCKED, KIND_ROWS, KIND_DYNAMIC };
+enum { KIND_EMPTY, KIND_COPY, KIND_BLOCKED, KIND_ROWS };
 
 typedef struct transpose_params {
   int32_t kind;
@@ -51,18 +51,10 @@ static ec_status prepare_transpose(ec_node *n) {
                            i, (long long)out->shape[i], (long long)a,
                            (long long)in->shape[a]);
   }
-  uint32_t mask = 0; /* a data-dependent dim moves with its axis */
-  for (int32_t i = 0; i < r; i++) mask |= (in->dyn_mask >> perm->v[i] & 1u) << i;
-  st = ec_check_dyn(n, out, mask, "output");
-  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(transpose_params));
   if (st != EC_OK) return st;
   transpose_params *p = n->params;
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
-  if (in->dyn_slot >= 0) {
-    p->kind = KIND_DYNAMIC;
-    return EC_OK;
-  }
   p->bytes = out->numel * es;
   if (out->numel == 0) {
     p->kind = KIND_EMPTY;
@@ -109,12 +101,6 @@ static int64_t leading_offset(const ec_view *v, int32_t k, int64_t flat) {
   return off;
 }
 
-static void rows_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
-  const transpose_ctx *c = vc;
-  ec_view_rows(&c->p->v, c->x, c->y, begin, end);
-}
-
 /* One unit = one batch's strip of TILE rows of the [P, Q] output matrix,
  * filled tile by tile. */
 static void blocked_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
@@ -138,40 +124,8 @@ static void blocked_range(void *vc, int64_t begin, int64_t end, int32_t thread) 
   }
 }
 
-/* The view of a data-dependent input's actual shape (into *dyn); false when
- * the output is empty. */
-static bool dynamic_view(const ec_node *n, const ec_exec *ex, transpose_params *dyn) {
-  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
-  const ec_ints *perm = &n->opt.u.transpose.perm;
-  const int64_t *dims = ec_dims(ex, in);
-  const int64_t es = (int64_t)ec_dtype_size(in->dtype);
-  int64_t istride[EC_MAX_RANK], s = es, numel = 1;
-  for (int32_t d = in->rank - 1; d >= 0; d--) {
-    istride[d] = s;
-    s *= dims[d];
-    numel *= dims[d];
-  }
-  for (int32_t i = 0; i < out->rank; i++) ec_set_dim(ex, out, i, dims[perm->v[i]]);
-  if (numel == 0) return false;
-  memset(dyn, 0, sizeof *dyn);
-  for (int32_t i = 0; i < out->rank; i++) ec_view_push(&dyn->v, dims[perm->v[i]], istride[perm->v[i]]);
-  dyn->v.eb = es;
-  if (dyn->v.rank == 0) { /* one element */
-    dyn->v.shape[0] = 1;
-    dyn->v.stride[0] = es;
-    dyn->v.rank = 1;
-  }
-  dyn->kind = KIND_ROWS;
-  return true;
-}
-
 static void eval_transpose(const ec_node *n, const ec_exec *ex) {
   const transpose_params *p = n->params;
-  transpose_params dyn;
-  if (p->kind == KIND_DYNAMIC) {
-    if (!dynamic_view(n, ex, &dyn)) return;
-    p = &dyn;
-  }
   transpose_ctx c = {p, ex->data[n->in[0]], ex->data[n->out[0]]};
   switch (p->kind) {
     case KIND_COPY:
@@ -186,16 +140,47 @@ static void eval_transpose(const ec_node *n, const ec_exec *ex) {
       ec_parallel_for(ex, batches * strips, grain > 0 ? grain : 1, blocked_range, &c);
       break;
     }
-    case KIND_ROWS: {
-      int64_t rows = 1;
-      for (int32_t d = 0; d < p->v.rank - 1; d++) rows *= p->v.shape[d];
-      int64_t grain = GRAIN_ELEMS / p->v.shape[p->v.rank - 1];
-      ec_parallel_for(ex, rows, grain > 0 ? grain : 1, rows_range, &c);
+    case KIND_ROWS:
+      ec_view_copy(ex, &p->v, c.x, c.y);
       break;
-    }
     default:
       break;
   }
 }
 
 EC_KERNEL(ec_kernel_transpose, "transpose", prepare_transpose, eval_transpose)
+
+/* ---- TRANSPOSE_DYN ---------------------------------------------------------- */
+
+static ec_status prepare_transpose_dyn(ec_node *n) {
+  ec_status st = prepare_transpose(n); /* the checks, at the upper bound */
+  if (st != EC_OK) return st;
+  const ec_tensor_desc *in = n->tin[0];
+  const ec_ints *perm = &n->opt.u.transpose.perm;
+  uint32_t mask = 0; /* a data-dependent dim moves with its axis */
+  for (int32_t i = 0; i < in->rank; i++) mask |= (in->dyn_mask >> perm->v[i] & 1u) << i;
+  return ec_check_dyn(n, n->tout[0], mask, "output");
+}
+
+/* The view of the input's actual shape, copied as ROWS. */
+static void eval_transpose_dyn(const ec_node *n, const ec_exec *ex) {
+  const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
+  const ec_ints *perm = &n->opt.u.transpose.perm;
+  const int64_t *dims = ec_dims(ex, in);
+  const int64_t es = (int64_t)ec_dtype_size(in->dtype);
+  int64_t istride[EC_MAX_RANK], s = es, numel = 1;
+  for (int32_t d = in->rank - 1; d >= 0; d--) {
+    istride[d] = s;
+    s *= dims[d];
+    numel *= dims[d];
+  }
+  for (int32_t i = 0; i < out->rank; i++) ec_set_dim(ex, out, i, dims[perm->v[i]]);
+  if (numel == 0) return;
+  ec_view v;
+  memset(&v, 0, sizeof v);
+  for (int32_t i = 0; i < out->rank; i++) ec_view_push(&v, dims[perm->v[i]], istride[perm->v[i]]);
+  v.eb = es;
+  ec_view_copy(ex, &v, ex->data[n->in[0]], ex->data[n->out[0]]);
+}
+
+EC_KERNEL(ec_kernel_transpose_dyn, "transpose_dyn", prepare_transpose_dyn, eval_transpose_dyn)
