@@ -53,6 +53,10 @@ def render(schema: schema_parse.Schema) -> str:
             suffix = "ull" if enum.bit_flags else ""
             out.append(f"#define EC_FB_{_macro(enum.name, key)} {value}{suffix}")
         out.append("")
+        if enum.name == "Opcode":  # the kernels' names (runtime_c/src/kernels/registry.c)
+            for key, _ in enum.values:
+                out.append(f'#define EC_FB_OPNAME_{_macro(key)} "{key.lower()}"')
+            out.append("")
     for union, members in schema.unions.items():
         out.append(f"/* union {union} */")
         for i, member in enumerate(members, start=1):

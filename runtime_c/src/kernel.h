@@ -212,21 +212,22 @@ typedef struct ec_exec {
 
 typedef ec_status (*ec_prepare_fn)(ec_node *node);
 
-/* A kernel: its op name (for messages and profiles), a prepare step and an
- * eval step, defined in its source file by
+/* A kernel: a prepare step and an eval step, defined in its source file by
  *     EC_KERNEL(ec_kernel_add, "add", prepare_binary, eval_binary)
- * for the symbol its EC_OP line names (kernels/ops_*.def). No table of
- * pointers: in a shared library every pointer in a table costs a dynamic
- * relocation (24 bytes on 64-bit targets) on top of its own 8, so the
- * registry (kernels/registry.c) switches over the opcode and calls
- * SYM_prepare directly, which records eval in the node and runs prepare. */
+ * for the symbol its EC_OP line names (kernels/ops_*.def). The name (for
+ * messages and profiles) is the opcode in lower case: ec_kernel_name takes it
+ * from the generated EC_FB_OPNAME_* (a string table without pointers), and the
+ * one given here is the reader's (tests/conformance/test_opdocs.py checks
+ * that they agree). No table of pointers: in a shared library every pointer in
+ * a table costs a dynamic relocation (24 bytes on 64-bit targets) on top of
+ * its own 8, so the registry (kernels/registry.c) switches over the opcode and
+ * calls SYM_prepare directly, which records eval in the node and runs prepare. */
 #if defined(__GNUC__) && !defined(_WIN32)
 #define EC_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define EC_INTERNAL
 #endif
 #define EC_KERNEL(sym, op_name, prepare_fn, eval_fn)           \
-  EC_INTERNAL const char sym##_name[] = op_name;                \
   EC_INTERNAL ec_status sym##_prepare(ec_node *node) {          \
     node->eval = eval_fn;                                        \
     return prepare_fn(node);                                     \

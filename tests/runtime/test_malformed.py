@@ -733,7 +733,7 @@ table("if-block-twice", FORMAT, r"block 1 is run by two instructions",
       _ctl_set(blocks=[1, 1]), model="if")
 table("if-one-block", FORMAT, r"If names 1 blocks, needs 2", _ctl_set(blocks=[0]), model="if")
 table("block-contains-itself", FORMAT,
-      r"\(If 'if'\): runs block 0: not one of blocks 2\.\.2 after its own", _cycle, model="if")
+      r"\(if 'if'\): runs block 0: not one of blocks 2\.\.2 after its own", _cycle, model="if")
 table("block-unclaimed", FORMAT, r"block 2 is run by no instruction", _extra_block,
       model="if")
 table("if-no-options", FORMAT, r"If without ControlOptions", _no_options, model="if")

@@ -97,7 +97,7 @@ static ec_status prepare_control(ec_node *n) {
   fb_vector blocks, bin, bout;
   int64_t max_trips;
   bool loop = n->opcode == EC_FB_OPCODE_LOOP;
-  if (opts == NULL) return ERR("%s without ControlOptions", n->op);
+  if (opts == NULL) return ERR("%s without ControlOptions", loop ? "Loop" : "If");
   if (!fb_vector_field(opts, EC_FB_CONTROLOPTIONS_BLOCKS, 4, &blocks) ||
       !fb_vector_field(opts, EC_FB_CONTROLOPTIONS_BLOCK_INPUTS, 4, &bin) ||
       !fb_vector_field(opts, EC_FB_CONTROLOPTIONS_BLOCK_OUTPUTS, 4, &bout) ||
@@ -106,7 +106,8 @@ static ec_status prepare_control(ec_node *n) {
       bin.len > 4096 || bout.len > 8192)
     return ERR("malformed ControlOptions");
   if (blocks.len != (loop ? 1u : 2u))
-    return ERR("%s names %u blocks, needs %d", n->op, blocks.len, loop ? 1 : 2);
+    return ERR("%s names %u blocks, needs %d", loop ? "Loop" : "If", blocks.len,
+               loop ? 1 : 2);
   ec_status st = ec_alloc_params(n, sizeof(ctl_params) + sizeof(int32_t) * (bin.len + bout.len));
   if (st != EC_OK) return st;
   ctl_params *p = n->params;
@@ -177,5 +178,5 @@ static ec_status prepare_control(ec_node *n) {
   return EC_OK;
 }
 
-EC_KERNEL(ec_kernel_if, "If", prepare_control, eval_if)
-EC_KERNEL(ec_kernel_loop, "Loop", prepare_control, eval_loop)
+EC_KERNEL(ec_kernel_if, "if", prepare_control, eval_if)
+EC_KERNEL(ec_kernel_loop, "loop", prepare_control, eval_loop)
