@@ -16,34 +16,50 @@
 #include EC_OPS_DEF_FILE
 #undef EC_OP
 
-/* The opcodes of the list and their names (the opcode in lower case), in the
- * same order: data without pointers (a pointer in a shared library costs a
- * dynamic relocation of 24 bytes on top of its own 8), searched once per
- * instruction at load. The last code ends the list (which may be empty). */
-static const uint16_t codes[] = {
+/* The kernels of the list by position. */
+enum {
+#define EC_OP(code, sym) KERNEL_##code,
+#include EC_OPS_DEF_FILE
+#undef EC_OP
+  N_KERNELS
+};
+
+/* Their opcodes and names (the opcode in lower case), in the same order: data
+ * without pointers (a pointer in a shared library costs a dynamic relocation
+ * of 24 bytes on top of its own 8), searched once per instruction at load. */
+static const uint16_t codes[N_KERNELS + 1] = { /* + 1: the list may be empty */
 #define EC_OP(code, sym) EC_FB_OPCODE_##code,
 #include EC_OPS_DEF_FILE
 #undef EC_OP
-    0};
+};
 static const char names[] =
 #define EC_OP(code, sym) EC_FB_OPNAME_##code "\0"
 #include EC_OPS_DEF_FILE
 #undef EC_OP
     "";
 
-const char *ec_kernel_name(uint16_t opcode) {
-  const char *name = names;
-  for (size_t i = 0; i + 1 < sizeof codes / sizeof *codes; i++, name += strlen(name) + 1)
-    if (codes[i] == opcode) return name;
-  return NULL;
+/* The position of opcode's kernel, N_KERNELS if none. */
+static int find(uint16_t opcode) {
+  int i = 0;
+  while (i < N_KERNELS && codes[i] != opcode) i++;
+  return i;
 }
 
-/* A switch rather than a table of prepare functions: a case is a few
- * instructions, a pointer in a table also a dynamic relocation. */
+const char *ec_kernel_name(uint16_t opcode) {
+  const char *name = names;
+  const int k = find(opcode);
+  if (k == N_KERNELS) return NULL;
+  for (int i = 0; i < k; i++) name += strlen(name) + 1;
+  return name;
+}
+
+/* A switch over the position (dense: a table of byte offsets and a branch
+ * per case) rather than a table of prepare functions, whose every pointer
+ * would also be a dynamic relocation. */
 ec_status ec_kernel_prepare(ec_node *node) {
-  switch (node->opcode) {
+  switch (find(node->opcode)) {
 #define EC_OP(code, sym) \
-  case EC_FB_OPCODE_##code: return sym##_prepare(node);
+  case KERNEL_##code: return sym##_prepare(node);
 #include EC_OPS_DEF_FILE
 #undef EC_OP
     default: return EC_ERR_UNSUPPORTED; /* ec_kernel_name said so first */
