@@ -55,119 +55,112 @@ static bool read_ints(const fb_table *t, int id, ec_ints *out) {
   return true;
 }
 
-#define OK(x) \
-  do {        \
-    if (!(x)) return false; \
-  } while (0)
+/* The options tables' fields, read by one loop: the options type of each,
+ * its kind, field id and place in ec_options; the default of a scalar is
+ * dflt (a float's is dflt / 4: the schema's are 0, 1 and -0.75). */
+enum { F_INTS, F_U8, F_BOOL, F_U32, F_I64, F_F32 };
+typedef struct opt_field {
+  uint8_t type, kind, id;
+  int8_t dflt;
+  uint16_t off;
+} opt_field;
 
-static bool read_conv(const fb_table *t, ec_conv_options *o) {
-  OK(read_ints(t, EC_FB_CONVOPTIONS_STRIDES, &o->strides));
-  OK(read_ints(t, EC_FB_CONVOPTIONS_PADS, &o->pads));
-  OK(read_ints(t, EC_FB_CONVOPTIONS_DILATIONS, &o->dilations));
-  OK(fb_i64(t, EC_FB_CONVOPTIONS_GROUP, EC_FB_CONVOPTIONS_GROUP_DEFAULT, &o->group));
-  OK(fb_u8(t, EC_FB_CONVOPTIONS_ACTIVATION, 0, &o->activation));
-  OK(fb_f32(t, EC_FB_CONVOPTIONS_ACT_ALPHA, 0, &o->act_alpha));
-  OK(fb_f32(t, EC_FB_CONVOPTIONS_ACT_BETA, 0, &o->act_beta));
-  return true;
-}
+#define FLD(kind, table, field, member, dflt)                                       \
+  {EC_FB_OPOPTIONS_##table, kind, EC_FB_##table##_##field, (int8_t)(dflt),         \
+   (uint16_t)offsetof(ec_options, u.member)}
+#define INTS(table, field, member) FLD(F_INTS, table, field, member, 0)
+#define SCALAR(kind, table, field, member) \
+  FLD(kind, table, field, member, EC_FB_##table##_##field##_DEFAULT)
+#define F32(table, field, member) \
+  FLD(F_F32, table, field, member, 4 * EC_FB_##table##_##field##_DEFAULT)
+/* a stage of InvertedResidualOptions: activation, alpha, beta */
+#define IR_ACT(i, ACT, ALPHA, BETA)                              \
+  SCALAR(F_U8, INVERTEDRESIDUALOPTIONS, ACT, ir.act[i]),         \
+      F32(INVERTEDRESIDUALOPTIONS, ALPHA, ir.alpha[i]),          \
+      F32(INVERTEDRESIDUALOPTIONS, BETA, ir.beta[i])
 
-static bool read_pool(const fb_table *t, ec_pool_options *o) {
-  OK(fb_u8(t, EC_FB_POOLOPTIONS_KIND, 0, &o->kind));
-  OK(read_ints(t, EC_FB_POOLOPTIONS_KERNEL, &o->kernel));
-  OK(read_ints(t, EC_FB_POOLOPTIONS_STRIDES, &o->strides));
-  OK(read_ints(t, EC_FB_POOLOPTIONS_PADS, &o->pads));
-  OK(read_ints(t, EC_FB_POOLOPTIONS_DILATIONS, &o->dilations));
-  OK(fb_bool(t, EC_FB_POOLOPTIONS_COUNT_INCLUDE_PAD, false, &o->count_include_pad));
-  OK(fb_i64(t, EC_FB_POOLOPTIONS_P, EC_FB_POOLOPTIONS_P_DEFAULT, &o->p));
-  return true;
-}
-
-static bool read_gemm(const fb_table *t, ec_gemm_options *o) {
-  OK(fb_bool(t, EC_FB_GEMMOPTIONS_TRANS_A, false, &o->trans_a));
-  OK(fb_bool(t, EC_FB_GEMMOPTIONS_TRANS_B, false, &o->trans_b));
-  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ALPHA, EC_FB_GEMMOPTIONS_ALPHA_DEFAULT, &o->alpha));
-  OK(fb_f32(t, EC_FB_GEMMOPTIONS_BETA, EC_FB_GEMMOPTIONS_BETA_DEFAULT, &o->beta));
-  OK(fb_u8(t, EC_FB_GEMMOPTIONS_ACTIVATION, 0, &o->activation));
-  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ACT_ALPHA, 0, &o->act_alpha));
-  OK(fb_f32(t, EC_FB_GEMMOPTIONS_ACT_BETA, 0, &o->act_beta));
-  return true;
-}
-
-static bool read_unary(const fb_table *t, ec_unary_options *o) {
-  OK(fb_f32(t, EC_FB_UNARYOPTIONS_ALPHA, 0, &o->alpha));
-  OK(fb_f32(t, EC_FB_UNARYOPTIONS_BETA, 0, &o->beta));
-  OK(fb_bool(t, EC_FB_UNARYOPTIONS_APPROXIMATE, false, &o->approximate));
-  return true;
-}
-
-static bool read_axis(const fb_table *t, ec_axis_options *o) {
-  OK(fb_i64(t, EC_FB_AXISOPTIONS_AXIS, 0, &o->axis));
-  OK(read_ints(t, EC_FB_AXISOPTIONS_AXES, &o->axes));
-  OK(fb_bool(t, EC_FB_AXISOPTIONS_KEEPDIMS, EC_FB_AXISOPTIONS_KEEPDIMS_DEFAULT, &o->keepdims));
-  OK(fb_f32(t, EC_FB_AXISOPTIONS_EPSILON, 0, &o->epsilon));
-  OK(fb_i64(t, EC_FB_AXISOPTIONS_SIZE, 0, &o->size));
-  OK(fb_f32(t, EC_FB_AXISOPTIONS_ALPHA, 0, &o->alpha));
-  OK(fb_f32(t, EC_FB_AXISOPTIONS_BETA, 0, &o->beta));
-  OK(fb_f32(t, EC_FB_AXISOPTIONS_BIAS, 0, &o->bias));
-  OK(fb_u32(t, EC_FB_AXISOPTIONS_FLAGS, 0, &o->flags));
-  return true;
-}
-
-static bool read_resize(const fb_table *t, ec_resize_options *o) {
-  fb_vector v;
-  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_MODE, 0, &o->mode));
-  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_COORD, 0, &o->coord));
-  OK(fb_u8(t, EC_FB_RESIZEOPTIONS_NEAREST, 0, &o->nearest));
-  OK(fb_f32(t, EC_FB_RESIZEOPTIONS_CUBIC_COEFF_A, EC_FB_RESIZEOPTIONS_CUBIC_COEFF_A_DEFAULT,
-            &o->cubic_coeff_a));
-  OK(fb_bool(t, EC_FB_RESIZEOPTIONS_EXCLUDE_OUTSIDE, false, &o->exclude_outside));
-  OK(fb_vector_field(t, EC_FB_RESIZEOPTIONS_SCALES, 4, &v) && v.len <= EC_MAX_RANK);
-  o->n_scales = (int32_t)v.len;
-  for (uint32_t i = 0; i < v.len; i++) o->scales[i] = fb_vec_f32(&v, i);
-  return true;
-}
-
-static bool read_ir(const fb_table *t, ec_ir_options *o) {
-  OK(read_ints(t, EC_FB_INVERTEDRESIDUALOPTIONS_STRIDES, &o->strides));
-  OK(read_ints(t, EC_FB_INVERTEDRESIDUALOPTIONS_PADS, &o->pads));
-  /* three (activation, alpha, beta) triples, consecutive field ids */
-  for (int i = 0; i < 3; i++) {
-    const int id = EC_FB_INVERTEDRESIDUALOPTIONS_EXPAND_ACTIVATION + 3 * i;
-    OK(fb_u8(t, id, 0, &o->act[i]));
-    OK(fb_f32(t, id + 1, 0, &o->alpha[i]));
-    OK(fb_f32(t, id + 2, 0, &o->beta[i]));
-  }
-  return true;
-}
+static const opt_field fields[] = {
+    INTS(CONVOPTIONS, STRIDES, conv.strides),
+    INTS(CONVOPTIONS, PADS, conv.pads),
+    INTS(CONVOPTIONS, DILATIONS, conv.dilations),
+    SCALAR(F_I64, CONVOPTIONS, GROUP, conv.group),
+    SCALAR(F_U8, CONVOPTIONS, ACTIVATION, conv.activation),
+    F32(CONVOPTIONS, ACT_ALPHA, conv.act_alpha),
+    F32(CONVOPTIONS, ACT_BETA, conv.act_beta),
+    SCALAR(F_U8, POOLOPTIONS, KIND, pool.kind),
+    INTS(POOLOPTIONS, KERNEL, pool.kernel),
+    INTS(POOLOPTIONS, STRIDES, pool.strides),
+    INTS(POOLOPTIONS, PADS, pool.pads),
+    INTS(POOLOPTIONS, DILATIONS, pool.dilations),
+    SCALAR(F_BOOL, POOLOPTIONS, COUNT_INCLUDE_PAD, pool.count_include_pad),
+    SCALAR(F_I64, POOLOPTIONS, P, pool.p),
+    SCALAR(F_BOOL, GEMMOPTIONS, TRANS_A, gemm.trans_a),
+    SCALAR(F_BOOL, GEMMOPTIONS, TRANS_B, gemm.trans_b),
+    F32(GEMMOPTIONS, ALPHA, gemm.alpha),
+    F32(GEMMOPTIONS, BETA, gemm.beta),
+    SCALAR(F_U8, GEMMOPTIONS, ACTIVATION, gemm.activation),
+    F32(GEMMOPTIONS, ACT_ALPHA, gemm.act_alpha),
+    F32(GEMMOPTIONS, ACT_BETA, gemm.act_beta),
+    F32(UNARYOPTIONS, ALPHA, unary.alpha),
+    F32(UNARYOPTIONS, BETA, unary.beta),
+    SCALAR(F_BOOL, UNARYOPTIONS, APPROXIMATE, unary.approximate),
+    SCALAR(F_I64, AXISOPTIONS, AXIS, axis.axis),
+    INTS(AXISOPTIONS, AXES, axis.axes),
+    SCALAR(F_BOOL, AXISOPTIONS, KEEPDIMS, axis.keepdims),
+    F32(AXISOPTIONS, EPSILON, axis.epsilon),
+    SCALAR(F_I64, AXISOPTIONS, SIZE, axis.size),
+    F32(AXISOPTIONS, ALPHA, axis.alpha),
+    F32(AXISOPTIONS, BETA, axis.beta),
+    F32(AXISOPTIONS, BIAS, axis.bias),
+    SCALAR(F_U32, AXISOPTIONS, FLAGS, axis.flags),
+    INTS(TRANSPOSEOPTIONS, PERM, transpose.perm),
+    INTS(SLICEOPTIONS, STARTS, slice.starts),
+    INTS(SLICEOPTIONS, STEPS, slice.steps),
+    INTS(PADOPTIONS, PADS, pad.pads),
+    SCALAR(F_U8, PADOPTIONS, MODE, pad.mode),
+    F32(PADOPTIONS, VALUE, pad.value),
+    SCALAR(F_U8, RESIZEOPTIONS, MODE, resize.mode), /* and the scales, below */
+    SCALAR(F_U8, RESIZEOPTIONS, COORD, resize.coord),
+    SCALAR(F_U8, RESIZEOPTIONS, NEAREST, resize.nearest),
+    F32(RESIZEOPTIONS, CUBIC_COEFF_A, resize.cubic_coeff_a),
+    SCALAR(F_BOOL, RESIZEOPTIONS, EXCLUDE_OUTSIDE, resize.exclude_outside),
+    /* ControlOptions: none here (read by the IF/LOOP prepare) */
+    INTS(INVERTEDRESIDUALOPTIONS, STRIDES, ir.strides),
+    INTS(INVERTEDRESIDUALOPTIONS, PADS, ir.pads),
+    IR_ACT(0, EXPAND_ACTIVATION, EXPAND_ALPHA, EXPAND_BETA),
+    IR_ACT(1, DW_ACTIVATION, DW_ALPHA, DW_BETA),
+    IR_ACT(2, ACTIVATION, ACT_ALPHA, ACT_BETA),
+};
 
 static bool read_options(const fb_table *instr, ec_options *o) {
   fb_table t;
-  bool present;
+  bool present, ok = true;
   memset(o, 0, sizeof *o);
-  OK(fb_u8(instr, EC_FB_INSTRUCTION_OPTIONS_TYPE, 0, &o->type));
-  OK(fb_table_field(instr, EC_FB_INSTRUCTION_OPTIONS, &t, &present));
+  if (!fb_u8(instr, EC_FB_INSTRUCTION_OPTIONS_TYPE, 0, &o->type) ||
+      !fb_table_field(instr, EC_FB_INSTRUCTION_OPTIONS, &t, &present))
+    return false;
   if (o->type == 0) return !present;
-  if (!present) return false;
-  switch (o->type) {
-    case EC_FB_OPOPTIONS_CONVOPTIONS: return read_conv(&t, &o->u.conv);
-    case EC_FB_OPOPTIONS_POOLOPTIONS: return read_pool(&t, &o->u.pool);
-    case EC_FB_OPOPTIONS_GEMMOPTIONS: return read_gemm(&t, &o->u.gemm);
-    case EC_FB_OPOPTIONS_UNARYOPTIONS: return read_unary(&t, &o->u.unary);
-    case EC_FB_OPOPTIONS_AXISOPTIONS: return read_axis(&t, &o->u.axis);
-    case EC_FB_OPOPTIONS_TRANSPOSEOPTIONS:
-      return read_ints(&t, EC_FB_TRANSPOSEOPTIONS_PERM, &o->u.transpose.perm);
-    case EC_FB_OPOPTIONS_SLICEOPTIONS:
-      return read_ints(&t, EC_FB_SLICEOPTIONS_STARTS, &o->u.slice.starts) &&
-             read_ints(&t, EC_FB_SLICEOPTIONS_STEPS, &o->u.slice.steps);
-    case EC_FB_OPOPTIONS_PADOPTIONS:
-      return read_ints(&t, EC_FB_PADOPTIONS_PADS, &o->u.pad.pads) &&
-             fb_u8(&t, EC_FB_PADOPTIONS_MODE, 0, &o->u.pad.mode) &&
-             fb_f32(&t, EC_FB_PADOPTIONS_VALUE, 0, &o->u.pad.value);
-    case EC_FB_OPOPTIONS_RESIZEOPTIONS: return read_resize(&t, &o->u.resize);
-    case EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS: return read_ir(&t, &o->u.ir);
-    case EC_FB_OPOPTIONS_CONTROLOPTIONS: return true; /* read by the IF/LOOP prepare */
-    default: return false;
+  if (!present || o->type > EC_FB_OPOPTIONS_COUNT) return false;
+  for (const opt_field *f = fields; ok && f < fields + sizeof fields / sizeof *fields; f++) {
+    void *out = (uint8_t *)o + f->off;
+    if (f->type != o->type) continue;
+    switch (f->kind) {
+      case F_INTS: ok = read_ints(&t, f->id, out); break;
+      case F_U8: ok = fb_u8(&t, f->id, (uint8_t)f->dflt, out); break;
+      case F_BOOL: ok = fb_bool(&t, f->id, f->dflt != 0, out); break;
+      case F_U32: ok = fb_u32(&t, f->id, (uint32_t)f->dflt, out); break;
+      case F_I64: ok = fb_i64(&t, f->id, f->dflt, out); break;
+      default: ok = fb_f32(&t, f->id, 0.25f * f->dflt, out); break;
+    }
   }
+  if (ok && o->type == EC_FB_OPOPTIONS_RESIZEOPTIONS) {
+    fb_vector v;
+    ec_resize_options *r = &o->u.resize;
+    ok = fb_vector_field(&t, EC_FB_RESIZEOPTIONS_SCALES, 4, &v) && v.len <= EC_MAX_RANK;
+    r->n_scales = (int32_t)v.len;
+    for (uint32_t i = 0; ok && i < v.len; i++) r->scales[i] = fb_vec_f32(&v, i);
+  }
+  return ok;
 }
 
 /* ---- tensors ------------------------------------------------------------ */
