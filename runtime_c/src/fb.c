@@ -45,7 +45,7 @@ static bool table_at(fb_span buf, size_t pos, fb_table *out) {
 
 bool fb_root(fb_span buf, const char identifier[4], fb_table *out) {
   if (buf.data == NULL || !in_span(buf, 0, 8)) return false;
-  if (memcmp(buf.data + 4, identifier, 4) != 0) return false;
+  if (ld32(buf.data + 4) != ld32((const uint8_t *)identifier)) return false;
   return table_at(buf, ld32(buf.data), out);
 }
 
@@ -134,8 +134,9 @@ bool fb_string_field(const fb_table *t, int id, const char **out) {
   /* The terminating NUL must be inside the buffer too. */
   if (!in_span(v.buf, v.pos, (size_t)v.len + 1)) return false;
   if (v.buf.data[v.pos + v.len] != 0) return false;
-  if (memchr(v.buf.data + v.pos, 0, v.len) != NULL) return false;
-  *out = (const char *)(v.buf.data + v.pos);
+  const char *s = (const char *)(v.buf.data + v.pos);
+  if (strlen(s) != v.len) return false; /* a NUL inside */
+  *out = s;
   return true;
 }
 

@@ -586,7 +586,7 @@ static ec_status check_footer(decoder *d) {
     return FMT_ERR("file of %zu bytes is too small to be a .edgeb program",
                    m->file_size);
   const uint8_t *f = m->file + m->file_size - FOOTER_SIZE;
-  if (memcmp(f, "ECF1", 4) != 0)
+  if (ld32(f) != 0x31464345u) /* "ECF1" */
     return FMT_ERR("no .edgeb footer (truncated or not an edgec file)");
   uint64_t end = ld64(f + 8);
   if (end != m->file_size - FOOTER_SIZE)

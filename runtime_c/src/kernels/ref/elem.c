@@ -63,10 +63,10 @@ void ec_store_f64(ec_dtype dt, void *p, int64_t i, double v) {
   if (isnan(v)) {
     r = 0;
   } else if (ec_dtype_is_unsigned(dt)) {
-    const double top = ldexp(1.0, bits);
+    const double top = 2.0 * (double)((uint64_t)1 << (bits - 1));
     r = v <= 0.0 ? 0u : v >= top ? UINT64_MAX >> (64 - bits) : (uint64_t)v;
   } else {
-    const double top = ldexp(1.0, bits - 1);
+    const double top = (double)((uint64_t)1 << (bits - 1));
     r = v >= top    ? (UINT64_MAX >> (65 - bits))
         : v <= -top ? (uint64_t)0 - ((uint64_t)1 << (bits - 1))
                     : (uint64_t)(int64_t)v;
