@@ -245,6 +245,9 @@ ec_status ec_set_error(ec_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
                         ...) __attribute__((format(printf, 3, 4)));
+/* The same, prefixed "tensor INDEX ('NAME'): " (the loader's checks). */
+ec_status ec_tensor_error(ec_status status, size_t index, const char *name, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 
 /* Runs fn over [0, n) in contiguous chunks, on the session's threads when
  * it has any and n is at least 2 * grain; fn must be safe to call

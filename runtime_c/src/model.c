@@ -18,6 +18,8 @@
 #define MAX_SCRATCH ((uint64_t)1 << 32)
 
 #define FMT_ERR(...) ec_set_error(EC_ERR_FORMAT, __VA_ARGS__)
+/* "tensor I ('NAME'): ..." */
+#define T_ERR(i, name, ...) ec_tensor_error(EC_ERR_FORMAT, i, name, __VA_ARGS__)
 
 static uint64_t ld64(const uint8_t *p) {
   uint64_t v = 0;
@@ -199,10 +201,10 @@ static ec_status read_sparse(decoder *d, const fb_table *t, ec_tensor_desc *td, 
              &raw.index_bytes) ||
       !fb_u32(t, EC_FB_SPARSEENCODING_INDPTR_SEGMENT, 0, &ip) ||
       !fb_u32(t, EC_FB_SPARSEENCODING_INDICES_SEGMENT, 0, &ix))
-    return FMT_ERR("tensor %zu ('%s'): malformed sparse encoding", i, td->name);
+    return T_ERR(i, td->name, "malformed sparse encoding");
   if (ip >= d->n_segments || ix >= d->n_segments)
-    return FMT_ERR("tensor %zu ('%s'): sparse encoding names segments %u and %u of %zu", i,
-                   td->name, ip, ix, d->n_segments);
+    return T_ERR(i, td->name, "sparse encoding names segments %u and %u of %zu", ip, ix,
+                 d->n_segments);
   raw.n_block = block.len;
   for (uint32_t k = 0; k < block.len && k < 2; k++) raw.block[k] = fb_vec_i32(&block, k);
   raw.indptr = d->m->file + d->segments[ip].offset;
@@ -231,21 +233,19 @@ static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
       !fb_u32(t, EC_FB_TENSOR_DYNAMIC_DIMS, 0, &td->dyn_mask))
     return FMT_ERR("tensor %zu: malformed table", i);
   if (dtype > EC_FB_DTYPE_BFLOAT16)
-    return FMT_ERR("tensor %zu ('%s'): unknown dtype %u", i, td->name, dtype);
+    return T_ERR(i, td->name, "unknown dtype %u", dtype);
   td->dtype = (ec_dtype)dtype;
   if (shape.len > EC_MAX_RANK)
-    return FMT_ERR("tensor %zu ('%s'): rank %u exceeds %d", i, td->name,
-                   shape.len, EC_MAX_RANK);
+    return T_ERR(i, td->name, "rank %u exceeds %d", shape.len, EC_MAX_RANK);
   td->rank = (int32_t)shape.len;
   td->numel = 1;
   for (uint32_t k = 0; k < shape.len; k++) {
     int64_t dim = fb_vec_i64(&shape, k);
     if (dim < 0 || dim > MAX_ELEMENTS)
-      return FMT_ERR("tensor %zu ('%s'): dimension %u is %lld", i, td->name, k,
-                     (long long)dim);
+      return T_ERR(i, td->name, "dimension %u is %lld", k, (long long)dim);
     td->shape[k] = dim;
     if (dim != 0 && td->numel > MAX_ELEMENTS / dim)
-      return FMT_ERR("tensor %zu ('%s'): too many elements", i, td->name);
+      return T_ERR(i, td->name, "too many elements");
     td->numel *= dim;
   }
   td->size = (size_t)td->numel * ec_dtype_size(td->dtype);
@@ -254,41 +254,38 @@ static ec_status read_tensor(decoder *d, const fb_table *t, size_t i) {
   /* a sparse tensor stores fewer bytes: read_sparse checks them */
   if (is_sparse && size < td->size) td->size = (size_t)size;
   if (size != td->size)
-    return FMT_ERR("tensor %zu ('%s'): size %llu bytes, shape needs %zu", i,
-                   td->name, (unsigned long long)size, td->size);
+    return T_ERR(i, td->name, "size %llu bytes, shape needs %zu", (unsigned long long)size,
+                 td->size);
   td->offset = offset;
   if (td->storage == EC_FB_STORAGEKIND_ARENA) {
     if (offset > d->m->arena_size || size > d->m->arena_size - offset)
-      return FMT_ERR("tensor %zu ('%s'): [%llu, +%llu) outside the arena of %llu bytes",
-                     i, td->name, (unsigned long long)offset,
-                     (unsigned long long)size,
-                     (unsigned long long)d->m->arena_size);
+      return T_ERR(i, td->name, "[%llu, +%llu) outside the arena of %llu bytes",
+                   (unsigned long long)offset, (unsigned long long)size,
+                   (unsigned long long)d->m->arena_size);
     if (offset % 16 != 0)
-      return FMT_ERR("tensor %zu ('%s'): arena offset %llu not 16-byte aligned", i,
-                     td->name, (unsigned long long)offset);
+      return T_ERR(i, td->name, "arena offset %llu not 16-byte aligned",
+                   (unsigned long long)offset);
   } else if (td->storage == EC_FB_STORAGEKIND_CONSTANT) {
     if (seg >= d->n_segments)
-      return FMT_ERR("tensor %zu ('%s'): segment %u of %zu", i, td->name, seg,
-                     d->n_segments);
+      return T_ERR(i, td->name, "segment %u of %zu", seg, d->n_segments);
     const segment *s = &d->segments[seg];
     if (offset > s->size || size > s->size - offset)
-      return FMT_ERR("tensor %zu ('%s'): [%llu, +%llu) outside segment %u of %llu bytes",
-                     i, td->name, (unsigned long long)offset,
-                     (unsigned long long)size, seg, (unsigned long long)s->size);
+      return T_ERR(i, td->name, "[%llu, +%llu) outside segment %u of %llu bytes",
+                   (unsigned long long)offset, (unsigned long long)size, seg,
+                   (unsigned long long)s->size);
     if (offset % 16 != 0)
-      return FMT_ERR("tensor %zu ('%s'): constant offset %llu not 16-byte aligned", i,
-                     td->name, (unsigned long long)offset);
+      return T_ERR(i, td->name, "constant offset %llu not 16-byte aligned",
+                   (unsigned long long)offset);
     td->const_data = d->m->file + s->offset + offset;
   } else {
-    return FMT_ERR("tensor %zu ('%s'): unknown storage %u", i, td->name,
-                   td->storage);
+    return T_ERR(i, td->name, "unknown storage %u", td->storage);
   }
   if (td->dyn_mask != 0) {
     if (td->rank >= 32 || td->dyn_mask >> td->rank != 0)
-      return FMT_ERR("tensor %zu ('%s'): data-dependent dims 0x%x outside rank %d", i,
-                     td->name, (unsigned)td->dyn_mask, td->rank);
+      return T_ERR(i, td->name, "data-dependent dims 0x%x outside rank %d", (unsigned)td->dyn_mask,
+                   td->rank);
     if (td->storage != EC_FB_STORAGEKIND_ARENA || is_sparse)
-      return FMT_ERR("tensor %zu ('%s'): data-dependent dims on a constant", i, td->name);
+      return T_ERR(i, td->name, "data-dependent dims on a constant");
     td->dyn_slot = (int32_t)d->m->n_dyn++;
   }
   if (!fb_table_field(t, EC_FB_TENSOR_QUANT, &sub, &present))
@@ -648,8 +645,7 @@ static ec_status read_program(decoder *d) {
   for (size_t i = 0; st == EC_OK && i < m->n_tensors; i++) {
     const ec_tensor_desc *t = &m->tensors[i];
     if (t->dyn_slot >= 0 && !d->dyn_written[t->dyn_slot])
-      st = FMT_ERR("tensor %zu ('%s'): data-dependent but written by no instruction", i,
-                   t->name);
+      st = T_ERR(i, t->name, "data-dependent but written by no instruction");
   }
   return st;
 }

@@ -28,6 +28,16 @@ ec_status ec_node_error(const ec_node *node, ec_status status, const char *fmt,
                       detail);
 }
 
+ec_status ec_tensor_error(ec_status status, size_t index, const char *name, const char *fmt,
+                          ...) {
+  char detail[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  return ec_set_error(status, "tensor %zu ('%s'): %s", index, name, detail);
+}
+
 EC_API ec_status ec_last_error(const char **out_message) {
   if (out_message == NULL) return EC_ERR_INVALID_ARGUMENT;
   *out_message = last_error;
