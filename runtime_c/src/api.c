@@ -26,12 +26,25 @@ struct ec_session {
   int64_t (*dims)[EC_MAX_RANK]; /* actual shapes of the data-dependent tensors */
 };
 
-#define CHECK_ARG(cond, what)                                          \
-  do {                                                                 \
-    if (!(cond))                                                       \
-      return ec_set_error(EC_ERR_INVALID_ARGUMENT, "%s: %s", __func__, \
-                          what);                                       \
+/* "FUNCTION: WHAT", EC_ERR_INVALID_ARGUMENT; one call per check (out of line:
+ * a few instructions less at each of them). */
+static ec_status arg_error(const char *func, const char *what) {
+  return ec_set_error(EC_ERR_INVALID_ARGUMENT, "%s: %s", func, what);
+}
+#define CHECK_ARG(cond, what)                      \
+  do {                                             \
+    if (!(cond)) return arg_error(__func__, what); \
   } while (0)
+
+/* The output at index, after checking the index. */
+static ec_status output_desc(const ec_session *s, size_t index, const ec_tensor_desc **t) {
+  const ec_model *m = s->model;
+  if (index >= m->n_outputs)
+    return ec_set_error(EC_ERR_INVALID_ARGUMENT, "output index %zu out of range (model has %zu)",
+                        index, m->n_outputs);
+  *t = &m->tensors[m->outputs[index]];
+  return EC_OK;
+}
 
 EC_API ec_status ec_runtime_version(const char **out_version) {
   CHECK_ARG(out_version, "out_version is NULL");
@@ -273,13 +286,10 @@ EC_API ec_status ec_session_get_output(const ec_session *s, size_t index,
                                        const void **out_data,
                                        size_t *out_size_bytes) {
   CHECK_ARG(s && out_data && out_size_bytes, "NULL argument");
-  const ec_model *m = s->model;
-  if (index >= m->n_outputs)
-    return ec_set_error(EC_ERR_INVALID_ARGUMENT,
-                        "output index %zu out of range (model has %zu)", index,
-                        m->n_outputs);
-  const ec_tensor_desc *t = &m->tensors[m->outputs[index]];
-  *out_data = s->data[m->outputs[index]];
+  const ec_tensor_desc *t = NULL;
+  ec_status st = output_desc(s, index, &t);
+  if (st != EC_OK) return st;
+  *out_data = s->data[t - s->model->tensors];
   *out_size_bytes = t->size;
   if (t->dyn_slot >= 0) { /* the actual shape's bytes: a prefix of the planned ones */
     size_t numel = 1;
@@ -292,12 +302,9 @@ EC_API ec_status ec_session_get_output(const ec_session *s, size_t index,
 EC_API ec_status ec_session_output_shape(const ec_session *s, size_t index,
                                          int64_t *out_shape, int32_t *out_rank) {
   CHECK_ARG(s && out_shape && out_rank, "NULL argument");
-  const ec_model *m = s->model;
-  if (index >= m->n_outputs)
-    return ec_set_error(EC_ERR_INVALID_ARGUMENT,
-                        "output index %zu out of range (model has %zu)", index,
-                        m->n_outputs);
-  const ec_tensor_desc *t = &m->tensors[m->outputs[index]];
+  const ec_tensor_desc *t = NULL;
+  ec_status st = output_desc(s, index, &t);
+  if (st != EC_OK) return st;
   const int64_t *dims = t->dyn_slot >= 0 ? s->dims[t->dyn_slot] : t->shape;
   memset(out_shape, 0, sizeof(int64_t) * EC_MAX_RANK);
   memcpy(out_shape, dims, sizeof(int64_t) * (size_t)t->rank);

@@ -72,9 +72,7 @@ bool fb_field(const fb_table *t, int id, size_t width, size_t *out_pos) {
 FB_SCALAR(fb_u8, uint8_t, 1, t->buf.data[p])
 FB_SCALAR(fb_u16, uint16_t, 2, ld16(t->buf.data + p))
 FB_SCALAR(fb_i32, int32_t, 4, ld32(t->buf.data + p))
-FB_SCALAR(fb_u32, uint32_t, 4, ld32(t->buf.data + p))
 FB_SCALAR(fb_i64, int64_t, 8, ld64(t->buf.data + p))
-FB_SCALAR(fb_u64, uint64_t, 8, ld64(t->buf.data + p))
 FB_SCALAR(fb_bool, bool, 1, (t->buf.data[p] != 0))
 
 FB_SCALAR(fb_f32, float, 4, ldf(t->buf.data + p))

@@ -40,9 +40,15 @@ bool fb_field(const fb_table *t, int id, size_t width, size_t *out_pos);
 bool fb_u8(const fb_table *t, int id, uint8_t dflt, uint8_t *out);
 bool fb_u16(const fb_table *t, int id, uint16_t dflt, uint16_t *out);
 bool fb_i32(const fb_table *t, int id, int32_t dflt, int32_t *out);
-bool fb_u32(const fb_table *t, int id, uint32_t dflt, uint32_t *out);
 bool fb_i64(const fb_table *t, int id, int64_t dflt, int64_t *out);
-bool fb_u64(const fb_table *t, int id, uint64_t dflt, uint64_t *out);
+/* The unsigned ones are the signed ones' bits (an object may be read through
+ * the signed type of its unsigned one, and back). */
+static inline bool fb_u32(const fb_table *t, int id, uint32_t dflt, uint32_t *out) {
+  return fb_i32(t, id, (int32_t)dflt, (int32_t *)out);
+}
+static inline bool fb_u64(const fb_table *t, int id, uint64_t dflt, uint64_t *out) {
+  return fb_i64(t, id, (int64_t)dflt, (int64_t *)out);
+}
 bool fb_f32(const fb_table *t, int id, float dflt, float *out);
 bool fb_bool(const fb_table *t, int id, bool dflt, bool *out);
 
