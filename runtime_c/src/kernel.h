@@ -220,8 +220,9 @@ typedef ec_status (*ec_prepare_fn)(ec_node *node);
  * one given here is the reader's (tests/conformance/test_opdocs.py checks
  * that they agree). No table of pointers: in a shared library every pointer in
  * a table costs a dynamic relocation (24 bytes on 64-bit targets) on top of
- * its own 8, so the registry (kernels/registry.c) switches over the opcode and
- * calls SYM_prepare directly, which records eval in the node and runs prepare. */
+ * its own 8, so the registry (kernels/registry.c) switches over the kernel's
+ * place in the list and calls SYM_prepare directly, which records eval in the
+ * node and runs prepare. */
 #if defined(__GNUC__) && !defined(_WIN32)
 #define EC_INTERNAL __attribute__((visibility("hidden")))
 #else
