@@ -231,8 +231,9 @@ static ec_status prepare_sparse_conv(ec_node *n) {
       const size_t head = ec_align64(sizeof p);
       st = ec_alloc_params(n, head + ec_sp_shift_layout_bytes(&p.shift, p.weight));
       if (st != EC_OK) return st;
-      ec_sp_shift_layout(&p.shift, p.weight, n->tin[1]->const_data,
-                         (uint8_t *)n->params + head);
+      if (!ec_sp_shift_layout(&p.shift, p.weight, n->tin[1]->const_data,
+                              (uint8_t *)n->params + head))
+        return ec_node_error(n, EC_ERR_NO_MEMORY, "out of memory");
       memcpy(n->params, &p, sizeof p);
       return EC_OK;
     }

@@ -143,9 +143,9 @@ bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch,
                       ec_sp_isa isa);
 /* Bytes of the layout ec_sp_shift_layout writes. */
 size_t ec_sp_shift_layout_bytes(const ec_sp_shift_conv *s, const ec_sparse *w);
-/* Writes the sorted weights, offsets and segments into mem (64-aligned) and
- * points s->sh at them. */
-void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
+/* Writes the sorted weights, offsets and segments into mem and points
+ * s->sh at them; false if out of memory. */
+bool ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
                         void *mem);
 /* Output channels [m0, m1) of the band of output rows starting at band *
  * s->band of one image: x the image's input, y and res (NULL: none) its

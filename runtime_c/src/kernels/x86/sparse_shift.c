@@ -14,6 +14,7 @@
  * 1, OH), slab_rows = band + (kh - 1) * dh / sh, trows = clamp(TQ / wq, 1,
  * band) (smaller tiles for AVX2 and the register form), tqp = trows * wq
  * rounded up to 16, pitch = round16(-smin) + tqp + round16(smax) + 16. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/ref/sparse_core.h"
@@ -53,11 +54,15 @@ bool ec_sp_shift_plan(ec_sp_shift_conv *s, const ec_sparse *w, size_t scratch, e
   }
   /* the phase planes some stored weight reads, numbered densely */
   bool use_py[EC_SP_SHIFT_MAX_STRIDE] = {false}, use_px[EC_SP_SHIFT_MAX_STRIDE] = {false};
-  const int64_t kk = s->kh * s->kw;
-  for (int64_t j = 0; j < w->nnz; j++) {
-    const int64_t idx = ec_sp_index(w, j) % kk;
-    use_py[idx / s->kw * s->dh % s->sy] = true;
-    use_px[s->phase[idx % s->kw]] = true;
+  if (s->sy > 1 || s->sx > 1) {
+    const int64_t kk = s->kh * s->kw;
+    for (int64_t j = 0; j < w->nnz; j++) {
+      const int64_t idx = ec_sp_index(w, j) % kk;
+      use_py[idx / s->kw * s->dh % s->sy] = true;
+      use_px[s->phase[idx % s->kw]] = true;
+    }
+  } else {
+    use_py[0] = use_px[0] = w->nnz > 0;
   }
   s->npy = s->npx = 0;
   for (int64_t i = 0; i < s->sy; i++) s->py_slot[i] = (int8_t)(use_py[i] ? s->npy++ : -1);
@@ -115,7 +120,7 @@ size_t ec_sp_shift_layout_bytes(const ec_sp_shift_conv *s, const ec_sparse *w) {
          al64(segs * sizeof(int32_t));
 }
 
-void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
+bool ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *values,
                         void *mem) {
   ec_sp_shift *sh = &s->sh;
   float *vals = mem;
@@ -123,32 +128,40 @@ void ec_sp_shift_layout(ec_sp_shift_conv *s, const ec_sparse *w, const float *va
   int32_t *segs =
       (int32_t *)(void *)((uint8_t *)offs + al64((size_t)w->nnz * sizeof(int32_t)));
   const int64_t kk = s->kh * s->kw, span = group_span(s), cls = sh->classes;
-  const int64_t rows = w->rows;
-  /* counts per (row, group, class), starts, then a fill that moves each start
+  const int64_t rows = w->rows, cols = w->cols;
+  /* per weight column: its segment for row 0 and its slab offset */
+  int32_t *tab = malloc((size_t)(2 * cols) * sizeof(int32_t));
+  if (!tab) return false;
+  for (int64_t col = 0; col < cols; col++) {
+    const int64_t c = col / kk, ki = col % kk / s->kw, kj = col % s->kw;
+    const int64_t py = ki * s->dh % s->sy, ty = ki * s->dh / s->sy;
+    const int8_t ys = s->py_slot[py], xs = s->px_slot[s->phase[kj]];
+    const int64_t plane = (c * s->npy + (ys < 0 ? 0 : ys)) * s->npx + (xs < 0 ? 0 : xs);
+    tab[2 * col] = (int32_t)(c / span * rows * cls + s->cls[kj]);
+    tab[2 * col + 1] = (int32_t)((plane * s->slab_rows + ty) * sh->wq);
+  }
+  /* counts per (group, row, class), starts, then a fill that moves each start
    * to its segment's end (entries keep CSR order), shifted back */
   const int64_t nseg = rows * sh->groups * cls;
   memset(segs, 0, (size_t)(nseg + 1) * sizeof(int32_t));
-  for (int64_t r = 0; r < w->rows; r++)
-    for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
-      const int64_t idx = ec_sp_index(w, j);
-      segs[(idx / kk / span * rows + r) * cls + s->cls[idx % s->kw] + 1]++;
-    }
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++)
+      segs[tab[2 * ec_sp_index(w, j)] + r * cls + 1]++;
   for (int64_t i = 0; i < nseg; i++) segs[i + 1] += segs[i];
-  for (int64_t r = 0; r < w->rows; r++)
+  for (int64_t r = 0; r < rows; r++)
     for (int64_t j = w->indptr[r]; j < w->indptr[r + 1]; j++) {
-      const int64_t idx = ec_sp_index(w, j);
-      const int64_t c = idx / kk, ki = idx % kk / s->kw, kj = idx % s->kw;
-      const int32_t at = segs[(c / span * rows + r) * cls + s->cls[kj]]++;
-      const int64_t py = ki * s->dh % s->sy, ty = ki * s->dh / s->sy;
-      const int64_t plane = (c * s->npy + s->py_slot[py]) * s->npx + s->px_slot[s->phase[kj]];
+      const int64_t col = ec_sp_index(w, j);
+      const int32_t at = segs[tab[2 * col] + r * cls]++;
       vals[at] = values[j];
-      offs[at] = (int32_t)((plane * s->slab_rows + ty) * sh->wq);
+      offs[at] = tab[2 * col + 1];
     }
+  free(tab);
   memmove(segs + 1, segs, (size_t)nseg * sizeof(int32_t));
   segs[0] = 0;
   sh->values = vals;
   sh->offs = offs;
   sh->segs = segs;
+  return true;
 }
 
 /* Row t of plane (c, py, px) holds input row (oh0 + t) * sh + py - ph,
