@@ -43,6 +43,9 @@ CONV_CASES = [
     ((1, 3, 29, 31), 10, (7, 7), [2, 2], [3, 3, 3, 3], [1, 1]),
     ((2, 5, 17, 20), 6, (3, 4), [3, 2], [1, 2, 0, 1], [2, 1]),
     ((1, 24, 14, 14), 17, (1, 1), [2, 2], [0, 0, 0, 0], [1, 1]),
+    # three classes shifted by -3, 0 and 3 (AVX-512: in registers, permutes
+    # reaching three lanes into the neighbouring vector)
+    ((1, 7, 10, 21), 6, (3, 3), [1, 1], [2, 3, 2, 0], [2, 3]),
 ]
 
 
