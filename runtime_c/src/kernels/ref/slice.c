@@ -115,11 +115,8 @@ static void eval_slice_dyn(const ec_node *n, const ec_exec *ex) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   const int64_t *dims = ec_dims(ex, in);
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
-  int64_t istride[EC_MAX_RANK], s = es, numel = 1;
-  for (int32_t d = in->rank - 1; d >= 0; d--) {
-    istride[d] = s;
-    s *= dims[d];
-  }
+  int64_t istride[EC_MAX_RANK], numel = 1;
+  ec_dense_strides(dims, in->rank, es, istride);
   for (int32_t d = 0; d < in->rank; d++) {
     ec_set_dim(ex, out, d, dims[d]);
     numel *= ec_dims(ex, out)[d];

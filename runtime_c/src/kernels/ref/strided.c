@@ -60,3 +60,12 @@ void ec_view_copy(const ec_exec *ex, const ec_view *v, const uint8_t *x, uint8_t
   int64_t grain = GRAIN_ELEMS / v->shape[v->rank - 1];
   ec_parallel_for(ex, rows, grain > 0 ? grain : 1, view_range, &c);
 }
+
+int64_t ec_dense_strides(const int64_t *dims, int32_t rank, int64_t es, int64_t *stride) {
+  int64_t numel = 1;
+  for (int32_t d = rank - 1; d >= 0; d--) {
+    stride[d] = es * numel;
+    numel *= dims[d];
+  }
+  return numel;
+}

@@ -21,6 +21,9 @@ typedef struct ec_view {
 
 /* Appends an output axis of count elements, stride input bytes apart. */
 void ec_view_push(ec_view *v, int64_t count, int64_t stride);
+/* Byte strides of a dense row-major array of shape dims (elements of es
+ * bytes) into stride[]; returns its element count. */
+int64_t ec_dense_strides(const int64_t *dims, int32_t rank, int64_t es, int64_t *stride);
 
 /* Fills output rows [begin, end) (a row = the innermost axis; the output is
  * rows of shape[rank - 1] elements, in order). */

@@ -168,12 +168,8 @@ static void eval_transpose_dyn(const ec_node *n, const ec_exec *ex) {
   const ec_ints *perm = &n->opt.u.transpose.perm;
   const int64_t *dims = ec_dims(ex, in);
   const int64_t es = (int64_t)ec_dtype_size(in->dtype);
-  int64_t istride[EC_MAX_RANK], s = es, numel = 1;
-  for (int32_t d = in->rank - 1; d >= 0; d--) {
-    istride[d] = s;
-    s *= dims[d];
-    numel *= dims[d];
-  }
+  int64_t istride[EC_MAX_RANK];
+  const int64_t numel = ec_dense_strides(dims, in->rank, es, istride);
   for (int32_t i = 0; i < out->rank; i++) ec_set_dim(ex, out, i, dims[perm->v[i]]);
   if (numel == 0) return;
   ec_view v;
