@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_ir as ir
 
+from edgec.prune.allocation import SpaceCost, cost_drops, uniform_drops
 from edgec.prune.graph import Layer, const_array, excluded, is_const, set_const
 from edgec.prune.spec import PruneSpec
 
@@ -54,6 +55,7 @@ class _Slice:
     value: ir.Value  # a constant
     axis: int
     layout: ChannelLayout
+    uses: int = 0  # multiply-adds per element per inference (weights), else 0
 
 
 @dataclass
@@ -249,10 +251,11 @@ class _Analysis:
         channels = int(x.shape.numpy()[1]) if x is not None and x.shape is not None \
             and x.shape.is_static() else -1
         m = int(const_array(layer.weight).shape[0])
+        uses = _uses(node.outputs[0])
         if layer.group == channels == m and layer.group > 1:  # depthwise: per channel
             if layout is None:
                 return
-            self.slices.append(_Slice(layer.weight, 0, layout))
+            self.slices.append(_Slice(layer.weight, 0, layout, uses))
             if bias is not None:
                 self.slices.append(_Slice(bias, 0, layout))
             self.groups.append((node, layout))
@@ -262,14 +265,14 @@ class _Analysis:
             self.freeze(layout)
             return
         if layout is not None:
-            self.slices.append(_Slice(layer.weight, 1, layout))
+            self.slices.append(_Slice(layer.weight, 1, layout, uses))
         space = self.new_space(m)
         self.creator[space] = layer
         self.producers[space] = [layer]
         if excluded(layer, self.spec.exclude) or space in self.frozen_ids:
             self.frozen.add(space)
         out = ChannelLayout(((space, m),))
-        self.slices.append(_Slice(layer.weight, 0, out))
+        self.slices.append(_Slice(layer.weight, 0, out, uses))
         if bias is not None:
             self.slices.append(_Slice(bias, 0, out))
         self.set(node.outputs[0], out)
@@ -283,7 +286,7 @@ class _Analysis:
             self.freeze(layout)
             return
         self.slices.append(_Slice(b, 1 if node.attributes.get_int("transB", False) else 0,
-                                  layout))
+                                  layout, _uses(node.outputs[0])))
 
     def op_MatMul(self, node: ir.Node) -> None:
         layout = self.get(node.inputs[0])
@@ -294,7 +297,17 @@ class _Analysis:
                 const_array(b).ndim != 2:
             self.freeze(layout)
             return
-        self.slices.append(_Slice(b, 0, layout))
+        self.slices.append(_Slice(b, 0, layout, _uses(node.outputs[0])))
+
+
+def _uses(out: ir.Value) -> int:
+    """How often a layer's weight element is used per inference: the elements of
+    its output per output channel (N*H*W for a conv, the rows for a Gemm); 1 if
+    the output shape is not known."""
+    if out.shape is None or not out.shape.is_static() or len(out.shape) < 2:
+        return 1
+    dims = out.shape.numpy()
+    return max(int(np.prod(dims, dtype=np.int64)) // max(int(dims[1]), 1), 1)
 
 
 def _importance(producers: list[Layer], norm: str) -> np.ndarray:
@@ -309,22 +322,40 @@ def _importance(producers: list[Layer], norm: str) -> np.ndarray:
     return total
 
 
+def _space_costs(a: _Analysis, roots: set[int]) -> dict[int, SpaceCost]:
+    """Per free root space: its channels, and the constant elements (parameters)
+    and multiply-adds that each of its channels is sliced out of."""
+    params = dict.fromkeys(roots, 0.0)
+    macs = dict.fromkeys(roots, 0.0)
+    for sl in a.slices:
+        channels = sum(c for _, c in sl.layout.segments)
+        per_channel = const_array(sl.value).size / max(channels, 1)
+        for s, _ in sl.layout.segments:
+            root = a.find(s)
+            if root in params:
+                params[root] += per_channel
+                macs[root] += per_channel * sl.uses
+    return {r: SpaceCost(a.size[r], params[r], macs[r]) for r in roots}
+
+
 class _Decisions:
-    def __init__(self, a: _Analysis, amount: float, norm: str) -> None:
+    def __init__(self, a: _Analysis, spec: PruneSpec) -> None:
         self.a = a
         self.kept: dict[int, np.ndarray] = {}
         roots: dict[int, list[Layer]] = {}
         frozen_roots = {a.find(s) for s in a.frozen}
         for space, producers in a.producers.items():
             roots.setdefault(a.find(space), []).extend(producers)
-        for root, producers in roots.items():
-            channels = a.size[root]
-            drop = round(amount * channels)
-            if root in frozen_roots or drop == 0:
+        free = {r: p for r, p in roots.items() if r not in frozen_roots}
+        costs = _space_costs(a, set(free))
+        self.drops = uniform_drops(costs, spec.amount) if spec.allocation == "uniform" \
+            else cost_drops(costs, spec.amount)
+        for root, producers in free.items():
+            drop = self.drops[root]
+            if drop == 0:
                 continue
-            keep = max(channels - drop, 1)
-            score = _importance(producers, norm)
-            order = np.argsort(-score, kind="stable")[:keep]
+            score = _importance(producers, spec.norm)
+            order = np.argsort(-score, kind="stable")[:a.size[root] - drop]
             self.kept[root] = np.sort(order)
 
     def space(self, s: int) -> np.ndarray:
@@ -360,7 +391,7 @@ def channel_prune(graph: ir.Graph, layers: list[Layer], spec: PruneSpec) -> Chan
     while True:
         a = _Analysis(graph, layers, spec, frozen)
         a.run()
-        d = _Decisions(a, spec.amount, spec.norm)
+        d = _Decisions(a, spec)
         bad = _shared_conflicts(a, d)
         if not bad - frozen:
             break

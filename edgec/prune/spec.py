@@ -27,6 +27,7 @@ class PruneSpec:
     amount: float = 0.0  # sparsity (magnitude), fraction of channels removed (channels)
     per_layer: bool = False
     norm: str = "l1"  # channel ranking
+    allocation: str = "cost"  # channels per layer: "cost" (by what they cost) or "uniform"
     n: int = 0
     m: int = 0
     block: tuple[int, int] | None = None
@@ -49,6 +50,21 @@ def _block(text: str, spec: str) -> tuple[int, int]:
     if not match or min(int(match[1]), int(match[2])) < 1:
         raise EdgecError(f"--prune {spec!r}: block {text!r} is not RxC (e.g. 4x1)")
     return int(match[1]), int(match[2])
+
+
+def _channel_options(opts: list[str], spec: str) -> tuple[str, str]:
+    """The optional :l1|:l2 and :cost|:uniform of channels:F, in either order."""
+    norm, allocation = "l1", "cost"
+    seen: set[str] = set()
+    for opt in (o.lower() for o in opts):
+        slot = "norm" if opt in ("l1", "l2") else "allocation" if opt in ("cost", "uniform") \
+            else ""
+        if not slot or slot in seen:
+            raise EdgecError(f"--prune {spec!r}: channel option {opt!r} (l1 or l2, then "
+                             f"cost or uniform)")
+        seen.add(slot)
+        norm, allocation = (opt, allocation) if slot == "norm" else (norm, opt)
+    return norm, allocation
 
 
 def parse_spec(spec: str) -> PruneSpec:
@@ -75,12 +91,10 @@ def parse_spec(spec: str) -> PruneSpec:
                          block=block, exclude=tuple(exclude), text=spec)
     if block is not None:
         raise EdgecError(f"--prune {spec!r}: block= applies to magnitude pruning only")
-    if kind == "channels" and len(parts) in (2, 3):
-        norm = parts[2].lower() if len(parts) == 3 else "l1"
-        if norm not in ("l1", "l2"):
-            raise EdgecError(f"--prune {spec!r}: channel norm {parts[2]!r} (l1 or l2)")
+    if kind == "channels" and 2 <= len(parts) <= 4:
+        norm, allocation = _channel_options(parts[2:], spec)
         return PruneSpec("channels", _fraction(parts[1], spec), norm=norm,
-                         exclude=tuple(exclude), text=spec)
+                         allocation=allocation, exclude=tuple(exclude), text=spec)
     if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
         n, m = int(parts[0]), int(parts[1])
         if not 0 < n <= m:

@@ -71,6 +71,19 @@ def test_small_residual_cnn_matches_the_kept_channel_network() -> None:
     model = _small_residual_cnn()
     x = np.random.default_rng(1).standard_normal((2, 3, 20, 20)).astype(np.float32)
     kept = _check(model, {"input": x})
+    # spaces: stem+b1.conv2 16, b1.conv1 16, b2.conv1 32, b2.conv2+b2.down 32, expand 48
+    spaces = {"stem": 16, "b1.conv1": 16, "b2.conv1": 32, "b2.conv2": 32, "expand": 48}
+    assert sum(c - len(kept[k]) for k, c in spaces.items()) == round(0.3 * 144)
+    assert all(0.15 * c - 1 <= c - len(kept[k]) <= 0.45 * c for k, c in spaces.items())
+    assert np.array_equal(kept["stem"], kept["b1.conv2"])
+    assert np.array_equal(kept["b2.conv2"], kept["b2.down"])
+    assert all(np.all(np.diff(v) > 0) for v in kept.values())
+
+
+def test_uniform_allocation_drops_the_same_fraction_everywhere() -> None:
+    model = _small_residual_cnn()
+    x = np.random.default_rng(1).standard_normal((2, 3, 20, 20)).astype(np.float32)
+    kept = _check(model, {"input": x}, "channels:0.3:uniform")
     # every prunable conv lost round(0.3 * C) channels
     assert {k: len(v) for k, v in kept.items()} == {
         "stem": 11, "b1.conv1": 11, "b1.conv2": 11, "b2.conv1": 22, "b2.conv2": 22,
@@ -106,13 +119,15 @@ def test_l2_ranking() -> None:
     model = _small_residual_cnn()
     x = np.random.default_rng(3).standard_normal((2, 3, 20, 20)).astype(np.float32)
     _check(model, {"input": x}, "channels:0.5:l2")
+    _check(model, {"input": x}, "channels:0.5:uniform:l2")
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
-def test_zoo_models_match_the_kept_channel_network(name: str) -> None:
+@pytest.mark.parametrize("spec", ["channels:0.3", "channels:0.3:uniform"])
+def test_zoo_models_match_the_kept_channel_network(name: str, spec: str) -> None:
     model = zoo.build(name)
     feeds = zoo.MODELS[name].example_inputs(0)
-    kept = _check(model, feeds, tol=1e-5)
+    kept = _check(model, feeds, spec, tol=1e-5)
     assert len(kept) > 10
 
 
