@@ -62,54 +62,106 @@ class _Weight:
     stored: int
 
 
-def _weight(program: Program, ins: Instruction,
-            dense_weights: Mapping[str, np.ndarray] | None = None) -> _Weight | None:
-    """What the file stores for an instruction's weight; numel and nonzeros from
-    dense_weights (by instruction name) where given, else decoded from the
-    stored layout when it can be."""
-    from edgec.passes.sparsify import conv_weight, fc_weight
+@dataclass
+class _Stage:
+    """One layer's weight in a program: a Conv/Gemm/MatMul instruction, or one
+    stage (expand, depthwise, project) of a fused INVERTED_RESIDUAL."""
 
+    name: str
+    ins: Instruction
+    weight: int  # tensor index
+    conv: bool
+    in_channels: int | None  # of the conv's input (grouped if it differs from the weight's)
+    out_channels: int | None  # to unpack a packed weight
+
+
+def _stages(program: Program, ins: Instruction) -> list[_Stage]:
+    if ins.opcode == Opcode.INVERTED_RESIDUAL:
+        return _block_stages(program, ins)
     if ins.opcode not in _LAYER_OPS or len(ins.inputs) < 2 or ins.inputs[1] < 0:
+        return []
+    conv = ins.opcode in (Opcode.CONV, Opcode.SPARSE_CONV)
+    return [_Stage(ins.name, ins, ins.inputs[1], conv,
+                   int(program.tensors[ins.inputs[0]].shape[1]) if conv else None, None)]
+
+
+def _block_stages(program: Program, ins: Instruction) -> list[_Stage]:
+    """Inputs: x, expand weight (or -1), its bias, depthwise weight, bias, project
+    weight, bias[, residual]; the name joins the stages' names with '+'."""
+    names = ins.name.split("+")
+    weights = [w for w in (ins.inputs[1], ins.inputs[3], ins.inputs[5]) if w >= 0]
+    if len(names) != len(weights):
+        return []
+    ch = int(program.tensors[ins.inputs[3]].shape[0])
+    cin = int(program.tensors[ins.inputs[0]].shape[1])
+    m = int(program.tensors[ins.outputs[0]].shape[1])
+    shapes = [(cin, ch), (ch, ch), (ch, m)][3 - len(weights):]
+    return [_Stage(name, ins, w, True, c_in, c_out)
+            for name, w, (c_in, c_out) in zip(names, weights, shapes, strict=True)]
+
+
+def _decode(program: Program, stage: _Stage) -> np.ndarray | None:
+    from edgec.passes.sparsify import _unpack_conv, conv_weight, fc_weight
+
+    if stage.ins.opcode != Opcode.INVERTED_RESIDUAL:
+        return conv_weight(program, stage.ins) if stage.conv else fc_weight(program, stage.ins)
+    data = program.tensors[stage.weight].data
+    if data is None or stage.out_channels is None:
         return None
-    t = program.tensors[ins.inputs[1]]
+    arr = np.asarray(data, np.float32)
+    return _unpack_conv(arr, stage.out_channels) if arr.ndim == 5 else arr
+
+
+def _weight(program: Program, stage: _Stage,
+            dense_weights: Mapping[str, np.ndarray] | None = None) -> _Weight | None:
+    """What the file stores for a layer's weight; numel and nonzeros from
+    dense_weights (by layer node name) where given, else decoded from the
+    stored layout when it can be."""
+    t = program.tensors[stage.weight]
     if not t.is_constant:
         return None
     sparse = getattr(t, "sparse", None)
-    conv = ins.opcode in (Opcode.CONV, Opcode.SPARSE_CONV)
+    conv = stage.conv
     if sparse is not None:
         shape = tuple(sparse.shape)
         op = f"Conv {'x'.join(str(d) for d in shape[2:])}" if conv else "Gemm"
         return _Weight(_layer_name(t.name), op, f"sparse {sparse.label()}", sparse.dense_numel,
                        int(np.count_nonzero(sparse.values)), sparse.stored_bytes)
     dense = None
-    if dense_weights is not None and ins.name in dense_weights:
-        dense = np.asarray(dense_weights[ins.name])
+    if dense_weights is not None and stage.name in dense_weights:
+        dense = np.asarray(dense_weights[stage.name])
     if dense is None:
-        dense = conv_weight(program, ins) if conv else fc_weight(program, ins)
-    label = "dense" if ins.opcode != Opcode.MATMUL else "dense matmul"
+        dense = _decode(program, stage)
+    label = "dense matmul" if stage.ins.opcode == Opcode.MATMUL else \
+        "dense (fused block)" if stage.ins.opcode == Opcode.INVERTED_RESIDUAL else "dense"
     if dense is None:
         return _Weight(_layer_name(t.name), "Conv" if conv else "Gemm", label,
                        int(np.prod(t.shape)), None, t.nbytes)
     op = f"Conv {'x'.join(str(d) for d in dense.shape[2:])}" if conv else "Gemm"
-    if conv and program.tensors[ins.inputs[0]].shape[1] != dense.shape[1]:
+    if conv and stage.in_channels != dense.shape[1]:
         op += " (grouped)"
     return _Weight(_layer_name(t.name), op, label, int(dense.size),
                    int(np.count_nonzero(dense)), t.nbytes)
 
 
+def _all_stages(program: Program) -> list[_Stage]:
+    return [st for ins in program.instructions for st in _stages(program, ins)]
+
+
 def compare_programs(before: Program, after: Program,
                      weights_before: Mapping[str, np.ndarray] | None = None,
                      weights_after: Mapping[str, np.ndarray] | None = None) -> list[LayerRow]:
-    """One row per Conv/Gemm/MatMul with a constant weight, in program order.
+    """One row per Conv/Gemm/MatMul with a constant weight (the stages of a fused
+    inverted-residual block included), in program order, matched by node name.
     weights_*: the layers' dense weights by node name (edgec.prune.LayerWeights
     of the imported graph, unpruned and pruned), for weights stored in layouts
     that cannot be read back (Winograd)."""
-    by_name = {ins.name: ins for ins in after.instructions if ins.name}
+    by_name = {st.name: st for st in _all_stages(after) if st.name}
     rows = []
-    for ins in before.instructions:
-        old = _weight(before, ins, weights_before)
-        new_ins = by_name.get(ins.name)
-        new = _weight(after, new_ins, weights_after) if new_ins is not None else None
+    for stage in _all_stages(before):
+        old = _weight(before, stage, weights_before)
+        new_stage = by_name.get(stage.name)
+        new = _weight(after, new_stage, weights_after) if new_stage is not None else None
         if old is None or new is None:
             continue
         nonzeros = new.nonzeros if new.nonzeros is not None else new.numel

@@ -107,3 +107,23 @@ def test_cli_prune_and_report(tmp_path: Path) -> None:
     assert out.exists()
     bad = CliRunner().invoke(cli, ["compile", str(src), "--prune", "magnitude:2"])
     assert bad.exit_code != 0 and "outside [0, 1)" in str(bad.exception)
+
+
+def test_report_reads_the_stages_of_fused_blocks() -> None:
+    """The dense MobileNetV2 runs some inverted-residual blocks as one fused
+    instruction: the report still has a row per layer, with the weights decoded
+    from the fused block's (packed) layout."""
+    import edgec.zoo as zoo
+    from edgec.frontend.onnx_import import import_onnx
+    from edgec.prune.graph import find_layers
+    from edgec.prune.report import compare_programs
+
+    model = zoo.build("mobilenet_v2")
+    program = compile_program(model).program
+    assert any(i.opcode == Opcode.INVERTED_RESIDUAL for i in program.instructions)
+    layers = find_layers(import_onnx(model).graph)
+    rows = compare_programs(program, program)
+    assert len(rows) == len(layers)
+    assert sum(r.params_before for r in rows) == sum(layer.array.size for layer in layers)
+    assert all(r.sparsity == 0.0 for r in rows)
+    assert sum("fused block" in r.kernel for r in rows) >= 3
