@@ -61,8 +61,11 @@ def cli() -> None:
                    "write it there with a plot.")
 @click.option("--prune", "prune", metavar="SPEC",
               help="Prune weights: magnitude:S[:per-layer] (unstructured, sparsity S), "
-                   "channels:F[:l1|l2] (remove a fraction F of conv channels), N:M (e.g. "
-                   "2:4); add ,exclude=PATTERN to keep layers (e.g. ,exclude=classifier*).")
+                   "channels:F[:l1|l2][:uniform] (remove conv channels: F of them in all, "
+                   "more from the layers whose channels cost more parameters and "
+                   "multiply-adds; :uniform removes F in every layer), N:M (e.g. 2:4); add "
+                   ",exclude=PATTERN to keep layers (e.g. ,exclude=classifier*). See "
+                   "docs/pruning.md.")
 @click.option("--prune-report", is_flag=True,
               help="With --prune: print per layer the sparsity, params and bytes before/after "
                    "and the kernel chosen, and the output error against the unpruned model.")

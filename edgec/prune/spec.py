@@ -4,13 +4,18 @@
                                                    (global threshold unless per-layer)
     magnitude:S,block=RxC                          whole RxC blocks of the weight matrix
                                                    (rows = output channels), by block L2
-    channels:F[:l1|:l2][,exclude=PATTERN]...       remove fraction F of conv output channels
+    channels:F[:l1|:l2][:cost|:uniform][,exclude=PATTERN]...
+                                                   remove conv output channels: F of all of
+                                                   them, spread by their cost (default;
+                                                   edgec.prune.allocation), or F in every
+                                                   layer (uniform); ranked by L1 (or L2)
     N:M[,exclude=PATTERN]...                       keep the N largest of every M weights
                                                    along the reduction axis (e.g. 2:4)
 
 PATTERN is an fnmatch pattern matched against the layer name (the weight's
 name without ".weight", e.g. "classifier.1"), the node name and the weight
 name; several may be given, as repeated exclude= options or joined with "|".
+docs/pruning.md describes them.
 """
 
 from __future__ import annotations
@@ -100,5 +105,5 @@ def parse_spec(spec: str) -> PruneSpec:
         if not 0 < n <= m:
             raise EdgecError(f"--prune {spec!r}: N:M needs 0 < N <= M")
         return PruneSpec("nm", 1.0 - n / m, n=n, m=m, exclude=tuple(exclude), text=spec)
-    raise EdgecError(f"--prune {spec!r}: expected magnitude:S[:per-layer], channels:F[:l1|l2] "
-                     f"or N:M, with optional ,exclude=PATTERN")
+    raise EdgecError(f"--prune {spec!r}: expected magnitude:S[:per-layer], "
+                     f"channels:F[:l1|l2][:cost|uniform] or N:M, with optional ,exclude=PATTERN")
