@@ -12,7 +12,10 @@ producer feeding the Add keeps the same channels. A space reaching anything
 else (a graph output, an op that mixes channels, a grouped conv, a weight
 shared with another layer, an excluded layer) is frozen: all its channels stay.
 
-Each free space keeps its C - round(F * C) channels (at least one) with the
+How many channels each free space drops is edgec.prune.allocation's: by
+default F of all the free spaces' channels, spread by what their channels cost
+in parameters and multiply-adds (_space_costs), or round(F * C) of each space's
+C with :uniform; at least one channel stays. A space keeps those with the
 largest importance: the sum over its producers of the L1 (or L2) norm of each
 output channel's weights, each producer's norms divided by their mean so
 producers of different scales weigh alike. Weights are ranked as they stand
