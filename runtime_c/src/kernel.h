@@ -258,6 +258,8 @@ typedef void (*ec_range_fn)(void *ctx, int64_t begin, int64_t end,
                             int32_t thread);
 void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
                      ec_range_fn fn, void *ctx);
+/* Threads ec_parallel_for can run on (1 without a pool). */
+int32_t ec_parallel_threads(const ec_exec *exec);
 
 /* ---- helpers for prepare ------------------------------------------------ */
 

@@ -201,6 +201,10 @@ static void close_job(ec_pool *p, uint64_t open_state) {
   pthread_mutex_unlock(&p->mu);
 }
 
+int32_t ec_parallel_threads(const ec_exec *exec) {
+  return exec->pool ? exec->pool->threads : 1;
+}
+
 void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
                      ec_range_fn fn, void *ctx) {
   ec_pool *p = exec->pool;

@@ -559,7 +559,9 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
       c.tp = min64(p->tp, ec_round_up(ceil_div(p->p, want), 2 * EC_PACK_NR));
       c.ptiles = ceil_div(p->p, c.tp);
     } else {
-      const int64_t per = ceil_div(p->mg, ceil_div(SPLIT_M_BELOW, jobs));
+      /* One block per thread: every block packs the same input pixels again,
+       * so more blocks than threads only repeat that work (7x7 1x1 convs). */
+      const int64_t per = ceil_div(p->mg, ceil_div(ec_parallel_threads(ex), jobs));
       const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
       c.mb = mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK;
       if (c.mb > p->mg) c.mb = p->mg;
