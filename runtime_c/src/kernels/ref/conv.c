@@ -531,12 +531,14 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
     return;
   }
   if (p->path == PATH_WINOGRAD) {
-    /* Fewer tile blocks than jobs wanted: split the output channels too (each
-     * block then redoes its input transform). */
+    /* Fewer tile blocks than threads: split the output channels too, one
+     * block per thread (each block redoes the input transform of its tiles,
+     * so more blocks than threads only repeat that work: the 14x14 layers). */
     const int64_t blocks = ceil_div(p->tiles, p->tb);
+    const int64_t threads = ec_parallel_threads(ex);
     c.mb = p->m;
-    if (ex->pool && blocks < SPLIT_M_BELOW) {
-      const int64_t per = ceil_div(p->m, ceil_div(SPLIT_M_BELOW, blocks));
+    if (blocks < threads) {
+      const int64_t per = ceil_div(p->m, ceil_div(threads, blocks));
       const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
       c.mb = min64(p->m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
     }

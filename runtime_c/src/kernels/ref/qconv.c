@@ -33,7 +33,6 @@
 #define QCONV_PANEL 131072 /* bytes of packed input per tile */
 #define QCONV_TP_MAX 512
 #define QCONV_MAX_K 65536 /* 65536 * 255 * 128 < 2^31: int32 sums cannot overflow */
-#define SPLIT_M_BELOW 8
 
 /* PATH_SHIFT: the GEMM with its panel packed straight from the input (VNNI,
  * stride 1, the output as wide as the input, C/group a multiple of 4), the
@@ -620,8 +619,9 @@ static void eval_qconv(const ec_node *n, const ec_exec *ex) {
   }
   c.ptiles = ceil_div(p->p, p->tp);
   const int64_t jobs = p->n * p->group * c.ptiles;
-  if (ex->pool && jobs < SPLIT_M_BELOW) {
-    const int64_t per = ceil_div(p->mg, ceil_div(SPLIT_M_BELOW, jobs));
+  const int64_t threads = ec_parallel_threads(ex);
+  if (jobs < threads) { /* one channel block per thread: each repacks the same pixels */
+    const int64_t per = ceil_div(p->mg, ceil_div(threads, jobs));
     c.mb = ec_q_round_up(per < 4 * EC_QMR ? 4 * EC_QMR : per, EC_QMR);
     if (c.mb > p->mg) c.mb = p->mg;
     c.mblocks = ceil_div(p->mg, c.mb);
