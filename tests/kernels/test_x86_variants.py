@@ -168,7 +168,7 @@ def test_conv_random_shapes(seed: int) -> None:
     ((1, 4, 9, 9), (6, 4, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
 ])
 def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
-    check_families(conv_model(x, w, 3, **attrs), threads=(1, 2))
+    check_families(conv_model(x, w, 3, **attrs), threads=(1, 2, 3))
 
 
 def test_conv_weight_as_graph_input() -> None:
@@ -351,7 +351,7 @@ def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
 def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
                                   pads: list[int]) -> None:
     """Winograd against the direct conv (im2col, reference family) on weights
-    scaled like a trained network's; every family, both thread counts."""
+    scaled like a trained network's; every family, one, two and three threads (channel blocks per thread)."""
     from edgec.lower import conv as conv_lowering
     from edgec.lower.conv import VARIANT_WINOGRAD
 
@@ -369,7 +369,7 @@ def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int,
     (ref,) = run_family(direct, VARIANT_REF, feeds)
     (theirs,) = run_ort(model, feeds)
     for name, family in {"ref": VARIANT_REF, **FAMILIES}.items():
-        for t in (1, 2):
+        for t in (1, 2, 3):
             (ours,) = run_family(wino, family, feeds, threads=t)
             err = _relative_error(ours, ref)
             assert err < 2e-5, f"{name} threads={t}: {err:.3g} of the output scale"
