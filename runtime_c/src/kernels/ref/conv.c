@@ -515,8 +515,16 @@ static void depthwise_range(void *vc, int64_t begin, int64_t end, int32_t thread
 }
 
 /* Jobs per thread share so that each is worth a wake-up (jobs of `macs`). */
-static int64_t grain_for(int64_t macs) {
-  return macs >= MIN_PARALLEL_MACS ? 1 : ceil_div(MIN_PARALLEL_MACS, macs > 0 ? macs : 1);
+/* Jobs per range for n jobs of `macs` each: at least MIN_PARALLEL_MACS of
+ * work, and as many ranges as a multiple of the threads, so that no thread
+ * idles at the end (960 depthwise 7x7 planes at a grain of 595 would run as
+ * 595 + 365). */
+static int64_t grain_for(const ec_exec *ex, int64_t n, int64_t macs) {
+  const int64_t grain =
+      macs >= MIN_PARALLEL_MACS ? 1 : ceil_div(MIN_PARALLEL_MACS, macs > 0 ? macs : 1);
+  const int64_t threads = ec_parallel_threads(ex), ranges = ceil_div(n, grain);
+  if (grain == 1 || ranges < 2) return grain;
+  return ceil_div(n, ceil_div(ranges, threads) * threads);
 }
 
 static void eval_conv(const ec_node *n, const ec_exec *ex) {
@@ -527,7 +535,8 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
                 ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp};
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
-    ec_parallel_for(ex, p->n * p->c, grain_for(p->p * p->kh * p->kw), depthwise_range, &c);
+    ec_parallel_for(ex, p->n * p->c, grain_for(ex, p->n * p->c, p->p * p->kh * p->kw),
+                    depthwise_range, &c);
     return;
   }
   if (p->path == PATH_WINOGRAD) {
@@ -543,7 +552,8 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
       c.mb = min64(p->m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
     }
     c.mblocks = ceil_div(p->m, c.mb);
-    ec_parallel_for(ex, blocks * c.mblocks, grain_for(p->wa2 * p->tb * c.mb * p->c),
+    ec_parallel_for(ex, blocks * c.mblocks,
+                    grain_for(ex, blocks * c.mblocks, p->wa2 * p->tb * c.mb * p->c),
                     winograd_range, &c);
     return;
   }
@@ -570,7 +580,8 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
       c.mblocks = ceil_div(p->mg, c.mb);
     }
   }
-  ec_parallel_for(ex, p->n * p->group * c.mblocks * c.ptiles, grain_for(c.mb * c.tp * p->k),
+  const int64_t jobs_all = p->n * p->group * c.mblocks * c.ptiles;
+  ec_parallel_for(ex, jobs_all, grain_for(ex, jobs_all, c.mb * c.tp * p->k),
                   gemm_range, &c);
 }
 
