@@ -49,8 +49,12 @@ typedef struct spconv_params {
   ec_sp_isa isa;
   int path;
   bool residual, has_bias;
-  int64_t n, c, h, w, m, oh, ow;
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  union {
+    ec_conv_shape shape; /* group 1 */
+    struct {
+      EC_CONV_SHAPE_FIELDS;
+    };
+  };
   int64_t k, p, tp;                  /* pointwise: pixels per tile */
   int64_t wq, variants, band, slab_rows, tq; /* slab */
   bool aligned;
@@ -106,38 +110,13 @@ static ec_status check_operands(ec_node *n) {
 }
 
 static ec_status read_geometry(ec_node *n, spconv_params *p) {
-  const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
-  const int32_t sp = x->rank - 2;
-  ec_conv_geom g;
-  if (!ec_conv_geom_read(&n->opt.u.conv, sp, &g))
-    return ec_node_error(n, EC_ERR_FORMAT, "strides, pads or dilations malformed for %d "
-                         "spatial axes", sp);
-  p->n = x->shape[0];
-  p->c = x->shape[1];
-  p->h = sp == 2 ? x->shape[2] : 1;
-  p->w = x->shape[x->rank - 1];
-  p->m = w->shape[0];
-  p->kh = sp == 2 ? w->shape[2] : 1;
-  p->kw = w->shape[w->rank - 1];
-  p->oh = sp == 2 ? y->shape[2] : 1;
-  p->ow = y->shape[y->rank - 1];
-  p->sh = g.stride[0], p->sw = g.stride[1], p->dh = g.dilation[0], p->dw = g.dilation[1];
-  p->ph = g.pad_begin[0], p->pw = g.pad_begin[1];
-  if (w->shape[1] != p->c || y->shape[0] != p->n || y->shape[1] != p->m)
-    return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output channels do not match");
-  if (!ec_fits(p->h, p->w) || !ec_fits(p->oh, p->ow) || !ec_fits(p->kh - 1, p->dh) ||
-      !ec_fits(p->kw - 1, p->dw) || !ec_fits(p->m, p->oh * p->ow) ||
-      !ec_fits(p->c, p->h * p->w))
+  const ec_tensor_desc *w = n->tin[1];
+  const int32_t sp = w->rank - 2;
+  ec_status st = ec_conv_shape_read(n, w->shape[0], sp == 2 ? w->shape[2] : 1,
+                                    w->shape[w->rank - 1], w->shape[1], &p->shape);
+  if (st != EC_OK) return st;
+  if (!ec_fits(p->m, p->oh * p->ow) || !ec_fits(p->c, p->h * p->w))
     return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
-  const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
-  for (int i = 0; i < 2; i++) {
-    const int64_t span =
-        in[i] + g.pad_begin[i] + g.pad_end[i] - g.dilation[i] * (k[i] - 1) - 1;
-    if (span < 0 || span / g.stride[i] + 1 != out[i])
-      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from input "
-                           "%lld, kernel %lld and the options", (long long)out[i],
-                           (long long)in[i], (long long)k[i]);
-  }
   p->k = p->c * p->kh * p->kw; /* = the weight's columns (shape checked at load) */
   p->p = p->oh * p->ow;
   if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
