@@ -62,6 +62,9 @@ def render(schema: schema_parse.Schema) -> str:
         for i, member in enumerate(members, start=1):
             out.append(f"#define EC_FB_{_macro(union, member)} {i}")
         out.append(f"#define EC_FB_{_macro(union)}_COUNT {len(members)}")
+        # the members' names, each ended by a NUL, in order (messages)
+        names = "".join(f"{m}\\0" for m in members)
+        out.append(f'#define EC_FB_{_macro(union)}_NAMES "{names}"')
         out.append("")
     for table in schema.tables.values():
         out.append(f"/* table {table.name}: field ids (vtable slots) and defaults */")

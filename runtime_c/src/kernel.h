@@ -273,6 +273,10 @@ ec_status ec_check_dtype(const ec_node *node, const ec_tensor_desc *t,
                          ec_dtype expected, const char *what);
 ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
                               const ec_tensor_desc *b, const char *what);
+/* Checks that node's options are the OpOptions member type (EC_FB_OPOPTIONS_*;
+ * | EC_OPTIONS_OR_NONE: or absent): "options are not ConvOptions". */
+#define EC_OPTIONS_OR_NONE 0x100u
+ec_status ec_check_options(const ec_node *node, unsigned type);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

@@ -112,6 +112,15 @@ ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
   return EC_OK;
 }
 
+ec_status ec_check_options(const ec_node *node, unsigned type) {
+  const unsigned want = type & 0xffu, have = node->opt.type;
+  if (have == want || (have == 0 && (type & EC_OPTIONS_OR_NONE))) return EC_OK;
+  const char *name = EC_FB_OPOPTIONS_NAMES; /* the member names, in order */
+  for (unsigned i = 1; i < want && i <= EC_FB_OPOPTIONS_COUNT; i++)
+    while (*name++) {}
+  return ec_node_error(node, EC_ERR_FORMAT, "options are not %s", name);
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

@@ -379,6 +379,7 @@
 #define EC_FB_OPOPTIONS_CONTROLOPTIONS 10
 #define EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS 11
 #define EC_FB_OPOPTIONS_COUNT 11
+#define EC_FB_OPOPTIONS_NAMES "ConvOptions\0PoolOptions\0GemmOptions\0UnaryOptions\0AxisOptions\0TransposeOptions\0SliceOptions\0PadOptions\0ResizeOptions\0ControlOptions\0InvertedResidualOptions\0"
 
 /* table Quantization: field ids (vtable slots) and defaults */
 #define EC_FB_QUANTIZATION_SCALES 0

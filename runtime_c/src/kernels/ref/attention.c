@@ -126,8 +126,8 @@ static ec_status prepare_attention(ec_node *n) {
     if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, names[i]);
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, names[4]);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_axis_options *o = &n->opt.u.axis;
   if (o->flags != 0)
     return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);

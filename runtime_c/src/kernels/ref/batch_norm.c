@@ -35,8 +35,8 @@ static ec_status prepare_batch_norm(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, x, n->tout[0], "input/output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   if (x->rank < 2)
     return ec_node_error(n, EC_ERR_SHAPE, "input of rank %d, expected (N, C, ...)", x->rank);
   const int64_t channels = x->shape[1];

@@ -93,8 +93,8 @@ static ec_status prepare_binary(ec_node *n) {
   if ((unsigned)dt > EC_BFLOAT16 || !(ops[op].dtypes & DT(dt)))
     return ec_node_error(n, EC_ERR_DTYPE, "%s inputs are not supported",
                          ec_dtype_name(dt));
-  if (n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS | EC_OPTIONS_OR_NONE);
+  if (st != EC_OK) return st;
   st = ec_check_dtype(n, n->tin[1], dt, "second input");
   if (st == EC_OK)
     st = ec_check_dtype(n, n->tout[0], bool_out(op) ? EC_BOOL : dt, "output");

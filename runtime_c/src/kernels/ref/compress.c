@@ -18,8 +18,8 @@ static ec_status prepare_compress(ec_node *n) {
   st = ec_check_dtype(n, y, x->dtype, "output");
   if (st == EC_OK) st = ec_check_dtype(n, cond, EC_BOOL, "condition");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (axis < 0 || axis >= x->rank || y->rank != x->rank || cond->rank != 1)
     return ec_node_error(n, EC_ERR_SHAPE, "axis %lld, input rank %d, output rank %d, "

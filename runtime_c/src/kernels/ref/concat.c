@@ -19,8 +19,8 @@ ec_status ec_parts_prepare(ec_node *n, bool split) {
   if (parts < 1) return ec_node_error(n, EC_ERR_FORMAT, "has no %ss", part);
   ec_status st = split ? ec_check_arity(n, 1, 1, parts) : ec_check_arity(n, parts, parts, 1);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *whole = split ? n->tin[0] : n->tout[0];
   const ec_tensor_desc *const *part_t = split ? n->tout : n->tin;
   const int64_t axis = n->opt.u.axis.axis;

@@ -48,8 +48,8 @@ static ec_status check_operands(ec_node *n) {
     st = ec_check_dtype(n, n->tin[2], EC_FLOAT32, "bias");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_CONVOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not ConvOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
+  if (st != EC_OK) return st;
   const int32_t r = n->tin[0]->rank;
   if (r != 3 && r != 4)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);

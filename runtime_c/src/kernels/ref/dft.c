@@ -21,8 +21,8 @@ static ec_status prepare_dft(ec_node *n) {
   st = ec_check_dtype(n, x, EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_axis_options *o = &n->opt.u.axis;
   const int64_t axis = o->axis, len = o->size;
   const bool inverse = (o->flags & 1u) != 0, onesided = (o->flags & 2u) != 0;

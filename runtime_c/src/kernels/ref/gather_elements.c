@@ -26,8 +26,8 @@ static ec_status prepare_gather_elements(ec_node *n) {
                          ec_dtype_name(ind->dtype));
   st = ec_check_same_shape(n, ind, out, "indices/output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (data->rank < 1 || ind->rank != data->rank || axis < 0 || axis >= data->rank)
     return ec_node_error(n, EC_ERR_SHAPE, "data rank %d, indices rank %d, axis %lld",

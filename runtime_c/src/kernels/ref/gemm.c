@@ -136,8 +136,8 @@ static ec_status prepare_gemm(ec_node *n) {
   bool f64;
   ec_status st = check_float_io(n, 2, 4, &f64);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
   mm_params p;

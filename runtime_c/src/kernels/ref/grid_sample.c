@@ -28,8 +28,8 @@ static ec_status prepare_grid_sample(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, g, EC_FLOAT32, "grid");
   if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const uint32_t flags = n->opt.u.axis.flags;
   const int32_t sp = x->rank - 2;
   if (sp < 1 || sp > MAX_SPATIAL || g->rank != x->rank || y->rank != x->rank ||

@@ -20,8 +20,8 @@ static ec_status prepare_hardmax(ec_node *n) {
   st = ec_check_dtype(n, n->tout[0], x->dtype, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, x, n->tout[0], "input/output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (x->rank < 1 || axis < 0 || axis >= x->rank)
     return ec_node_error(n, EC_ERR_SHAPE, "axis %lld outside rank %d", (long long)axis,

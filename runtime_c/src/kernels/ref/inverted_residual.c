@@ -127,8 +127,8 @@ static ec_status check_operands(ec_node *n) {
   }
   if (n->tin[2] && !n->tin[1])
     return ec_node_error(n, EC_ERR_FORMAT, "an expand bias without an expand weight");
-  if (n->opt.type != EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not InvertedResidualOptions");
+  const ec_status st = ec_check_options(n, EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS);
+  if (st != EC_OK) return st;
   for (int i = 0; i < 3; i++)
     if (!ec_act_valid(n->opt.u.ir.act[i]))
       return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", n->opt.u.ir.act[i]);

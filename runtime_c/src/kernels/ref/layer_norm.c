@@ -66,8 +66,8 @@ static ec_status prepare_layer_norm(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
   if (o->flags & ~FLAG_PER_CHANNEL)

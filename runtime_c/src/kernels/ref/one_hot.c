@@ -24,8 +24,8 @@ static ec_status prepare_one_hot(ec_node *n) {
   if (vals->numel != 2)
     return ec_node_error(n, EC_ERR_SHAPE, "values has %lld elements, expected 2",
                          (long long)vals->numel);
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (out->rank != ind->rank + 1 || axis < 0 || axis >= out->rank)
     return ec_node_error(n, EC_ERR_SHAPE, "output rank %d, indices rank %d, axis %lld",

@@ -49,8 +49,8 @@ static ec_status prepare_pad(ec_node *n) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   st = ec_check_dtype(n, out, in->dtype, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_PADOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not PadOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_PADOPTIONS);
+  if (st != EC_OK) return st;
   const ec_pad_options *o = &n->opt.u.pad;
   if (o->mode > EC_FB_PADMODE_WRAP)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "pad mode %u", o->mode);

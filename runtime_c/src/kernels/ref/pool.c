@@ -90,8 +90,8 @@ static ec_status prepare_pool(ec_node *n) {
   st = ec_check_dtype(n, x, EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_POOLOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not PoolOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_POOLOPTIONS);
+  if (st != EC_OK) return st;
   const ec_pool_options *o = &n->opt.u.pool;
   const uint8_t kind = expected_kind(n->opcode);
   if (o->kind != kind)

@@ -31,15 +31,15 @@ typedef struct qcat_ctx {
 static ec_status prepare_qconcat(ec_node *n) {
   if (n->n_in < 1 || n->n_out != 1)
     return ec_node_error(n, EC_ERR_FORMAT, "needs inputs and one output");
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  ec_status st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *y = n->tout[0];
   const int64_t axis = n->opt.u.axis.axis;
   if (axis < 0 || axis >= y->rank)
     return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range", (long long)axis);
   if (!ec_is_q8(y->dtype))
     return ec_node_error(n, EC_ERR_DTYPE, "output must be int8 or uint8");
-  ec_status st = ec_alloc_params(n, sizeof(qcat_params) + (size_t)n->n_in * sizeof(qcat_in));
+  st = ec_alloc_params(n, sizeof(qcat_params) + (size_t)n->n_in * sizeof(qcat_in));
   if (st != EC_OK) return st;
   qcat_params *p = n->params;
   float sy;

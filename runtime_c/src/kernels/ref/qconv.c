@@ -138,8 +138,8 @@ static ec_status read_geometry(ec_node *n, qconv_params *p) {
 static ec_status check_operands(ec_node *n) {
   ec_status st = ec_check_arity(n, 2, 3, 1);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_CONVOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not ConvOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
   if (!ec_is_q8(x->dtype))
     return ec_node_error(n, EC_ERR_DTYPE, "input is %s (int8 or uint8)",

@@ -233,8 +233,8 @@ static ec_status gemm_shapes(ec_node *n, qfc_params *p, const ec_gemm_options *o
 static ec_status prepare_qgemm(ec_node *n) {
   ec_status st = ec_check_arity(n, 2, 3, 1);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
   qfc_params p;
   memset(&p, 0, sizeof p);
@@ -420,8 +420,8 @@ static ec_status prepare_dynamic(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "A");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
   const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
   qfc_params p;

@@ -47,8 +47,8 @@ static bool read_list(const ec_ints *l, int32_t count, int64_t def, int64_t lo, 
 static ec_status prepare_qpool(ec_node *n, bool average) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_POOLOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not PoolOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_POOLOPTIONS);
+  if (st != EC_OK) return st;
   const ec_pool_options *o = &n->opt.u.pool;
   const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
   if (!ec_is_q8(x->dtype) || !ec_is_q8(y->dtype))

@@ -87,8 +87,8 @@ static ec_status prepare_reduce(ec_node *n) {
                          ec_dtype_name(dt));
   st = ec_check_dtype(n, n->tout[0], dt, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
   bool reduced[EC_MAX_RANK] = {false};
@@ -320,8 +320,8 @@ static ec_status prepare_arg(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_INT64, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
   if (o->flags & ~FLAG_LAST_INDEX)

@@ -144,8 +144,8 @@ static ec_status prepare_resize(ec_node *n) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   st = ec_check_dtype(n, out, in->dtype, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_RESIZEOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not ResizeOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_RESIZEOPTIONS);
+  if (st != EC_OK) return st;
   const ec_resize_options *o = &n->opt.u.resize;
   if (o->mode > EC_FB_RESIZEMODE_CUBIC)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "resize mode %u", o->mode);

@@ -42,8 +42,8 @@ static ec_status prepare(ec_node *n, int32_t kind) {
   const int32_t max_in = kind == KIND_LSTM ? 8 : 6, n_out = kind == KIND_LSTM ? 3 : 2;
   ec_status st = ec_check_arity(n, 3, max_in, n_out);
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const ec_axis_options *o = &n->opt.u.axis;
   const uint32_t dir = o->flags & 3u;
   if (dir > 2) return ec_node_error(n, EC_ERR_FORMAT, "direction %u", dir);

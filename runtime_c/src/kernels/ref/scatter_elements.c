@@ -29,8 +29,8 @@ static ec_status prepare_scatter_elements(ec_node *n) {
   if (ind->dtype != EC_INT32 && ind->dtype != EC_INT64)
     return ec_node_error(n, EC_ERR_DTYPE, "indices are %s, expected int32 or int64",
                          ec_dtype_name(ind->dtype));
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   const uint32_t mode = n->opt.u.axis.flags & 7u;
   st = ec_scatter_check_mode(n, mode, data->dtype);

@@ -22,8 +22,8 @@ static ec_status check_slice(ec_node *n) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   st = ec_check_dtype(n, out, in->dtype, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_SLICEOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not SliceOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_SLICEOPTIONS);
+  if (st != EC_OK) return st;
   const ec_ints *starts = &n->opt.u.slice.starts, *steps = &n->opt.u.slice.steps;
   const int32_t r = in->rank;
   if (out->rank != r || starts->n != r || steps->n != r)

@@ -87,8 +87,8 @@ static ec_status check_operands(ec_node *n) {
   }
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_CONVOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not ConvOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
+  if (st != EC_OK) return st;
   if (n->opt.u.conv.group != 1)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "group %lld (sparse convs have group 1)",
                          (long long)n->opt.u.conv.group);

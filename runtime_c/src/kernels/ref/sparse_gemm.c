@@ -43,8 +43,8 @@ static ec_status check_operands(ec_node *n) {
     if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_GEMMOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not GemmOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
   if (o->trans_a || !o->trans_b)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "needs trans_a = false and trans_b = true");

@@ -30,8 +30,8 @@ static ec_status prepare_top_k(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, ix, EC_INT64, "indices");
   if (st == EC_OK) st = ec_check_same_shape(n, v, ix, "values/indices");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (x->rank < 1 || axis < 0 || axis >= x->rank || v->rank != x->rank)
     return ec_node_error(n, EC_ERR_SHAPE, "axis %lld, input rank %d, output rank %d",

@@ -33,8 +33,8 @@ static ec_status prepare_transpose(ec_node *n) {
   const ec_tensor_desc *in = n->tin[0], *out = n->tout[0];
   st = ec_check_dtype(n, out, in->dtype, "output");
   if (st != EC_OK) return st;
-  if (n->opt.type != EC_FB_OPOPTIONS_TRANSPOSEOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not TransposeOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_TRANSPOSEOPTIONS);
+  if (st != EC_OK) return st;
   const ec_ints *perm = &n->opt.u.transpose.perm;
   const int32_t r = in->rank;
   if (out->rank != r || perm->n != r)

@@ -20,8 +20,8 @@ static ec_status prepare_trilu(ec_node *n) {
       return ec_node_error(n, EC_ERR_SHAPE, "k must be one int64, got %lld %s",
                            (long long)k->numel, ec_dtype_name(k->dtype));
   }
-  if (n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS | EC_OPTIONS_OR_NONE);
+  if (st != EC_OK) return st;
   return EC_OK;
 }
 

@@ -34,8 +34,7 @@ static ec_status prepare_unary(ec_node *n) {
                        ec_dtype_name(n->tin[0]->dtype));
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], n->tin[0]->dtype, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
-  if (st == EC_OK && n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_UNARYOPTIONS)
-    st = ec_node_error(n, EC_ERR_FORMAT, "options are not UnaryOptions");
+  if (st == EC_OK) st = ec_check_options(n, EC_FB_OPOPTIONS_UNARYOPTIONS | EC_OPTIONS_OR_NONE);
   return st;
 }
 
@@ -260,8 +259,7 @@ static ec_status prepare_is_class(ec_node *n) {
                        ec_dtype_name(n->tin[0]->dtype));
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_BOOL, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
-  if (st == EC_OK && n->opt.type != 0 && n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    st = ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  if (st == EC_OK) st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS | EC_OPTIONS_OR_NONE);
   return st;
 }
 

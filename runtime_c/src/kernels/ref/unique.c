@@ -24,8 +24,8 @@ static ec_status prepare_unique(ec_node *n) {
   ec_status st = ec_check_arity(n, 1, 1, 4);
   if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
-  if (n->opt.type != EC_FB_OPOPTIONS_AXISOPTIONS)
-    return ec_node_error(n, EC_ERR_FORMAT, "options are not AxisOptions");
+  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
   const int64_t axis = n->opt.u.axis.axis;
   if (axis < 0 || axis >= x->rank)
     return ec_node_error(n, EC_ERR_SHAPE, "axis %lld outside rank %d", (long long)axis, x->rank);
