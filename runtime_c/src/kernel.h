@@ -277,6 +277,8 @@ ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
  * | EC_OPTIONS_OR_NONE: or absent): "options are not ConvOptions". */
 #define EC_OPTIONS_OR_NONE 0x100u
 ec_status ec_check_options(const ec_node *node, unsigned type);
+/* Checks that node's scratch_size holds need bytes: "scratch of S bytes, needs N". */
+ec_status ec_check_scratch(const ec_node *node, uint64_t need);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

@@ -121,6 +121,13 @@ ec_status ec_check_options(const ec_node *node, unsigned type) {
   return ec_node_error(node, EC_ERR_FORMAT, "options are not %s", name);
 }
 
+ec_status ec_check_scratch(const ec_node *node, uint64_t need) {
+  if (node->scratch_size < need)
+    return ec_node_error(node, EC_ERR_FORMAT, "scratch of %llu bytes, needs %llu",
+                         (unsigned long long)node->scratch_size, (unsigned long long)need);
+  return EC_OK;
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

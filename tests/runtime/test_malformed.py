@@ -835,7 +835,7 @@ program("non-zero-bound", SHAPE, r"'nonzero'\): output must be \[2, 12\]",
 table("transpose-mask", FORMAT,
       r"'transpose'\): output 'nzt' has data-dependent dims 0x2, expected 0x1",
       _dyn("nzt", dynamicDims=2), model=D)
-table("nms-workspace", FORMAT, r"'nms'\): workspace of 79 bytes, needs 80",
+table("nms-workspace", FORMAT, r"'nms'\): scratch of 79 bytes, needs 80",
       _dyn_instr("nms", scratchSize=79), model=D)
 program("nms-bound-below-max", SHAPE, r"'nms'\): output must be \[K, 3\], K from 4 to 10",
         _dyn_program("sel", shape=(3, 3)), model=D)
@@ -855,7 +855,7 @@ table("unique-three-outputs", FORMAT, r"'unique'\): has 3 outputs, expected 4",
                            "outputs",
                            next(i for i in root.instructions if i.name == "unique").outputs[:3]),
       model=D)
-table("unique-workspace", FORMAT, r"'unique'\): workspace of 0 bytes, needs 144",
+table("unique-workspace", FORMAT, r"'unique'\): scratch of 0 bytes, needs 144",
       _dyn_instr("unique", scratchSize=0), model=D)
 table("unique-inverse-dynamic", FORMAT,
       r"'unique'\): inverse indices 'uinv' has data-dependent dims 0x1, expected 0x0",

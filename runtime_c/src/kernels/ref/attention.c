@@ -180,9 +180,8 @@ static ec_status prepare_attention(ec_node *n) {
   }
   if (!ec_fits(a->sq, a->sk) || !ec_fits(a->sk, a->dk + a->dv) || !ec_att_layout(a))
     return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
-  if (n->scratch_size < a->ws_size)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, a->ws_size);
+  st = ec_check_scratch(n, a->ws_size);
+  if (st != EC_OK) return st;
   if (a->sk == 0) p.isa = EC_ISA_REF; /* Y = 0: nothing for a vector kernel to do */
   /* Y not empty: B * H * Sq * Dv elements, so B * H * nqb cannot overflow */
   p.jobs = n->tout[0]->numel > 0 ? a->b * a->h * a->nqb : 0;

@@ -281,9 +281,8 @@ static ec_status prepare_conv(ec_node *n) {
                 geo.dw == 1 && geo.sh <= 2 && geo.sw <= 2 && geo.p > 0 &&
                 ec_fits(geo.oh * geo.sh + geo.kh, dw_row_stride(geo.ow, geo.kw) * 2);
   const size_t need = required_scratch(&geo);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof geo);
   if (st == EC_OK) memcpy(n->params, &geo, sizeof geo);
   return st;

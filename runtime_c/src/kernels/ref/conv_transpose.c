@@ -143,9 +143,8 @@ static ec_status prepare_conv_transpose(ec_node *n) {
   p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
   choose_blocks(&p);
   const size_t need = required_scratch(&p);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof p);
   if (st == EC_OK) memcpy(n->params, &p, sizeof p);
   return st;

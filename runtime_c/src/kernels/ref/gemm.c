@@ -77,11 +77,7 @@ static ec_status check_packed_b(ec_node *n, const mm_params *p) {
 }
 
 static ec_status check_scratch(ec_node *n, const mm_params *p) {
-  const size_t need = ec_sgemm_workspace(p->m, p->n, p->k);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
-  return EC_OK;
+  return ec_check_scratch(n, ec_sgemm_workspace(p->m, p->n, p->k));
 }
 
 static ec_status store_params(ec_node *n, const mm_params *p) {

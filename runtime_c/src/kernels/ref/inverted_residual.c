@@ -201,9 +201,8 @@ static ec_status prepare_ir(ec_node *n) {
 #endif
   /* the largest band the scratch holds (the workspace grows with r) */
   const size_t need = layout(&p, 1);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   int64_t lo = 1, hi = max64(p.oh, 1);
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;

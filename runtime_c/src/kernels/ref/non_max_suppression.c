@@ -50,9 +50,8 @@ static ec_status prepare_nms(ec_node *n) {
       y->shape[0] > B * C * N)
     return ec_node_error(n, EC_ERR_SHAPE, "output must be [K, 3], K from %lld to %lld",
                          (long long)(B * C * per_class), (long long)(B * C * N));
-  if (n->scratch_size < (uint64_t)N * 16)
-    return ec_node_error(n, EC_ERR_FORMAT, "workspace of %llu bytes, needs %llu",
-                         (unsigned long long)n->scratch_size, (unsigned long long)N * 16);
+  st = ec_check_scratch(n, (uint64_t)N * 16);
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(nms_params));
   if (st != EC_OK) return st;
   nms_params *p = n->params;

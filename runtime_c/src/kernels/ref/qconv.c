@@ -302,9 +302,8 @@ static ec_status prepare_qconv(ec_node *n) {
                 ec_x86_qdw_vnni_fits(geo.kh, geo.kw, geo.sw, geo.dw);
   geo.dw_narrow = geo.dw_vnni && ec_x86_qdw_vnni_plan(geo.kw, geo.sw, geo.dw, geo.ow, &geo.dw_plan);
 #endif
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   if (geo.path == PATH_SHIFT || geo.path == PATH_DIRECT) { /* no im2col buffer: a wider panel */
     const int64_t fit = (int64_t)(need / (size_t)(geo.kp * EC_QNR)) * EC_QNR;
     if (fit > geo.tp) geo.tp = min64(geo.p, fit);

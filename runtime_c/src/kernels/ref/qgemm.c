@@ -113,9 +113,8 @@ static ec_status build(ec_node *n, qfc_params *geo, const ec_tensor_desc *wt, in
   geo->dots = geo->blocked && geo->m <= EC_QDOT_MAX_COLS;
   geo->tm = qfc_tile(geo->kp, geo->m);
   const size_t need = qfc_workspace(geo);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   const int8_t *w = wt->const_data;
   const bool split = geo->blocked && geo->isa != EC_Q_VNNI && geo->isa != EC_Q_NEON &&
                      !ec_qweights_maddubs_safe(w, geo->w_rs, geo->w_cs, geo->n, geo->k);

@@ -83,9 +83,8 @@ static ec_status prepare(ec_node *n, int32_t kind) {
   for (int32_t i = 0; i < o->axes.n; i++)
     if (o->axes.v[i] < 0 || o->axes.v[i] > 2)
       return ec_node_error(n, EC_ERR_FORMAT, "activation code %lld", (long long)o->axes.v[i]);
-  if (n->scratch_size < (uint64_t)(g + 1) * (uint64_t)h * sizeof(float))
-    return ec_node_error(n, EC_ERR_FORMAT, "workspace of %llu bytes is too small",
-                         (unsigned long long)n->scratch_size);
+  st = ec_check_scratch(n, (uint64_t)(g + 1) * (uint64_t)h * sizeof(float));
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(rnn_params));
   if (st != EC_OK) return st;
   rnn_params *p = n->params;

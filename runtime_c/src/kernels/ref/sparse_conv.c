@@ -219,9 +219,8 @@ static ec_status prepare_sparse_conv(ec_node *n) {
   }
 #endif
   const size_t need = required_scratch(&p);
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   /* column groups whose input stays in L1: per input channel, a pixel
    * tile (pointwise), a tile's rows of the slab (direct), an unfolded row */
   const int64_t kk = p.kh * p.kw;

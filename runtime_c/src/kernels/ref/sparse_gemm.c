@@ -105,9 +105,8 @@ static ec_status prepare_sparse_gemm(ec_node *n) {
     need = ec_align64((size_t)(p.k * p.tb) * sizeof(float)) +
            ec_align64((size_t)(p.rb * p.tb) * sizeof(float));
   }
-  if (n->scratch_size < need)
-    return ec_node_error(n, EC_ERR_FORMAT, "scratch of %llu bytes, needs %zu",
-                         (unsigned long long)n->scratch_size, need);
+  st = ec_check_scratch(n, need);
+  if (st != EC_OK) return st;
   const size_t head = ec_align64(sizeof p);
   int64_t groups = 1, span = p.k;
   if (!p.gather) ec_sp_plan_groups(p.k, 4 * p.tb, &groups, &span);

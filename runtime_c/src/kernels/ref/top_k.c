@@ -40,10 +40,8 @@ static ec_status prepare_top_k(ec_node *n) {
     if (d == axis ? v->shape[d] > x->shape[d] : v->shape[d] != x->shape[d])
       return ec_node_error(n, EC_ERR_SHAPE, "output dimension %d is %lld, input's %lld", d,
                            (long long)v->shape[d], (long long)x->shape[d]);
-  if (n->scratch_size < (uint64_t)x->shape[axis] * sizeof(topk_item))
-    return ec_node_error(n, EC_ERR_FORMAT, "workspace of %llu bytes, needs %llu",
-                         (unsigned long long)n->scratch_size,
-                         (unsigned long long)x->shape[axis] * sizeof(topk_item));
+  st = ec_check_scratch(n, (uint64_t)x->shape[axis] * sizeof(topk_item));
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(topk_params));
   if (st != EC_OK) return st;
   topk_params *p = n->params;

@@ -46,9 +46,8 @@ static ec_status prepare_unique(ec_node *n) {
   for (int32_t k = 1; k < 4; k++)
     if (n->tout[k]->rank != 1 || n->tout[k]->shape[0] != dim)
       return ec_node_error(n, EC_ERR_SHAPE, "output %d must be [%lld]", k, (long long)dim);
-  if (n->scratch_size < (uint64_t)dim * 24)
-    return ec_node_error(n, EC_ERR_FORMAT, "workspace of %llu bytes, needs %llu",
-                         (unsigned long long)n->scratch_size, (unsigned long long)dim * 24);
+  st = ec_check_scratch(n, (uint64_t)dim * 24);
+  if (st != EC_OK) return st;
   st = ec_alloc_params(n, sizeof(unique_params));
   if (st != EC_OK) return st;
   unique_params *p = n->params;
