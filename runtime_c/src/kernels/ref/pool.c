@@ -22,8 +22,9 @@
 #include <stdint.h>
 
 #include "kernel.h"
+#include "kernels/ref/pool_shape.h"
 
-#define SPATIAL 3 /* internal spatial rank: 1-D and 2-D pools get unit axes */
+#define SPATIAL EC_POOL_MAX_SPATIAL /* internal spatial rank: 1-D and 2-D pools get unit axes */
 #define GRAIN_WORK 32768
 #define MAX_PARAM ((int64_t)1 << 31)
 
@@ -83,56 +84,65 @@ static int64_t sat_mul(int64_t a, int64_t b) {
   return a > cap / b ? cap : a * b;
 }
 
-static ec_status prepare_pool(ec_node *n) {
+ec_status ec_pool_shape_read(ec_node *n, int32_t max_sp, bool any_ceil, ec_pool_shape *g) {
   ec_status st = ec_check_arity(n, 1, 1, 1);
+  if (st == EC_OK) st = ec_check_options(n, EC_FB_OPOPTIONS_POOLOPTIONS);
+  if (st != EC_OK) return st;
+  const ec_pool_options *o = &n->opt.u.pool;
+  const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
+  if (x->rank < 3 || x->rank > 2 + max_sp)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (pools of 1 to %d spatial axes)",
+                         x->rank, max_sp);
+  if (y->rank != x->rank || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1])
+    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not keep the input's N and C");
+  const int32_t sp = g->sp = x->rank - 2;
+  if (o->kernel.n != sp)
+    return ec_node_error(n, EC_ERR_FORMAT, "kernel has %d entries for %d spatial axes",
+                         o->kernel.n, sp);
+  st = read_list(n, &o->kernel, sp, 1, 1, "kernel", g->k);
+  if (st == EC_OK) st = read_list(n, &o->strides, sp, 1, 1, "strides", g->s);
+  if (st == EC_OK) st = read_list(n, &o->dilations, sp, 1, 1, "dilations", g->d);
+  if (st == EC_OK) st = read_list(n, &o->pads, 2 * sp, 0, 0, "pads", g->pads);
+  if (st != EC_OK) return st;
+  for (int32_t a = 0; a < sp; a++) {
+    const int64_t in = x->shape[2 + a], out = y->shape[2 + a], s = g->s[a];
+    const int64_t ek = (g->k[a] - 1) * g->d[a] + 1, span = in + g->pads[a] + g->pads[sp + a];
+    if (span < ek)
+      return ec_node_error(n, EC_ERR_SHAPE,
+                           "spatial axis %d: padded extent %lld is smaller than the window %lld",
+                           a, (long long)span, (long long)ek);
+    const int64_t floor_out = (span - ek) / s + 1, ceil_all = ceil_div(span - ek, s) + 1;
+    const int64_t ceil_out = ceil_all - ((ceil_all - 1) * s >= in + g->pads[a]);
+    if (out != floor_out && out != ceil_out &&
+        !(any_ceil && (out == ceil_all || out == ceil_all - 1)))
+      return ec_node_error(n, EC_ERR_SHAPE,
+                           "spatial axis %d: output extent %lld, expected %lld (or %lld in ceil "
+                           "mode)", a, (long long)out, (long long)floor_out, (long long)ceil_out);
+  }
+  return EC_OK;
+}
+
+static ec_status prepare_pool(ec_node *n) {
+  ec_pool_shape g;
+  ec_status st = ec_pool_shape_read(n, SPATIAL, false, &g);
   if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
   st = ec_check_dtype(n, x, EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
-  if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_POOLOPTIONS);
   if (st != EC_OK) return st;
   const ec_pool_options *o = &n->opt.u.pool;
   const uint8_t kind = expected_kind(n->opcode);
   if (o->kind != kind)
     return ec_node_error(n, EC_ERR_FORMAT, "pool kind %u does not match the %s pool opcode",
                          o->kind, kind_name(kind));
-  if (x->rank < 3 || x->rank > 2 + SPATIAL)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (pools of 1 to %d spatial axes)",
-                         x->rank, SPATIAL);
-  if (y->rank != x->rank || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1])
-    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not keep the input's N and C");
-  const int32_t sp = x->rank - 2;
-  int64_t k[SPATIAL], s[SPATIAL], d[SPATIAL], pads[2 * SPATIAL];
-  if (o->kernel.n != sp)
-    return ec_node_error(n, EC_ERR_FORMAT, "kernel has %d entries for %d spatial axes",
-                         o->kernel.n, sp);
-  st = read_list(n, &o->kernel, sp, 1, 1, "kernel", k);
-  if (st == EC_OK) st = read_list(n, &o->strides, sp, 1, 1, "strides", s);
-  if (st == EC_OK) st = read_list(n, &o->dilations, sp, 1, 1, "dilations", d);
-  if (st == EC_OK) st = read_list(n, &o->pads, 2 * sp, 0, 0, "pads", pads);
-  if (st != EC_OK) return st;
   if (kind == EC_FB_POOLKIND_LP && (o->p < 1 || o->p > 1024))
     return ec_node_error(n, EC_ERR_FORMAT, "p is %lld, expected 1..1024", (long long)o->p);
+  const int32_t sp = g.sp;
+  const int64_t *k = g.k, *s = g.s, *d = g.d, *pads = g.pads;
 
-  /* Check every output extent; size the tables. */
+  /* Size the tables. */
   int64_t total = 0;
-  for (int32_t a = 0; a < sp; a++) {
-    const int64_t in = x->shape[2 + a], out = y->shape[2 + a];
-    const int64_t ek = (k[a] - 1) * d[a] + 1, span = in + pads[a] + pads[sp + a];
-    if (span < ek)
-      return ec_node_error(n, EC_ERR_SHAPE,
-                           "spatial axis %d: padded extent %lld is smaller than the window %lld",
-                           a, (long long)span, (long long)ek);
-    const int64_t floor_out = (span - ek) / s[a] + 1;
-    int64_t ceil_out = ceil_div(span - ek, s[a]) + 1;
-    if ((ceil_out - 1) * s[a] >= in + pads[a]) ceil_out--;
-    if (out != floor_out && out != ceil_out)
-      return ec_node_error(n, EC_ERR_SHAPE,
-                           "spatial axis %d: output extent %lld, expected %lld (or %lld in ceil "
-                           "mode)", a, (long long)out, (long long)floor_out, (long long)ceil_out);
-    total += out;
-  }
+  for (int32_t a = 0; a < sp; a++) total += y->shape[2 + a];
   total += 3 * SPATIAL; /* unit axes and slack */
   if ((uint64_t)total > (SIZE_MAX - sizeof(pool_params)) / (3 * sizeof(int64_t)))
     return ec_node_error(n, EC_ERR_NO_MEMORY, "pool tables too large");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "kernels/ref/pool_shape.h"
 #include "kernels/ref/qcommon.h"
 
 #define MAX_TAPS ((int64_t)1 << 20)
@@ -31,55 +32,28 @@ typedef struct qpool_ctx {
   void *y;
 } qpool_ctx;
 
-static bool read_list(const ec_ints *l, int32_t count, int64_t def, int64_t lo, int64_t *out) {
-  if (l->n == 0) {
-    for (int32_t i = 0; i < count; i++) out[i] = def;
-    return true;
-  }
-  if (l->n != count) return false;
-  for (int32_t i = 0; i < count; i++) {
-    if (l->v[i] < lo || l->v[i] > ((int64_t)1 << 30)) return false;
-    out[i] = l->v[i];
-  }
-  return true;
-}
-
 static ec_status prepare_qpool(ec_node *n, bool average) {
-  ec_status st = ec_check_arity(n, 1, 1, 1);
-  if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_POOLOPTIONS);
+  ec_pool_shape sh;
+  ec_status st = ec_pool_shape_read(n, 2, true, &sh);
   if (st != EC_OK) return st;
   const ec_pool_options *o = &n->opt.u.pool;
   const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
   if (!ec_is_q8(x->dtype) || !ec_is_q8(y->dtype))
     return ec_node_error(n, EC_ERR_DTYPE, "input and output must be int8 or uint8");
-  if (x->rank != 3 && x->rank != 4)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", x->rank);
-  if (y->rank != x->rank || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1])
-    return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match the input");
-  const int32_t sp = x->rank - 2;
+  const int32_t sp = sh.sp;
   qpool_params g;
   memset(&g, 0, sizeof g);
-  int64_t kk[2], ss[2], dd[2], pads[4];
-  if (!read_list(&o->kernel, sp, 1, 1, kk) || o->kernel.n != sp ||
-      !read_list(&o->strides, sp, 1, 1, ss) || !read_list(&o->dilations, sp, 1, 1, dd) ||
-      !read_list(&o->pads, 2 * sp, 0, 0, pads))
-    return ec_node_error(n, EC_ERR_FORMAT, "kernel, strides, pads or dilations malformed");
   for (int32_t a = 0; a < 2; a++) {
     const int32_t i = a - (2 - sp); /* 1-D: axis 0 is a unit axis */
     g.in[a] = i < 0 ? 1 : x->shape[2 + i];
     g.out[a] = i < 0 ? 1 : y->shape[2 + i];
-    g.k[a] = i < 0 ? 1 : kk[i];
-    g.s[a] = i < 0 ? 1 : ss[i];
-    g.d[a] = i < 0 ? 1 : dd[i];
-    g.pb[a] = i < 0 ? 0 : pads[i];
-    g.pe[a] = i < 0 ? 0 : pads[sp + i];
-    const int64_t ek = (g.k[a] - 1) * g.d[a] + 1, span = g.in[a] + g.pb[a] + g.pe[a] - ek;
-    if (g.in[a] > ((int64_t)1 << 30) || span < 0 ||
-        (g.out[a] != span / g.s[a] + 1 && g.out[a] != (span + g.s[a] - 1) / g.s[a] + 1 &&
-         g.out[a] != (span + g.s[a] - 1) / g.s[a]))
-      return ec_node_error(n, EC_ERR_SHAPE, "output size %lld does not follow from the input "
-                           "and the options", (long long)g.out[a]);
+    g.k[a] = i < 0 ? 1 : sh.k[i];
+    g.s[a] = i < 0 ? 1 : sh.s[i];
+    g.d[a] = i < 0 ? 1 : sh.d[i];
+    g.pb[a] = i < 0 ? 0 : sh.pads[i];
+    g.pe[a] = i < 0 ? 0 : sh.pads[sp + i];
+    if (g.in[a] > ((int64_t)1 << 30))
+      return ec_node_error(n, EC_ERR_UNSUPPORTED, "input extent %lld", (long long)g.in[a]);
   }
   const int64_t taps = g.k[0] * g.k[1];
   if (taps > MAX_TAPS)

@@ -1,0 +1,27 @@
+/* The pools' shared prepare step (pool.c, qpool.c): operands, PoolOptions and
+ * the output shape they imply. */
+#ifndef EDGEC_KERNELS_REF_POOL_SHAPE_H_
+#define EDGEC_KERNELS_REF_POOL_SHAPE_H_
+
+#include "kernel.h"
+
+#define EC_POOL_MAX_SPATIAL 3
+
+/* sp spatial axes; per axis the kernel, stride and dilation (each in [1, 2^31])
+ * and the pads begin (pads[a]) and end (pads[sp + a]), each in [0, 2^31]. */
+typedef struct ec_pool_shape {
+  int32_t sp;
+  int64_t k[EC_POOL_MAX_SPATIAL], s[EC_POOL_MAX_SPATIAL], d[EC_POOL_MAX_SPATIAL];
+  int64_t pads[2 * EC_POOL_MAX_SPATIAL];
+} ec_pool_shape;
+
+/* Checks one input and one output, PoolOptions, an input of rank 3 to
+ * 2 + max_sp, an output keeping its N and C, reads the options' lists into s
+ * (strides, dilations and pads may be empty: 1 and 0) and checks each output
+ * extent: floor((in + pads - ek) / stride) + 1, or in ceil mode ceil(...) + 1
+ * less a last window that would start in the end padding, ek = (k - 1) * d + 1;
+ * with any_ceil (the int8 pools, as they always had it) also ceil(...) + 1 and
+ * ceil(...) whatever the last window. Defined in pool.c. */
+ec_status ec_pool_shape_read(ec_node *n, int32_t max_sp, bool any_ceil, ec_pool_shape *s);
+
+#endif /* EDGEC_KERNELS_REF_POOL_SHAPE_H_ */
