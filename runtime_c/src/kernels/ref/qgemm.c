@@ -208,43 +208,80 @@ static ec_status read_y(ec_node *n, qfc_params *p, uint8_t act, float alpha, flo
   return st;
 }
 
-/* Gemm-shaped: M, N, K from A, B, options; W strides. */
-static ec_status gemm_shapes(ec_node *n, qfc_params *p, const ec_gemm_options *o) {
-  const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
-  if (b->rank != 2 || y->rank != 2 || b->const_data == NULL)
-    return ec_node_error(n, EC_ERR_SHAPE, "B must be a constant matrix and Y a matrix");
-  p->k = b->shape[o->trans_b ? 1 : 0];
-  p->n = b->shape[o->trans_b ? 0 : 1];
-  p->w_rs = o->trans_b ? p->k : 1;
-  p->w_cs = o->trans_b ? 1 : p->n;
-  if (a->rank != 2)
-    return ec_node_error(n, EC_ERR_SHAPE, "A must be a matrix");
-  p->m = a->shape[o->trans_a ? 1 : 0];
-  if (a->shape[o->trans_a ? 0 : 1] != p->k || y->shape[0] != p->m || y->shape[1] != p->n)
-    return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
-  p->a_rs = o->trans_a ? 1 : p->k;
-  p->a_cs = o->trans_a ? p->m : 1;
-  if (o->alpha != 1.0f || (n->n_in == 3 && n->tin[2] && o->beta != 1.0f))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "alpha and beta must be 1");
+/* An empty p with the variant's path and ISA. */
+static ec_status begin(ec_node *n, qfc_params *p) {
+  memset(p, 0, sizeof *p);
+  if (!ec_q_variant(n->variant, &p->blocked, &p->isa))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
   return EC_OK;
 }
 
-static ec_status prepare_qgemm(ec_node *n) {
+/* B, a constant matrix, [K, N] or with trans_b [N, K]: K, N and W's strides. */
+static ec_status read_b(ec_node *n, qfc_params *p, bool trans_b) {
+  const ec_tensor_desc *b = n->tin[1];
+  if (b->rank != 2 || b->const_data == NULL)
+    return ec_node_error(n, EC_ERR_SHAPE, "B must be a constant matrix");
+  p->k = b->shape[trans_b ? 1 : 0];
+  p->n = b->shape[trans_b ? 0 : 1];
+  p->w_rs = trans_b ? p->k : 1;
+  p->w_cs = trans_b ? 1 : p->n;
+  return EC_OK;
+}
+
+/* A [..., K] times W into Y [..., N]: M is the product of A's leading dims,
+ * which Y keeps. */
+static ec_status rows_shape(ec_node *n, qfc_params *p) {
+  const ec_tensor_desc *a = n->tin[0], *y = n->tout[0];
+  bool ok = a->rank >= 1 && y->rank == a->rank && a->shape[a->rank - 1] == p->k &&
+            y->shape[y->rank - 1] == p->n;
+  p->m = 1;
+  for (int32_t i = 0; ok && i < a->rank - 1; i++) {
+    p->m *= a->shape[i];
+    ok = y->shape[i] == a->shape[i];
+  }
+  if (!ok) return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
+  p->a_rs = p->k;
+  p->a_cs = 1;
+  return EC_OK;
+}
+
+/* QGEMM and DYNAMIC_QGEMM (GemmOptions, B a constant matrix, optional bias). */
+static ec_status prepare_fc(ec_node *n) {
+  const bool dynamic = n->opcode == EC_FB_OPCODE_DYNAMIC_QGEMM;
+  qfc_params p;
   ec_status st = ec_check_arity(n, 2, 3, 1);
-  if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st == EC_OK) st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
+  if (st == EC_OK) st = begin(n, &p);
   if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
-  qfc_params p;
-  memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
-  float sa, sy;
-  st = gemm_shapes(n, &p, o);
-  if (st == EC_OK) st = read_a(n, &p, &sa);
-  if (st == EC_OK) st = read_y(n, &p, o->activation, o->act_alpha, o->act_beta, &sy);
+  const ec_tensor_desc *a = n->tin[0], *y = n->tout[0];
   const ec_tensor_desc *c = n->n_in == 3 ? n->tin[2] : NULL;
-  if (st == EC_OK && c) st = check_bias(n, c, p.n, EC_INT32);
+  if ((dynamic && o->trans_a) || o->alpha != 1.0f || (c && o->beta != 1.0f))
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "alpha and beta must be 1%s",
+                         dynamic ? ", trans_a 0" : "");
+  st = read_b(n, &p, o->trans_b);
+  if (st != EC_OK) return st;
+  float sa = 1.0f, sy = 1.0f;
+  if (dynamic) {
+    p.mode = MODE_DYNAMIC;
+    st = ec_check_dtype(n, a, EC_FLOAT32, "A");
+    if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
+    if (st == EC_OK) st = rows_shape(n, &p);
+    if (st == EC_OK && !ec_act_valid(o->activation))
+      st = ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
+    p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
+  } else {
+    if (a->rank != 2 || y->rank != 2)
+      return ec_node_error(n, EC_ERR_SHAPE, "A and Y must be matrices");
+    p.m = a->shape[o->trans_a ? 1 : 0];
+    if (a->shape[o->trans_a ? 0 : 1] != p.k || y->shape[0] != p.m || y->shape[1] != p.n)
+      return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
+    p.a_rs = o->trans_a ? 1 : p.k;
+    p.a_cs = o->trans_a ? p.m : 1;
+    st = read_a(n, &p, &sa);
+    if (st == EC_OK) st = read_y(n, &p, o->activation, o->act_alpha, o->act_beta, &sy);
+  }
+  if (st == EC_OK && c) st = check_bias(n, c, p.n, dynamic ? EC_FLOAT32 : EC_INT32);
   if (st != EC_OK) return st;
   return build(n, &p, n->tin[1], o->trans_b ? 0 : 1, c, sa, sy);
 }
@@ -384,80 +421,23 @@ static bool matmul_is_fc(const ec_node *n) {
 }
 
 static ec_status prepare_qmatmul(ec_node *n) {
-  ec_status st = ec_check_arity(n, 2, 2, 1);
-  if (st != EC_OK) return st;
   qfc_params p;
-  memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+  ec_status st = ec_check_arity(n, 2, 2, 1);
+  if (st == EC_OK) st = begin(n, &p);
+  if (st != EC_OK) return st;
   if (!matmul_is_fc(n) || !p.blocked) return prepare_matmul_general(n);
-  const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
-  p.k = b->shape[0];
-  p.n = b->shape[1];
-  p.m = 1;
-  for (int32_t i = 0; i < a->rank - 1; i++) p.m *= a->shape[i];
-  if (a->shape[a->rank - 1] != p.k || y->rank != a->rank || y->shape[y->rank - 1] != p.n)
-    return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
-  for (int32_t i = 0; i < a->rank - 1; i++)
-    if (y->shape[i] != a->shape[i])
-      return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
-  p.a_rs = p.k;
-  p.a_cs = 1;
-  p.w_rs = 1;
-  p.w_cs = p.n;
   float sa, sy;
-  st = read_a(n, &p, &sa);
+  st = read_b(n, &p, false);
+  if (st == EC_OK) st = rows_shape(n, &p);
+  if (st == EC_OK) st = read_a(n, &p, &sa);
   if (st == EC_OK) st = read_y(n, &p, EC_FB_ACTIVATION_NONE, 0, 0, &sy);
   if (st != EC_OK) return st;
-  return build(n, &p, b, 1, NULL, sa, sy);
+  return build(n, &p, n->tin[1], 1, NULL, sa, sy);
 }
 
-/* ---- DYNAMIC_QGEMM ------------------------------------------------------------------------ */
+/* ---- eval ------------------------------------------------------------------------------- */
 
-static ec_status prepare_dynamic(ec_node *n) {
-  ec_status st = ec_check_arity(n, 2, 3, 1);
-  if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "A");
-  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
-  if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_GEMMOPTIONS);
-  if (st != EC_OK) return st;
-  const ec_gemm_options *o = &n->opt.u.gemm;
-  const ec_tensor_desc *a = n->tin[0], *b = n->tin[1], *y = n->tout[0];
-  qfc_params p;
-  memset(&p, 0, sizeof p);
-  if (!ec_q_variant(n->variant, &p.blocked, &p.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
-  p.mode = MODE_DYNAMIC;
-  if (o->trans_a || o->alpha != 1.0f || (n->n_in == 3 && n->tin[2] && o->beta != 1.0f))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "trans_a, or alpha/beta other than 1");
-  if (b->rank != 2 || b->const_data == NULL || a->rank < 1 || y->rank != a->rank)
-    return ec_node_error(n, EC_ERR_SHAPE, "B must be a constant matrix");
-  p.k = b->shape[o->trans_b ? 1 : 0];
-  p.n = b->shape[o->trans_b ? 0 : 1];
-  p.w_rs = o->trans_b ? p.k : 1;
-  p.w_cs = o->trans_b ? 1 : p.n;
-  p.m = 1;
-  for (int32_t i = 0; i < a->rank - 1; i++) {
-    p.m *= a->shape[i];
-    if (y->shape[i] != a->shape[i])
-      return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
-  }
-  if (a->shape[a->rank - 1] != p.k || y->shape[y->rank - 1] != p.n)
-    return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y shapes do not multiply");
-  p.a_rs = p.k;
-  p.a_cs = 1;
-  if (!ec_act_valid(o->activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
-  p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
-  const ec_tensor_desc *c = n->n_in == 3 ? n->tin[2] : NULL;
-  if (c) {
-    st = check_bias(n, c, p.n, EC_FLOAT32);
-    if (st != EC_OK) return st;
-  }
-  return build(n, &p, b, o->trans_b ? 0 : 1, c, 1.0f, 1.0f);
-}
-
-/* Quantizes k floats to uint8 with the row's own range (0 included); pads
+/* DYNAMIC_QGEMM: quantizes k floats to uint8 with the row's own range (0 included); pads
  * the destination with zeros up to kpad. */
 static void quantize_row(const float *x, int64_t k, int64_t kpad, uint8_t *q, float *scale,
                          int32_t *zp) {
@@ -665,6 +645,6 @@ static void eval_qmatmul(const ec_node *n, const ec_exec *ex) {
   ec_parallel_for(ex, g->batch * g->m, 1, matmul_general_range, &c);
 }
 
-EC_KERNEL(ec_kernel_qgemm, "qgemm", prepare_qgemm, eval_qfc)
+EC_KERNEL(ec_kernel_qgemm, "qgemm", prepare_fc, eval_qfc)
 EC_KERNEL(ec_kernel_qmatmul, "qmatmul", prepare_qmatmul, eval_qmatmul)
-EC_KERNEL(ec_kernel_dynamic_qgemm, "dynamic_qgemm", prepare_dynamic, eval_qfc)
+EC_KERNEL(ec_kernel_dynamic_qgemm, "dynamic_qgemm", prepare_fc, eval_qfc)
