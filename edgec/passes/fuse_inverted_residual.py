@@ -12,6 +12,12 @@ three convs and the residual fuse_residual put into the last carry over.
 Without a fusable expand conv (MobileNetV2's first block: depthwise ->
 project) the instruction has no expand stage.
 
+Pruned models: a 1x1 conv that edgec.passes.sparsify turned into a
+SPARSE_CONV (its weight below the break-even density of the sparse kernel)
+fuses the same way; the instruction takes its sparse weight as it is, and
+that stage runs the sparse row products on the band (either or both 1x1
+convs; the other stays packed). The per-weight choice is sparsify's.
+
 It pays where the intermediates are large: in NCHW the unfused chain writes
 the expanded tensor and reads it back, which bounds MobileNetV2's 112x112 and
 56x56 blocks by memory traffic. Where they are small they stay in cache
@@ -56,25 +62,38 @@ def _round_up(v: int, to: int) -> int:
 
 
 def workspace(rows: int, expand: bool, cin: int, ch: int, m: int, w: int, ow: int,
-              kh: int, kw: int, sh: int, sw: int) -> int:
-    """inverted_residual.c layout(): bytes per thread for bands of `rows` output rows."""
+              kh: int, kw: int, sh: int, sw: int, sparse_expand: bool = False,
+              sparse_project: bool = False) -> int:
+    """inverted_residual.c layout(): bytes per thread for bands of `rows` output rows
+    (a sparse 1x1 stage needs no GEMM packing buffer)."""
     win = (rows - 1) * sh + kh
     at = _round_up(FLOAT * ch * win * w, 64) if expand else 0
     at += _round_up(FLOAT * ch * rows * ow, 64)
     at += _round_up(FLOAT * win * (_round_up(ow + kw, PACK_NR) + 16) * sw, 64)
-    g1 = gemm_workspace(ch, win * w, cin) if expand else 0
-    return at + max(g1, gemm_workspace(m, rows * ow, ch))
+    g1 = gemm_workspace(ch, win * w, cin) if expand and not sparse_expand else 0
+    g3 = 0 if sparse_project else gemm_workspace(m, rows * ow, ch)
+    return at + max(g1, g3)
 
 
 def _ints(values: object, n: int, default: int) -> list[int]:
     return [int(v) for v in values] if values is not None and len(values) else [default] * n
 
 
+def _sparse(ins: Instruction) -> bool:
+    return ins.opcode == Opcode.SPARSE_CONV
+
+
 def _conv1x1(program: Program, ins: Instruction | None, residual: bool) -> bool:
-    """A packed 1x1 conv, stride 1, no pads, group 1 (a residual input only if allowed)."""
-    if ins is None or ins.opcode != Opcode.CONV or len(ins.inputs) > (4 if residual else 3):
+    """A packed or sparse 1x1 conv, stride 1, no pads, group 1 (a residual input only
+    if allowed)."""
+    if ins is None or ins.opcode not in (Opcode.CONV, Opcode.SPARSE_CONV) or \
+            len(ins.inputs) > (4 if residual else 3):
         return False
-    if ins.variant & ~VARIANT_FAMILY_MASK != VARIANT_PACKED:
+    if ins.opcode == Opcode.SPARSE_CONV:
+        sw = getattr(program.tensors[ins.inputs[1]], "sparse", None)
+        if sw is None or sw.block[1] != 1:
+            return False
+    elif ins.variant & ~VARIANT_FAMILY_MASK != VARIANT_PACKED:
         return False
     o, w = ins.options, program.tensors[ins.inputs[1]]
     return (len(program.tensors[ins.inputs[0]].shape) == 4 and w.shape[2:4] == (1, 1)
@@ -137,7 +156,9 @@ def fuse_inverted_residual(program: Program, min_expanded_bytes: int | None = No
         m, oh, ow = y[1], y[2], y[3]
         strides = _ints(dw.options.strides, 2, 1)
         geo = dict(expand=exp is not None, cin=cin, ch=ch, m=m, w=w, ow=ow, kh=kh, kw=kw,
-                   sh=strides[0], sw=strides[1])
+                   sh=strides[0], sw=strides[1],
+                   sparse_expand=exp is not None and _sparse(exp),
+                   sparse_project=_sparse(proj))
         rows = 1
         while rows < oh and (rows + 1) * ow <= GEMM_NC and workspace(rows + 1, **geo) <= budget:
             rows += 1

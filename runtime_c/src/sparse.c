@@ -113,12 +113,15 @@ ec_status ec_sparse_verify(const ec_sparse_raw *raw, size_t i, ec_tensor_desc *t
 ec_status ec_sparse_check_operands(const ec_node *n) {
   const bool reader = n->opcode == EC_FB_OPCODE_SPARSE_GEMM ||
                       n->opcode == EC_FB_OPCODE_SPARSE_CONV;
+  const bool ir = n->opcode == EC_FB_OPCODE_INVERTED_RESIDUAL;
   for (int32_t k = 0; k < n->n_in; k++) {
     const ec_tensor_desc *t = n->tin[k];
-    if (t && t->sparse.format != EC_FB_SPARSEFORMAT_DENSE && !(reader && k == 1))
+    if (t && t->sparse.format != EC_FB_SPARSEFORMAT_DENSE && !(reader && k == 1) &&
+        !(ir && (k == 1 || k == 5)))
       return ec_set_error(EC_ERR_FORMAT,
                           "instruction %u ('%s'): input %d '%s' is stored sparse; only the "
-                          "weight (input 1) of SPARSE_GEMM and SPARSE_CONV may be",
+                          "weight (input 1) of SPARSE_GEMM and SPARSE_CONV and the 1x1 "
+                          "weights (inputs 1, 5) of INVERTED_RESIDUAL may be",
                           n->index, n->name, (int)k, t->name);
   }
   return EC_OK;

@@ -32,7 +32,9 @@ typedef struct ec_sparse_raw {
 ec_status ec_sparse_verify(const ec_sparse_raw *raw, size_t index, ec_tensor_desc *td);
 
 /* A sparse tensor may only be the weight (input 1) of SPARSE_GEMM or
- * SPARSE_CONV: every other kernel would read numel dense values. */
+ * SPARSE_CONV, or a 1x1 weight (input 1 or 5) of INVERTED_RESIDUAL (which
+ * checks its shape and blocks at prepare): every other kernel would read
+ * numel dense values. */
 ec_status ec_sparse_check_operands(const ec_node *node);
 
 #endif /* EDGEC_SPARSE_H_ */

@@ -28,13 +28,23 @@
  * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
  * EC_VARIANT_PACKED is required), Wd (Ch, 1, kh, kw); W1 and b1 (then
  * Ch = Cin), bd and b3 may be absent.
+ * Sparse 1x1 weights (pruned models): W1 (Ch, Cin, 1, 1) and W3 (M, Ch, 1,
+ * 1) may instead be stored sparse (Tensor.sparse, CSR or BLOCK_CSR of
+ * one-column blocks), each on its own; that stage then runs the sparse
+ * kernels' row products (ec_sp_rows, sparse_core.h: the SPARSE_CONV
+ * pointwise path's) on the band instead of the GEMM, the input offsets and
+ * column groups prepared once. A sparse W3 reads the band of D at a fixed
+ * plane pitch of r * OW floats (r the prepared band; the last band and the
+ * shorter bands of a threaded run leave rows unused). The sums run in the
+ * sparse kernels' order, so the result matches the unfused chain to
+ * rounding, not bit for bit.
  * Workspace per thread for bands of r rows:
  *   align64(4 * Ch * win * W)                 the window (0 without W1)
  *   + align64(4 * Ch * r * OW)                the band of D
  *   + align64(4 * win * ec_dw_row_stride(OW, kw) * sw) the SIMD depthwise's
  *                                             padded plane (0 for ref)
- *   + max(ec_sgemm_workspace(Ch, win * W, Cin) (0 without W1),
- *         ec_sgemm_workspace(M, r * OW, Ch))
+ *   + max(ec_sgemm_workspace(Ch, win * W, Cin) (0 without W1 or sparse),
+ *         ec_sgemm_workspace(M, r * OW, Ch) (0 sparse))
  * r is the largest the declared scratch_size holds (the compiler sizes it:
  * edgec/passes/fuse_inverted_residual.py mirrors this). */
 #include <string.h>
@@ -42,6 +52,7 @@
 #include "kernel.h"
 #include "kernels/dwconv.h"
 #include "kernels/ref/gemm_core.h"
+#include "kernels/ref/sparse_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
 #include "kernels/x86/x86.h"
 #endif
@@ -58,6 +69,10 @@
 typedef struct ir_params {
   ec_isa isa;
   bool expand, residual, dw_simd;
+  bool sp1, sp3;                   /* expand / project weight stored sparse */
+  ec_sp_isa spisa;
+  int64_t dpitch;                  /* floats per channel of D with a sparse W3 (else nr * OW) */
+  ec_sp_weight spw1, spw3;         /* offsets and column groups (values set at eval) */
   int64_t n, cin, h, w, ch, m, oh, ow, kh, kw, sh, sw, ph, pw;
   int64_t rows, win, bands, grain; /* per band: output rows, E rows; bands per image */
   size_t off_d, off_pad, off_gemm; /* workspace layout */
@@ -81,8 +96,9 @@ static size_t layout(ir_params *p, int64_t r) {
   if (p->dw_simd)
     p->off_gemm += ec_align64((size_t)(win * ec_dw_row_stride(p->ow, p->kw) * p->sw) *
                               sizeof(float));
-  const size_t g1 = p->expand ? ec_sgemm_workspace(p->ch, win * p->w, p->cin) : 0;
-  const size_t g2 = ec_sgemm_workspace(p->m, r * p->ow, p->ch);
+  const size_t g1 =
+      p->expand && !p->sp1 ? ec_sgemm_workspace(p->ch, win * p->w, p->cin) : 0;
+  const size_t g2 = p->sp3 ? 0 : ec_sgemm_workspace(p->m, r * p->ow, p->ch);
   return p->off_gemm + (g1 > g2 ? g1 : g2);
 }
 
@@ -98,8 +114,13 @@ static void set_bands(ir_params *p, int64_t r) {
   p->grain = max64(max64(halo, ceil_div(MIN_PARALLEL_MACS, max64(macs, 1))), 1);
 }
 
-/* A packed 1x1 weight of `rows` output and k input channels. */
-static bool packed_1x1(const ec_tensor_desc *t, int64_t rows, int64_t k) {
+/* A 1x1 weight of `rows` output and k input channels: packed (dense), or
+ * (rows, k, 1, 1) stored sparse in blocks of one column (*sparse set). */
+static bool weight_1x1(const ec_tensor_desc *t, int64_t rows, int64_t k, bool *sparse) {
+  *sparse = t->sparse.format != EC_FB_SPARSEFORMAT_DENSE;
+  if (*sparse)
+    return t->sparse.block_c == 1 && t->rank == 4 && t->shape[0] == rows &&
+           t->shape[1] == k && t->shape[2] == 1 && t->shape[3] == 1;
   return t->rank == 5 && t->shape[0] == ceil_div(rows, EC_PACK_MR) && t->shape[1] == k &&
          t->shape[2] == 1 && t->shape[3] == 1 && t->shape[4] == EC_PACK_MR;
 }
@@ -146,10 +167,10 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
   p->ch = wd->shape[0], p->kh = wd->shape[2], p->kw = wd->shape[3];
   p->m = y->shape[1], p->oh = y->shape[2], p->ow = y->shape[3];
   p->expand = w1 != NULL;
-  if (p->expand ? !packed_1x1(w1, p->ch, p->cin) : p->ch != p->cin)
+  if (p->expand ? !weight_1x1(w1, p->ch, p->cin, &p->sp1) : p->ch != p->cin)
     return ec_node_error(n, EC_ERR_SHAPE, "expand weight does not map %lld input to %lld "
                          "depthwise channels", (long long)p->cin, (long long)p->ch);
-  if (wd->shape[1] != 1 || !packed_1x1(w3, p->m, p->ch))
+  if (wd->shape[1] != 1 || !weight_1x1(w3, p->m, p->ch, &p->sp3))
     return ec_node_error(n, EC_ERR_SHAPE, "depthwise or project weight shape does not match "
                          "%lld channels", (long long)p->ch);
   if (!bias_ok(n->tin[2], p->ch) || !bias_ok(n->tin[4], p->ch) || !bias_ok(n->tin[6], p->m))
@@ -186,6 +207,51 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
   return EC_OK;
 }
 
+/* ---- sparse 1x1 weights ----------------------------------------------- */
+
+/* Bytes after the params for weight t: offsets, then column groups for
+ * inputs of `scale` floats per column read `np` pixels at a time. */
+static size_t sparse_bytes(const ec_tensor_desc *t, int64_t np, int64_t *groups,
+                           int64_t *span) {
+  const ec_sparse *w = &t->sparse;
+  ec_sp_plan_groups(w->cols, 4 * min64(np, 128), groups, span);
+  const size_t g = *groups > 1 ? (size_t)(w->rows / w->block_r * (*groups + 1)) : 0;
+  return ec_align64((size_t)w->nnz * sizeof(int32_t)) + ec_align64(g * sizeof(int32_t));
+}
+
+/* Fills sw for weight t at mem (sparse_bytes of it); false if an offset
+ * overflows. */
+static bool sparse_fill(const ec_tensor_desc *t, int64_t scale, int64_t groups, int64_t span,
+                        uint8_t *mem, ec_sp_weight *sw) {
+  const ec_sparse *w = &t->sparse;
+  int32_t *offs = (int32_t *)(void *)mem;
+  int32_t *gptr = (int32_t *)(void *)(mem + ec_align64((size_t)w->nnz * sizeof(int32_t)));
+  if (groups > 1) ec_sp_group_pointers(w, groups, span, gptr);
+  *sw = (ec_sp_weight){w, NULL, offs, groups > 1 ? gptr : NULL, groups};
+  return ec_sp_scaled_offsets(w, scale, offs);
+}
+
+/* The params with the offsets and column groups of the sparse weights:
+ * W1 reads X (planes H * W apart), W3 the band of D (planes dpitch apart). */
+static ec_status prepare_sparse(ec_node *n, ir_params *p) {
+  p->spisa = p->isa == EC_ISA_AVX512 ? EC_SP_AVX512
+             : p->isa == EC_ISA_AVX2 ? EC_SP_AVX2
+                                     : EC_SP_REF;
+  p->dpitch = p->sp3 ? p->rows * p->ow : 0;
+  int64_t g1 = 1, s1 = 1, g3 = 1, s3 = 1;
+  const size_t head = ec_align64(sizeof *p);
+  const size_t b1 = p->sp1 ? sparse_bytes(n->tin[1], p->win * p->w, &g1, &s1) : 0;
+  const size_t b3 = p->sp3 ? sparse_bytes(n->tin[5], p->dpitch, &g3, &s3) : 0;
+  ec_status st = ec_alloc_params(n, head + b1 + b3);
+  if (st != EC_OK) return st;
+  uint8_t *mem = (uint8_t *)n->params + head;
+  if ((p->sp1 && !sparse_fill(n->tin[1], p->h * p->w, g1, s1, mem, &p->spw1)) ||
+      (p->sp3 && !sparse_fill(n->tin[5], p->dpitch, g3, s3, mem + b1, &p->spw3)))
+    return ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
+  memcpy(n->params, p, sizeof *p);
+  return EC_OK;
+}
+
 static ec_status prepare_ir(ec_node *n) {
   ir_params p;
   memset(&p, 0, sizeof p);
@@ -213,9 +279,12 @@ static ec_status prepare_ir(ec_node *n) {
   }
   layout(&p, lo);
   set_bands(&p, p.rows);
-  st = ec_alloc_params(n, sizeof p);
-  if (st == EC_OK) memcpy(n->params, &p, sizeof p);
-  return st;
+  if (!p.sp1 && !p.sp3) {
+    st = ec_alloc_params(n, sizeof p);
+    if (st == EC_OK) memcpy(n->params, &p, sizeof p);
+    return st;
+  }
+  return prepare_sparse(n, &p);
 }
 
 /* ---- eval --------------------------------------------------------------- */
@@ -225,6 +294,7 @@ typedef struct ir_ctx {
   const float *x, *w1, *b1, *wd, *bd, *w3, *b3, *res;
   float *y;
   uint8_t *const *workspace;
+  ec_sp_weight sw1, sw3; /* the params' with this run's values */
 } ir_ctx;
 
 #if defined(DW_SIMD)
@@ -242,16 +312,18 @@ static void dw_simd(const ir_params *p, const ec_dw_conv *a, float *pad) {
 #endif
 
 /* D = act1(depthwise + bd) for output rows [o0, o0 + nr), from E rows
- * [lo, lo + avail): row i of channel c at src + c * plane + (i - lo) * W. */
+ * [lo, lo + avail): row i of channel c at src + c * plane + (i - lo) * W;
+ * channel c of D at d + c * dp. */
 static void band_depthwise(const ir_ctx *c, float *src, int64_t plane, int64_t lo,
-                           int64_t avail, int64_t o0, int64_t nr, float *d, float *pad) {
+                           int64_t avail, int64_t o0, int64_t nr, float *d, int64_t dp,
+                           float *pad) {
   const ir_params *p = c->p;
   const int64_t top = o0 * p->sh - p->ph; /* E row of the band's first tap row */
 #if defined(DW_SIMD)
   if (p->dw_simd) {
     ec_dw_conv a = {src, c->wd, c->bd, NULL, d, p->ch, avail, p->w, nr, p->ow, p->kh, p->kw,
                     p->sh, p->sw, lo - top, p->pw, ec_dw_row_stride(p->ow, p->kw), &p->act[1]};
-    if (p->expand) {
+    if (dp == nr * p->ow && p->expand) {
       /* all channels at once: the planes are win rows apart, so rows the
        * band reads past the image's bottom are zeroed in the window */
       const int64_t used = min64((nr - 1) * p->sh + p->kh - a.ph, p->win);
@@ -263,8 +335,9 @@ static void band_depthwise(const ir_ctx *c, float *src, int64_t plane, int64_t l
     }
     /* The input itself, planes H * W apart: all at once as planes of H rows
      * from row lo, unless the band reaches past the bottom, where rows past
-     * the image must read as zeros: then one call per plane of avail rows. */
-    if (lo + (nr - 1) * p->sh + p->kh - a.ph <= p->h) {
+     * the image must read as zeros, or D's planes are not nr * OW apart:
+     * then one call per plane of avail rows. */
+    if (dp == nr * p->ow && lo + (nr - 1) * p->sh + p->kh - a.ph <= p->h) {
       a.h = p->h;
       dw_simd(p, &a, pad);
       return;
@@ -274,7 +347,7 @@ static void band_depthwise(const ir_ctx *c, float *src, int64_t plane, int64_t l
       a.x = src + ch * plane;
       a.wt = c->wd + ch * p->kh * p->kw;
       a.bias = c->bd ? c->bd + ch : NULL;
-      a.y = d + ch * nr * p->ow;
+      a.y = d + ch * dp;
       dw_simd(p, &a, pad);
     }
     return;
@@ -284,7 +357,7 @@ static void band_depthwise(const ir_ctx *c, float *src, int64_t plane, int64_t l
   for (int64_t ch = 0; ch < p->ch; ch++) {
     const float *wt = c->wd + ch * p->kh * p->kw, *xs = src + ch * plane;
     for (int64_t r = 0; r < nr; r++) {
-      float *yr = d + (ch * nr + r) * p->ow;
+      float *yr = d + ch * dp + r * p->ow;
       memset(yr, 0, (size_t)p->ow * sizeof(float));
       for (int64_t ki = 0; ki < p->kh; ki++) {
         const int64_t ih = top + r * p->sh + ki - lo;
@@ -316,8 +389,9 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     const int64_t lo = min64(max64(top, 0), p->h);
     const int64_t hi = min64(max64(top + (nr - 1) * p->sh + p->kh, lo), p->h);
     const float *x = c->x + i * p->cin * hw;
+    const int64_t dp = p->sp3 ? p->dpitch : nr * p->ow;
     if (!p->expand) {
-      band_depthwise(c, (float *)(x + lo * p->w), hw, lo, hi - lo, o0, nr, d, pad);
+      band_depthwise(c, (float *)(x + lo * p->w), hw, lo, hi - lo, o0, nr, d, dp, pad);
     } else {
       if (i != img || lo >= w0 + have) {
         img = i, w0 = lo, have = 0;
@@ -329,18 +403,29 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
         w0 = lo, have -= drop;
       }
       if (hi > w0 + have) {
-        const ec_operand a = {c->w1, 0, 0, p->cin * EC_PACK_MR},
-                         b = {x + (w0 + have) * p->w, hw, 1, 0};
-        const ec_epilogue e = {1.0f, 1.0f, c->b1, 1, 0, NULL, 0, p->act[0]};
-        ec_sgemm_ex(p->isa, p->ch, (hi - w0 - have) * p->w, p->cin, &a, &b, win + have * p->w,
-                    wp, false, &e, gws);
+        const float *xs = x + (w0 + have) * p->w;
+        const int64_t np = (hi - w0 - have) * p->w;
+        if (p->sp1) {
+          const ec_sp_epilogue e = {1.0f, 1.0f, c->b1, NULL, 0, p->act[0]};
+          ec_sp_rows(p->spisa, &c->sw1, 0, p->ch, xs, np, win + have * p->w, wp, &e);
+        } else {
+          const ec_operand a = {c->w1, 0, 0, p->cin * EC_PACK_MR}, b = {xs, hw, 1, 0};
+          const ec_epilogue e = {1.0f, 1.0f, c->b1, 1, 0, NULL, 0, p->act[0]};
+          ec_sgemm_ex(p->isa, p->ch, np, p->cin, &a, &b, win + have * p->w, wp, false, &e, gws);
+        }
         have = hi - w0;
       }
-      band_depthwise(c, win, wp, lo, have, o0, nr, d, pad);
+      band_depthwise(c, win, wp, lo, have, o0, nr, d, dp, pad);
     }
     const int64_t yoff = i * p->m * py + o0 * p->ow;
-    const ec_operand a = {c->w3, 0, 0, p->ch * EC_PACK_MR}, b = {d, nr * p->ow, 1, 0};
-    const ec_epilogue e = {1.0f, 1.0f, c->b3, 1, 0, c->res ? c->res + yoff : NULL, py, p->act[2]};
+    const float *res = c->res ? c->res + yoff : NULL;
+    if (p->sp3) {
+      const ec_sp_epilogue e = {1.0f, 1.0f, c->b3, res, py, p->act[2]};
+      ec_sp_rows(p->spisa, &c->sw3, 0, p->m, d, nr * p->ow, c->y + yoff, py, &e);
+      continue;
+    }
+    const ec_operand a = {c->w3, 0, 0, p->ch * EC_PACK_MR}, b = {d, dp, 1, 0};
+    const ec_epilogue e = {1.0f, 1.0f, c->b3, 1, 0, res, py, p->act[2]};
     ec_sgemm_ex(p->isa, p->m, nr * p->ow, p->ch, &a, &b, c->y + yoff, py, false, &e, gws);
   }
 }
@@ -353,10 +438,12 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
   if (ex->pool && p->bands < 8) set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
   void *const *t = ex->data;
   const int32_t *in = n->in;
-  const ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
-                    t[in[3]], in[4] >= 0 ? t[in[4]] : NULL, t[in[5]],
-                    in[6] >= 0 ? t[in[6]] : NULL, p->residual ? t[in[7]] : NULL,
-                    t[n->out[0]], ex->workspace};
+  ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
+              t[in[3]], in[4] >= 0 ? t[in[4]] : NULL, t[in[5]],
+              in[6] >= 0 ? t[in[6]] : NULL, p->residual ? t[in[7]] : NULL,
+              t[n->out[0]], ex->workspace, p->spw1, p->spw3};
+  c.sw1.values = c.w1;
+  c.sw3.values = c.w3;
   if (p->n == 0 || p->m == 0 || p->oh == 0 || p->ow == 0) return;
   ec_parallel_for(ex, p->n * p->bands, p->grain, ir_range, (void *)&c);
 }
