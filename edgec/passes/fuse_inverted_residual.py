@@ -68,7 +68,7 @@ def workspace(rows: int, expand: bool, cin: int, ch: int, m: int, w: int, ow: in
     (a sparse 1x1 stage needs no GEMM packing buffer)."""
     win = (rows - 1) * sh + kh
     at = _round_up(FLOAT * ch * win * w, 64) if expand else 0
-    at += _round_up(FLOAT * ch * rows * ow, 64)
+    at += _round_up(FLOAT * ch * (_round_up(rows * ow, 16) if sparse_project else rows * ow), 64)
     at += _round_up(FLOAT * win * (_round_up(ow + kw, PACK_NR) + 16) * sw, 64)
     g1 = gemm_workspace(ch, win * w, cin) if expand and not sparse_expand else 0
     g3 = 0 if sparse_project else gemm_workspace(m, rows * ow, ch)

@@ -32,7 +32,7 @@ VARIANT_PACKED = 0x100
 PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR
 
 # Mirrors of the kernels' blocking (kernels/ref/sparse_conv.c, sparse_gemm.c).
-CONV_BAND_Q, CONV_TQ, CONV_RBLK = 1024, 128, 16
+CONV_BAND_Q, CONV_TQ, CONV_RBLK, CONV_TP_PW = 1024, 128, 16, 128
 CONV_SHIFT_TQ = 256  # kernels/x86/sparse_shift.c TQ
 CONV_SHIFT_MAX_STRIDE, CONV_SHIFT_MAX_CLASSES = 8, 16  # kernels/ref/sparse_core.h
 GEMM_GATHER_ROWS, GEMM_TB, GEMM_RB = 8, 64, 256
@@ -66,10 +66,12 @@ def _round_up(n: int, m: int) -> int:
 def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                           y_shape: tuple[int, ...], strides: list[int], pads: list[int],
                           dilations: list[int], shift: bool = True) -> int:
-    """Bytes per thread SPARSE_CONV needs (sparse_conv.c): 0 for pointwise, else a
-    slab of padded, phase-split input rows plus a tile buffer; at least the x86
-    shift form's (shift=False: the slab path's alone, what files from before the
-    shift form were given)."""
+    """Bytes per thread SPARSE_CONV needs (sparse_conv.c): pointwise, 0, or where
+    the plane is no multiple of 16 floats the x86 aligned copy of a pixel tile of
+    every input channel (shift=False: 0, what files from before it were given);
+    else a slab of padded, phase-split input rows plus a tile buffer; at least
+    the x86 shift form's (shift=False: the slab path's alone, what files from
+    before the shift form were given)."""
     sp = len(x_shape) - 2
     c = x_shape[1]
     strides = strides or [1] * sp
@@ -78,7 +80,11 @@ def sparse_conv_workspace(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     kernel = list(w_shape[2:])
     if all(v == 1 for v in kernel) and all(s == 1 for s in strides) and not any(pads) \
             and tuple(y_shape[2:]) == tuple(x_shape[2:]):
-        return 0
+        p = int(np.prod(y_shape[2:], dtype=np.int64))
+        if not shift or p % 16 == 0:
+            return 0
+        tiles = -(-p // CONV_TP_PW)
+        return _align64(4 * c * _round_up(-(-p // tiles), 16))
     (kh, sh, dh, oh) = (kernel[0], strides[0], dilations[0], y_shape[2]) if sp == 2 \
         else (1, 1, 1, 1)
     kw, sw, dw, ow = kernel[-1], strides[-1], dilations[-1], y_shape[-1]

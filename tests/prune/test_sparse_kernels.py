@@ -46,6 +46,11 @@ CONV_CASES = [
     # three classes shifted by -3, 0 and 3 (AVX-512: in registers, permutes
     # reaching three lanes into the neighbouring vector)
     ((1, 7, 10, 21), 6, (3, 3), [1, 1], [2, 3, 2, 0], [2, 3]),
+    # pointwise on planes of no whole vectors (x86: the tile copied to an aligned
+    # pitch): MobileNetV2's 7x7 and 14x14 with column groups, two tiles of 98
+    ((1, 576, 7, 7), 20, (1, 1), [1, 1], [0, 0, 0, 0], [1, 1]),
+    ((2, 300, 14, 14), 36, (1, 1), [1, 1], [0, 0, 0, 0], [1, 1]),
+    ((1, 33, 3, 5), 12, (1, 1), [1, 1], [0, 0, 0, 0], [1, 1]),
 ]
 
 
@@ -172,6 +177,24 @@ def test_stride1_with_the_scratch_of_older_files(variant: str) -> None:
                  (1, 1))
     for threads in (1, 2):
         _close(run(data, {"x": x}, threads), ref)
+
+
+@pytest.mark.parametrize("variant", ["avx2", "avx512"])
+def test_pointwise_with_the_scratch_of_older_files(variant: str) -> None:
+    """A pointwise conv on a 7x7 plane from a file planned without the aligned
+    tile copy (scratch 0) still runs, reading the input in place."""
+    rng = np.random.default_rng(17)
+    w = random_sparse(rng, (24, 200, 1, 1), 0.15)
+    x = rng.standard_normal((1, 200, 7, 7)).astype(np.float32)
+    args = (x.shape, w.shape, (1, 24, 7, 7), [1, 1], [0, 0, 0, 0], [1, 1])
+    assert sparse_conv_workspace(*args, shift=False) == 0 < sparse_conv_workspace(*args)
+    ref = conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (0, 0, 0, 0),
+                 (1, 1))
+    for scratch in (0, sparse_conv_workspace(*args)):
+        data, _ = conv_program(x.shape, encode(w), None, [1, 1], [0, 0, 0, 0], [1, 1],
+                               variant=VARIANTS[variant], scratch=scratch)
+        for threads in (1, 2):
+            _close(run(data, {"x": x}, threads), ref)
 
 
 def test_variants_agree_with_ref() -> None:

@@ -34,13 +34,15 @@
  * kernels' row products (ec_sp_rows, sparse_core.h: the SPARSE_CONV
  * pointwise path's) on the band instead of the GEMM, the input offsets and
  * column groups prepared once. A sparse W3 reads the band of D at a fixed
- * plane pitch of r * OW floats (r the prepared band; the last band and the
- * shorter bands of a threaded run leave rows unused). The sums run in the
+ * plane pitch of r * OW floats rounded up to 16 (r the prepared band; the
+ * last band and the shorter bands of a threaded run leave rows unused; the
+ * rounding keeps the row products' loads aligned). The sums run in the
  * sparse kernels' order, so the result matches the unfused chain to
  * rounding, not bit for bit.
  * Workspace per thread for bands of r rows:
  *   align64(4 * Ch * win * W)                 the window (0 without W1)
- *   + align64(4 * Ch * r * OW)                the band of D
+ *   + align64(4 * Ch * r * OW)                the band of D (r * OW rounded
+ *                                             up to 16 with a sparse W3)
  *   + align64(4 * win * ec_dw_row_stride(OW, kw) * sw) the SIMD depthwise's
  *                                             padded plane (0 for ref)
  *   + max(ec_sgemm_workspace(Ch, win * W, Cin) (0 without W1 or sparse),
@@ -91,7 +93,9 @@ static size_t layout(ir_params *p, int64_t r) {
   p->rows = r;
   p->win = win;
   p->off_d = p->expand ? ec_align64((size_t)(p->ch * win * p->w) * sizeof(float)) : 0;
-  p->off_pad = p->off_d + ec_align64((size_t)(p->ch * r * p->ow) * sizeof(float));
+  /* a sparse W3 reads D's planes at whole vectors (aligned loads) */
+  const int64_t dpl = p->sp3 ? ec_round_up(r * p->ow, 16) : r * p->ow;
+  p->off_pad = p->off_d + ec_align64((size_t)(p->ch * dpl) * sizeof(float));
   p->off_gemm = p->off_pad;
   if (p->dw_simd)
     p->off_gemm += ec_align64((size_t)(win * ec_dw_row_stride(p->ow, p->kw) * p->sw) *
@@ -237,7 +241,7 @@ static ec_status prepare_sparse(ec_node *n, ir_params *p) {
   p->spisa = p->isa == EC_ISA_AVX512 ? EC_SP_AVX512
              : p->isa == EC_ISA_AVX2 ? EC_SP_AVX2
                                      : EC_SP_REF;
-  p->dpitch = p->sp3 ? p->rows * p->ow : 0;
+  p->dpitch = p->sp3 ? ec_round_up(p->rows * p->ow, 16) : 0;
   int64_t g1 = 1, s1 = 1, g3 = 1, s3 = 1;
   const size_t head = ec_align64(sizeof *p);
   const size_t b1 = p->sp1 ? sparse_bytes(n->tin[1], p->win * p->w, &g1, &s1) : 0;

@@ -7,7 +7,11 @@
  * ConvNets" layout); prepare turns every stored column into the offset of
  * that input run. Two paths:
  *   pointwise (1x1, stride 1, no pads): straight from the input, a tile of
- *     up to TP_PW pixels at a time;
+ *     up to TP_PW pixels at a time; on x86, where the plane is no whole
+ *     number of vectors (MobileNetV2's 14x14 and 7x7) and the scratch
+ *     holds it, the tile of every input channel is first copied to a pitch
+ *     of whole vectors, so that every load of the row products is aligned
+ *     instead of most of them splitting across two cache lines;
  *   slab (everything else: any kernel, stride, pads, dilation): a band of
  *     output rows at a time, the input it reads is copied, zero-padded and
  *     split into stride phases, into a slab in the workspace:
@@ -26,8 +30,10 @@
  *     Tiles of up to TQ go through a small buffer into Y, with the epilogue.
  * Jobs are (image, pixel tile or band, output-channel block); channel
  * blocks split only when there are too few tiles to share.
- * Workspace per thread (edgec/passes/sparsify.py mirrors it): 0 for
- * pointwise, else align64(4 * variants * C * sh * slab_rows * wq)
+ * Workspace per thread (edgec/passes/sparsify.py mirrors it): pointwise 0,
+ * or align64(4 * C * round_up(tp, 16)) for the aligned copy (plane not a
+ * multiple of 16 floats; files from before it have 0 and keep the direct
+ * reads), else align64(4 * variants * C * sh * slab_rows * wq)
  * + align64(4 * RBLK * tq), with band = clamp(ceil(BAND_Q / wq), 1, OH),
  * slab_rows = band + (kh - 1) * dh / sh, tq = min(TQ, (band - 1) * wq + OW)
  * (rounded up to 16 when aligned). */
@@ -56,6 +62,7 @@ typedef struct spconv_params {
     };
   };
   int64_t k, p, tp;                  /* pointwise: pixels per tile */
+  int64_t tpq;                       /* pointwise, aligned copy: its pitch (0: none) */
   int64_t wq, variants, band, slab_rows, tq; /* slab */
   bool aligned;
   uint64_t used_v, used_py; /* slab planes some stored weight reads (bit per index < 64) */
@@ -146,7 +153,7 @@ static ec_status read_geometry(ec_node *n, spconv_params *p) {
 }
 
 static size_t required_scratch(const spconv_params *p) {
-  if (p->path == PATH_POINTWISE) return 0;
+  if (p->path == PATH_POINTWISE) return ec_align64((size_t)(p->c * p->tpq) * sizeof(float));
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->path == PATH_SHIFT) return p->shift.ws_bytes;
 #endif
@@ -163,7 +170,7 @@ static bool compute_offsets(spconv_params *p, int32_t *offs) {
   p->used_v = p->variants > 64 ? ~(uint64_t)0 : 0;
   p->used_py = p->sh > 64 ? ~(uint64_t)0 : 0;
   const ec_sparse *w = p->weight;
-  if (p->path == PATH_POINTWISE) return ec_sp_scaled_offsets(w, p->p, offs);
+  if (p->path == PATH_POINTWISE) return ec_sp_scaled_offsets(w, p->tpq ? p->tpq : p->p, offs);
   const int64_t kk = p->kh * p->kw;
   if (slab_plane(p, p->variants, 0, 0) > INT32_MAX) return false;
   for (int64_t j = 0; j < w->nnz; j++) {
@@ -217,6 +224,12 @@ static ec_status prepare_sparse_conv(ec_node *n) {
       return EC_OK;
     }
   }
+  /* pointwise on a plane of no whole vectors: the aligned copy, where the
+   * scratch holds it */
+  if (p.path == PATH_POINTWISE && p.isa != EC_SP_REF && p.p % 16 != 0 &&
+      ec_fits(p.c, ec_round_up(p.tp, 16)) &&
+      n->scratch_size >= ec_align64((size_t)(p.c * ec_round_up(p.tp, 16)) * sizeof(float)))
+    p.tpq = ec_round_up(p.tp, 16);
 #endif
   const size_t need = required_scratch(&p);
   st = ec_check_scratch(n, need);
@@ -387,12 +400,17 @@ static void run_job(const spconv_ctx *c, int64_t job, uint8_t *ws) {
     return;
   }
   const int64_t p0 = t * p->tp, tp = min64(p->tp, p->p - p0);
-  const float *x = c->x + img * p->c * p->h * p->w;
+  const float *x = c->x + img * p->c * p->h * p->w + p0;
   const int64_t yoff = (img * p->m + m0) * p->p + p0;
   const ec_sp_epilogue e = {1.0f, 1.0f, c->bias ? c->bias + m0 : NULL,
                             c->res ? c->res + yoff : NULL, p->p, p->act};
-  (void)ws;
-  ec_sp_rows(p->isa, &c->sw, m0, m1, x + p0, tp, c->y + yoff, p->p, &e);
+  if (p->tpq) { /* the tile at a pitch of whole vectors: aligned loads */
+    float *buf = (float *)(void *)ws;
+    for (int64_t ch = 0; ch < p->c; ch++)
+      memcpy(buf + ch * p->tpq, x + ch * p->p, (size_t)tp * sizeof(float));
+    x = buf;
+  }
+  ec_sp_rows(p->isa, &c->sw, m0, m1, x, tp, c->y + yoff, p->p, &e);
 }
 
 static void job_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
