@@ -115,3 +115,38 @@ def test_qemu_outputs_equal_host_bitwise_for_exact_ops(aarch64_runtime: BuiltRun
     assert p1.returncode == 0 and p2.returncode == 0, (p1.stderr, p2.stderr)
     for a, b in zip(arm, x86, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# MobileNetV2-like blocks with pruned 1x1 convs: INVERTED_RESIDUAL with sparse
+# weights (the portable row products on AArch64), against onnxruntime on the
+# pruned ONNX model
+SPARSE_BLOCKS = {
+    "both-s1-residual": ((12, 40, 12, 15, 13), 1, True, True, (True, True)),
+    "project-s2": ((8, 30, 10, 17, 19), 2, False, True, (False, True)),
+    "expand-no-residual": ((9, 27, 11, 14, 11), 1, False, True, (True, False)),
+    "no-expand": ((24, 24, 20, 12, 9), 1, False, False, (False, True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPARSE_BLOCKS))
+def test_aarch64_qemu_sparse_inverted_residual(aarch64_runtime: BuiltRuntime, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               name: str) -> None:
+    from prune.test_sparse_inverted_residual import Block, Case, pruned_model
+
+    import edgec.passes.fuse_inverted_residual as fir
+    from edgec.compiler import compile_program
+    from edgec.fb.Opcode import Opcode
+    from edgec.prune.encoding import SparseTensor
+
+    dims, stride, residual, expand, sparse = SPARSE_BLOCKS[name]
+    block = Block(*dims, s=stride, residual=residual, expand=expand,
+                  acts=("clip", "clip", None) if expand else (None, "clip", None))
+    model = pruned_model(Case(block, sparse))
+    monkeypatch.setattr(fir, "MIN_EXPANDED_BYTES", 0)  # fuse the small block
+    program = compile_program(model).program
+    (ir,) = [i for i in program.instructions if i.opcode == Opcode.INVERTED_RESIDUAL]
+    kinds = [ir.inputs[k] >= 0 and isinstance(program.tensors[ir.inputs[k]], SparseTensor)
+             for k in (1, 5)]
+    assert kinds == [expand and sparse[0], sparse[1]]
+    _check(aarch64_runtime, "aarch64-linux-gnu", model, tmp_path, rtol=1e-4, atol=1e-4)

@@ -74,7 +74,7 @@ typedef struct ir_params {
   bool sp1, sp3;                   /* expand / project weight stored sparse */
   ec_sp_isa spisa;
   int64_t dpitch;                  /* floats per channel of D with a sparse W3 (else nr * OW) */
-  ec_sp_weight spw1, spw3;         /* offsets and column groups (values set at eval) */
+  ec_sp_weight spw[2];             /* W1, W3: offsets and column groups (values at eval) */
   int64_t n, cin, h, w, ch, m, oh, ow, kh, kw, sh, sw, ph, pw;
   int64_t rows, win, bands, grain; /* per band: output rows, E rows; bands per image */
   size_t off_d, off_pad, off_gemm; /* workspace layout */
@@ -213,47 +213,42 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
 
 /* ---- sparse 1x1 weights ----------------------------------------------- */
 
-/* Bytes after the params for weight t: offsets, then column groups for
- * inputs of `scale` floats per column read `np` pixels at a time. */
-static size_t sparse_bytes(const ec_tensor_desc *t, int64_t np, int64_t *groups,
-                           int64_t *span) {
-  const ec_sparse *w = &t->sparse;
-  ec_sp_plan_groups(w->cols, 4 * min64(np, 128), groups, span);
-  const size_t g = *groups > 1 ? (size_t)(w->rows / w->block_r * (*groups + 1)) : 0;
-  return ec_align64((size_t)w->nnz * sizeof(int32_t)) + ec_align64(g * sizeof(int32_t));
-}
-
-/* Fills sw for weight t at mem (sparse_bytes of it); false if an offset
- * overflows. */
-static bool sparse_fill(const ec_tensor_desc *t, int64_t scale, int64_t groups, int64_t span,
-                        uint8_t *mem, ec_sp_weight *sw) {
-  const ec_sparse *w = &t->sparse;
-  int32_t *offs = (int32_t *)(void *)mem;
-  int32_t *gptr = (int32_t *)(void *)(mem + ec_align64((size_t)w->nnz * sizeof(int32_t)));
-  if (groups > 1) ec_sp_group_pointers(w, groups, span, gptr);
-  *sw = (ec_sp_weight){w, NULL, offs, groups > 1 ? gptr : NULL, groups};
-  return ec_sp_scaled_offsets(w, scale, offs);
-}
-
-/* The params with the offsets and column groups of the sparse weights:
- * W1 reads X (planes H * W apart), W3 the band of D (planes dpitch apart). */
+/* The params with the input offsets (and, for the x86 row products, the
+ * column groups) of the sparse weights: W1 reads X (planes H * W apart), W3
+ * the band of D (planes dpitch apart). */
 static ec_status prepare_sparse(ec_node *n, ir_params *p) {
   p->spisa = p->isa == EC_ISA_AVX512 ? EC_SP_AVX512
              : p->isa == EC_ISA_AVX2 ? EC_SP_AVX2
                                      : EC_SP_REF;
-  p->dpitch = p->sp3 ? ec_round_up(p->rows * p->ow, 16) : 0;
-  int64_t g1 = 1, s1 = 1, g3 = 1, s3 = 1;
-  const size_t head = ec_align64(sizeof *p);
-  const size_t b1 = p->sp1 ? sparse_bytes(n->tin[1], p->win * p->w, &g1, &s1) : 0;
-  const size_t b3 = p->sp3 ? sparse_bytes(n->tin[5], p->dpitch, &g3, &s3) : 0;
-  ec_status st = ec_alloc_params(n, head + b1 + b3);
-  if (st != EC_OK) return st;
-  uint8_t *mem = (uint8_t *)n->params + head;
-  if ((p->sp1 && !sparse_fill(n->tin[1], p->h * p->w, g1, s1, mem, &p->spw1)) ||
-      (p->sp3 && !sparse_fill(n->tin[5], p->dpitch, g3, s3, mem + b1, &p->spw3)))
-    return ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
-  memcpy(n->params, p, sizeof *p);
-  return EC_OK;
+  p->dpitch = ec_round_up(p->rows * p->ow, 16);
+  const ec_tensor_desc *t[2] = {p->sp1 ? n->tin[1] : NULL, p->sp3 ? n->tin[5] : NULL};
+  const int64_t scale[2] = {p->h * p->w, p->dpitch};
+  int64_t groups[2] = {1, 1}, span[2] = {1, 1};
+  size_t at[3] = {ec_align64(sizeof *p)}; /* offsets of weight k at at[k] */
+  for (int k = 0; k < 2; k++) {
+    at[k + 1] = at[k];
+    if (!t[k]) continue;
+    const ec_sparse *w = &t[k]->sparse;
+#if defined(EDGEC_HAVE_X86_KERNELS) /* the portable products read no groups */
+    ec_sp_plan_groups(w->cols, 4 * min64(k ? p->dpitch : p->win * p->w, 128), &groups[k],
+                      &span[k]);
+#endif
+    const size_t g = groups[k] > 1 ? (size_t)(w->rows / w->block_r * (groups[k] + 1)) : 0;
+    at[k + 1] += ec_align64((size_t)w->nnz * sizeof(int32_t)) + ec_align64(g * sizeof(int32_t));
+  }
+  ec_status st = ec_alloc_params(n, at[2]);
+  for (int k = 0; st == EC_OK && k < 2; k++) {
+    if (!t[k]) continue;
+    const ec_sparse *w = &t[k]->sparse;
+    int32_t *offs = (int32_t *)(void *)((uint8_t *)n->params + at[k]);
+    int32_t *gptr = offs + ec_align64((size_t)w->nnz * sizeof(int32_t)) / sizeof(int32_t);
+    if (groups[k] > 1) ec_sp_group_pointers(w, groups[k], span[k], gptr);
+    p->spw[k] = (ec_sp_weight){w, NULL, offs, groups[k] > 1 ? gptr : NULL, groups[k]};
+    if (!ec_sp_scaled_offsets(w, scale[k], offs))
+      st = ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
+  }
+  if (st == EC_OK) memcpy(n->params, p, sizeof *p);
+  return st;
 }
 
 static ec_status prepare_ir(ec_node *n) {
@@ -298,7 +293,7 @@ typedef struct ir_ctx {
   const float *x, *w1, *b1, *wd, *bd, *w3, *b3, *res;
   float *y;
   uint8_t *const *workspace;
-  ec_sp_weight sw1, sw3; /* the params' with this run's values */
+  ec_sp_weight sw[2]; /* the params' with this run's values */
 } ir_ctx;
 
 #if defined(DW_SIMD)
@@ -411,7 +406,7 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
         const int64_t np = (hi - w0 - have) * p->w;
         if (p->sp1) {
           const ec_sp_epilogue e = {1.0f, 1.0f, c->b1, NULL, 0, p->act[0]};
-          ec_sp_rows(p->spisa, &c->sw1, 0, p->ch, xs, np, win + have * p->w, wp, &e);
+          ec_sp_rows(p->spisa, &c->sw[0], 0, p->ch, xs, np, win + have * p->w, wp, &e);
         } else {
           const ec_operand a = {c->w1, 0, 0, p->cin * EC_PACK_MR}, b = {xs, hw, 1, 0};
           const ec_epilogue e = {1.0f, 1.0f, c->b1, 1, 0, NULL, 0, p->act[0]};
@@ -425,7 +420,7 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     const float *res = c->res ? c->res + yoff : NULL;
     if (p->sp3) {
       const ec_sp_epilogue e = {1.0f, 1.0f, c->b3, res, py, p->act[2]};
-      ec_sp_rows(p->spisa, &c->sw3, 0, p->m, d, nr * p->ow, c->y + yoff, py, &e);
+      ec_sp_rows(p->spisa, &c->sw[1], 0, p->m, d, nr * p->ow, c->y + yoff, py, &e);
       continue;
     }
     const ec_operand a = {c->w3, 0, 0, p->ch * EC_PACK_MR}, b = {d, dp, 1, 0};
@@ -445,9 +440,9 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
   ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
               t[in[3]], in[4] >= 0 ? t[in[4]] : NULL, t[in[5]],
               in[6] >= 0 ? t[in[6]] : NULL, p->residual ? t[in[7]] : NULL,
-              t[n->out[0]], ex->workspace, p->spw1, p->spw3};
-  c.sw1.values = c.w1;
-  c.sw3.values = c.w3;
+              t[n->out[0]], ex->workspace, {p->spw[0], p->spw[1]}};
+  c.sw[0].values = c.w1;
+  c.sw[1].values = c.w3;
   if (p->n == 0 || p->m == 0 || p->oh == 0 || p->ow == 0) return;
   ec_parallel_for(ex, p->n * p->bands, p->grain, ir_range, (void *)&c);
 }

@@ -404,12 +404,16 @@ static void run_job(const spconv_ctx *c, int64_t job, uint8_t *ws) {
   const int64_t yoff = (img * p->m + m0) * p->p + p0;
   const ec_sp_epilogue e = {1.0f, 1.0f, c->bias ? c->bias + m0 : NULL,
                             c->res ? c->res + yoff : NULL, p->p, p->act};
+#if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->tpq) { /* the tile at a pitch of whole vectors: aligned loads */
     float *buf = (float *)(void *)ws;
     for (int64_t ch = 0; ch < p->c; ch++)
       memcpy(buf + ch * p->tpq, x + ch * p->p, (size_t)tp * sizeof(float));
     x = buf;
   }
+#else
+  (void)ws;
+#endif
   ec_sp_rows(p->isa, &c->sw, m0, m1, x, tp, c->y + yoff, p->p, &e);
 }
 
