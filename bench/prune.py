@@ -28,9 +28,9 @@ import numpy as np
 import edgec
 import edgec.zoo as zoo
 from edgec.compiler import compile_program
-from edgec.fb.Opcode import Opcode
 from edgec.frontend.onnx_import import import_onnx
 from edgec.prune import prune_graph
+from edgec.prune.encoding import SparseTensor
 
 SPECS = ["magnitude:0.8", "magnitude:0.8:per-layer", "magnitude:0.9",
          "magnitude:0.9:per-layer", "channels:0.3"]
@@ -90,8 +90,10 @@ def bench_model(name: str, specs: list[str], threads: int, rounds: int,
     rows = []
     for k, r in compiled.items():
         total, nonzeros = _params(model, None if k == "dense" else k)
-        sparse = sum(i.opcode in (Opcode.SPARSE_CONV, Opcode.SPARSE_GEMM)
-                     for i in r.program.instructions)
+        # layers whose weight runs sparse: SPARSE_CONV / SPARSE_GEMM, and the sparse
+        # 1x1 weights inside fused INVERTED_RESIDUAL blocks
+        sparse = sum(isinstance(r.program.tensors[t], SparseTensor)
+                     for i in r.program.instructions for t in i.inputs[1:] if t >= 0)
         rows.append(Row(name, k, len(r.data), total, nonzeros, sparse, ms[k]))
     return rows
 
