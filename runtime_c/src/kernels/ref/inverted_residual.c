@@ -224,29 +224,21 @@ static ec_status prepare_sparse(ec_node *n, ir_params *p) {
   const ec_tensor_desc *t[2] = {p->sp1 ? n->tin[1] : NULL, p->sp3 ? n->tin[5] : NULL};
   const int64_t scale[2] = {p->h * p->w, p->dpitch};
   int64_t groups[2] = {1, 1}, span[2] = {1, 1};
-  size_t at[3] = {ec_align64(sizeof *p)}; /* offsets of weight k at at[k] */
+  size_t at[3] = {ec_align64(sizeof *p)}; /* weight k at at[k] */
   for (int k = 0; k < 2; k++) {
     at[k + 1] = at[k];
     if (!t[k]) continue;
-    const ec_sparse *w = &t[k]->sparse;
 #if defined(EDGEC_HAVE_X86_KERNELS) /* the portable products read no groups */
-    ec_sp_plan_groups(w->cols, 4 * min64(k ? p->dpitch : p->win * p->w, 128), &groups[k],
-                      &span[k]);
+    ec_sp_plan_groups(t[k]->sparse.cols, 4 * min64(k ? p->dpitch : p->win * p->w, 128),
+                      &groups[k], &span[k]);
 #endif
-    const size_t g = groups[k] > 1 ? (size_t)(w->rows / w->block_r * (groups[k] + 1)) : 0;
-    at[k + 1] += ec_align64((size_t)w->nnz * sizeof(int32_t)) + ec_align64(g * sizeof(int32_t));
+    at[k + 1] += ec_sp_weight_bytes(&t[k]->sparse, groups[k]);
   }
   ec_status st = ec_alloc_params(n, at[2]);
-  for (int k = 0; st == EC_OK && k < 2; k++) {
-    if (!t[k]) continue;
-    const ec_sparse *w = &t[k]->sparse;
-    int32_t *offs = (int32_t *)(void *)((uint8_t *)n->params + at[k]);
-    int32_t *gptr = offs + ec_align64((size_t)w->nnz * sizeof(int32_t)) / sizeof(int32_t);
-    if (groups[k] > 1) ec_sp_group_pointers(w, groups[k], span[k], gptr);
-    p->spw[k] = (ec_sp_weight){w, NULL, offs, groups[k] > 1 ? gptr : NULL, groups[k]};
-    if (!ec_sp_scaled_offsets(w, scale[k], offs))
-      st = ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
-  }
+  for (int k = 0; st == EC_OK && k < 2; k++)
+    if (t[k])
+      st = ec_sp_weight_init(n, &p->spw[k], &t[k]->sparse, scale[k], groups[k], span[k],
+                             (uint8_t *)n->params + at[k]);
   if (st == EC_OK) memcpy(n->params, p, sizeof *p);
   return st;
 }

@@ -257,20 +257,13 @@ static ec_status prepare_sparse_conv(ec_node *n) {
     ec_sp_plan_groups(p.c, 4 * run, &groups, &span);
     span *= kk;
   }
-  const int64_t brows = p.weight->rows / p.weight->block_r;
-  const size_t gptr_bytes = groups > 1 ? (size_t)(brows * (groups + 1)) * sizeof(int32_t) : 0;
-  if (gptr_bytes) {
-    void *grown = realloc(n->params, head + offs_bytes + gptr_bytes);
+  if (groups > 1) {
+    void *grown = realloc(n->params, head + ec_sp_weight_bytes(p.weight, groups));
     if (!grown) return ec_node_error(n, EC_ERR_NO_MEMORY, "out of memory");
     n->params = grown;
-    offs = (int32_t *)(void *)((uint8_t *)n->params + head);
   }
-  int32_t *gptr = NULL;
-  if (groups > 1) {
-    gptr = (int32_t *)(void *)((uint8_t *)n->params + head + offs_bytes);
-    ec_sp_group_pointers(p.weight, groups, span, gptr);
-  }
-  p.spw = (ec_sp_weight){p.weight, NULL, offs, gptr, groups};
+  /* the offsets are in place (scale 0) */
+  ec_sp_weight_init(n, &p.spw, p.weight, 0, groups, span, (uint8_t *)n->params + head);
   memcpy(n->params, &p, sizeof p);
   return EC_OK;
 }

@@ -57,7 +57,8 @@ void ec_sp_plan_groups(int64_t cols, int64_t bytes_per_col, int64_t *groups, int
   *span = cols > 0 ? (cols + *groups - 1) / *groups : 1;
 }
 
-void ec_sp_group_pointers(const ec_sparse *w, int64_t groups, int64_t span, int32_t *gptr) {
+/* gptr ((brows) x (groups + 1) entries) for column ranges of span. */
+static void group_pointers(const ec_sparse *w, int64_t groups, int64_t span, int32_t *gptr) {
   const int64_t brows = w->rows / w->block_r;
   for (int64_t b = 0; b < brows; b++) {
     int32_t *g = gptr + b * (groups + 1);
@@ -77,6 +78,24 @@ bool ec_sp_scaled_offsets(const ec_sparse *w, int64_t scale, int32_t *offs) {
     offs[j] = (int32_t)(idx * scale);
   }
   return true;
+}
+
+size_t ec_sp_weight_bytes(const ec_sparse *w, int64_t groups) {
+  const size_t g = groups > 1 ? (size_t)(w->rows / w->block_r * (groups + 1)) : 0;
+  return ec_align64((size_t)w->nnz * sizeof(int32_t)) + ec_align64(g * sizeof(int32_t));
+}
+
+ec_status ec_sp_weight_init(ec_node *n, ec_sp_weight *sw, const ec_sparse *w, int64_t scale,
+                            int64_t groups, int64_t span, void *mem) {
+  int32_t *offs = (int32_t *)mem, *gptr = NULL;
+  if (groups > 1) {
+    gptr = offs + ec_align64((size_t)w->nnz * sizeof(int32_t)) / sizeof(int32_t);
+    group_pointers(w, groups, span, gptr);
+  }
+  *sw = (ec_sp_weight){w, NULL, offs, gptr, groups};
+  if (scale && !ec_sp_scaled_offsets(w, scale, offs))
+    return ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
+  return EC_OK;
 }
 
 static void ref_gather(const ec_sparse *w, const float *values, int64_t r0, int64_t r1,

@@ -63,12 +63,21 @@ void ec_sp_rows(ec_sp_isa isa, const ec_sp_weight *sw, int64_t r0, int64_t r1, c
  * column (at most 32 KiB of input per group): how many, and their span. */
 void ec_sp_plan_groups(int64_t cols, int64_t bytes_per_col, int64_t *groups, int64_t *span);
 
-/* Fills gptr ((brows) x (groups + 1) entries) for column ranges of span. */
-void ec_sp_group_pointers(const ec_sparse *w, int64_t groups, int64_t span, int32_t *gptr);
-
 /* offs[j] = index(j) * scale for every stored block of w, or false if an
  * offset would not fit in int32. */
 bool ec_sp_scaled_offsets(const ec_sparse *w, int64_t scale, int32_t *offs);
+
+/* Bytes ec_sp_weight_init writes for w in `groups` column groups: the
+ * offsets, then (groups > 1) the group pointers, each 64-byte aligned. */
+size_t ec_sp_weight_bytes(const ec_sparse *w, int64_t groups);
+
+/* The one setup of a sparse weight's ec_sp_weight (values NULL: the caller
+ * sets them at eval) in mem (ec_sp_weight_bytes(w, groups), 64-byte
+ * aligned): offs[j] = index(j) * scale (scale 0: the caller has written
+ * them), and for groups > 1 the pointers of column ranges of span. Records
+ * "input offsets exceed 32 bits" on n (EC_ERR_SHAPE) if one does not fit. */
+ec_status ec_sp_weight_init(ec_node *n, ec_sp_weight *sw, const ec_sparse *w, int64_t scale,
+                            int64_t groups, int64_t span, void *mem);
 
 /* y[i] for rows [r0, r1) of W against the vector x (cols entries); bias
  * relative to r0, res ignored. */

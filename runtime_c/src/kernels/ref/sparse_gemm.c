@@ -110,23 +110,10 @@ static ec_status prepare_sparse_gemm(ec_node *n) {
   const size_t head = ec_align64(sizeof p);
   int64_t groups = 1, span = p.k;
   if (!p.gather) ec_sp_plan_groups(p.k, 4 * p.tb, &groups, &span);
-  const int64_t brows = p.weight->rows / p.weight->block_r;
-  const size_t offs_bytes =
-      p.gather ? 0 : ec_align64((size_t)p.weight->nnz * sizeof(int32_t));
-  const size_t gptr_bytes = groups > 1 ? (size_t)(brows * (groups + 1)) * sizeof(int32_t) : 0;
-  st = ec_alloc_params(n, head + offs_bytes + gptr_bytes);
+  st = ec_alloc_params(n, head + (p.gather ? 0 : ec_sp_weight_bytes(p.weight, groups)));
+  if (st == EC_OK && !p.gather)
+    st = ec_sp_weight_init(n, &p.sw, p.weight, p.tb, groups, span, (uint8_t *)n->params + head);
   if (st != EC_OK) return st;
-  if (!p.gather) {
-    int32_t *offs = (int32_t *)(void *)((uint8_t *)n->params + head);
-    if (!ec_sp_scaled_offsets(p.weight, p.tb, offs))
-      return ec_node_error(n, EC_ERR_SHAPE, "input offsets exceed 32 bits");
-    int32_t *gptr = NULL;
-    if (groups > 1) {
-      gptr = (int32_t *)(void *)((uint8_t *)n->params + head + offs_bytes);
-      ec_sp_group_pointers(p.weight, groups, span, gptr);
-    }
-    p.sw = (ec_sp_weight){p.weight, NULL, offs, gptr, groups};
-  }
   memcpy(n->params, &p, sizeof p);
   return EC_OK;
 }
