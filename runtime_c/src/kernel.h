@@ -279,6 +279,9 @@ ec_status ec_check_same_shape(const ec_node *node, const ec_tensor_desc *a,
 ec_status ec_check_options(const ec_node *node, unsigned type);
 /* Checks that node's scratch_size holds need bytes: "scratch of S bytes, needs N". */
 ec_status ec_check_scratch(const ec_node *node, uint64_t need);
+/* A kernel variant (Instruction.variant) with bits or a family this kernel
+ * does not know: EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x". */
+ec_status ec_variant_error(const ec_node *node);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

@@ -128,6 +128,11 @@ ec_status ec_check_scratch(const ec_node *node, uint64_t need) {
   return EC_OK;
 }
 
+ec_status ec_variant_error(const ec_node *node) {
+  return ec_node_error(node, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x",
+                       (unsigned)node->variant);
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

@@ -136,7 +136,7 @@ static ec_status prepare_attention(ec_node *n) {
   att_params p;
   memset(&p, 0, sizeof p);
   if (!ec_variant_isa(n->variant, 0, &p.isa))
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown kernel variant 0x%x", (unsigned)n->variant);
+    return ec_variant_error(n);
 
   /* operands: Q, Kt, V, Y with their perms */
   const ec_tensor_desc *t[4] = {n->tin[0], n->tin[1], n->tin[2], n->tout[0]};

@@ -133,7 +133,7 @@ static ec_status prepare_conv_transpose(ec_node *n) {
   convt_params p;
   memset(&p, 0, sizeof p);
   if (!ec_variant_isa(n->variant, 0, &p.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   st = read_geometry(n, &p);
   if (st != EC_OK) return st;
   const ec_tensor_desc *b = n->n_in == 3 ? n->tin[2] : NULL;

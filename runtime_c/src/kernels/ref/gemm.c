@@ -60,7 +60,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static ec_status read_variant(ec_node *n, mm_params *p) {
   if (!ec_variant_isa(n->variant, EC_VARIANT_PACKED, &p->isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   p->packed_b = (n->variant & EC_VARIANT_PACKED) != 0;
   return EC_OK;
 }

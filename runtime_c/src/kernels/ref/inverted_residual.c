@@ -217,9 +217,7 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
  * column groups) of the sparse weights: W1 reads X (planes H * W apart), W3
  * the band of D (planes dpitch apart). */
 static ec_status prepare_sparse(ec_node *n, ir_params *p) {
-  p->spisa = p->isa == EC_ISA_AVX512 ? EC_SP_AVX512
-             : p->isa == EC_ISA_AVX2 ? EC_SP_AVX2
-                                     : EC_SP_REF;
+  p->spisa = ec_sp_isa_of(p->isa);
   p->dpitch = ec_round_up(p->rows * p->ow, 16);
   const ec_tensor_desc *t[2] = {p->sp1 ? n->tin[1] : NULL, p->sp3 ? n->tin[5] : NULL};
   const int64_t scale[2] = {p->h * p->w, p->dpitch};

@@ -91,7 +91,7 @@ static ec_status prepare_layer_norm(ec_node *n) {
   if (st != EC_OK) return st;
   ec_isa isa;
   if (!ec_variant_isa(n->variant, 0, &isa))
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown kernel variant 0x%x", (unsigned)n->variant);
+    return ec_variant_error(n);
   st = ec_alloc_params(n, sizeof(ln_params));
   if (st != EC_OK) return st;
   ln_params *p = n->params;

@@ -268,7 +268,7 @@ static ec_status prepare_qconv(ec_node *n) {
   memset(&geo, 0, sizeof geo);
   bool blocked;
   if (!ec_q_variant(n->variant, &blocked, &geo.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   geo.avx2 = geo.isa == EC_Q_AVX2 || geo.isa == EC_Q_VNNI;
   st = read_geometry(n, &geo);
   if (st != EC_OK) return st;

@@ -212,7 +212,7 @@ static ec_status read_y(ec_node *n, qfc_params *p, uint8_t act, float alpha, flo
 static ec_status begin(ec_node *n, qfc_params *p) {
   memset(p, 0, sizeof *p);
   if (!ec_q_variant(n->variant, &p->blocked, &p->isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   return EC_OK;
 }
 

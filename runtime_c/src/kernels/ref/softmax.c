@@ -56,7 +56,7 @@ static ec_status prepare_softmax(ec_node *n) {
                          (long long)o->axis, x->rank);
   ec_isa isa;
   if (!ec_variant_isa(n->variant, 0, &isa))
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown kernel variant 0x%x", (unsigned)n->variant);
+    return ec_variant_error(n);
   st = ec_alloc_params(n, sizeof(softmax_params));
   if (st != EC_OK) return st;
   softmax_params *p = n->params;

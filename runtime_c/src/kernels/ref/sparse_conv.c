@@ -194,7 +194,7 @@ static ec_status prepare_sparse_conv(ec_node *n) {
   ec_status st = check_operands(n);
   if (st != EC_OK) return st;
   if (!ec_sp_variant_isa(n->variant, &p.isa))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   p.weight = &n->tin[1]->sparse;
   st = read_geometry(n, &p);
   if (st != EC_OK) return st;

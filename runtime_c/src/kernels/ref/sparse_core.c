@@ -4,18 +4,10 @@
 
 #include <string.h>
 
-#include "kernels/cpu.h"
-
 bool ec_sp_variant_isa(uint16_t variant, ec_sp_isa *out) {
-  if ((variant & ~(uint16_t)EC_VARIANT_FAMILY_MASK) != 0) return false;
-  const unsigned family = variant & EC_VARIANT_FAMILY_MASK;
-  if (family > EC_VARIANT_AVX512) return false;
-  const uint32_t cpu = family == EC_VARIANT_REF ? 0 : ec_cpu_features();
-  *out = EC_SP_REF;
-  if ((cpu & EC_CPU_AVX512) && family != EC_VARIANT_AVX2)
-    *out = EC_SP_AVX512;
-  else if (cpu & EC_CPU_AVX2)
-    *out = EC_SP_AVX2;
+  ec_isa isa;
+  if (!ec_variant_isa(variant, 0, &isa)) return false;
+  *out = ec_sp_isa_of(isa);
   return true;
 }
 

@@ -26,6 +26,12 @@ typedef enum ec_sp_isa { EC_SP_REF = 0, EC_SP_AVX2 = 1, EC_SP_AVX512 = 2 } ec_sp
  * AVX512 -> the best this CPU has up to that. False for unknown bits. */
 bool ec_sp_variant_isa(uint16_t variant, ec_sp_isa *out);
 
+/* The family of the dense kernels' isa (ec_variant_isa): portable for
+ * NEON too. */
+static inline ec_sp_isa ec_sp_isa_of(ec_isa isa) {
+  return isa == EC_ISA_AVX512 ? EC_SP_AVX512 : isa == EC_ISA_AVX2 ? EC_SP_AVX2 : EC_SP_REF;
+}
+
 /* What is stored for row i of a call (i relative to its first row):
  *   y = act(alpha * S + beta * bias[i] + res[i * ld_res + p])
  * bias and res may be NULL. */

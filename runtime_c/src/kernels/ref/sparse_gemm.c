@@ -87,7 +87,7 @@ static ec_status prepare_sparse_gemm(ec_node *n) {
   memset(&p, 0, sizeof p);
   ec_status st = check_operands(n);
   if (st == EC_OK && !ec_sp_variant_isa(n->variant, &p.isa))
-    st = ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    st = ec_variant_error(n);
   if (st == EC_OK) st = read_shapes(n, &p);
   if (st != EC_OK) return st;
   const ec_gemm_options *o = &n->opt.u.gemm;
