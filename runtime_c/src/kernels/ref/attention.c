@@ -120,11 +120,13 @@ static ec_status read_bias(ec_node *n, const ec_tensor_desc *t, const int64_t ta
 }
 
 static ec_status prepare_attention(ec_node *n) {
-  static const char *const names[5] = {"Q", "Kt", "V", "bias", "Y"};
+  /* names as arrays, not pointers: no relocation each in a shared library;
+   * the operands Q, Kt, V, Y (the views below), then the bias */
+  static const char names[5][5] = {"Q", "Kt", "V", "Y", "bias"};
   ec_status st = ec_check_arity(n, 3, 4, 1);
   for (int32_t i = 0; st == EC_OK && i < n->n_in; i++)
-    if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, names[i]);
-  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, names[4]);
+    if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, names[i < 3 ? i : 4]);
+  if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, names[3]);
   if (st != EC_OK) return st;
   st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
   if (st != EC_OK) return st;
@@ -140,7 +142,6 @@ static ec_status prepare_attention(ec_node *n) {
 
   /* operands: Q, Kt, V, Y with their perms */
   const ec_tensor_desc *t[4] = {n->tin[0], n->tin[1], n->tin[2], n->tout[0]};
-  static const char *const views[4] = {"Q", "Kt", "V", "Y"};
   int32_t perm_len = 0;
   for (int32_t i = 0; i < 4; i++) perm_len += t[i]->rank;
   if (o->axes.n != 0 && o->axes.n != perm_len)
@@ -149,7 +150,7 @@ static ec_status prepare_attention(ec_node *n) {
   int64_t dims[4][4];
   int64_t *strides[4] = {p.a.qs, p.a.ks, p.a.vs, p.a.ys};
   for (int32_t i = 0, at = 0; i < 4; at += t[i]->rank, i++) {
-    st = read_view(n, t[i], o->axes.n ? o->axes.v + at : NULL, views[i], dims[i], strides[i]);
+    st = read_view(n, t[i], o->axes.n ? o->axes.v + at : NULL, names[i], dims[i], strides[i]);
     if (st != EC_OK) return st;
   }
   const int64_t *q = dims[0], *k = dims[1], *v = dims[2], *y = dims[3];
@@ -164,7 +165,7 @@ static ec_status prepare_attention(ec_node *n) {
     for (int32_t i = 0; i < 3; i++)
       if (dims[i][ax] != 1 && dims[i][ax] != y[ax])
         return ec_node_error(n, EC_ERR_SHAPE, "%s's %s dim %lld does not broadcast to Y's %lld",
-                             views[i], ax ? "head" : "batch", (long long)dims[i][ax],
+                             names[i], ax ? "head" : "batch", (long long)dims[i][ax],
                              (long long)y[ax]);
     if (want != y[ax])
       return ec_node_error(n, EC_ERR_SHAPE, "Y's %s dim is %lld, the inputs give %lld",
