@@ -52,10 +52,35 @@ EC_API ec_status ec_runtime_version(const char **out_version) {
   return EC_OK;
 }
 
+/* The library's own calls of ec_model_free and ec_session_free go to these:
+ * a call of an exported function goes through the PLT (an import of the
+ * library's own symbol: a PLT entry, a GOT slot and a relocation each). */
+static ec_status model_free(ec_model *m) {
+  if (!m) return EC_OK;
+  ec_model_release(m);
+  if (m->mapping) munmap(m->mapping, m->file_size);
+  free(m->owned);
+  free(m);
+  return EC_OK;
+}
+
+static ec_status session_free(ec_session *s) {
+  if (!s) return EC_OK;
+  ec_pool_free(s->pool);
+  for (int32_t t = 0; s->workspace && t < s->threads; t++) free(s->workspace[t]);
+  free(s->workspace);
+  free(s->arena);
+  free(s->data);
+  free(s->profile_ns);
+  free(s->dims);
+  free(s);
+  return EC_OK;
+}
+
 static ec_status finish_open(ec_model *m, ec_model **out_model) {
   ec_status st = ec_model_decode(m);
   if (st != EC_OK) {
-    ec_model_free(m);
+    model_free(m);
     return st;
   }
   *out_model = m;
@@ -114,14 +139,7 @@ EC_API ec_status ec_model_open_file(const char *path, ec_model **out_model) {
   return finish_open(m, out_model);
 }
 
-EC_API ec_status ec_model_free(ec_model *m) {
-  if (!m) return EC_OK;
-  ec_model_release(m);
-  if (m->mapping) munmap(m->mapping, m->file_size);
-  free(m->owned);
-  free(m);
-  return EC_OK;
-}
+EC_API ec_status ec_model_free(ec_model *m) { return model_free(m); }
 
 EC_API ec_status ec_model_num_inputs(const ec_model *m, size_t *out_n) {
   CHECK_ARG(m && out_n, "NULL argument");
@@ -199,7 +217,7 @@ EC_API ec_status ec_session_create(const ec_model *m,
   s->dims = calloc(m->n_dyn ? m->n_dyn : 1, sizeof *s->dims);
   if (!s->arena || !s->data || !ws_ok || !s->dims ||
       (options && options->profile && !s->profile_ns)) {
-    ec_session_free(s);
+    session_free(s);
     return ec_set_error(EC_ERR_NO_MEMORY, "cannot allocate a %zu-byte arena",
                         arena);
   }
@@ -217,7 +235,7 @@ EC_API ec_status ec_session_create(const ec_model *m,
   if (threads > 1) {
     ec_status st = ec_pool_create(threads, &s->pool);
     if (st != EC_OK) {
-      ec_session_free(s);
+      session_free(s);
       return st;
     }
   }
@@ -229,18 +247,7 @@ EC_API ec_status ec_session_create(const ec_model *m,
   return EC_OK;
 }
 
-EC_API ec_status ec_session_free(ec_session *s) {
-  if (!s) return EC_OK;
-  ec_pool_free(s->pool);
-  for (int32_t t = 0; s->workspace && t < s->threads; t++) free(s->workspace[t]);
-  free(s->workspace);
-  free(s->arena);
-  free(s->data);
-  free(s->profile_ns);
-  free(s->dims);
-  free(s);
-  return EC_OK;
-}
+EC_API ec_status ec_session_free(ec_session *s) { return session_free(s); }
 
 EC_API ec_status ec_session_set_input(ec_session *s, size_t index,
                                       const void *data, size_t size_bytes) {
