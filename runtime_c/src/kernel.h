@@ -282,6 +282,9 @@ ec_status ec_check_scratch(const ec_node *node, uint64_t need);
 /* A kernel variant (Instruction.variant) with bits or a family this kernel
  * does not know: EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x". */
 ec_status ec_variant_error(const ec_node *node);
+/* An activation (EC_FB_ACTIVATION_*) this runtime applies, or
+ * EC_ERR_UNSUPPORTED, "unknown activation %u". */
+ec_status ec_check_act(const ec_node *node, unsigned kind);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

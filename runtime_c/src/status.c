@@ -133,6 +133,11 @@ ec_status ec_variant_error(const ec_node *node) {
                        (unsigned)node->variant);
 }
 
+ec_status ec_check_act(const ec_node *node, unsigned kind) {
+  if (kind <= EC_FB_ACTIVATION_GELU) return EC_OK; /* = ec_act_valid */
+  return ec_node_error(node, EC_ERR_UNSUPPORTED, "unknown activation %u", kind);
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

@@ -55,10 +55,7 @@ static ec_status check_operands(ec_node *n) {
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
   if (n->tin[1]->rank != r || n->tout[0]->rank != r)
     return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
-  if (!ec_act_valid(n->opt.u.conv.activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
-                         n->opt.u.conv.activation);
-  return EC_OK;
+  return ec_check_act(n, n->opt.u.conv.activation);
 }
 
 static ec_status check_channels(ec_node *n, convt_params *p) {

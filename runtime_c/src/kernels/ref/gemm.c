@@ -146,8 +146,8 @@ static ec_status prepare_gemm(ec_node *n) {
   for (int32_t i = 0; views && i + 1 < a->rank; i++) views = a->shape[i] == y->shape[i];
   if ((a->rank != 2 && !views) || (b->rank != 2 && !p.packed_b) || (y->rank != 2 && !views))
     return ec_node_error(n, EC_ERR_SHAPE, "A, B and Y must be matrices");
-  if (!ec_act_valid(o->activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
+  st = ec_check_act(n, o->activation);
+  if (st != EC_OK) return st;
   p.m = a->shape[o->trans_a ? 1 : 0];
   p.k = a->shape[o->trans_a ? 0 : a->rank - 1];
   for (int32_t i = 1; i + 1 < a->rank; i++) {

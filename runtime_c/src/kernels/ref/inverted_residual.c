@@ -152,11 +152,9 @@ static ec_status check_operands(ec_node *n) {
   }
   if (n->tin[2] && !n->tin[1])
     return ec_node_error(n, EC_ERR_FORMAT, "an expand bias without an expand weight");
-  const ec_status st = ec_check_options(n, EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS);
+  ec_status st = ec_check_options(n, EC_FB_OPOPTIONS_INVERTEDRESIDUALOPTIONS);
+  for (int i = 0; st == EC_OK && i < 3; i++) st = ec_check_act(n, n->opt.u.ir.act[i]);
   if (st != EC_OK) return st;
-  for (int i = 0; i < 3; i++)
-    if (!ec_act_valid(n->opt.u.ir.act[i]))
-      return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", n->opt.u.ir.act[i]);
   return ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
 }
 

@@ -267,8 +267,7 @@ static ec_status prepare_fc(ec_node *n) {
     st = ec_check_dtype(n, a, EC_FLOAT32, "A");
     if (st == EC_OK) st = ec_check_dtype(n, y, EC_FLOAT32, "output");
     if (st == EC_OK) st = rows_shape(n, &p);
-    if (st == EC_OK && !ec_act_valid(o->activation))
-      st = ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
+    if (st == EC_OK) st = ec_check_act(n, o->activation);
     p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
   } else {
     if (a->rank != 2 || y->rank != 2)

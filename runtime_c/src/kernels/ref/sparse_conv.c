@@ -99,9 +99,8 @@ static ec_status check_operands(ec_node *n) {
   if (n->opt.u.conv.group != 1)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "group %lld (sparse convs have group 1)",
                          (long long)n->opt.u.conv.group);
-  if (!ec_act_valid(n->opt.u.conv.activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
-                         n->opt.u.conv.activation);
+  st = ec_check_act(n, n->opt.u.conv.activation);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *w = n->tin[1];
   if (w->storage != EC_FB_STORAGEKIND_CONSTANT || w->sparse.format == EC_FB_SPARSEFORMAT_DENSE)
     return ec_node_error(n, EC_ERR_FORMAT, "weight '%s' carries no sparse encoding", w->name);

@@ -48,8 +48,8 @@ static ec_status check_operands(ec_node *n) {
   const ec_gemm_options *o = &n->opt.u.gemm;
   if (o->trans_a || !o->trans_b)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "needs trans_a = false and trans_b = true");
-  if (!ec_act_valid(o->activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u", o->activation);
+  st = ec_check_act(n, o->activation);
+  if (st != EC_OK) return st;
   const ec_tensor_desc *w = n->tin[1];
   if (w->storage != EC_FB_STORAGEKIND_CONSTANT || w->sparse.format == EC_FB_SPARSEFORMAT_DENSE)
     return ec_node_error(n, EC_ERR_FORMAT, "weight '%s' carries no sparse encoding", w->name);
