@@ -102,11 +102,8 @@ static ec_status check_operands(ec_node *n) {
   st = ec_check_act(n, n->opt.u.conv.activation);
   if (st != EC_OK) return st;
   const ec_tensor_desc *w = n->tin[1];
-  if (w->storage != EC_FB_STORAGEKIND_CONSTANT || w->sparse.format == EC_FB_SPARSEFORMAT_DENSE)
-    return ec_node_error(n, EC_ERR_FORMAT, "weight '%s' carries no sparse encoding", w->name);
-  if (w->sparse.block_c != 1 || w->sparse.block_r > RBLK)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "blocks of %dx%d (one column, at most %d "
-                         "rows)", w->sparse.block_r, w->sparse.block_c, RBLK);
+  st = ec_sp_check_weight(n, w, RBLK);
+  if (st != EC_OK) return st;
   const int32_t r = n->tin[0]->rank;
   if (r != 3 && r != 4)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);

@@ -11,6 +11,15 @@ bool ec_sp_variant_isa(uint16_t variant, ec_sp_isa *out) {
   return true;
 }
 
+ec_status ec_sp_check_weight(const ec_node *n, const ec_tensor_desc *w, int32_t max_r) {
+  if (w->storage != EC_FB_STORAGEKIND_CONSTANT || w->sparse.format == EC_FB_SPARSEFORMAT_DENSE)
+    return ec_node_error(n, EC_ERR_FORMAT, "weight '%s' carries no sparse encoding", w->name);
+  if (w->sparse.block_c != 1 || w->sparse.block_r > max_r)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "blocks of %dx%d (one column, at most %d "
+                         "rows)", w->sparse.block_r, w->sparse.block_c, max_r);
+  return EC_OK;
+}
+
 void ec_sp_epilogue_row(float *y, int64_t np, int64_t i, const ec_sp_epilogue *e) {
   const float bias = e->bias ? e->beta * e->bias[i] : 0.0f;
   if (e->alpha != 1.0f)

@@ -65,6 +65,12 @@ typedef struct ec_sp_weight {
 void ec_sp_rows(ec_sp_isa isa, const ec_sp_weight *sw, int64_t r0, int64_t r1, const float *x,
                 int64_t np, float *y, int64_t ldy, const ec_sp_epilogue *e);
 
+/* The one check of a weight the row products read: a constant stored
+ * sparse (else EC_ERR_FORMAT, "weight 'NAME' carries no sparse encoding"),
+ * in blocks of one column and at most max_r rows (else EC_ERR_UNSUPPORTED,
+ * "blocks of RxC (one column, at most MAX_R rows)"). */
+ec_status ec_sp_check_weight(const ec_node *n, const ec_tensor_desc *w, int32_t max_r);
+
 /* Column groups for a product whose input holds `bytes_per_col` bytes per
  * column (at most 32 KiB of input per group): how many, and their span. */
 void ec_sp_plan_groups(int64_t cols, int64_t bytes_per_col, int64_t *groups, int64_t *span);

@@ -51,12 +51,9 @@ static ec_status check_operands(ec_node *n) {
   st = ec_check_act(n, o->activation);
   if (st != EC_OK) return st;
   const ec_tensor_desc *w = n->tin[1];
-  if (w->storage != EC_FB_STORAGEKIND_CONSTANT || w->sparse.format == EC_FB_SPARSEFORMAT_DENSE)
-    return ec_node_error(n, EC_ERR_FORMAT, "weight '%s' carries no sparse encoding", w->name);
+  st = ec_sp_check_weight(n, w, 64);
+  if (st != EC_OK) return st;
   if (w->rank != 2) return ec_node_error(n, EC_ERR_SHAPE, "weight of rank %d", w->rank);
-  if (w->sparse.block_c != 1 || w->sparse.block_r > 64)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "blocks of %dx%d (one column only)",
-                         w->sparse.block_r, w->sparse.block_c);
   return EC_OK;
 }
 
