@@ -121,12 +121,12 @@ static void set_bands(ir_params *p, int64_t r) {
 /* A 1x1 weight of `rows` output and k input channels: packed (dense), or
  * (rows, k, 1, 1) stored sparse in blocks of one column (*sparse set). */
 static bool weight_1x1(const ec_tensor_desc *t, int64_t rows, int64_t k, bool *sparse) {
-  *sparse = t->sparse.format != EC_FB_SPARSEFORMAT_DENSE;
-  if (*sparse)
-    return t->sparse.block_c == 1 && t->rank == 4 && t->shape[0] == rows &&
-           t->shape[1] == k && t->shape[2] == 1 && t->shape[3] == 1;
-  return t->rank == 5 && t->shape[0] == ceil_div(rows, EC_PACK_MR) && t->shape[1] == k &&
-         t->shape[2] == 1 && t->shape[3] == 1 && t->shape[4] == EC_PACK_MR;
+  const bool sp = *sparse = t->sparse.format != EC_FB_SPARSEFORMAT_DENSE;
+  const int64_t want[5] = {sp ? rows : ceil_div(rows, EC_PACK_MR), k, 1, 1, EC_PACK_MR};
+  if (t->rank != (sp ? 4 : 5) || (sp && t->sparse.block_c != 1)) return false;
+  for (int32_t i = 0; i < t->rank; i++)
+    if (t->shape[i] != want[i]) return false;
+  return true;
 }
 
 static bool bias_ok(const ec_tensor_desc *b, int64_t size) {

@@ -2,14 +2,22 @@
 #include "kernels/ref/qcommon.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "kernels/cpu.h"
 
 ec_qmul ec_qmul_from_double(double real) {
   ec_qmul q = {0, 0};
-  if (!(real > 0.0) || !isfinite(real)) return q;
-  int e;
-  const double frac = frexp(real, &e); /* real = frac * 2^e, frac in [0.5, 1) */
+  /* below 2^-33, e < -32 (below half a unit, as below); past it real is a
+   * normal double */
+  if (!(real >= 0x1p-33) || !isfinite(real)) return q;
+  /* real = frac * 2^e, frac in [0.5, 1): frexp from the bits (no libm import) */
+  uint64_t bits;
+  memcpy(&bits, &real, sizeof bits);
+  int e = (int)(bits >> 52) - 1022;
+  bits = (bits & 0x000fffffffffffffull) | 0x3fe0000000000000ull;
+  double frac;
+  memcpy(&frac, &bits, sizeof frac);
   int64_t m = (int64_t)llround(frac * (double)((int64_t)1 << 31));
   if (m == ((int64_t)1 << 31)) {
     m /= 2;
