@@ -285,6 +285,9 @@ ec_status ec_variant_error(const ec_node *node);
 /* An activation (EC_FB_ACTIVATION_*) this runtime applies, or
  * EC_ERR_UNSUPPORTED, "unknown activation %u". */
 ec_status ec_check_act(const ec_node *node, unsigned kind);
+/* EC_ERR_SHAPE, "sizes too large": a product of the geometry would overflow
+ * (ec_fits). */
+ec_status ec_sizes_error(const ec_node *node);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

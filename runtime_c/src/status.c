@@ -138,6 +138,10 @@ ec_status ec_check_act(const ec_node *node, unsigned kind) {
   return ec_node_error(node, EC_ERR_UNSUPPORTED, "unknown activation %u", kind);
 }
 
+ec_status ec_sizes_error(const ec_node *node) {
+  return ec_node_error(node, EC_ERR_SHAPE, "sizes too large");
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

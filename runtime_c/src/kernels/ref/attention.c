@@ -180,7 +180,7 @@ static ec_status prepare_attention(ec_node *n) {
     if (st != EC_OK) return st;
   }
   if (!ec_fits(a->sq, a->sk) || !ec_fits(a->sk, a->dk + a->dv) || !ec_att_layout(a))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   st = ec_check_scratch(n, a->ws_size);
   if (st != EC_OK) return st;
   if (a->sk == 0) p.isa = EC_ISA_REF; /* Y = 0: nothing for a vector kernel to do */

@@ -96,7 +96,7 @@ static ec_status read_geometry(ec_node *n, convt_params *p) {
       !ec_fits(p->mg, p->kh * p->kw) || !ec_fits(p->cg, p->mg * p->kh * p->kw) || !ec_fits(p->h, g.stride[0]) ||
       !ec_fits(p->w, g.stride[1]) || !ec_fits(p->kh, g.dilation[0]) ||
       !ec_fits(p->kw, g.dilation[1]))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
   for (int i = 0; i < 2; i++) {
     /* in == 0 has no natural size; the output is then all bias */

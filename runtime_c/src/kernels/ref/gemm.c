@@ -82,7 +82,7 @@ static ec_status check_scratch(ec_node *n, const mm_params *p) {
 
 static ec_status store_params(ec_node *n, const mm_params *p) {
   if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n) || !ec_fits(p->m, p->n))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   ec_status st = check_scratch(n, p);
   if (st == EC_OK) st = ec_alloc_params(n, sizeof *p);
   if (st == EC_OK) memcpy(n->params, p, sizeof *p);
@@ -151,7 +151,7 @@ static ec_status prepare_gemm(ec_node *n) {
   p.m = a->shape[o->trans_a ? 1 : 0];
   p.k = a->shape[o->trans_a ? 0 : a->rank - 1];
   for (int32_t i = 1; i + 1 < a->rank; i++) {
-    if (!ec_fits(p.m, a->shape[i])) return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    if (!ec_fits(p.m, a->shape[i])) return ec_sizes_error(n);
     p.m *= a->shape[i];
   }
   if (p.packed_b) {
@@ -228,7 +228,7 @@ static ec_status read_matmul_shapes(ec_node *n, mm_params *p) {
     p->batch = ec_fits(p->batch, y->shape[i]) ? p->batch * y->shape[i] : 0;
   }
   if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   if ((a->rank >= 2 && y->shape[p->brank] != p->m) ||
       (b->rank >= 2 && y->shape[y->rank - 1] != p->n))
     return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match");
@@ -259,11 +259,11 @@ static ec_status read_matmul_packed(ec_node *n, mm_params *p) {
   for (int32_t i = 0; i + 1 < a->rank; i++) {
     if (y->shape[i] != a->shape[i])
       return ec_node_error(n, EC_ERR_SHAPE, "output shape does not match");
-    if (!ec_fits(p->m, a->shape[i])) return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    if (!ec_fits(p->m, a->shape[i])) return ec_sizes_error(n);
     p->m *= a->shape[i];
   }
   if (!ec_fits(p->m, p->k) || !ec_fits(p->k, p->n))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   p->batch = 1;
   return check_packed_b(n, p);
 }

@@ -204,7 +204,7 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
   if (!ec_fits(p->ch, rows * p->w) || !ec_fits(p->ch, p->oh * p->ow) ||
       !ec_fits(rows, ec_dw_row_stride(p->ow, p->kw) * 2) || !ec_fits(p->n, p->cin * p->h * p->w) ||
       !ec_fits(p->m, p->ch) || !ec_fits(p->ch, p->cin + p->kh * p->kw))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   for (int i = 0; i < 3; i++) p->act[i] = (ec_act){o->act[i], o->alpha[i], o->beta[i]};
   return EC_OK;
 }

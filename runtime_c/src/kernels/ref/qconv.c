@@ -119,7 +119,7 @@ static ec_status read_geometry(ec_node *n, qconv_params *p) {
   const int64_t in[2] = {p->h, p->w}, k[2] = {p->kh, p->kw}, out[2] = {p->oh, p->ow};
   for (int i = 0; i < 2; i++)
     if (in[i] > ((int64_t)1 << 30) || k[i] > ((int64_t)1 << 20) || out[i] > ((int64_t)1 << 30))
-      return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+      return ec_sizes_error(n);
   p->k = p->cg * p->kh * p->kw;
   if (p->k > QCONV_MAX_K)
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "%lld taps per output: int32 sums could "
@@ -295,7 +295,7 @@ static ec_status prepare_qconv(ec_node *n) {
   geo.dw_simd = geo.path == PATH_DEPTHWISE && geo.avx2 && !geo.out_i32 && geo.sw <= 2 &&
                 geo.kh * geo.kw <= EC_QDW_MAX_TAPS;
   if (geo.path == PATH_DEPTHWISE && !ec_q_fits(geo.pad_h, geo.pad_w))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   const size_t need = qconv_workspace(&geo);
 #if defined(EDGEC_HAVE_X86_KERNELS)
   geo.dw_vnni = geo.dw_simd && geo.isa == EC_Q_VNNI &&

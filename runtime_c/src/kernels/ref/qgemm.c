@@ -107,7 +107,7 @@ static ec_status build(ec_node *n, qfc_params *geo, const ec_tensor_desc *wt, in
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "K = %lld: int32 sums could overflow",
                          (long long)geo->k);
   if (!ec_q_fits(geo->m, geo->k) || !ec_q_fits(geo->n, geo->k) || !ec_q_fits(geo->m, geo->n))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   geo->kp = ec_q_round_up(geo->k, EC_QKG);
   geo->kd = ec_q_round_up(geo->k, EC_QDOTK);
   geo->dots = geo->blocked && geo->m <= EC_QDOT_MAX_COLS;
@@ -334,7 +334,7 @@ static ec_status prepare_matmul_general(ec_node *n) {
     g.batch *= y->shape[i];
   }
   if (!ec_q_fits(g.m, g.k) || !ec_q_fits(g.k, g.n) || !ec_q_fits(g.m, g.n) || g.k > QFC_MAX_K)
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   ec_status st = broadcast_batch(n, a, g.m * g.k, &g, g.a_bstride);
   if (st == EC_OK) st = broadcast_batch(n, b, g.k * g.n, &g, g.b_bstride);
   if (st != EC_OK) return st;

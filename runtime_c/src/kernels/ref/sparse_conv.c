@@ -119,7 +119,7 @@ static ec_status read_geometry(ec_node *n, spconv_params *p) {
                                     w->shape[w->rank - 1], w->shape[1], &p->shape);
   if (st != EC_OK) return st;
   if (!ec_fits(p->m, p->oh * p->ow) || !ec_fits(p->c, p->h * p->w))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   p->k = p->c * p->kh * p->kw; /* = the weight's columns (shape checked at load) */
   p->p = p->oh * p->ow;
   if (p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
@@ -142,7 +142,7 @@ static ec_status read_geometry(ec_node *n, spconv_params *p) {
     if (p->aligned) p->tq = ec_round_up(p->tq, 16);
     const int64_t planes = p->variants * p->c * p->sh;
     if (!ec_fits(planes, p->slab_rows) || !ec_fits(planes * p->slab_rows, p->wq))
-      return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+      return ec_sizes_error(n);
     p->slab_bytes = ec_align64((size_t)(planes * p->slab_rows * p->wq) * sizeof(float));
   }
   return EC_OK;

@@ -98,7 +98,7 @@ static ec_status prepare_sparse_gemm(ec_node *n) {
     const int64_t br = p.weight->block_r;
     p.tb = min64(p.rows, TB);
     p.rb = p.n <= RB ? p.n : RB - RB % br;
-    if (!ec_fits(p.k, p.tb)) return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    if (!ec_fits(p.k, p.tb)) return ec_sizes_error(n);
     need = ec_align64((size_t)(p.k * p.tb) * sizeof(float)) +
            ec_align64((size_t)(p.rb * p.tb) * sizeof(float));
   }
