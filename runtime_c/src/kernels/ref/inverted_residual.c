@@ -211,10 +211,10 @@ static ec_status read_geometry(ec_node *n, ir_params *p) {
 
 /* ---- sparse 1x1 weights ----------------------------------------------- */
 
-/* The params with the input offsets (and, for the x86 row products, the
- * column groups) of the sparse weights: W1 reads X (planes H * W apart), W3
- * the band of D (planes dpitch apart). */
-static ec_status prepare_sparse(ec_node *n, ir_params *p) {
+/* The params, after them the input offsets (and, for the x86 row products,
+ * the column groups) of the sparse weights, if any: W1 reads X (planes H * W
+ * apart), W3 the band of D (planes dpitch apart). */
+static ec_status store_params(ec_node *n, ir_params *p) {
   p->spisa = ec_sp_isa_of(p->isa);
   p->dpitch = ec_round_up(p->rows * p->ow, 16);
   const ec_tensor_desc *t[2] = {p->sp1 ? n->tin[1] : NULL, p->sp3 ? n->tin[5] : NULL};
@@ -266,12 +266,7 @@ static ec_status prepare_ir(ec_node *n) {
   }
   layout(&p, lo);
   set_bands(&p, p.rows);
-  if (!p.sp1 && !p.sp3) {
-    st = ec_alloc_params(n, sizeof p);
-    if (st == EC_OK) memcpy(n->params, &p, sizeof p);
-    return st;
-  }
-  return prepare_sparse(n, &p);
+  return store_params(n, &p);
 }
 
 /* ---- eval --------------------------------------------------------------- */
