@@ -194,6 +194,15 @@ def test_fused_block(b: Block, budget: str) -> None:
     plain = compile_block(model, False, BUDGETS[budget])
     ops = [ins.opcode for ins in fused.instructions]
     assert ops.count(Opcode.INVERTED_RESIDUAL) == 1 and Opcode.CONV not in ops, ops
+    # same arithmetic in the same order as the unfused chain: bit for bit
+    check_fused_block(model, b, fused, plain, chain_tolerance=0.0)
+
+
+def check_fused_block(model: onnx.ModelProto, b: Block, fused: Program, plain: Program,
+                      chain_tolerance: float) -> None:
+    """The fused program in every family at 1 and 2 threads against the
+    unfused chain (within chain_tolerance of the output scale) and the float64
+    numpy block (1e-5 of the output scale)."""
     x = np.random.default_rng(1).standard_normal((b.n, b.cin, b.h, b.w)).astype(np.float32)
     expect = numpy_block(model, b, x)
     scale = max(float(np.abs(expect).max()), 1e-6)
@@ -202,9 +211,9 @@ def test_fused_block(b: Block, budget: str) -> None:
         for threads in (1, 2):
             (y,) = edgec.Session(with_family(fused, family), threads=threads).run(None, {"x": x})
             what = f"{name} threads={threads}"
-            # same arithmetic in the same order as the unfused chain
-            assert np.array_equal(y, chain), f"{what}: differs from the unfused chain " \
-                f"by {np.abs(y - chain).max():.3g}"
+            assert y.shape == expect.shape
+            chain_err = float(np.abs(y - chain).max()) / scale
+            assert chain_err <= chain_tolerance, f"{what}: {chain_err:.3g} from the unfused chain"
             err = float(np.abs(y - expect).max()) / scale
             assert err <= 1e-5, f"{what}: max error {err:.3g} of the output scale"
 
