@@ -52,6 +52,9 @@ def _round_up(v: int, to: int) -> int:
 VARIANT_REF, VARIANT_BEST, VARIANT_AVX2, VARIANT_AVX512 = 0, 1, 2, 3
 VARIANT_FAMILY_MASK = 0xFF
 VARIANT_PACKED, VARIANT_WINOGRAD = 0x100, 0x200
+# with VARIANT_WINOGRAD: the weight stays raw and the kernel transforms it per
+# panel at run time (F(4x4), or F(2x2) with VARIANT_WINOGRAD_F2)
+VARIANT_WINOGRAD_OTF, VARIANT_WINOGRAD_F2 = 0x400, 0x800
 
 
 def pack_a(w: np.ndarray) -> np.ndarray:
@@ -101,16 +104,31 @@ def winograd_weight(w: np.ndarray, r: int) -> np.ndarray:
     return np.stack([pack_a(u[xi]) for xi in range(a2)])
 
 
+def winograd_raw_weight(w: np.ndarray) -> np.ndarray:
+    """(M, C, 3, 3) -> [ceil(M/6), 9, C, 6]: the raw taps in A slivers, tap-major, for
+    the kernel's on-the-fly transform (conv.c, EC_VARIANT_WINOGRAD_OTF)."""
+    m, c = w.shape[:2]
+    mp = _round_up(max(m, 1), PACK_MR)
+    padded = np.zeros((mp, c, 9), np.float32)
+    padded[:m] = w.reshape(m, c, 9)
+    return np.ascontiguousarray(padded.reshape(mp // PACK_MR, PACK_MR, c, 9)
+                                .transpose(0, 3, 2, 1))
+
+
 def winograd_tile_block(a2: int, c: int, m: int, tiles: int) -> int:
     """conv.c wino_tile_block: output tiles per block."""
     tb = (1 << 18) // (a2 * (c + m)) // 16 * 16
     return min(max(tb, 16), 64, _round_up(tiles, 16))
 
 
-def winograd_workspace(r: int, c: int, m: int, tiles: int) -> int:
+WINO_PANEL = 12  # conv.c WP: output channels per on-the-fly transform
+
+
+def winograd_workspace(r: int, c: int, m: int, tiles: int, otf: bool = False) -> int:
     a2 = (r + 2) ** 2
     tb = winograd_tile_block(a2, c, m, tiles)
-    return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64)
+    panel = _round_up(FLOAT * a2 * c * WINO_PANEL, 64) if otf else 0
+    return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64) + panel
 
 
 def _winograd_tiles(r: int, y_shape: tuple[int, ...]) -> int:
@@ -118,19 +136,25 @@ def _winograd_tiles(r: int, y_shape: tuple[int, ...]) -> int:
 
 
 # Rough single-core figures of this machine class for the choice below: AVX-512
-# GEMM throughput (FLOP/s) and the bandwidth weights stream in at when they no
-# longer fit the L2 (bytes/s). Winograd weights are a^2/9 times larger, which
-# is what limits it on the deep layers (few tiles, many channels).
-_GEMM_FLOPS, _WEIGHT_BYTES_PER_S = 150e9, 14e9
+# GEMM throughput (FLOP/s) and the rate weights stream in from DRAM inside a
+# model whose weights do not stay cached (bytes/s; 9 GB/s measured on the
+# flushed 7x7 512->512 F(2x2) layer, bench/RESULTS.md). Stored Winograd
+# weights are a^2/9 times larger, which is what limits them on the deep
+# layers (few tiles, many channels); the on-the-fly form streams the raw 9
+# floats per channel pair and pays the transform (G g G^T: about
+# _WINO_WEIGHT_FLOPS[r] per pair) once per tile block.
+_GEMM_FLOPS, _WEIGHT_BYTES_PER_S = 150e9, 9e9
+_WINO_WEIGHT_FLOPS = {4: 160, 2: 84}
 
 
 def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
-                     y_shape: tuple[int, ...]) -> int | None:
-    """The output tile size r (4 or 2) for a 3x3 stride-1 conv where Winograd
-    pays, else None. Each way's time is the larger of its GEMM work (pixel
+                     y_shape: tuple[int, ...]) -> tuple[int, bool] | None:
+    """(r, on_the_fly) for a 3x3 stride-1 conv where Winograd pays (output tile
+    size 4 or 2; weight stored transformed, or raw and transformed per panel
+    at run time), else None. Each way's time is the larger of its work (pixel
     and tile counts padded to the 16-wide GEMM sliver as the kernels run
-    them, plus the transforms) and its weight traffic; Winograd must beat
-    the direct conv by 10%."""
+    them, plus the transforms: the weight's once per tile block on the fly)
+    and its weight traffic; Winograd must beat the direct conv by 10%."""
     if not USE_WINOGRAD or len(g.kernel) != 2 or g.kernel != [3, 3] or group != 1:
         return None
     if g.strides != [1, 1] or g.dilations != [1, 1]:
@@ -143,12 +167,17 @@ def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
         return max(flops / _GEMM_FLOPS, FLOAT * weight_floats / _WEIGHT_BYTES_PER_S)
 
     direct = seconds(2 * 9 * n * _round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
-    best, best_time = None, 0.9 * direct
+    best: tuple[int, bool] | None = None
+    best_time = 0.9 * direct
     for r in (4, 2):
         tiles, a2 = _winograd_tiles(r, y_shape), (r + 2) ** 2
-        t = seconds(2 * a2 * (_round_up(tiles, 16) * m * c + 3 * tiles * (c + m)), a2 * m * c)
-        if t < best_time:
-            best, best_time = r, t
+        blocks = -(-tiles // winograd_tile_block(a2, c, m, tiles))
+        work = 2 * a2 * (_round_up(tiles, 16) * m * c + 3 * tiles * (c + m))
+        for otf in (False, True):
+            t = seconds(work + blocks * _WINO_WEIGHT_FLOPS[r] * m * c if otf else work,
+                        (9 if otf else a2) * m * c)
+            if t < best_time:
+                best, best_time = (r, otf), t
     return best
 
 
@@ -648,10 +677,18 @@ def pack_weights(program: Program) -> int:
             g.dilations = g.dilations or [1] * n
             wino = _choose_winograd(g, group, x_shape, y_shape)
             if wino is not None:
-                ins.inputs[1] = _constant(program, winograd_weight(data, wino), f"{name}/winograd")
-                ins.variant |= VARIANT_WINOGRAD
-                ins.scratch_size = winograd_workspace(wino, x_shape[1], y_shape[1],
-                                                      _winograd_tiles(wino, y_shape))
+                r, otf = wino
+                if otf:
+                    ins.inputs[1] = _constant(program, winograd_raw_weight(data),
+                                              f"{name}/winograd_raw")
+                    ins.variant |= VARIANT_WINOGRAD | VARIANT_WINOGRAD_OTF
+                    ins.variant |= VARIANT_WINOGRAD_F2 if r == 2 else 0
+                else:
+                    ins.inputs[1] = _constant(program, winograd_weight(data, r),
+                                              f"{name}/winograd")
+                    ins.variant |= VARIANT_WINOGRAD
+                ins.scratch_size = winograd_workspace(r, x_shape[1], y_shape[1],
+                                                      _winograd_tiles(r, y_shape), otf)
             else:
                 ins.inputs[1] = _constant(program, pack_conv_weight(data, group), f"{name}/packed")
                 ins.variant |= VARIANT_PACKED

@@ -445,7 +445,9 @@ class Rewriter:
         x = self.get_twin(ins.inputs[0])
         xq = self.plan.act[self.root(ins.inputs[0])]
         wf = conv_weight(p, ins)
-        wname = p.tensors[ins.inputs[1]].name.removesuffix("/packed").removesuffix("/winograd")
+        wname = p.tensors[ins.inputs[1]].name
+        for suffix in ("/packed", "/winograd", "/winograd_raw"):
+            wname = wname.removesuffix(suffix)
         qw = self.weight(wname, wf, 0)
         inputs = [x, self._new(weight_tensor(f"{wname}/q8", qw))]
         if len(ins.inputs) >= 3 and ins.inputs[2] >= 0:

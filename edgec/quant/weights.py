@@ -26,6 +26,9 @@ def conv_weight(program: Program, ins: Instruction) -> np.ndarray:
     y_shape = program.tensors[ins.outputs[0]].shape
     x_shape = program.tensors[ins.inputs[0]].shape
     m, rank = y_shape[1], len(x_shape)
+    if ins.variant & lconv.VARIANT_WINOGRAD_OTF:
+        s_, _, c, mr = w.shape  # [ceil(M/6), 9, C, 6]
+        return np.ascontiguousarray(w.transpose(0, 3, 2, 1).reshape(s_ * mr, c, 3, 3)[:m])
     if ins.variant & lconv.VARIANT_WINOGRAD:
         a2 = w.shape[0]
         r = {36: 4, 16: 2}[a2]

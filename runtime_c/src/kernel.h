@@ -169,7 +169,13 @@ typedef void (*ec_eval_fn)(const struct ec_node *node, const struct ec_exec *exe
  *                          Gemm/MatMul: B, shape [ceil(N/16), K, 16])
  *     EC_VARIANT_WINOGRAD  Conv 3x3 stride 1: weight pre-transformed for
  *                          Winograd F(4x4, 3x3), shape [36, ceil(M/6), C, 6],
- *                          or F(2x2, 3x3), shape [16, ceil(M/6), C, 6] */
+ *                          or F(2x2, 3x3), shape [16, ceil(M/6), C, 6]
+ *     EC_VARIANT_WINOGRAD_OTF  with EC_VARIANT_WINOGRAD: the weight stays raw,
+ *                          shape [ceil(M/6), 9, C, 6] (A slivers of 6 output
+ *                          channels, tap kernel-row * 3 + column), and is
+ *                          transformed at run time per panel of 12 output
+ *                          channels; F(4x4, 3x3), or F(2x2, 3x3) with
+ *     EC_VARIANT_WINOGRAD_F2   (only with EC_VARIANT_WINOGRAD_OTF) */
 enum {
   EC_VARIANT_REF = 0,
   EC_VARIANT_BEST = 1,
@@ -178,6 +184,8 @@ enum {
   EC_VARIANT_FAMILY_MASK = 0xff,
   EC_VARIANT_PACKED = 0x100,
   EC_VARIANT_WINOGRAD = 0x200,
+  EC_VARIANT_WINOGRAD_OTF = 0x400,
+  EC_VARIANT_WINOGRAD_F2 = 0x800,
 };
 
 typedef struct ec_node {

@@ -19,7 +19,12 @@
  * (gemm_core.h): per block of TB output tiles the input is transformed,
  * multiplied by the A2 weight matrices and transformed back with the
  * epilogue; TB = clamp(2^18 / (A2 * (C + M)), 16, 64) rounded down to 16 and
- * at most the tiles rounded up to 16.
+ * at most the tiles rounded up to 16. With EC_VARIANT_WINOGRAD_OTF as well the
+ * weight arrives raw, [ceil(M / 6), 9, C, 6], F(2x2) with EC_VARIANT_WINOGRAD_F2
+ * else F(4x4): each job transforms it per panel of WP = 12 output channels
+ * into its workspace, in the layout of one panel of the stored form, and
+ * runs that panel's A2 GEMMs (fewer weight bytes streamed, 9 vs A2 floats
+ * per channel pair, for the transform redone by every tile block).
  * Work is split into jobs over (batch, group, output-channel block, pixel
  * tile), or (tile block, output-channel block); each job owns its piece of
  * Y.
@@ -28,6 +33,7 @@
  *   im2col:    align64(4 * min(K, KC) * round_up(min(P, TP), 16))
  *              + ec_sgemm_workspace(Mg, min(P, TP), min(K, KC))
  *   winograd:  align64(4 * A2 * C * TB) + align64(4 * A2 * M * TB)
+ *              [+ align64(4 * A2 * C * WP) on the fly]
  *   depthwise: 4 * ((OH - 1) * sh + kh) * dw_row_stride(OW, kw) * sw when the
  *              family is SIMD (x86 or NEON), the dilation 1 and the strides 1
  *              or 2 (the padded plane of kernels/x86/dwconv_impl.h), else 0
@@ -50,6 +56,7 @@
 #define KCHUNK EC_GEMM_KC
 #define SPLIT_M_BELOW 8 /* split output channels when fewer jobs than this */
 #define MIN_M_BLOCK 24
+#define WP 12 /* output channels per on-the-fly Winograd panel (two A slivers) */
 /* Multiply-adds below which a job range is not worth waking another thread
  * for (a few microseconds of work): small instructions run on the caller. */
 #define MIN_PARALLEL_MACS ((int64_t)1 << 18)
@@ -62,7 +69,8 @@ typedef struct conv_params {
   bool packed;           /* weight in the GEMM's A layout */
   bool residual;         /* input 3 present */
   bool dw_simd;          /* depthwise in the SIMD kernels (x86 or NEON) */
-  bool winograd;         /* weight transformed for Winograd F(4x4, 3x3) */
+  bool winograd;         /* Winograd F(4x4) or F(2x2), weight transformed or raw */
+  bool wino_otf;         /* raw weight, transformed per panel (EC_VARIANT_WINOGRAD_OTF) */
   bool wino_simd;        /* Winograd transforms in the x86 kernels */
   int64_t wr, wa2;       /* Winograd output tile (4 or 2), products per tile (36 or 16) */
   int64_t ty, tx, tiles, tb; /* Winograd tiles per image (ty x tx), in all, per block */
@@ -161,6 +169,18 @@ ec_status ec_conv_shape_read(const ec_node *n, int64_t m, int64_t kh, int64_t kw
  * ONNX has it, or the packed (group * ceil(Mg / 6), C/group, kh, kw, 6). */
 static ec_status read_weight(ec_node *n, int32_t sp, conv_params *p) {
   const ec_tensor_desc *w = n->tin[1];
+  if (p->wino_otf) {
+    /* [ceil(M / 6), 9, C, 6]: read as (M, C, 3, 3) */
+    p->m = n->tout[0]->shape[1];
+    p->kh = p->kw = 3;
+    p->wr = (n->variant & EC_VARIANT_WINOGRAD_F2) ? 2 : 4;
+    p->wa2 = (p->wr + 2) * (p->wr + 2);
+    if (sp != 2 || w->shape[0] != ceil_div(p->m, EC_PACK_MR) || w->shape[1] != 9 ||
+        w->shape[3] != EC_PACK_MR || n->opt.u.conv.group != 1)
+      return ec_node_error(n, EC_ERR_SHAPE, "raw Winograd weight shape does not match %lld "
+                           "output channels (2-D, group 1)", (long long)p->m);
+    return EC_OK;
+  }
   if (p->winograd) {
     /* [36 or 16, ceil(M / 6), C, 6]: read as (M, C, 3, 3) */
     p->m = n->tout[0]->shape[1];
@@ -222,7 +242,8 @@ static size_t required_scratch(const conv_params *p) {
   switch (p->path) {
     case PATH_WINOGRAD:
       return ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)) +
-             ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float));
+             ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float)) +
+             (p->wino_otf ? ec_align64((size_t)(p->wa2 * p->c * WP) * sizeof(float)) : 0);
     case PATH_DEPTHWISE:
       if (!p->dw_simd) return 0;
       return ec_align64((size_t)(((p->oh - 1) * p->sh + p->kh) * dw_row_stride(p->ow, p->kw) *
@@ -239,11 +260,16 @@ static size_t required_scratch(const conv_params *p) {
 static ec_status prepare_conv(ec_node *n) {
   conv_params geo;
   memset(&geo, 0, sizeof geo);
-  if (!ec_variant_isa(n->variant, EC_VARIANT_PACKED | EC_VARIANT_WINOGRAD, &geo.isa) ||
-      ((n->variant & EC_VARIANT_PACKED) && (n->variant & EC_VARIANT_WINOGRAD)))
+  const uint16_t v = n->variant;
+  if (!ec_variant_isa(v, EC_VARIANT_PACKED | EC_VARIANT_WINOGRAD | EC_VARIANT_WINOGRAD_OTF |
+                      EC_VARIANT_WINOGRAD_F2, &geo.isa) ||
+      ((v & EC_VARIANT_PACKED) && (v & EC_VARIANT_WINOGRAD)) ||
+      ((v & EC_VARIANT_WINOGRAD_OTF) && !(v & EC_VARIANT_WINOGRAD)) ||
+      ((v & EC_VARIANT_WINOGRAD_F2) && !(v & EC_VARIANT_WINOGRAD_OTF)))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
-  geo.packed = (n->variant & EC_VARIANT_PACKED) != 0;
-  geo.winograd = (n->variant & EC_VARIANT_WINOGRAD) != 0;
+  geo.packed = (v & EC_VARIANT_PACKED) != 0;
+  geo.winograd = (v & EC_VARIANT_WINOGRAD) != 0;
+  geo.wino_otf = (v & EC_VARIANT_WINOGRAD_OTF) != 0;
   ec_status st = check_operands(n);
   if (st != EC_OK) return st;
   st = read_geometry(n, &geo);
@@ -416,11 +442,40 @@ static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   else
 #endif
     ec_wino_input_ref(&wp, t0, nt, v);
-  for (int64_t xi = 0; xi < p->wa2; xi++) {
-    const ec_operand a = {c->w + (xi * panels + m0 / EC_PACK_MR) * p->c * EC_PACK_MR, 0, 0,
-                          p->c * EC_PACK_MR};
-    const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
-    ec_sgemm_ex(p->isa, mb, nt, p->c, &a, &b, mbuf + xi * mstride, p->tb, false, NULL, NULL);
+  const int64_t lanes = p->c * EC_PACK_MR; /* one sliver over all C */
+  if (p->wino_otf) {
+    /* Per panel of WP channels (m0 is a multiple of WP): U of its slivers
+     * into u[xi][sliver][C][6], then its A2 GEMMs. */
+    float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
+                                                      sizeof(float)));
+    for (int64_t q0 = 0; q0 < mb; q0 += WP) {
+      const int64_t rows = min64(WP, mb - q0), ns = ceil_div(rows, EC_PACK_MR);
+      const float *g = c->w + (m0 + q0) / EC_PACK_MR * 9 * lanes;
+      for (int64_t s = 0; s < ns; s++) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+        if (p->isa == EC_ISA_AVX512)
+          ec_x86_wino_weight_avx512(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes,
+                                    lanes);
+        else if (ec_isa_is_x86(p->isa))
+          ec_x86_wino_weight_avx2(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes,
+                                  lanes);
+        else
+#endif
+          ec_wino_weight_ref(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes, lanes);
+      }
+      for (int64_t xi = 0; xi < p->wa2; xi++) {
+        const ec_operand a = {u + xi * ns * lanes, 0, 0, lanes};
+        const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
+        ec_sgemm_ex(p->isa, rows, nt, p->c, &a, &b, mbuf + xi * mstride + q0 * p->tb, p->tb,
+                    false, NULL, NULL);
+      }
+    }
+  } else {
+    for (int64_t xi = 0; xi < p->wa2; xi++) {
+      const ec_operand a = {c->w + (xi * panels + m0 / EC_PACK_MR) * lanes, 0, 0, lanes};
+      const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
+      ec_sgemm_ex(p->isa, mb, nt, p->c, &a, &b, mbuf + xi * mstride, p->tb, false, NULL, NULL);
+    }
   }
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->wino_simd && p->isa == EC_ISA_AVX512)

@@ -408,6 +408,36 @@ static void wino_at(int64_t a, const float *in, int64_t is, float *out, int64_t 
   out[3 * os] = d12 + 8.0f * d34 + i5;
 }
 
+/* o[0..a) at stride os = G (g0, g1, g2) for F(a - 2 x a - 2, 3x3) (edgec/lower/conv.py
+ * _WINO_G). */
+static void wino_g(int64_t a, float g0, float g1, float g2, float *o, int64_t os) {
+  if (a == 4) {
+    const float t = 0.5f * (g0 + g2), h = 0.5f * g1;
+    o[0] = g0, o[os] = t + h, o[2 * os] = t - h, o[3 * os] = g2;
+    return;
+  }
+  const float t = g0 + g2, p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
+  o[0] = g0 * 0.25f;
+  o[os] = (t + g1) * (-1.0f / 6);
+  o[2 * os] = (t - g1) * (-1.0f / 6);
+  o[3 * os] = p + q;
+  o[4 * os] = p - q;
+  o[5 * os] = g2;
+}
+
+void ec_wino_weight_ref(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                        int64_t n) {
+  const int64_t a = r + 2;
+  for (int64_t i = 0; i < n; i++) {
+    float tmp[18], out[36]; /* tmp[row * a + j]: kernel row `row`, columns transformed */
+    for (int64_t row = 0; row < 3; row++)
+      wino_g(a, g[(row * 3) * gs + i], g[(row * 3 + 1) * gs + i], g[(row * 3 + 2) * gs + i],
+             tmp + row * a, 1);
+    for (int64_t j = 0; j < a; j++) wino_g(a, tmp[j], tmp[a + j], tmp[2 * a + j], out + j, a);
+    for (int64_t xi = 0; xi < a * a; xi++) u[xi * us + i] = out[xi];
+  }
+}
+
 void ec_wino_input_ref(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
   const int64_t per_image = p->ty * p->tx, ld = p->c * p->tb, r = p->r, a = r + 2;
   for (int64_t i = 0; i < nt; i++) {

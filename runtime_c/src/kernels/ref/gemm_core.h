@@ -185,7 +185,9 @@ void ec_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count, int
  * Conv 3x3, stride 1, dilation 1, group 1 (conv.c, EC_VARIANT_WINOGRAD):
  * Y = A^T [U (.) V] A per r x r output tile, with a = r + 2 and a^2 = 36
  * (F(4x4, 3x3)) or 16 (F(2x2, 3x3)) products per tile: U = G g G^T (done by
- * the compiler: weight [a^2, ceil(M / 6), C, 6], a^2 A operands), V = B^T d B
+ * the compiler: weight [a^2, ceil(M / 6), C, 6], a^2 A operands; or, with
+ * EC_VARIANT_WINOGRAD_OTF, by the kernel per panel of 12 output channels from
+ * the raw weight [ceil(M / 6), 9, C, 6] into the same A layout), V = B^T d B
  * of the a x a input patch d. Tiles are numbered over (image, tile row,
  * tile column); a block of tb tiles (a multiple of 16) is transformed into
  * v[xi * c * tb + (t / 16) * c * 16 + ch * 16 + t % 16] (a^2 packed B
@@ -201,6 +203,11 @@ typedef struct ec_wino {
   ec_act act;
 } ec_wino;
 
+/* On the fly (EC_VARIANT_WINOGRAD_OTF): U = G g G^T of n (output, input)
+ * channel pairs, lane i of tap k (kernel row * 3 + column) read from
+ * g[k * gs + i], point xi (row * a + column) written to u[xi * us + i]. */
+void ec_wino_weight_ref(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                        int64_t n);
 /* Tiles [t0, t0 + nt) of all channels into v. */
 void ec_wino_input_ref(const ec_wino *p, int64_t t0, int64_t nt, float *v);
 /* Output channels [m0, m0 + mb) of tiles [t0, t0 + nt) from mbuf to y, with

@@ -41,3 +41,8 @@ void ec_x86_wino_output_avx2(const ec_wino *p, int64_t t0, int64_t nt, int64_t m
                              const float *mbuf, int64_t mstride) {
   wino_output(p, t0, nt, m0, mb, mbuf, mstride);
 }
+
+void ec_x86_wino_weight_avx2(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                             int64_t n) {
+  wino_weight(r, g, gs, u, us, n);
+}

@@ -164,3 +164,46 @@ static void wino_output(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, in
   else
     wino_output_t(6, p, t0, nt, m0, mb, mbuf, mstride);
 }
+
+/* G (g0, g1, g2) of F(a - 2 x a - 2, 3x3) into o[0..a) at stride os
+ * (ec_wino_weight_ref's wino_g, the same operations per lane). */
+static inline void gv(const int A, VEC g0, VEC g1, VEC g2, VEC *o, int os) {
+  if (A == 4) {
+    const VEC half = V_SET1(0.5f), t = V_MUL(half, V_ADD(g0, g2)), h = V_MUL(half, g1);
+    o[0] = g0, o[os] = V_ADD(t, h), o[2 * os] = V_SUB(t, h), o[3 * os] = g2;
+    return;
+  }
+  const VEC t = V_ADD(g0, g2), sixth = V_SET1(-1.0f / 6);
+  const VEC p = V_FMA(g0, V_SET1(1.0f / 24), V_MUL(g2, V_SET1(1.0f / 6)));
+  const VEC q = V_MUL(g1, V_SET1(1.0f / 12));
+  o[0] = V_MUL(g0, V_SET1(0.25f));
+  o[os] = V_MUL(V_ADD(t, g1), sixth);
+  o[2 * os] = V_MUL(V_SUB(t, g1), sixth);
+  o[3 * os] = V_ADD(p, q);
+  o[4 * os] = V_SUB(p, q);
+  o[5 * os] = g2;
+}
+
+/* ec_wino_weight_ref over VLEN lanes at a time; the tail in the portable code. */
+static inline __attribute__((always_inline)) void wino_weight_t(const int A, const float *g,
+                                                                int64_t gs, float *u,
+                                                                int64_t us, int64_t n) {
+  int64_t i = 0;
+  for (; i + VLEN <= n; i += VLEN) {
+    VEC tmp[18], out[36];
+    for (int row = 0; row < 3; row++)
+      gv(A, V_LOADU(g + (row * 3) * gs + i), V_LOADU(g + (row * 3 + 1) * gs + i),
+         V_LOADU(g + (row * 3 + 2) * gs + i), tmp + row * A, 1);
+    for (int j = 0; j < A; j++) gv(A, tmp[j], tmp[A + j], tmp[2 * A + j], out + j, A);
+    for (int xi = 0; xi < A * A; xi++) V_STOREU(u + xi * us + i, out[xi]);
+  }
+  if (i < n) ec_wino_weight_ref(A - 2, g + i, gs, u + i, us, n - i);
+}
+
+static void wino_weight(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                        int64_t n) {
+  if (r == 2)
+    wino_weight_t(4, g, gs, u, us, n);
+  else
+    wino_weight_t(6, g, gs, u, us, n);
+}

@@ -40,5 +40,10 @@ void ec_x86_wino_output_avx2(const ec_wino *p, int64_t t0, int64_t nt, int64_t m
 void ec_x86_wino_input_avx512(const ec_wino *p, int64_t t0, int64_t nt, float *v);
 void ec_x86_wino_output_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
                                const float *mbuf, int64_t mstride);
+/* ec_wino_weight_ref vectorized over the channel pairs. */
+void ec_x86_wino_weight_avx2(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                             int64_t n);
+void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
+                               int64_t n);
 
 #endif /* EDGEC_KERNELS_X86_X86_H_ */
