@@ -121,13 +121,13 @@ def winograd_tile_block(a2: int, c: int, m: int, tiles: int) -> int:
     return min(max(tb, 16), 64, _round_up(tiles, 16))
 
 
-WINO_PANEL = 12  # conv.c WP: output channels per on-the-fly transform
+WINO_PANEL, WINO_PAD = 12, 16  # conv.c WP, WPAD: the on-the-fly transform's panel
 
 
 def winograd_workspace(r: int, c: int, m: int, tiles: int, otf: bool = False) -> int:
     a2 = (r + 2) ** 2
     tb = winograd_tile_block(a2, c, m, tiles)
-    panel = _round_up(FLOAT * a2 * c * WINO_PANEL, 64) if otf else 0
+    panel = _round_up(FLOAT * a2 * (c * WINO_PANEL + WINO_PAD), 64) if otf else 0
     return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64) + panel
 
 

@@ -33,7 +33,7 @@
  *   im2col:    align64(4 * min(K, KC) * round_up(min(P, TP), 16))
  *              + ec_sgemm_workspace(Mg, min(P, TP), min(K, KC))
  *   winograd:  align64(4 * A2 * C * TB) + align64(4 * A2 * M * TB)
- *              [+ align64(4 * A2 * C * WP) on the fly]
+ *              [+ align64(4 * A2 * (C * WP + WPAD)) on the fly]
  *   depthwise: 4 * ((OH - 1) * sh + kh) * dw_row_stride(OW, kw) * sw when the
  *              family is SIMD (x86 or NEON), the dilation 1 and the strides 1
  *              or 2 (the padded plane of kernels/x86/dwconv_impl.h), else 0
@@ -57,6 +57,10 @@
 #define SPLIT_M_BELOW 8 /* split output channels when fewer jobs than this */
 #define MIN_M_BLOCK 24
 #define WP 12 /* output channels per on-the-fly Winograd panel (two A slivers) */
+/* Floats between the panel's A2 matrices beyond their size: without it the
+ * transform's A2 store streams are a multiple of 4 KiB apart (C = 256: 12
+ * KiB) and thrash a few L1 sets. */
+#define WPAD 16
 /* Multiply-adds below which a job range is not worth waking another thread
  * for (a few microseconds of work): small instructions run on the caller. */
 #define MIN_PARALLEL_MACS ((int64_t)1 << 18)
@@ -243,7 +247,8 @@ static size_t required_scratch(const conv_params *p) {
     case PATH_WINOGRAD:
       return ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)) +
              ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float)) +
-             (p->wino_otf ? ec_align64((size_t)(p->wa2 * p->c * WP) * sizeof(float)) : 0);
+             (p->wino_otf ? ec_align64((size_t)(p->wa2 * (p->c * WP + WPAD)) * sizeof(float))
+                           : 0);
     case PATH_DEPTHWISE:
       if (!p->dw_simd) return 0;
       return ec_align64((size_t)(((p->oh - 1) * p->sh + p->kh) * dw_row_stride(p->ow, p->kw) *
@@ -424,6 +429,49 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   }
 }
 
+/* U of lanes [l0, l0 + n) of the raw weight's slivers [s0, s0 + ns) (each 9 *
+ * lanes floats, tap-major, lanes = C * 6) into u[xi * us + s * lanes + l]. */
+static void wino_weight(const conv_params *p, const float *w, int64_t s0, int64_t ns,
+                        int64_t l0, int64_t n, float *u, int64_t us) {
+  const int64_t lanes = p->c * EC_PACK_MR;
+  for (int64_t s = 0; s < ns; s++) {
+    const float *g = w + (s0 + s) * 9 * lanes + l0;
+    float *d = u + s * lanes + l0;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    if (p->isa == EC_ISA_AVX512)
+      ec_x86_wino_weight_avx512(p->wr, g, lanes, d, us, n);
+    else if (ec_isa_is_x86(p->isa))
+      ec_x86_wino_weight_avx2(p->wr, g, lanes, d, us, n);
+    else
+#endif
+      ec_wino_weight_ref(p->wr, g, lanes, d, us, n);
+  }
+}
+
+/* The A2 products of output channels [m0, m0 + mb) (m0 a multiple of WP)
+ * with the transformed tiles v into mbuf, the weight transformed on the fly:
+ * per panel of WP channels, U of its slivers into u[xi * us + sliver * C * 6
+ * + ch * 6 + row] (the layout of one panel of the stored form), then its
+ * A2 GEMMs. (Transforming the next panel in slices between these GEMMs, or
+ * prefetching its raw weight, measured slower: the prefetches stall on the
+ * line fill buffers and two panels crowd the L2.) */
+static void wino_otf_gemms(const conv_ctx *c, int64_t m0, int64_t mb, int64_t nt,
+                           const float *v, float *mbuf, float *u) {
+  const conv_params *p = c->p;
+  const int64_t lanes = p->c * EC_PACK_MR, mstride = c->mb * p->tb;
+  for (int64_t q0 = 0; q0 < mb; q0 += WP) {
+    const int64_t rows = min64(WP, mb - q0), ns = ceil_div(rows, EC_PACK_MR);
+    const int64_t us = ns * lanes + WPAD; /* floats from one matrix to the next */
+    wino_weight(p, c->w, (m0 + q0) / EC_PACK_MR, ns, 0, lanes, u, us);
+    for (int64_t xi = 0; xi < p->wa2; xi++) {
+      const ec_operand a = {u + xi * us, 0, 0, lanes};
+      const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
+      ec_sgemm_ex(p->isa, rows, nt, p->c, &a, &b, mbuf + xi * mstride + q0 * p->tb, p->tb,
+                  false, NULL, NULL);
+    }
+  }
+}
+
 static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   const conv_params *p = c->p;
   const int64_t mbi = job % c->mblocks, tblk = job / c->mblocks;
@@ -444,32 +492,9 @@ static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
     ec_wino_input_ref(&wp, t0, nt, v);
   const int64_t lanes = p->c * EC_PACK_MR; /* one sliver over all C */
   if (p->wino_otf) {
-    /* Per panel of WP channels (m0 is a multiple of WP): U of its slivers
-     * into u[xi][sliver][C][6], then its A2 GEMMs. */
     float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
                                                       sizeof(float)));
-    for (int64_t q0 = 0; q0 < mb; q0 += WP) {
-      const int64_t rows = min64(WP, mb - q0), ns = ceil_div(rows, EC_PACK_MR);
-      const float *g = c->w + (m0 + q0) / EC_PACK_MR * 9 * lanes;
-      for (int64_t s = 0; s < ns; s++) {
-#if defined(EDGEC_HAVE_X86_KERNELS)
-        if (p->isa == EC_ISA_AVX512)
-          ec_x86_wino_weight_avx512(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes,
-                                    lanes);
-        else if (ec_isa_is_x86(p->isa))
-          ec_x86_wino_weight_avx2(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes,
-                                  lanes);
-        else
-#endif
-          ec_wino_weight_ref(p->wr, g + s * 9 * lanes, lanes, u + s * lanes, ns * lanes, lanes);
-      }
-      for (int64_t xi = 0; xi < p->wa2; xi++) {
-        const ec_operand a = {u + xi * ns * lanes, 0, 0, lanes};
-        const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
-        ec_sgemm_ex(p->isa, rows, nt, p->c, &a, &b, mbuf + xi * mstride + q0 * p->tb, p->tb,
-                    false, NULL, NULL);
-      }
-    }
+    wino_otf_gemms(c, m0, mb, nt, v, mbuf, u);
   } else {
     for (int64_t xi = 0; xi < p->wa2; xi++) {
       const ec_operand a = {c->w + (xi * panels + m0 / EC_PACK_MR) * lanes, 0, 0, lanes};

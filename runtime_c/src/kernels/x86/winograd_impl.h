@@ -190,12 +190,15 @@ static inline __attribute__((always_inline)) void wino_weight_t(const int A, con
                                                                 int64_t us, int64_t n) {
   int64_t i = 0;
   for (; i + VLEN <= n; i += VLEN) {
-    VEC tmp[18], out[36];
+    VEC tmp[18];
     for (int row = 0; row < 3; row++)
       gv(A, V_LOADU(g + (row * 3) * gs + i), V_LOADU(g + (row * 3 + 1) * gs + i),
          V_LOADU(g + (row * 3 + 2) * gs + i), tmp + row * A, 1);
-    for (int j = 0; j < A; j++) gv(A, tmp[j], tmp[A + j], tmp[2 * A + j], out + j, A);
-    for (int xi = 0; xi < A * A; xi++) V_STOREU(u + xi * us + i, out[xi]);
+    for (int j = 0; j < A; j++) {
+      VEC out[6]; /* column j of U, stored as it is made */
+      gv(A, tmp[j], tmp[A + j], tmp[2 * A + j], out, 1);
+      for (int q = 0; q < A; q++) V_STOREU(u + (q * A + j) * us + i, out[q]);
+    }
   }
   if (i < n) ec_wino_weight_ref(A - 2, g + i, gs, u + i, us, n - i);
 }
