@@ -142,7 +142,7 @@ def _winograd_tiles(r: int, y_shape: tuple[int, ...]) -> int:
 # weights are a^2/9 times larger, which is what limits them on the deep
 # layers (few tiles, many channels); the on-the-fly form streams the raw 9
 # floats per channel pair and pays the transform (G g G^T: about
-# _WINO_WEIGHT_FLOPS[r] per pair) once per tile block.
+# _WINO_WEIGHT_FLOPS[r] FLOPs per pair) once per tile block.
 _GEMM_FLOPS, _WEIGHT_BYTES_PER_S = 150e9, 9e9
 _WINO_WEIGHT_FLOPS = {4: 160, 2: 84}
 
@@ -151,10 +151,16 @@ def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
                      y_shape: tuple[int, ...]) -> tuple[int, bool] | None:
     """(r, on_the_fly) for a 3x3 stride-1 conv where Winograd pays (output tile
     size 4 or 2; weight stored transformed, or raw and transformed per panel
-    at run time), else None. Each way's time is the larger of its work (pixel
-    and tile counts padded to the 16-wide GEMM sliver as the kernels run
-    them, plus the transforms: the weight's once per tile block on the fly)
-    and its weight traffic; Winograd must beat the direct conv by 10%."""
+    at run time), else None; Winograd must beat the direct conv by 10%.
+
+    Work is the GEMM FLOPs (pixel and tile counts padded to the 16-wide
+    sliver as the kernels run them, plus the input and output transforms);
+    weight traffic is its bytes at the DRAM rate. When the GEMM reads the
+    weight itself (direct, Winograd stored) the hardware prefetcher overlaps
+    the two: the larger plus a quarter of the smaller. The on-the-fly
+    transform stalls on its stream instead, once per tile block (its own
+    arithmetic hides under the stream), and the GEMMs follow: the sum.
+    Calibrated on the flushed ResNet-18 layers (bench/RESULTS.md)."""
     if not USE_WINOGRAD or len(g.kernel) != 2 or g.kernel != [3, 3] or group != 1:
         return None
     if g.strides != [1, 1] or g.dilations != [1, 1]:
@@ -163,19 +169,21 @@ def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
     if c < 8 or m < 8:
         return None
 
-    def seconds(flops: float, weight_floats: float) -> float:
-        return max(flops / _GEMM_FLOPS, FLOAT * weight_floats / _WEIGHT_BYTES_PER_S)
+    def overlapped(flops: float, weight_floats: float) -> float:
+        a, b = flops / _GEMM_FLOPS, FLOAT * weight_floats / _WEIGHT_BYTES_PER_S
+        return max(a, b) + 0.25 * min(a, b)
 
-    direct = seconds(2 * 9 * n * _round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
+    direct = overlapped(2 * 9 * n * _round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
     best: tuple[int, bool] | None = None
     best_time = 0.9 * direct
     for r in (4, 2):
         tiles, a2 = _winograd_tiles(r, y_shape), (r + 2) ** 2
         blocks = -(-tiles // winograd_tile_block(a2, c, m, tiles))
         work = 2 * a2 * (_round_up(tiles, 16) * m * c + 3 * tiles * (c + m))
-        for otf in (False, True):
-            t = seconds(work + blocks * _WINO_WEIGHT_FLOPS[r] * m * c if otf else work,
-                        (9 if otf else a2) * m * c)
+        stream = max(FLOAT * 9 * m * c / _WEIGHT_BYTES_PER_S,
+                     _WINO_WEIGHT_FLOPS[r] * m * c / _GEMM_FLOPS)
+        for otf, t in ((False, overlapped(work, a2 * m * c)),
+                       (True, blocks * stream + work / _GEMM_FLOPS)):
             if t < best_time:
                 best, best_time = (r, otf), t
     return best
