@@ -338,22 +338,33 @@ def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - ref).max()) / max(float(np.abs(ref).max()), 1e-30)
 
 
-@pytest.mark.parametrize(("x", "m", "pads"), [
-    ((1, 8, 16, 16), 8, [1, 1, 1, 1]),        # one block of 16 tiles
-    ((1, 16, 13, 11), 19, [1, 1, 1, 1]),      # partial edge tiles, M with a tail
-    ((2, 24, 17, 30), 12, [0, 2, 1, 0]),      # batch, asymmetric pads
-    ((1, 64, 56, 56), 64, [1, 1, 1, 1]),      # ResNet-18 layer 1 (several blocks)
-    ((1, 256, 14, 14), 256, [1, 1, 1, 1]),    # ResNet-18 layer 3, long reduction
-    ((1, 9, 30, 9), 33, [2, 2, 2, 2]),
-    ((1, 512, 7, 7), 512, [1, 1, 1, 1]),      # ResNet-18 layer 4: F(2x2, 3x3)
-    ((2, 32, 7, 9), 20, [1, 0, 1, 1]),        # F(2x2, 3x3), odd sizes, batch
+@pytest.mark.parametrize("otf", [False, True], ids=["stored", "on-the-fly"])
+@pytest.mark.parametrize(("x", "m", "pads", "r"), [
+    ((1, 8, 16, 16), 8, [1, 1, 1, 1], None),        # one block of 16 tiles
+    ((1, 16, 13, 11), 19, [1, 1, 1, 1], None),      # partial edge tiles, M with a tail
+    ((2, 24, 17, 30), 12, [0, 2, 1, 0], None),      # batch, asymmetric pads
+    ((1, 64, 56, 56), 64, [1, 1, 1, 1], None),      # ResNet-18 layer 1 (several blocks)
+    ((1, 256, 14, 14), 256, [1, 1, 1, 1], None),    # ResNet-18 layer 3, long reduction
+    ((1, 9, 30, 9), 33, [2, 2, 2, 2], None),
+    ((1, 512, 7, 7), 512, [1, 1, 1, 1], None),      # ResNet-18 layer 4: F(2x2, 3x3)
+    ((2, 32, 7, 9), 20, [1, 0, 1, 1], None),        # F(2x2, 3x3), odd sizes, batch
+    # odd C and M (panel of 12 with a 1-row and a 7-row tail; C * 6 not a
+    # multiple of the vector), batch 2, asymmetric pads, both tile sizes
+    ((2, 13, 9, 11), 13, [0, 2, 1, 0], 4),
+    ((2, 13, 9, 11), 19, [2, 0, 0, 1], 2),
+    ((2, 21, 12, 10), 31, [1, 0, 2, 1], 4),
+    ((2, 21, 12, 10), 31, [1, 0, 2, 1], 2),
+    ((1, 40, 7, 7), 64, [1, 1, 1, 1], 2),           # 3 threads: channel blocks 24, 24, 16
+    ((1, 40, 14, 14), 70, [1, 1, 1, 1], 4),
 ])
 def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
-                                  pads: list[int]) -> None:
+                                  pads: list[int], r: int | None, otf: bool) -> None:
     """Winograd against the direct conv (im2col, reference family) on weights
-    scaled like a trained network's; every family, one, two and three threads (channel blocks per thread)."""
+    scaled like a trained network's, the weight stored transformed or
+    transformed on the fly (r: the tile size the compiler chooses, or forced);
+    every family, one, two and three threads (channel blocks per thread)."""
     from edgec.lower import conv as conv_lowering
-    from edgec.lower.conv import VARIANT_WINOGRAD
+    from edgec.lower.conv import VARIANT_WINOGRAD, VARIANT_WINOGRAD_F2, VARIANT_WINOGRAD_OTF
 
     rng = np.random.default_rng(x[1] * 100 + m)
     w = (rng.standard_normal((m, x[1], 3, 3)) / np.sqrt(9 * x[1])).astype(np.float32)
@@ -361,8 +372,19 @@ def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int,
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=pads)
     model = make_model([node], {"x": (F, x)}, {"y": F}, {"w": w, "b": b})
     feeds = random_feeds(model, 1)
+    choose = conv_lowering._choose_winograd
+    if r is None:
+        r = choose(conv_lowering.ConvGeometry([3, 3], [1, 1], [1, 1], pads), 1, x,
+                   (x[0], m, x[2] + pads[0] + pads[2] - 2, x[3] + pads[1] + pads[3] - 2))[0]
+    monkeypatch.setattr(conv_lowering, "_choose_winograd", lambda *a: (r, otf))
     wino = compile_program(model).program
-    assert wino.instructions[0].variant & VARIANT_WINOGRAD
+    variant = wino.instructions[0].variant
+    assert variant & VARIANT_WINOGRAD
+    assert bool(variant & VARIANT_WINOGRAD_OTF) == otf
+    assert bool(variant & VARIANT_WINOGRAD_F2) == (otf and r == 2)
+    wshape = wino.tensors[wino.instructions[0].inputs[1]].shape
+    assert wshape == ((-(-m // 6), 9, x[1], 6) if otf else ((r + 2) ** 2, -(-m // 6), x[1], 6))
+    monkeypatch.setattr(conv_lowering, "_choose_winograd", choose)
     monkeypatch.setattr(conv_lowering, "USE_WINOGRAD", False)
     direct = compile_program(model).program
     assert not direct.instructions[0].variant & VARIANT_WINOGRAD
@@ -379,22 +401,32 @@ def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int,
 def test_winograd_choice() -> None:
     """F(4x4) where the tiles fill the 16-wide slivers, F(2x2) on 7x7 maps (4x4
     tiles of 4x4 would pad 4 tiles to 16), the direct conv for strided convs,
-    few channels and maps too small to pay."""
-    from edgec.lower.conv import VARIANT_WINOGRAD
+    few channels and maps too small to pay; the weight transformed on the fly
+    where it is large and the tiles fit one block (ResNet-18's 14x14 and 7x7
+    layers), stored where several blocks would each redo the transform."""
+    from edgec.lower.conv import VARIANT_WINOGRAD, VARIANT_WINOGRAD_F2, VARIANT_WINOGRAD_OTF
 
-    for x, attrs, products in [((1, 64, 7, 7), {"pads": [1, 1, 1, 1]}, 16),
-                               ((1, 64, 14, 14), {"pads": [1, 1, 1, 1]}, 36),
-                               ((1, 64, 56, 56), {"pads": [1, 1, 1, 1]}, 36),
-                               ((1, 64, 28, 28), {"pads": [1, 1, 1, 1], "strides": [2, 2]}, 0),
-                               ((1, 4, 28, 28), {"pads": [1, 1, 1, 1]}, 0),
-                               ((1, 64, 3, 3), {"pads": [1, 1, 1, 1]}, 0)]:
-        program = compile_program(conv_model(x, (64, x[1], 3, 3), 0, **attrs)).program
+    for x, m, attrs, expect in [((1, 64, 7, 7), 64, {"pads": [1, 1, 1, 1]}, 2),
+                                ((1, 64, 14, 14), 64, {"pads": [1, 1, 1, 1]}, 4),
+                                ((1, 64, 56, 56), 64, {"pads": [1, 1, 1, 1]}, (4, False)),
+                                ((1, 128, 28, 28), 128, {"pads": [1, 1, 1, 1]}, (4, False)),
+                                ((1, 256, 14, 14), 256, {"pads": [1, 1, 1, 1]}, (4, True)),
+                                ((1, 512, 7, 7), 512, {"pads": [1, 1, 1, 1]}, (2, True)),
+                                ((1, 64, 28, 28), 64,
+                                 {"pads": [1, 1, 1, 1], "strides": [2, 2]}, None),
+                                ((1, 4, 28, 28), 64, {"pads": [1, 1, 1, 1]}, None),
+                                ((1, 64, 3, 3), 64, {"pads": [1, 1, 1, 1]}, None)]:
+        program = compile_program(conv_model(x, (m, x[1], 3, 3), 0, **attrs)).program
         ins = program.instructions[0]
-        if products:
-            assert ins.variant & VARIANT_WINOGRAD, x
-            assert program.tensors[ins.inputs[1]].shape[0] == products, x
-        else:
+        if expect is None:
             assert not ins.variant & VARIANT_WINOGRAD, x
+            continue
+        assert ins.variant & VARIANT_WINOGRAD, x
+        otf = bool(ins.variant & VARIANT_WINOGRAD_OTF)
+        shape = program.tensors[ins.inputs[1]].shape
+        r = (2 if ins.variant & VARIANT_WINOGRAD_F2 else 4) if otf else \
+            {36: 4, 16: 2}[shape[0]]
+        assert (r, otf) == expect if isinstance(expect, tuple) else r == expect, (x, r, otf)
 
 
 def test_winograd_fused_epilogue() -> None:

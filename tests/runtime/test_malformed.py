@@ -149,13 +149,33 @@ def _dynamic_model():
                        "ax": np.array([1], np.int64)})
 
 
+def _wino_model():
+    """Conv 3x3 16 -> 16 on 7x7, compiled (see _program) as Winograd F(2x2) with
+    the raw weight [3, 9, 16, 6] transformed on the fly."""
+    rng = np.random.default_rng(5)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], name="conv")
+    return make_model([node], {"x": (TensorProto.FLOAT, (1, 16, 7, 7))},
+                      {"y": TensorProto.FLOAT}, {"w": w})
+
+
 MODELS = {"chain": _chain_model, "two": _two_constants_model, "if": _if_model,
-          "loop": _loop_model, "attention": _attention_model, "dynamic": _dynamic_model}
+          "loop": _loop_model, "attention": _attention_model, "dynamic": _dynamic_model,
+          "wino": _wino_model}
 
 
 @cache
 def _program(name: str) -> Program:
-    return compile_program(MODELS[name]()).program
+    if name != "wino":
+        return compile_program(MODELS[name]()).program
+    from edgec.lower import conv as lconv
+
+    choose = lconv._choose_winograd
+    lconv._choose_winograd = lambda *a: (2, True)
+    try:
+        return compile_program(MODELS[name]()).program
+    finally:
+        lconv._choose_winograd = choose
 
 
 @cache
@@ -625,6 +645,28 @@ table("attention-variant", UNSUPPORTED, ATT + r"unknown kernel variant 0x100",
       _instr(0, variant=0x100), model="attention")
 table("attention-scratch", FORMAT, ATT + r"scratch of 64 bytes, needs \d+",
       _instr(0, scratchSize=64), model="attention")
+
+# CONV with the Winograd weight transformed on the fly (kernels/ref/conv.c): the
+# weight's shape and the variant bits must agree.
+WW = next(i for i, t in enumerate(_program("wino").tensors) if t.name.endswith("/winograd_raw"))
+WINO = r"instruction 0 \(conv 'conv'\): "
+assert _program("wino").instructions[0].variant == 0xE01
+assert list(_program("wino").tensors[WW].shape) == [3, 9, 16, 6]
+table("conv-wino-raw-shape", SHAPE,
+      WINO + r"raw Winograd weight shape does not match 16 output channels",
+      _tensor(WW, shape=[9, 3, 16, 6]), model="wino")
+table("conv-wino-raw-channels", SHAPE, WINO + r"raw Winograd weight shape does not match",
+      _tensor(WW, shape=[6, 9, 8, 6]), model="wino")
+table("conv-wino-raw-as-stored", SHAPE, WINO + r"Winograd weight shape does not match",
+      _instr(0, variant=0x201), model="wino")
+table("conv-wino-otf-alone", UNSUPPORTED, WINO + r"unknown kernel variant 0x401",
+      _instr(0, variant=0x401), model="wino")
+table("conv-wino-f2-alone", UNSUPPORTED, WINO + r"unknown kernel variant 0xa01",
+      _instr(0, variant=0xA01), model="wino")
+table("conv-wino-otf-packed", UNSUPPORTED, WINO + r"unknown kernel variant 0x701",
+      _instr(0, variant=0x701), model="wino")
+table("conv-wino-otf-f4-scratch", FORMAT, WINO + r"scratch of \d+ bytes, needs \d+",
+      _instr(0, variant=0x601), model="wino")
 
 # -- segments (two-constant program) -----------------------------------------------
 
