@@ -79,6 +79,49 @@ def test_aarch64_qemu_conv_gemm_pool(aarch64_runtime: BuiltRuntime, tmp_path: Pa
            guarded=True, rtol=1e-4, atol=1e-4)
 
 
+def _winograd_model() -> onnx.ModelProto:
+    """Two 3x3 stride-1 convs, odd channels (panel tails), batch 2, asymmetric pads."""
+    from support import make_model
+
+    rng = np.random.default_rng(7)
+    inits = {"w1": (rng.standard_normal((19, 13, 3, 3)) / 10).astype(np.float32),
+             "b1": rng.standard_normal(19).astype(np.float32),
+             "w2": (rng.standard_normal((14, 19, 3, 3)) / 13).astype(np.float32)}
+    nodes = [onnx.helper.make_node("Conv", ["x", "w1", "b1"], ["c"], pads=[0, 2, 1, 0]),
+             onnx.helper.make_node("Relu", ["c"], ["r"]),
+             onnx.helper.make_node("Conv", ["r", "w2"], ["y"], pads=[1, 1, 1, 1])]
+    return make_model(nodes, {"x": (onnx.TensorProto.FLOAT, (2, 13, 9, 11))},
+                      {"y": onnx.TensorProto.FLOAT}, inits)
+
+
+@pytest.mark.parametrize("r", [4, 2], ids=["F4", "F2"])
+@pytest.mark.parametrize("otf", [False, True], ids=["stored", "on-the-fly"])
+@pytest.mark.parametrize(("target", "threads"), [("aarch64-linux-gnu", 1),
+                                                 ("aarch64-linux-gnu", 2),
+                                                 ("armv7a-linux-gnueabihf", 1)],
+                         ids=["aarch64", "aarch64-2-threads", "armv7"])
+def test_qemu_winograd(request: pytest.FixtureRequest, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch, target: str, threads: int, otf: bool,
+                       r: int) -> None:
+    """Winograd convs, the weight stored transformed or transformed on the fly, in the
+    portable transforms (and the NEON GEMM on AArch64)."""
+    from edgec.lower import conv as lconv
+
+    runtime = request.getfixturevalue("aarch64_runtime" if target.startswith("aarch64")
+                                      else "armv7_runtime")
+    monkeypatch.setattr(lconv, "_choose_winograd", lambda *a: (r, otf))
+    _check(runtime, target, _winograd_model(), tmp_path, threads=threads, rtol=1e-4,
+           atol=1e-4)
+    from edgec.compiler import compile_program
+    from edgec.fb.Opcode import Opcode
+
+    convs = [i.variant for i in compile_program(_winograd_model()).program.instructions
+             if i.opcode == Opcode.CONV]
+    assert len(convs) == 2
+    assert all(v & lconv.VARIANT_WINOGRAD and bool(v & lconv.VARIANT_WINOGRAD_OTF) == otf
+               for v in convs)
+
+
 def test_aarch64_binary_is_aarch64(aarch64_runtime: BuiltRuntime) -> None:
     header = aarch64_runtime.binary.read_bytes()[:20]
     assert header[:4] == b"\x7fELF" and header[4] == 2  # 64-bit
