@@ -653,9 +653,9 @@ WINO = r"instruction 0 \(conv 'conv'\): "
 assert _program("wino").instructions[0].variant == 0xE01
 assert list(_program("wino").tensors[WW].shape) == [3, 9, 16, 6]
 table("conv-wino-raw-shape", SHAPE,
-      WINO + r"raw Winograd weight shape does not match 16 output channels",
+      WINO + r"Winograd weight shape does not match 16 output channels",
       _tensor(WW, shape=[9, 3, 16, 6]), model="wino")
-table("conv-wino-raw-channels", SHAPE, WINO + r"raw Winograd weight shape does not match",
+table("conv-wino-raw-channels", SHAPE, WINO + r"Winograd weight shape does not match 16 output",
       _tensor(WW, shape=[6, 9, 8, 6]), model="wino")
 table("conv-wino-raw-as-stored", SHAPE, WINO + r"Winograd weight shape does not match",
       _instr(0, variant=0x201), model="wino")

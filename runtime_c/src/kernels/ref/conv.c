@@ -173,27 +173,17 @@ ec_status ec_conv_shape_read(const ec_node *n, int64_t m, int64_t kh, int64_t kw
  * ONNX has it, or the packed (group * ceil(Mg / 6), C/group, kh, kw, 6). */
 static ec_status read_weight(ec_node *n, int32_t sp, conv_params *p) {
   const ec_tensor_desc *w = n->tin[1];
-  if (p->wino_otf) {
-    /* [ceil(M / 6), 9, C, 6]: read as (M, C, 3, 3) */
-    p->m = n->tout[0]->shape[1];
-    p->kh = p->kw = 3;
-    p->wr = (n->variant & EC_VARIANT_WINOGRAD_F2) ? 2 : 4;
-    p->wa2 = (p->wr + 2) * (p->wr + 2);
-    if (sp != 2 || w->shape[0] != ceil_div(p->m, EC_PACK_MR) || w->shape[1] != 9 ||
-        w->shape[3] != EC_PACK_MR || n->opt.u.conv.group != 1)
-      return ec_node_error(n, EC_ERR_SHAPE, "raw Winograd weight shape does not match %lld "
-                           "output channels (2-D, group 1)", (long long)p->m);
-    return EC_OK;
-  }
   if (p->winograd) {
-    /* [36 or 16, ceil(M / 6), C, 6]: read as (M, C, 3, 3) */
+    /* stored [36 or 16, ceil(M / 6), C, 6] or raw [ceil(M / 6), 9, C, 6]:
+     * read as (M, C, 3, 3) */
+    const int64_t v = n->variant, panels = ceil_div(n->tout[0]->shape[1], EC_PACK_MR);
     p->m = n->tout[0]->shape[1];
     p->kh = p->kw = 3;
-    p->wa2 = w->shape[0];
+    p->wa2 = p->wino_otf ? ((v & EC_VARIANT_WINOGRAD_F2) ? 16 : 36) : w->shape[0];
     p->wr = p->wa2 == 36 ? 4 : 2;
-    if (sp != 2 || (p->wa2 != 36 && p->wa2 != 16) ||
-        w->shape[1] != ceil_div(p->m, EC_PACK_MR) ||
-        w->shape[3] != EC_PACK_MR || n->opt.u.conv.group != 1)
+    const bool ok = p->wino_otf ? w->shape[0] == panels && w->shape[1] == 9
+                                : (p->wa2 == 36 || p->wa2 == 16) && w->shape[1] == panels;
+    if (sp != 2 || !ok || w->shape[3] != EC_PACK_MR || n->opt.u.conv.group != 1)
       return ec_node_error(n, EC_ERR_SHAPE, "Winograd weight shape does not match %lld "
                            "output channels (2-D, group 1)", (long long)p->m);
     return EC_OK;
@@ -429,46 +419,22 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   }
 }
 
-/* U of lanes [l0, l0 + n) of the raw weight's slivers [s0, s0 + ns) (each 9 *
- * lanes floats, tap-major, lanes = C * 6) into u[xi * us + s * lanes + l]. */
+/* U of the raw weight's slivers [s0, s0 + ns) (each 9 * lanes floats,
+ * tap-major, lanes = C * 6) into u[xi * us + s * lanes + l]. */
 static void wino_weight(const conv_params *p, const float *w, int64_t s0, int64_t ns,
-                        int64_t l0, int64_t n, float *u, int64_t us) {
+                        float *u, int64_t us) {
   const int64_t lanes = p->c * EC_PACK_MR;
   for (int64_t s = 0; s < ns; s++) {
-    const float *g = w + (s0 + s) * 9 * lanes + l0;
-    float *d = u + s * lanes + l0;
+    const float *g = w + (s0 + s) * 9 * lanes;
+    float *d = u + s * lanes;
 #if defined(EDGEC_HAVE_X86_KERNELS)
     if (p->isa == EC_ISA_AVX512)
-      ec_x86_wino_weight_avx512(p->wr, g, lanes, d, us, n);
+      ec_x86_wino_weight_avx512(p->wr, g, lanes, d, us, lanes);
     else if (ec_isa_is_x86(p->isa))
-      ec_x86_wino_weight_avx2(p->wr, g, lanes, d, us, n);
+      ec_x86_wino_weight_avx2(p->wr, g, lanes, d, us, lanes);
     else
 #endif
-      ec_wino_weight_ref(p->wr, g, lanes, d, us, n);
-  }
-}
-
-/* The A2 products of output channels [m0, m0 + mb) (m0 a multiple of WP)
- * with the transformed tiles v into mbuf, the weight transformed on the fly:
- * per panel of WP channels, U of its slivers into u[xi * us + sliver * C * 6
- * + ch * 6 + row] (the layout of one panel of the stored form), then its
- * A2 GEMMs. (Transforming the next panel in slices between these GEMMs, or
- * prefetching its raw weight, measured slower: the prefetches stall on the
- * line fill buffers and two panels crowd the L2.) */
-static void wino_otf_gemms(const conv_ctx *c, int64_t m0, int64_t mb, int64_t nt,
-                           const float *v, float *mbuf, float *u) {
-  const conv_params *p = c->p;
-  const int64_t lanes = p->c * EC_PACK_MR, mstride = c->mb * p->tb;
-  for (int64_t q0 = 0; q0 < mb; q0 += WP) {
-    const int64_t rows = min64(WP, mb - q0), ns = ceil_div(rows, EC_PACK_MR);
-    const int64_t us = ns * lanes + WPAD; /* floats from one matrix to the next */
-    wino_weight(p, c->w, (m0 + q0) / EC_PACK_MR, ns, 0, lanes, u, us);
-    for (int64_t xi = 0; xi < p->wa2; xi++) {
-      const ec_operand a = {u + xi * us, 0, 0, lanes};
-      const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
-      ec_sgemm_ex(p->isa, rows, nt, p->c, &a, &b, mbuf + xi * mstride + q0 * p->tb, p->tb,
-                  false, NULL, NULL);
-    }
+      ec_wino_weight_ref(p->wr, g, lanes, d, us, lanes);
   }
 }
 
@@ -490,16 +456,31 @@ static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   else
 #endif
     ec_wino_input_ref(&wp, t0, nt, v);
+  /* The A2 products, mbuf[xi][m][t] = U_xi . V_xi. Stored: U_xi is the
+   * weight's matrix xi, one pass over the mb channels. On the fly: per panel
+   * of WP channels (m0 is a multiple of WP), U of its slivers into u[xi * us
+   * + sliver * C * 6 + ch * 6 + row] (the layout of one panel of the stored
+   * form), then its A2 GEMMs. (Transforming the next panel in slices between
+   * these GEMMs, or prefetching its raw weight, measured slower: the
+   * prefetches stall on the line fill buffers and two panels crowd the L2.) */
   const int64_t lanes = p->c * EC_PACK_MR; /* one sliver over all C */
-  if (p->wino_otf) {
-    float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
-                                                      sizeof(float)));
-    wino_otf_gemms(c, m0, mb, nt, v, mbuf, u);
-  } else {
+  const int64_t step = p->wino_otf ? WP : mb;
+  float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
+                                                    sizeof(float)));
+  for (int64_t q0 = 0; q0 < mb; q0 += step) {
+    const int64_t rows = min64(step, mb - q0);
+    const float *a0 = c->w + (m0 + q0) / EC_PACK_MR * lanes;
+    int64_t as = panels * lanes; /* floats from one matrix to the next */
+    if (p->wino_otf) {
+      as = ceil_div(rows, EC_PACK_MR) * lanes + WPAD;
+      wino_weight(p, c->w, (m0 + q0) / EC_PACK_MR, ceil_div(rows, EC_PACK_MR), u, as);
+      a0 = u;
+    }
     for (int64_t xi = 0; xi < p->wa2; xi++) {
-      const ec_operand a = {c->w + (xi * panels + m0 / EC_PACK_MR) * lanes, 0, 0, lanes};
+      const ec_operand a = {a0 + xi * as, 0, 0, lanes};
       const ec_operand b = {v + xi * p->c * p->tb, 0, 0, p->c * EC_PACK_NR};
-      ec_sgemm_ex(p->isa, mb, nt, p->c, &a, &b, mbuf + xi * mstride, p->tb, false, NULL, NULL);
+      ec_sgemm_ex(p->isa, rows, nt, p->c, &a, &b, mbuf + xi * mstride + q0 * p->tb, p->tb,
+                  false, NULL, NULL);
     }
   }
 #if defined(EDGEC_HAVE_X86_KERNELS)

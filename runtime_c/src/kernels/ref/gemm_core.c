@@ -408,33 +408,26 @@ static void wino_at(int64_t a, const float *in, int64_t is, float *out, int64_t 
   out[3 * os] = d12 + 8.0f * d34 + i5;
 }
 
-/* o[0..a) at stride os = G (g0, g1, g2) for F(a - 2 x a - 2, 3x3) (edgec/lower/conv.py
- * _WINO_G). */
-static void wino_g(int64_t a, float g0, float g1, float g2, float *o, int64_t os) {
-  if (a == 4) {
-    const float t = 0.5f * (g0 + g2), h = 0.5f * g1;
-    o[0] = g0, o[os] = t + h, o[2 * os] = t - h, o[3 * os] = g2;
-    return;
-  }
-  const float t = g0 + g2, p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
-  o[0] = g0 * 0.25f;
-  o[os] = (t + g1) * (-1.0f / 6);
-  o[2 * os] = (t - g1) * (-1.0f / 6);
-  o[3 * os] = p + q;
-  o[4 * os] = p - q;
-  o[5 * os] = g2;
-}
+/* G of F(2x2, 3x3) and F(4x4, 3x3), rows of 3 (edgec/lower/conv.py _WINO_G). */
+static const float wino_g2[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
+static const float wino_g4[18] = {0.25f, 0, 0, -1.0f / 6, -1.0f / 6, -1.0f / 6,
+                                  -1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 24, 1.0f / 12, 1.0f / 6,
+                                  1.0f / 24, -1.0f / 12, 1.0f / 6, 0, 0, 1};
 
 void ec_wino_weight_ref(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
                         int64_t n) {
   const int64_t a = r + 2;
+  const float *G = r == 2 ? wino_g2 : wino_g4;
   for (int64_t i = 0; i < n; i++) {
-    float tmp[18], out[36]; /* tmp[row * a + j]: kernel row `row`, columns transformed */
-    for (int64_t row = 0; row < 3; row++)
-      wino_g(a, g[(row * 3) * gs + i], g[(row * 3 + 1) * gs + i], g[(row * 3 + 2) * gs + i],
-             tmp + row * a, 1);
-    for (int64_t j = 0; j < a; j++) wino_g(a, tmp[j], tmp[a + j], tmp[2 * a + j], out + j, a);
-    for (int64_t xi = 0; xi < a * a; xi++) u[xi * us + i] = out[xi];
+    float tmp[18]; /* tmp[row * a + j] = (G applied along kernel row `row`)[j] */
+    for (int64_t x = 0; x < 3 * a; x++) {
+      const float *gr = g + x / a * 3 * gs + i, *gj = G + x % a * 3;
+      tmp[x] = gj[0] * gr[0] + gj[1] * gr[gs] + gj[2] * gr[2 * gs];
+    }
+    for (int64_t xi = 0; xi < a * a; xi++) {
+      const float *gq = G + xi / a * 3, *t = tmp + xi % a;
+      u[xi * us + i] = gq[0] * t[0] + gq[1] * t[a] + gq[2] * t[2 * a];
+    }
   }
 }
 
