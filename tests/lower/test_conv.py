@@ -526,3 +526,19 @@ def test_conv_transpose_3d(attrs: dict[str, Any], bias: bool) -> None:
     model = make_model([node], {"x": (TensorProto.FLOAT, (2, 3, 3, 4, 3))},
                        {"y": TensorProto.FLOAT}, inits)
     check_against_ort(model, seed=len(attrs))
+
+
+@pytest.mark.parametrize(("r", "otf"), [(4, False), (2, False), (4, True), (2, True)])
+def test_winograd_weight_reads_back(monkeypatch: pytest.MonkeyPatch, r: int, otf: bool) -> None:
+    """The passes that read a conv weight after packing (quantization, pruning)
+    get the ONNX (M, C, 3, 3) back from every Winograd layout, stored or raw."""
+    from edgec.quant.weights import conv_weight
+
+    w, _ = weights(5, (19, 13, 3, 3), (19,))
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
+    model = make_model([node], {"x": (F, (1, 13, 9, 9))}, {"y": F}, {"w": w})
+    monkeypatch.setattr(conv_lowering, "_choose_winograd", lambda *a: (r, otf))
+    program = compile_program(model).program
+    (conv,) = program.instructions
+    assert bool(conv.variant & conv_lowering.VARIANT_WINOGRAD_OTF) == otf
+    np.testing.assert_allclose(conv_weight(program, conv), w, rtol=1e-5, atol=1e-6)
