@@ -200,6 +200,49 @@ def test_depthwise_1d() -> None:
     check_families(conv_model((1, 4, 45), (4, 1, 5), 3, group=4, pads=[2, 2], strides=[2]))
 
 
+
+# Small planes (dwconv_impl.h's masked-load path, ow <= 16): output widths
+# around both vector widths (AVX2 8, AVX-512 16) and past the path's limit,
+# strides 1 and 2, asymmetric pads, 3x3 and 5x5 (and 7x7, 2x2 generic).
+SMALL_DW = [
+    (1, 1, 1, (0, 0, 0, 0)), (1, 1, 3, (1, 1, 1, 1)), (2, 3, 3, (2, 0, 0, 2)),
+    (7, 7, 3, (1, 1, 1, 1)), (7, 9, 3, (0, 1, 2, 0)), (8, 8, 3, (1, 1, 1, 1)),
+    (9, 9, 3, (1, 0, 1, 2)), (14, 14, 3, (1, 1, 1, 1)), (15, 15, 5, (2, 2, 2, 2)),
+    (16, 16, 3, (1, 1, 1, 1)), (17, 17, 3, (1, 1, 1, 1)), (16, 18, 5, (0, 2, 1, 0)),
+    (7, 7, 5, (2, 2, 2, 2)), (11, 13, 7, (3, 1, 2, 3)), (6, 8, 2, (1, 0, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(("h", "w", "k", "pads"), SMALL_DW)
+def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
+                                stride: int) -> None:
+    """Bias, residual (stride 1, where the shapes match) and activation too."""
+    if h + pads[0] + pads[2] < k or w + pads[1] + pads[3] < k:
+        pytest.skip("kernel larger than the padded input")
+    c = 37
+    seed = h * 100 + w * 10 + k + stride
+    rng = np.random.default_rng(seed)
+    oh = (h + pads[0] + pads[2] - k) // stride + 1
+    ow = (w + pads[1] + pads[3] - k) // stride + 1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
+                              strides=[stride, stride])]
+    inputs = {"x": (F, (2, c, h, w))}
+    out = "y"
+    if seed % 2 == 0:
+        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
+        inputs["r"] = (F, (2, c, oh, ow))
+        out = "s"
+    act = ["Relu", "Clip", "HardSwish"][seed % 3]
+    post, inits, opset = ACTS[act]
+    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
+        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
+    model = make_model([*nodes, *post], inputs, {"z": F},
+                       {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
+                        "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+    program = check_families(model, seed, threads=(1, 2, 3))
+    assert len(program.instructions) == 1
+
 ACTS: dict[str, tuple[list[onnx.NodeProto], dict[str, np.ndarray], int]] = {
     "Relu": ([helper.make_node("Relu", ["y"], ["z"])], {}, 18),
     "Clip": ([helper.make_node("Clip", ["y", "lo", "hi"], ["z"])],

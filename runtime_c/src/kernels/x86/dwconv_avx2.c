@@ -38,6 +38,22 @@ static inline void deinterleave(const float *src, int64_t w, float *p0, float *p
 }
 #define DEINTERLEAVE deinterleave
 
+/* the small-plane path (dwconv_impl.h) */
+#define DW_MASK __m256i
+static inline __m256i mask_range(int64_t lo, int64_t hi) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)lo - 1)),
+                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), lane));
+}
+#define DW_MASK_RANGE mask_range
+#define DW_LOADM(p, m) _mm256_maskload_ps((p), (m))
+/* the even lanes of a:b */
+static inline __m256 even_lanes(__m256 a, __m256 b) {
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8));
+}
+#define DW_EVEN even_lanes
+
 #include "kernels/x86/dwconv_impl.h"
 
 void ec_x86_dw_planes_avx2(const ec_dw_conv *a, int64_t begin, int64_t end, float *workspace) {

@@ -122,7 +122,115 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
   }
 }
 
+#ifdef DW_EVEN
+/* Small planes (x86: ow <= 16, kw <= 8), without the padded copy: each tap
+ * of each output vector is a masked load straight from the input row, the
+ * mask keeping only the lanes whose column lies in the row (masked lanes are
+ * not read, so the loads may start before the row or run past the tensor);
+ * rows outside the input are skipped. Horizontal stride 2 loads two vectors
+ * from the tap's first column and keeps their even lanes (DW_EVEN). The
+ * masks are the same for every plane and row: made once per call, per
+ * output vector (two at most) and tap column. DW_EVEN, DW_MASK,
+ * DW_MASK_RANGE(lo, hi) (lanes lo..hi-1, 0 <= lo, hi <= VLEN) and
+ * DW_LOADM(p, m) come from the including file; NEON keeps the padded copy. */
+typedef struct dw_small {
+  DW_MASK m[2][2][8]; /* [output vector][first, second load][tap column] */
+  bool second[2];     /* stride 2: some kept lane comes from the second load */
+  int64_t nv;         /* output vectors per row */
+} dw_small;
+
+static inline bool dw_small_fits(const ec_dw_conv *a) { return a->ow <= 16 && a->kw <= 8; }
+
+static inline DW_MASK dw_small_mask(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo > VLEN ? VLEN : lo;
+  hi = hi < 0 ? 0 : hi > VLEN ? VLEN : hi;
+  return DW_MASK_RANGE(lo, hi < lo ? lo : hi);
+}
+
+static void dw_small_init(const ec_dw_conv *a, dw_small *s) {
+  memset(s, 0, sizeof *s);
+  s->nv = (a->ow + VLEN - 1) / VLEN;
+  for (int64_t v = 0; v < s->nv; v++) {
+    const int64_t o0 = v * VLEN, nvalid = a->ow - o0 < VLEN ? a->ow - o0 : VLEN;
+    s->second[v] = a->sw == 2 && 2 * (nvalid - 1) >= VLEN;
+    for (int64_t kj = 0; kj < a->kw; kj++) {
+      const int64_t c = a->sw * o0 + kj - a->pw; /* the column of lane 0 */
+      s->m[v][0][kj] = dw_small_mask(-c, a->w - c);
+      s->m[v][1][kj] = dw_small_mask(-c - VLEN, a->w - c - VLEN);
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void dw_small_plane(
+    const int KH, const int KW, const int SW, const ec_dw_conv *a, const dw_small *s,
+    const float *x, const float *wt, float bias_v, const float *res, float *y) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
+  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
+  VEC taps[25];
+  const bool hoist = KH && KH * KW <= 25;
+  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const ec_act act = *a->act;
+  for (int64_t oh = 0; oh < a->oh; oh++) {
+    const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
+    const int64_t k0 = top < 0 ? -top : 0, k1 = a->h - top < kh ? a->h - top : kh;
+    for (int64_t v = 0; v < s->nv; v++) {
+      const int64_t o0 = v * VLEN, n = ow - o0 < VLEN ? ow - o0 : VLEN;
+      VEC s0 = zero, s1 = zero;
+      for (int64_t ki = k0; ki < k1; ki++) {
+        const float *row = x + (top + ki) * w + SW * o0 - a->pw;
+        for (int64_t kj = 0; kj < kw; kj++) {
+          const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+          VEC t = DW_LOADM(row + kj, s->m[v][0][kj]);
+          if (SW == 2)
+            t = DW_EVEN(t, s->second[v] ? DW_LOADM(row + kj + VLEN, s->m[v][1][kj]) : zero);
+          if (kj & 1)
+            s1 = V_FMA(wv, t, s1);
+          else
+            s0 = V_FMA(wv, t, s0);
+        }
+      }
+      V_STOREN(y + oh * ow + o0,
+               dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow + o0 : NULL, n), n);
+    }
+  }
+  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+      act.kind != EC_FB_ACTIVATION_CLIP)
+    ACT_ROW(y, a->oh * ow, &act);
+}
+
+static void dw_small_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  dw_small s;
+  dw_small_init(a, &s);
+  for (int64_t plane = begin; plane < end; plane++) {
+    const int64_t ch = plane % a->c;
+    const float *wt = a->wt + ch * a->kh * a->kw;
+    const float bias = a->bias ? a->bias[ch] : 0.0f;
+    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
+    float *y = a->y + plane * a->oh * a->ow;
+    const float *x = a->x + plane * a->h * a->w;
+    if (a->kh == 3 && a->kw == 3 && a->sw == 1)
+      dw_small_plane(3, 3, 1, a, &s, x, wt, bias, res, y);
+    else if (a->kh == 3 && a->kw == 3)
+      dw_small_plane(3, 3, 2, a, &s, x, wt, bias, res, y);
+    else if (a->kh == 5 && a->kw == 5 && a->sw == 1)
+      dw_small_plane(5, 5, 1, a, &s, x, wt, bias, res, y);
+    else if (a->kh == 5 && a->kw == 5)
+      dw_small_plane(5, 5, 2, a, &s, x, wt, bias, res, y);
+    else if (a->sw == 1)
+      dw_small_plane(0, 0, 1, a, &s, x, wt, bias, res, y);
+    else
+      dw_small_plane(0, 0, 2, a, &s, x, wt, bias, res, y);
+  }
+}
+#endif
+
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
+#ifdef DW_EVEN
+  if (dw_small_fits(a)) {
+    dw_small_planes(a, begin, end);
+    return;
+  }
+#endif
   const int64_t hp = (a->oh - 1) * a->sh + a->kh;
   memset(ws, 0, (size_t)(hp * a->row_stride * a->sw) * sizeof(float));
   for (int64_t plane = begin; plane < end; plane++) {
