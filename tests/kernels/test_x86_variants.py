@@ -203,13 +203,15 @@ def test_depthwise_1d() -> None:
 
 # Small planes (dwconv_impl.h's masked-load path, ow <= 16): output widths
 # around both vector widths (AVX2 8, AVX-512 16) and past the path's limit,
-# strides 1 and 2, asymmetric pads, 3x3 and 5x5 (and 7x7, 2x2 generic).
+# strides 1 and 2, asymmetric pads, 3x3 and 5x5 (and 7x7, 2x2 generic); at
+# stride 1 with ow == w and oh * ow <= 256 the flat path (several rows per vector).
 SMALL_DW = [
     (1, 1, 1, (0, 0, 0, 0)), (1, 1, 3, (1, 1, 1, 1)), (2, 3, 3, (2, 0, 0, 2)),
     (7, 7, 3, (1, 1, 1, 1)), (7, 9, 3, (0, 1, 2, 0)), (8, 8, 3, (1, 1, 1, 1)),
     (9, 9, 3, (1, 0, 1, 2)), (14, 14, 3, (1, 1, 1, 1)), (15, 15, 5, (2, 2, 2, 2)),
     (16, 16, 3, (1, 1, 1, 1)), (17, 17, 3, (1, 1, 1, 1)), (16, 18, 5, (0, 2, 1, 0)),
     (7, 7, 5, (2, 2, 2, 2)), (11, 13, 7, (3, 1, 2, 3)), (6, 8, 2, (1, 0, 0, 1)),
+    (10, 7, 3, (0, 1, 0, 1)), (5, 16, 5, (2, 2, 2, 2)), (3, 5, 3, (2, 2, 1, 0)),
 ]
 
 

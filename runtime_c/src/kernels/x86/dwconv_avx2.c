@@ -47,6 +47,12 @@ static inline __m256i mask_range(int64_t lo, int64_t hi) {
 }
 #define DW_MASK_RANGE mask_range
 #define DW_LOADM(p, m) _mm256_maskload_ps((p), (m))
+static inline __m256i mask_bits(unsigned bits) {
+  const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane), lane);
+}
+#define DW_MASK_BITS mask_bits
+#define DW_FLAT_MASKS 320
 /* the even lanes of a:b */
 static inline __m256 even_lanes(__m256 a, __m256 b) {
   const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));

@@ -43,6 +43,8 @@ static inline void deinterleave(const float *src, int64_t w, float *p0, float *p
 #define DW_MASK __mmask16
 #define DW_MASK_RANGE(lo, hi) ((__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)))
 #define DW_LOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define DW_MASK_BITS(bits) ((__mmask16)(bits))
+#define DW_FLAT_MASKS 512
 #define DW_EVEN(a, b) \
   _mm512_permutex2var_ps((a), \
                          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), \

@@ -222,10 +222,89 @@ static void dw_small_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
       dw_small_plane(0, 0, 2, a, &s, x, wt, bias, res, y);
   }
 }
+
+/* Stride 1 with the output as wide as the input ("same" padding, ow == w,
+ * oh * ow small): output pixel p = oh * w + o reads x[p + (ki - ph) * w +
+ * kj - pw], so the plane is one flat vector run with one offset per tap, a
+ * vector spanning several rows; the mask of a tap at a vector keeps the
+ * lanes whose row and column are inside the input (made once per call:
+ * vectors x taps masks, at most DW_FLAT_MASKS). 7x7: 4 vectors of 16 per
+ * tap instead of 7 rows of 7 lanes. */
+static inline bool dw_flat_fits(const ec_dw_conv *a) {
+  const int64_t nv = (a->oh * a->ow + VLEN - 1) / VLEN;
+  return a->sh == 1 && a->sw == 1 && a->ow == a->w && a->oh * a->ow <= 256 &&
+         nv * a->kh * a->kw <= DW_FLAT_MASKS;
+}
+
+static void dw_flat_masks(const ec_dw_conv *a, DW_MASK *m) {
+  const int64_t np = a->oh * a->ow, nv = (np + VLEN - 1) / VLEN;
+  for (int64_t v = 0; v < nv; v++)
+    for (int64_t ki = 0; ki < a->kh; ki++)
+      for (int64_t kj = 0; kj < a->kw; kj++) {
+        unsigned bits = 0;
+        for (int64_t l = 0; l < VLEN && v * VLEN + l < np; l++) {
+          const int64_t p = v * VLEN + l, r = p / a->ow + ki - a->ph, col = p % a->ow + kj - a->pw;
+          if (r >= 0 && r < a->h && col >= 0 && col < a->w) bits |= 1u << l;
+        }
+        m[(v * a->kh + ki) * a->kw + kj] = DW_MASK_BITS(bits);
+      }
+}
+
+static inline __attribute__((always_inline)) void dw_flat_plane(
+    const int KH, const int KW, const ec_dw_conv *a, const DW_MASK *m, const float *x,
+    const float *wt, float bias_v, const float *res, float *y) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, np = a->oh * a->ow;
+  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
+  VEC taps[25];
+  const bool hoist = KH && KH * KW <= 25;
+  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const ec_act act = *a->act;
+  const float *x0 = x - a->ph * a->w - a->pw; /* tap (0, 0) of pixel 0 */
+  for (int64_t p0 = 0; p0 < np; p0 += VLEN, m += kh * kw) {
+    const int64_t n = np - p0 < VLEN ? np - p0 : VLEN;
+    VEC s0 = zero, s1 = zero;
+    for (int64_t ki = 0; ki < kh; ki++)
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const VEC t = DW_LOADM(x0 + p0 + ki * a->w + kj, m[ki * kw + kj]);
+        if (kj & 1)
+          s1 = V_FMA(wv, t, s1);
+        else
+          s0 = V_FMA(wv, t, s0);
+      }
+    V_STOREN(y + p0, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + p0 : NULL, n), n);
+  }
+  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+      act.kind != EC_FB_ACTIVATION_CLIP)
+    ACT_ROW(y, np, &act);
+}
+
+static void dw_flat_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  DW_MASK m[DW_FLAT_MASKS];
+  dw_flat_masks(a, m);
+  for (int64_t plane = begin; plane < end; plane++) {
+    const int64_t ch = plane % a->c;
+    const float *wt = a->wt + ch * a->kh * a->kw;
+    const float bias = a->bias ? a->bias[ch] : 0.0f;
+    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
+    float *y = a->y + plane * a->oh * a->ow;
+    const float *x = a->x + plane * a->h * a->w;
+    if (a->kh == 3 && a->kw == 3)
+      dw_flat_plane(3, 3, a, m, x, wt, bias, res, y);
+    else if (a->kh == 5 && a->kw == 5)
+      dw_flat_plane(5, 5, a, m, x, wt, bias, res, y);
+    else
+      dw_flat_plane(0, 0, a, m, x, wt, bias, res, y);
+  }
+}
 #endif
 
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
 #ifdef DW_EVEN
+  if (dw_flat_fits(a)) {
+    dw_flat_planes(a, begin, end);
+    return;
+  }
   if (dw_small_fits(a)) {
     dw_small_planes(a, begin, end);
     return;
