@@ -132,7 +132,12 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
  * masks are the same for every plane and row: made once per call, per
  * output vector (two at most) and tap column. DW_EVEN, DW_MASK,
  * DW_MASK_RANGE(lo, hi) (lanes lo..hi-1, 0 <= lo, hi <= VLEN) and
- * DW_LOADM(p, m) come from the including file; NEON keeps the padded copy. */
+ * DW_LOADM(p, m) come from the including file; NEON keeps the padded copy.
+ * Every path below adds a lane's taps in the order of dw_rows' tail loop
+ * (row by row; even and odd columns in two sums, added last), the loop that
+ * dw_rows runs for any ow <= 16: a plane gives the same bits whichever path
+ * runs it (the fused inverted-residual block runs bands of a plane, the
+ * plain conv the whole plane). */
 typedef struct dw_small {
   DW_MASK m[2][2][8]; /* [output vector][first, second load][tap column] */
   bool second[2];     /* stride 2: some kept lane comes from the second load */
@@ -232,7 +237,7 @@ static void dw_small_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
  * tap instead of 7 rows of 7 lanes. */
 static inline bool dw_flat_fits(const ec_dw_conv *a) {
   const int64_t nv = (a->oh * a->ow + VLEN - 1) / VLEN;
-  return a->sh == 1 && a->sw == 1 && a->ow == a->w && a->oh * a->ow <= 256 &&
+  return a->sh == 1 && a->sw == 1 && a->ow == a->w && a->ow <= 16 && a->oh * a->ow <= 256 &&
          nv * a->kh * a->kw <= DW_FLAT_MASKS;
 }
 
@@ -299,12 +304,93 @@ static void dw_flat_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 }
 #endif
 
+#ifdef DW_PAIR
+/* AVX-512, stride 2 on both axes with 2 * ow <= 16: two output rows per
+ * vector (y's rows are contiguous, so the pair is 2 * ow contiguous floats).
+ * Per tap, one masked load from each of the two input rows (from the tap's
+ * column) and one vpermt2ps keeping the even lanes of the first in lanes
+ * [0, ow) and of the second in [ow, 2 * ow): half the permutes and FMAs of
+ * the row-by-row form. A row outside the input (or the missing second row of
+ * an odd count) is read from a row of zeros: the masks stay the same for
+ * every row (k registers; a mask made per row would cost a GPR-to-mask move,
+ * on the permutes' port, per load). The input is at most 2 * ow + kw <= 24
+ * floats wide, within the zero row. */
+static const float dw_zero_row[32];
+static inline bool dw_pair_fits(const ec_dw_conv *a) {
+  return a->sh == 2 && a->sw == 2 && 2 * a->ow <= VLEN && a->kw <= 8;
+}
+
+static inline __attribute__((always_inline)) void dw_pair_plane(
+    const int KH, const int KW, const ec_dw_conv *a, const __mmask16 *cm, __m512i idx,
+    const float *x, const float *wt, float bias_v, const float *res, float *y) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
+  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
+  VEC taps[25];
+  const bool hoist = KH && KH * KW <= 25;
+  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const ec_act act = *a->act;
+  for (int64_t oh = 0; oh < a->oh; oh += 2) {
+    const bool two = oh + 1 < a->oh;
+    const int64_t n = two ? 2 * ow : ow, top = 2 * oh - a->ph;
+    VEC s0 = zero, s1 = zero;
+    for (int64_t ki = 0; ki < kh; ki++) {
+      const int64_t ra = top + ki, rb = ra + 2;
+      const float *pa = (ra >= 0 && ra < a->h ? x + ra * w : dw_zero_row) - a->pw;
+      const float *pb = (two && rb >= 0 && rb < a->h ? x + rb * w : dw_zero_row) - a->pw;
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const VEC t = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(cm[kj], pa + kj), idx,
+                                             _mm512_maskz_loadu_ps(cm[kj], pb + kj));
+        if (kj & 1)
+          s1 = V_FMA(wv, t, s1);
+        else
+          s0 = V_FMA(wv, t, s0);
+      }
+    }
+    V_STOREN(y + oh * ow,
+             dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, n), n);
+  }
+  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+      act.kind != EC_FB_ACTIVATION_CLIP)
+    ACT_ROW(y, a->oh * ow, &act);
+}
+
+static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  __mmask16 cm[8];
+  int32_t ix[16];
+  for (int64_t kj = 0; kj < a->kw; kj++) cm[kj] = dw_small_mask(a->pw - kj, a->w + a->pw - kj);
+  for (int64_t l = 0; l < 16; l++)
+    ix[l] = (int32_t)(l < a->ow ? 2 * l : l < 2 * a->ow ? 16 + 2 * (l - a->ow) : 0);
+  const __m512i idx = _mm512_loadu_si512(ix);
+  for (int64_t plane = begin; plane < end; plane++) {
+    const int64_t ch = plane % a->c;
+    const float *wt = a->wt + ch * a->kh * a->kw;
+    const float bias = a->bias ? a->bias[ch] : 0.0f;
+    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
+    float *y = a->y + plane * a->oh * a->ow;
+    const float *x = a->x + plane * a->h * a->w;
+    if (a->kh == 3 && a->kw == 3)
+      dw_pair_plane(3, 3, a, cm, idx, x, wt, bias, res, y);
+    else if (a->kh == 5 && a->kw == 5)
+      dw_pair_plane(5, 5, a, cm, idx, x, wt, bias, res, y);
+    else
+      dw_pair_plane(0, 0, a, cm, idx, x, wt, bias, res, y);
+  }
+}
+#endif
+
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
 #ifdef DW_EVEN
   if (dw_flat_fits(a)) {
     dw_flat_planes(a, begin, end);
     return;
   }
+#ifdef DW_PAIR
+  if (dw_pair_fits(a)) {
+    dw_pair_planes(a, begin, end);
+    return;
+  }
+#endif
   if (dw_small_fits(a)) {
     dw_small_planes(a, begin, end);
     return;
