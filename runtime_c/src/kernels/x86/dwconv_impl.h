@@ -242,17 +242,19 @@ static inline bool dw_flat_fits(const ec_dw_conv *a) {
 }
 
 static void dw_flat_masks(const ec_dw_conv *a, DW_MASK *m) {
-  const int64_t np = a->oh * a->ow, nv = (np + VLEN - 1) / VLEN;
-  for (int64_t v = 0; v < nv; v++)
-    for (int64_t ki = 0; ki < a->kh; ki++)
-      for (int64_t kj = 0; kj < a->kw; kj++) {
-        unsigned bits = 0;
-        for (int64_t l = 0; l < VLEN && v * VLEN + l < np; l++) {
-          const int64_t p = v * VLEN + l, r = p / a->ow + ki - a->ph, col = p % a->ow + kj - a->pw;
-          if (r >= 0 && r < a->h && col >= 0 && col < a->w) bits |= 1u << l;
-        }
-        m[(v * a->kh + ki) * a->kw + kj] = DW_MASK_BITS(bits);
-      }
+  const int64_t np = a->oh * a->ow, nv = (np + VLEN - 1) / VLEN, kh = a->kh, kw = a->kw;
+  unsigned bits[DW_FLAT_MASKS];
+  memset(bits, 0, sizeof bits);
+  for (int64_t p = 0, r = 0, col = 0; p < np; p++) { /* output pixel p at (r, col) */
+    unsigned *b = bits + p / VLEN * kh * kw;
+    for (int64_t ki = 0; ki < kh; ki++) {
+      if (r + ki - a->ph < 0 || r + ki - a->ph >= a->h) continue;
+      for (int64_t kj = 0; kj < kw; kj++)
+        if (col + kj - a->pw >= 0 && col + kj - a->pw < a->w) b[ki * kw + kj] |= 1u << p % VLEN;
+    }
+    if (++col == a->ow) col = 0, r++;
+  }
+  for (int64_t i = 0; i < nv * kh * kw; i++) m[i] = DW_MASK_BITS(bits[i]);
 }
 
 static inline __attribute__((always_inline)) void dw_flat_plane(
