@@ -138,6 +138,13 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
  * dw_rows runs for any ow <= 16: a plane gives the same bits whichever path
  * runs it (the fused inverted-residual block runs bands of a plane, the
  * plain conv the whole plane). */
+/* base + off floats as an address: the masked loads may start before a row
+ * or end past the tensor (their masked lanes are not read), and such an
+ * address is made from integers rather than by pointer arithmetic outside
+ * the array, which C leaves undefined. */
+#define DW_AT(base, off) \
+  ((const float *)((uintptr_t)(base) + (uintptr_t)((intptr_t)(off) * (intptr_t)sizeof(float))))
+
 typedef struct dw_small {
   DW_MASK m[2][2][8]; /* [output vector][first, second load][tap column] */
   bool second[2];     /* stride 2: some kept lane comes from the second load */
@@ -182,12 +189,14 @@ static inline __attribute__((always_inline)) void dw_small_plane(
       const int64_t o0 = v * VLEN, n = ow - o0 < VLEN ? ow - o0 : VLEN;
       VEC s0 = zero, s1 = zero;
       for (int64_t ki = k0; ki < k1; ki++) {
-        const float *row = x + (top + ki) * w + SW * o0 - a->pw;
+        const float *row = x + (top + ki) * w; /* a row of the input */
+        const int64_t c0 = SW * o0 - a->pw;
         for (int64_t kj = 0; kj < kw; kj++) {
           const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
-          VEC t = DW_LOADM(row + kj, s->m[v][0][kj]);
+          VEC t = DW_LOADM(DW_AT(row, c0 + kj), s->m[v][0][kj]);
           if (SW == 2)
-            t = DW_EVEN(t, s->second[v] ? DW_LOADM(row + kj + VLEN, s->m[v][1][kj]) : zero);
+            t = DW_EVEN(t, s->second[v] ? DW_LOADM(DW_AT(row, c0 + kj + VLEN), s->m[v][1][kj])
+                                        : zero);
           if (kj & 1)
             s1 = V_FMA(wv, t, s1);
           else
@@ -266,14 +275,14 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
   const bool hoist = KH && KH * KW <= 25;
   for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
   const ec_act act = *a->act;
-  const float *x0 = x - a->ph * a->w - a->pw; /* tap (0, 0) of pixel 0 */
+  const int64_t off0 = -a->ph * a->w - a->pw; /* tap (0, 0) of pixel 0, from x */
   for (int64_t p0 = 0; p0 < np; p0 += VLEN, m += kh * kw) {
     const int64_t n = np - p0 < VLEN ? np - p0 : VLEN;
     VEC s0 = zero, s1 = zero;
     for (int64_t ki = 0; ki < kh; ki++)
       for (int64_t kj = 0; kj < kw; kj++) {
         const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
-        const VEC t = DW_LOADM(x0 + p0 + ki * a->w + kj, m[ki * kw + kj]);
+        const VEC t = DW_LOADM(DW_AT(x, off0 + p0 + ki * a->w + kj), m[ki * kw + kj]);
         if (kj & 1)
           s1 = V_FMA(wv, t, s1);
         else
@@ -337,12 +346,12 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
     VEC s0 = zero, s1 = zero;
     for (int64_t ki = 0; ki < kh; ki++) {
       const int64_t ra = top + ki, rb = ra + 2;
-      const float *pa = (ra >= 0 && ra < a->h ? x + ra * w : dw_zero_row) - a->pw;
-      const float *pb = (two && rb >= 0 && rb < a->h ? x + rb * w : dw_zero_row) - a->pw;
+      const float *pa = ra >= 0 && ra < a->h ? x + ra * w : dw_zero_row;
+      const float *pb = two && rb >= 0 && rb < a->h ? x + rb * w : dw_zero_row;
       for (int64_t kj = 0; kj < kw; kj++) {
         const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
-        const VEC t = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(cm[kj], pa + kj), idx,
-                                             _mm512_maskz_loadu_ps(cm[kj], pb + kj));
+        const VEC t = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(cm[kj], DW_AT(pa, kj - a->pw)), idx,
+                                             _mm512_maskz_loadu_ps(cm[kj], DW_AT(pb, kj - a->pw)));
         if (kj & 1)
           s1 = V_FMA(wv, t, s1);
         else
