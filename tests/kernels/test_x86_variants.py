@@ -474,15 +474,28 @@ def test_winograd_choice() -> None:
         assert (r, otf) == expect if isinstance(expect, tuple) else r == expect, (x, r, otf)
 
 
-def test_winograd_fused_epilogue() -> None:
-    """Bias, residual and activation in the Winograd output transform."""
-    rng = np.random.default_rng(4)
-    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+@pytest.mark.parametrize("x", [
+    (1, 16, 21, 19),   # partial edge tiles, groups of 4 tiles across tile rows
+    (2, 16, 13, 16),   # batch 2; 4 tiles a row: every group one row, last tile row partial
+    (2, 8, 9, 40),     # 10 tiles a row: full groups, groups across rows and images
+    (1, 24, 18, 17),   # a 1-column tile at the right edge
+])
+def test_winograd_fused_epilogue(x: tuple[int, ...]) -> None:
+    """Bias, residual and activation in the Winograd F(4x4) output transform
+    (the AVX-512 one stores 4 tiles side by side at once or each tile masked:
+    both kinds of group, image and row edges, 1-3 threads)."""
+    from edgec.lower.conv import VARIANT_WINOGRAD, VARIANT_WINOGRAD_F2
+
+    rng = np.random.default_rng(4 + x[0] + x[2])
+    c = x[1]
+    w = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
              helper.make_node("Add", ["y", "x"], ["s"]),
              helper.make_node("Relu", ["s"], ["z"])]
-    model = make_model(nodes, {"x": (F, (1, 16, 21, 19))}, {"z": F},
-                       {"w": w, "b": rng.standard_normal(16).astype(np.float32)})
-    program = check_families(model, threads=(1, 2))
+    model = make_model(nodes, {"x": (F, x)}, {"z": F},
+                       {"w": w, "b": rng.standard_normal(c).astype(np.float32)})
+    program = check_families(model, threads=(1, 2, 3))
     assert len(program.instructions) == 1
-    assert len(program.instructions[0].inputs) == 4
+    ins = program.instructions[0]
+    assert len(ins.inputs) == 4
+    assert ins.variant & VARIANT_WINOGRAD and not ins.variant & VARIANT_WINOGRAD_F2

@@ -4,7 +4,8 @@
  * VLEN tiles is one contiguous store into the packed B sliver (16 tiles
  * wide). The input patches are read with masked gathers (out-of-image lanes
  * read as zero); outputs are written with masked scatters (bounds, bias,
- * residual and activation applied per lane). Included by winograd_avx2.c
+ * residual and activation applied per lane; winograd_avx512.c stores its
+ * F(4x4) outputs contiguously instead, wino_output_f4). Included by winograd_avx2.c
  * and winograd_avx512.c, which define VEC/VECI/MASK and the V_* macros;
  * needs act_impl.h's v_act. Indices are int32: conv.c takes this path only
  * when the input and output have fewer than 2^31 elements. */
