@@ -171,6 +171,21 @@ def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None
     check_families(conv_model(x, w, 3, **attrs), threads=(1, 2, 3))
 
 
+@pytest.mark.parametrize(("x", "w", "attrs"), [
+    # the AVX-512 im2col: slivers of 16 pixels inside one output row (contiguous
+    # loads; stride 2: two loads and a permute) and across rows (a gather)
+    ((2, 3, 20, 70), (8, 3, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),  # ow 35
+    ((1, 5, 9, 64), (13, 5, 3, 3), {"pads": [1, 0, 1, 1], "strides": [2, 2]}),  # ow 32
+    ((1, 4, 11, 66), (7, 4, 3, 3), {"pads": [0, 2, 1, 1], "strides": [2, 2],
+                                    "dilations": [2, 2]}),                      # ow 33
+    ((2, 6, 7, 40), (9, 6, 3, 3), {"pads": [1, 0, 0, 1]}),                     # stride 1, ow 39
+    ((1, 3, 9, 100), (5, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [3, 3]}),  # stride 3
+    ((1, 300, 8, 33), (6, 300, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # 2 K chunks
+])
+def test_conv_im2col_rows(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
+    check_families(conv_model(x, w, 8, **attrs), threads=(1, 2, 3))
+
+
 def test_conv_weight_as_graph_input() -> None:
     """An unpacked (strided) weight runs through the same families."""
     check_families(conv_model((1, 6, 10, 11), (13, 6, 3, 3), 5, weight_input=True,

@@ -412,7 +412,12 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   }
   for (int64_t k0 = 0; k0 < p->k; k0 += KCHUNK) {
     const int64_t kc = min64(KCHUNK, p->k - k0);
-    im2col(p, x, k0, kc, p0, tp, col);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    const ec_im2col_geo ig = {p->h,  p->w,  p->kh, p->kw, p->sh, p->sw,
+                              p->dh, p->dw, p->ph, p->pw, p->ow};
+    if (p->isa != EC_ISA_AVX512 || !ec_x86_im2col_avx512(&ig, x, k0, kc, p0, tp, col))
+#endif
+      im2col(p, x, k0, kc, p0, tp, col);
     const ec_operand a = weight_operand(c, g, m0, k0), cb = {col, 0, 0, kc * EC_PACK_NR};
     ec_sgemm_ex(p->isa, mb, tp, kc, &a, &cb, y, p->p, k0 > 0, k0 + kc == p->k ? &epi : NULL,
                 gws);

@@ -46,4 +46,14 @@ void ec_x86_wino_weight_avx2(int64_t r, const float *g, int64_t gs, float *u, in
 void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
                                int64_t n);
 
+/* conv.c's im2col (rows [k0, k0 + kc) x pixels [p0, p0 + tp) of one image
+ * group's unfolded input into packed B slivers of 16), vectorized over the
+ * 16 pixels of a sliver. Returns false, writing nothing, where the sizes do
+ * not fit its int32 offsets or tp is over 1024. */
+typedef struct ec_im2col_geo {
+  int64_t h, w, kh, kw, sh, sw, dh, dw, ph, pw, ow;
+} ec_im2col_geo;
+bool ec_x86_im2col_avx512(const ec_im2col_geo *g, const float *x, int64_t k0, int64_t kc,
+                          int64_t p0, int64_t tp, float *col);
+
 #endif /* EDGEC_KERNELS_X86_X86_H_ */
