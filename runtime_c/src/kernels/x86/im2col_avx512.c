@@ -10,6 +10,12 @@
 
 #define MAX_SLIVERS 64
 
+/* base + off floats, from integers: a masked load's address may lie before
+ * the row or its vector past the tensor (masked lanes are not read), which
+ * pointer arithmetic outside the array would leave undefined in C. */
+#define AT(base, off) \
+  ((const float *)((uintptr_t)(base) + (uintptr_t)((intptr_t)(off) * (intptr_t)sizeof(float))))
+
 bool ec_x86_im2col_avx512(const ec_im2col_geo *g, const float *x, int64_t k0, int64_t kc,
                           int64_t p0, int64_t tp, float *col) {
   const int64_t ns = (tp + 15) / 16, lim = (int64_t)1 << 30;
@@ -59,18 +65,18 @@ bool ec_x86_im2col_avx512(const ec_im2col_geo *g, const float *x, int64_t k0, in
         if (ih < 0 || ih >= g->h) {
           v = _mm512_setzero_ps();
         } else {
-          const float *src = plane + ih * g->w + c0; /* column c0 + e at src[e] */
+          const int64_t src = ih * g->w + c0; /* column c0 + e at plane[src + e] */
           const __m512i cols = _mm512_add_epi32(_mm512_set1_epi32((int32_t)c0), iota);
           const __mmask16 m0 = (__mmask16)(_mm512_cmpge_epi32_mask(cols, zero) &
                                            _mm512_cmplt_epi32_mask(cols, vw));
-          const __m512 lo = _mm512_maskz_loadu_ps(m0, src);
+          const __m512 lo = _mm512_maskz_loadu_ps(m0, AT(plane, src));
           if (g->sw == 1) {
             v = lo;
           } else {
             const __m512i c16 = _mm512_add_epi32(cols, _mm512_set1_epi32(16));
             const __mmask16 m1 = (__mmask16)(_mm512_cmpge_epi32_mask(c16, zero) &
                                              _mm512_cmplt_epi32_mask(c16, vw));
-            v = _mm512_permutex2var_ps(lo, even, _mm512_maskz_loadu_ps(m1, src + 16));
+            v = _mm512_permutex2var_ps(lo, even, _mm512_maskz_loadu_ps(m1, AT(plane, src + 16)));
           }
         }
       } else {

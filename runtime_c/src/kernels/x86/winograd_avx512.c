@@ -33,9 +33,14 @@ void ec_x86_wino_input_avx512(const ec_wino *p, int64_t t0, int64_t nt, float *v
  * (4 floats each). When those 4 tiles lie side by side in one tile row and
  * inside the image, that is 16 contiguous outputs: one load of the residual,
  * one store. Otherwise each tile's 4 lanes are loaded and stored with a
- * masked access at the tile's address less 4 * (its lane in the group), so
+ * masked access at the tile's address less 4 * (its lane in the group, an
+ * address made from integers: it may lie before the tensor), so
  * its lanes land on its columns (columns past the image and rows past it are
  * masked off; disabled lanes are not accessed). */
+/* base + off floats, from integers (a masked access's vector may start
+ * before the tensor; its masked lanes are not touched). */
+#define AT(base, off) ((uintptr_t)(base) + (uintptr_t)((intptr_t)(off) * (intptr_t)sizeof(float)))
+
 static void wino_output_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
                            const float *mbuf, int64_t mstride) {
   const int32_t oh = (int32_t)p->oh, ow = (int32_t)p->ow, plane = oh * ow;
@@ -95,12 +100,12 @@ static void wino_output_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0,
           if (p->res) {
             VEC rv = _mm512_setzero_ps();
             for (int i = 0; i < 4; i++)
-              if (k[i]) rv = _mm512_mask_loadu_ps(rv, k[i], p->res + off[l + i] + e);
+              if (k[i]) rv = _mm512_mask_loadu_ps(rv, k[i], (const float *)AT(p->res, off[l + i] + e));
             val = V_ADD(val, rv);
           }
           val = v_act(val, p->act.kind, p->act.alpha, p->act.beta);
           for (int i = 0; i < 4; i++)
-            if (k[i]) _mm512_mask_storeu_ps(p->y + off[l + i] + e, k[i], val);
+            if (k[i]) _mm512_mask_storeu_ps((float *)AT(p->y, off[l + i] + e), k[i], val);
         }
       }
     }
