@@ -54,6 +54,15 @@ static inline VEC dw_finish(VEC v, VEC bias, const ec_act *act, const float *res
   }
 }
 
+/* The taps in registers when the kernel size is known at compile time (and
+ * at most 5x5); returns whether they are. */
+static inline __attribute__((always_inline)) bool dw_hoist_taps(const int KH, const int KW,
+                                                                const float *wt, VEC *taps) {
+  const bool hoist = KH && KH * KW <= 25;
+  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  return hoist;
+}
+
 /* The output rows of one plane from its padded copy; KH/KW are the kernel
  * size when known at compile time (0: a->kh, a->kw). */
 static inline __attribute__((always_inline)) void dw_rows(const int KH, const int KW,
@@ -68,8 +77,7 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
    * to y cannot alias: the compiler keeps them in registers instead of
    * reloading each tap for every vector (half of the loads of a row). */
   VEC taps[25];
-  const bool hoist = KH && KH * KW <= 25;
-  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act; /* a copy: the stores to y cannot change it, no reloads */
   const bool other_act = act.kind != EC_FB_ACTIVATION_NONE &&
                          act.kind != EC_FB_ACTIVATION_RELU && act.kind != EC_FB_ACTIVATION_CLIP;
@@ -138,6 +146,19 @@ static inline __attribute__((always_inline)) void dw_rows(const int KH, const in
  * dw_rows runs for any ow <= 16: a plane gives the same bits whichever path
  * runs it (the fused inverted-residual block runs bands of a plane, the
  * plain conv the whole plane). */
+/* Plane p's operands (image p / c, channel p % c). */
+typedef struct dw_plane {
+  const float *x, *wt, *res; /* res may be NULL */
+  float *y;
+  float bias;
+} dw_plane;
+
+static inline dw_plane dw_plane_at(const ec_dw_conv *a, int64_t plane) {
+  const int64_t ch = plane % a->c, out = plane * a->oh * a->ow;
+  return (dw_plane){a->x + plane * a->h * a->w, a->wt + ch * a->kh * a->kw,
+                    a->res ? a->res + out : NULL, a->y + out, a->bias ? a->bias[ch] : 0.0f};
+}
+
 /* base + off floats as an address: the masked loads may start before a row
  * or end past the tensor (their masked lanes are not read), and such an
  * address is made from integers rather than by pointer arithmetic outside
@@ -179,8 +200,7 @@ static inline __attribute__((always_inline)) void dw_small_plane(
   const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
   const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
   VEC taps[25];
-  const bool hoist = KH && KH * KW <= 25;
-  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act;
   for (int64_t oh = 0; oh < a->oh; oh++) {
     const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
@@ -216,24 +236,19 @@ static void dw_small_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   dw_small s;
   dw_small_init(a, &s);
   for (int64_t plane = begin; plane < end; plane++) {
-    const int64_t ch = plane % a->c;
-    const float *wt = a->wt + ch * a->kh * a->kw;
-    const float bias = a->bias ? a->bias[ch] : 0.0f;
-    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
-    float *y = a->y + plane * a->oh * a->ow;
-    const float *x = a->x + plane * a->h * a->w;
+    const dw_plane o = dw_plane_at(a, plane);
     if (a->kh == 3 && a->kw == 3 && a->sw == 1)
-      dw_small_plane(3, 3, 1, a, &s, x, wt, bias, res, y);
+      dw_small_plane(3, 3, 1, a, &s, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->kh == 3 && a->kw == 3)
-      dw_small_plane(3, 3, 2, a, &s, x, wt, bias, res, y);
+      dw_small_plane(3, 3, 2, a, &s, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->kh == 5 && a->kw == 5 && a->sw == 1)
-      dw_small_plane(5, 5, 1, a, &s, x, wt, bias, res, y);
+      dw_small_plane(5, 5, 1, a, &s, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->kh == 5 && a->kw == 5)
-      dw_small_plane(5, 5, 2, a, &s, x, wt, bias, res, y);
+      dw_small_plane(5, 5, 2, a, &s, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->sw == 1)
-      dw_small_plane(0, 0, 1, a, &s, x, wt, bias, res, y);
+      dw_small_plane(0, 0, 1, a, &s, o.x, o.wt, o.bias, o.res, o.y);
     else
-      dw_small_plane(0, 0, 2, a, &s, x, wt, bias, res, y);
+      dw_small_plane(0, 0, 2, a, &s, o.x, o.wt, o.bias, o.res, o.y);
   }
 }
 
@@ -272,8 +287,7 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
   const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, np = a->oh * a->ow;
   const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
   VEC taps[25];
-  const bool hoist = KH && KH * KW <= 25;
-  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act;
   const int64_t off0 = -a->ph * a->w - a->pw; /* tap (0, 0) of pixel 0, from x */
   for (int64_t p0 = 0; p0 < np; p0 += VLEN, m += kh * kw) {
@@ -299,18 +313,13 @@ static void dw_flat_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   DW_MASK m[DW_FLAT_MASKS];
   dw_flat_masks(a, m);
   for (int64_t plane = begin; plane < end; plane++) {
-    const int64_t ch = plane % a->c;
-    const float *wt = a->wt + ch * a->kh * a->kw;
-    const float bias = a->bias ? a->bias[ch] : 0.0f;
-    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
-    float *y = a->y + plane * a->oh * a->ow;
-    const float *x = a->x + plane * a->h * a->w;
+    const dw_plane o = dw_plane_at(a, plane);
     if (a->kh == 3 && a->kw == 3)
-      dw_flat_plane(3, 3, a, m, x, wt, bias, res, y);
+      dw_flat_plane(3, 3, a, m, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->kh == 5 && a->kw == 5)
-      dw_flat_plane(5, 5, a, m, x, wt, bias, res, y);
+      dw_flat_plane(5, 5, a, m, o.x, o.wt, o.bias, o.res, o.y);
     else
-      dw_flat_plane(0, 0, a, m, x, wt, bias, res, y);
+      dw_flat_plane(0, 0, a, m, o.x, o.wt, o.bias, o.res, o.y);
   }
 }
 #endif
@@ -337,8 +346,7 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
   const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
   const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
   VEC taps[25];
-  const bool hoist = KH && KH * KW <= 25;
-  for (int64_t i = 0; hoist && i < KH * KW; i++) taps[i] = V_SET1(wt[i]);
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act;
   for (int64_t oh = 0; oh < a->oh; oh += 2) {
     const bool two = oh + 1 < a->oh;
@@ -374,18 +382,13 @@ static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
     ix[l] = (int32_t)(l < a->ow ? 2 * l : l < 2 * a->ow ? 16 + 2 * (l - a->ow) : 0);
   const __m512i idx = _mm512_loadu_si512(ix);
   for (int64_t plane = begin; plane < end; plane++) {
-    const int64_t ch = plane % a->c;
-    const float *wt = a->wt + ch * a->kh * a->kw;
-    const float bias = a->bias ? a->bias[ch] : 0.0f;
-    const float *res = a->res ? a->res + plane * a->oh * a->ow : NULL;
-    float *y = a->y + plane * a->oh * a->ow;
-    const float *x = a->x + plane * a->h * a->w;
+    const dw_plane o = dw_plane_at(a, plane);
     if (a->kh == 3 && a->kw == 3)
-      dw_pair_plane(3, 3, a, cm, idx, x, wt, bias, res, y);
+      dw_pair_plane(3, 3, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
     else if (a->kh == 5 && a->kw == 5)
-      dw_pair_plane(5, 5, a, cm, idx, x, wt, bias, res, y);
+      dw_pair_plane(5, 5, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
     else
-      dw_pair_plane(0, 0, a, cm, idx, x, wt, bias, res, y);
+      dw_pair_plane(0, 0, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
   }
 }
 #endif
