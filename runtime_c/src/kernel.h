@@ -296,6 +296,14 @@ ec_status ec_check_act(const ec_node *node, unsigned kind);
 /* EC_ERR_SHAPE, "sizes too large": a product of the geometry would overflow
  * (ec_fits). */
 ec_status ec_sizes_error(const ec_node *node);
+/* A conv family's ranks: input of rank 3 or 4 (EC_ERR_UNSUPPORTED, "input of
+ * rank %d (1-D and 2-D only)"), the output of the input's rank and the weight
+ * of w_rank (0: the input's) (EC_ERR_SHAPE, "input, weight and output ranks
+ * differ"). */
+ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank);
+/* t absent, or of shape (len): EC_ERR_SHAPE, "WHAT must have shape (len)". */
+ec_status ec_check_vec(const ec_node *node, const ec_tensor_desc *t, int64_t len,
+                       const char *what);
 /* Allocates node->params (zeroed). */
 ec_status ec_alloc_params(ec_node *node, size_t bytes);
 

@@ -142,6 +142,23 @@ ec_status ec_sizes_error(const ec_node *node) {
   return ec_node_error(node, EC_ERR_SHAPE, "sizes too large");
 }
 
+ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank) {
+  const int32_t r = node->tin[0]->rank;
+  if (r != 3 && r != 4)
+    return ec_node_error(node, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
+  if (node->tin[1]->rank != (w_rank ? w_rank : r) || node->tout[0]->rank != r)
+    return ec_node_error(node, EC_ERR_SHAPE, "input, weight and output ranks differ");
+  return EC_OK;
+}
+
+ec_status ec_check_vec(const ec_node *node, const ec_tensor_desc *t, int64_t len,
+                       const char *what) {
+  if (t && (t->rank != 1 || t->shape[0] != len))
+    return ec_node_error(node, EC_ERR_SHAPE, "%s must have shape (%lld)", what,
+                         (long long)len);
+  return EC_OK;
+}
+
 ec_status ec_alloc_params(ec_node *node, size_t bytes) {
   free(node->params);
   node->params = calloc(1, bytes ? bytes : 1);

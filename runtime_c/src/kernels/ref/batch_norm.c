@@ -43,9 +43,8 @@ static ec_status prepare_batch_norm(ec_node *n) {
   bool all_const = true;
   for (int i = 1; i < 5; i++) {
     const ec_tensor_desc *t = n->tin[i];
-    if (t->rank != 1 || t->shape[0] != channels)
-      return ec_node_error(n, EC_ERR_SHAPE, "%s must have shape (%lld)", names[i],
-                           (long long)channels);
+    st = ec_check_vec(n, t, channels, names[i]);
+    if (st != EC_OK) return st;
     all_const &= t->storage == EC_FB_STORAGEKIND_CONSTANT && t->const_data != NULL;
   }
   size_t extra = all_const ? 2 * (size_t)channels * sizeof(float) : 0;

@@ -110,12 +110,10 @@ static ec_status check_operands(ec_node *n) {
   if (st != EC_OK) return st;
   st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
   if (st != EC_OK) return st;
-  const int32_t r = n->tin[0]->rank;
-  if (r != 3 && r != 4)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
-  const int32_t wr = (n->variant & EC_VARIANT_PACKED) ? 5 : (n->variant & EC_VARIANT_WINOGRAD) ? 4 : r;
-  if (n->tin[1]->rank != wr || n->tout[0]->rank != r)
-    return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
+  st = ec_check_conv_ranks(n, (n->variant & EC_VARIANT_PACKED)     ? 5
+                             : (n->variant & EC_VARIANT_WINOGRAD) ? 4
+                                                                   : 0);
+  if (st != EC_OK) return st;
   if (!ec_act_valid(n->opt.u.conv.activation))
     return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
                          n->opt.u.conv.activation);
@@ -270,8 +268,8 @@ static ec_status prepare_conv(ec_node *n) {
   st = read_geometry(n, &geo);
   if (st != EC_OK) return st;
   const ec_tensor_desc *b = n->n_in >= 3 ? n->tin[2] : NULL;
-  if (b && (b->rank != 1 || b->shape[0] != geo.m))
-    return ec_node_error(n, EC_ERR_SHAPE, "bias must have shape (%lld)", (long long)geo.m);
+  st = ec_check_vec(n, b, geo.m, "bias");
+  if (st != EC_OK) return st;
   geo.residual = n->n_in == 4;
   if (geo.winograd) {
     if (geo.sh != 1 || geo.sw != 1 || geo.dh != 1 || geo.dw != 1)

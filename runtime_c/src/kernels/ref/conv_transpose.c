@@ -50,11 +50,8 @@ static ec_status check_operands(ec_node *n) {
   if (st != EC_OK) return st;
   st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
   if (st != EC_OK) return st;
-  const int32_t r = n->tin[0]->rank;
-  if (r != 3 && r != 4)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
-  if (n->tin[1]->rank != r || n->tout[0]->rank != r)
-    return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
+  st = ec_check_conv_ranks(n, 0);
+  if (st != EC_OK) return st;
   return ec_check_act(n, n->opt.u.conv.activation);
 }
 
@@ -134,8 +131,8 @@ static ec_status prepare_conv_transpose(ec_node *n) {
   st = read_geometry(n, &p);
   if (st != EC_OK) return st;
   const ec_tensor_desc *b = n->n_in == 3 ? n->tin[2] : NULL;
-  if (b && (b->rank != 1 || b->shape[0] != p.m))
-    return ec_node_error(n, EC_ERR_SHAPE, "bias must have shape (%lld)", (long long)p.m);
+  st = ec_check_vec(n, b, p.m, "bias");
+  if (st != EC_OK) return st;
   const ec_conv_options *o = &n->opt.u.conv;
   p.act = (ec_act){o->activation, o->act_alpha, o->act_beta};
   choose_blocks(&p);

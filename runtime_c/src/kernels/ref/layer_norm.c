@@ -45,12 +45,7 @@ static ec_status check_param(const ec_node *n, const ec_tensor_desc *t, const ch
   ec_status st = ec_check_dtype(n, t, EC_FLOAT32, what);
   if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
-  if (per_channel) {
-    if (t->rank != 1 || t->shape[0] != channels)
-      return ec_node_error(n, EC_ERR_SHAPE, "%s must have shape (%lld)", what,
-                           (long long)channels);
-    return EC_OK;
-  }
+  if (per_channel) return ec_check_vec(n, t, channels, what);
   bool ok = t->numel == cols;
   for (int32_t j = 0; ok && j < t->rank && j < x->rank - axis; j++)
     ok = t->shape[t->rank - 1 - j] == x->shape[x->rank - 1 - j];

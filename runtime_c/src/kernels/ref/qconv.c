@@ -155,11 +155,8 @@ static ec_status check_operands(ec_node *n) {
     if (n->tin[2]->const_data == NULL)
       return ec_node_error(n, EC_ERR_UNSUPPORTED, "bias is not a constant");
   }
-  const int32_t r = x->rank;
-  if (r != 3 && r != 4)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
-  if (w->rank != r || y->rank != r)
-    return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
+  st = ec_check_conv_ranks(n, 0);
+  if (st != EC_OK) return st;
   return ec_q_check_weight(n, w, 0, w->shape[0]);
 }
 
@@ -167,11 +164,11 @@ static ec_status check_operands(ec_node *n) {
 static ec_status build(ec_node *n, qconv_params *geo) {
   const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
   const ec_tensor_desc *b = n->n_in == 3 ? n->tin[2] : NULL;
-  if (b && (b->rank != 1 || b->shape[0] != geo->m))
-    return ec_node_error(n, EC_ERR_SHAPE, "bias must have shape (%lld)", (long long)geo->m);
+  ec_status st = ec_check_vec(n, b, geo->m, "bias");
+  if (st != EC_OK) return st;
   float sx, sy = 1.0f;
   int32_t zx, zy = 0;
-  ec_status st = ec_q_per_tensor(n, x, "input", &sx, &zx);
+  st = ec_q_per_tensor(n, x, "input", &sx, &zx);
   if (st == EC_OK && !geo->out_i32) st = ec_q_per_tensor(n, y, "output", &sy, &zy);
   if (st != EC_OK) return st;
   const int8_t *wd = w->const_data;

@@ -104,12 +104,7 @@ static ec_status check_operands(ec_node *n) {
   const ec_tensor_desc *w = n->tin[1];
   st = ec_sp_check_weight(n, w, RBLK);
   if (st != EC_OK) return st;
-  const int32_t r = n->tin[0]->rank;
-  if (r != 3 && r != 4)
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "input of rank %d (1-D and 2-D only)", r);
-  if (w->rank != r || n->tout[0]->rank != r)
-    return ec_node_error(n, EC_ERR_SHAPE, "input, weight and output ranks differ");
-  return EC_OK;
+  return ec_check_conv_ranks(n, 0);
 }
 
 static ec_status read_geometry(ec_node *n, spconv_params *p) {
@@ -195,8 +190,8 @@ static ec_status prepare_sparse_conv(ec_node *n) {
   st = read_geometry(n, &p);
   if (st != EC_OK) return st;
   const ec_tensor_desc *b = n->n_in >= 3 ? n->tin[2] : NULL;
-  if (b && (b->rank != 1 || b->shape[0] != p.m))
-    return ec_node_error(n, EC_ERR_SHAPE, "bias must have shape (%lld)", (long long)p.m);
+  st = ec_check_vec(n, b, p.m, "bias");
+  if (st != EC_OK) return st;
   p.has_bias = b != NULL;
   p.residual = n->n_in == 4;
   const ec_conv_options *o = &n->opt.u.conv;
