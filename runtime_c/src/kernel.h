@@ -300,6 +300,10 @@ ec_status ec_sizes_error(const ec_node *node);
  * rank %d (1-D and 2-D only)"), the output of the input's rank and the weight
  * of w_rank (0: the input's) (EC_ERR_SHAPE, "input, weight and output ranks
  * differ"). */
+/* AxisOptions (ec_check_options), no flags outside `flags` (EC_ERR_FORMAT,
+ * "unknown flags 0x%x") and an axis in [lo, hi) (EC_ERR_FORMAT, "axis %lld out
+ * of range for rank %d", the rank of input 0). */
+ec_status ec_check_axis_options(const ec_node *node, uint32_t flags, int64_t lo, int64_t hi);
 ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank);
 /* t absent, or of shape (len): EC_ERR_SHAPE, "WHAT must have shape (len)". */
 ec_status ec_check_vec(const ec_node *node, const ec_tensor_desc *t, int64_t len,

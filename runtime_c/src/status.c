@@ -142,6 +142,18 @@ ec_status ec_sizes_error(const ec_node *node) {
   return ec_node_error(node, EC_ERR_SHAPE, "sizes too large");
 }
 
+ec_status ec_check_axis_options(const ec_node *node, uint32_t flags, int64_t lo, int64_t hi) {
+  ec_status st = ec_check_options(node, EC_FB_OPOPTIONS_AXISOPTIONS);
+  if (st != EC_OK) return st;
+  const ec_axis_options *o = &node->opt.u.axis;
+  if (o->flags & ~flags)
+    return ec_node_error(node, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
+  if (o->axis < lo || o->axis >= hi)
+    return ec_node_error(node, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
+                         (long long)o->axis, node->tin[0]->rank);
+  return EC_OK;
+}
+
 ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank) {
   const int32_t r = node->tin[0]->rank;
   if (r != 3 && r != 4)

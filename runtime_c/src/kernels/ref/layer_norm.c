@@ -61,16 +61,11 @@ static ec_status prepare_layer_norm(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
   if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
-  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
-  if (o->flags & ~FLAG_PER_CHANNEL)
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
   const bool per_channel = (o->flags & FLAG_PER_CHANNEL) != 0;
-  if (o->axis < (per_channel ? 1 : 0) || o->axis >= x->rank)
-    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
-                         (long long)o->axis, x->rank);
+  st = ec_check_axis_options(n, FLAG_PER_CHANNEL, per_channel ? 1 : 0, x->rank);
+  if (st != EC_OK) return st;
   const int32_t axis = (int32_t)o->axis;
   int64_t rows = 1, cols = 1; /* each side's product, even when the other is 0 */
   for (int32_t i = 0; i < x->rank; i++) {

@@ -320,15 +320,10 @@ static ec_status prepare_arg(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[0], EC_FLOAT32, "input");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_INT64, "output");
   if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
-  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
-  if (o->flags & ~FLAG_LAST_INDEX)
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
-  if (o->axis < 0 || o->axis >= x->rank)
-    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
-                         (long long)o->axis, x->rank);
+  st = ec_check_axis_options(n, FLAG_LAST_INDEX, 0, x->rank);
+  if (st != EC_OK) return st;
   const int32_t axis = (int32_t)o->axis;
   bool reduced[EC_MAX_RANK] = {false};
   reduced[axis] = true;

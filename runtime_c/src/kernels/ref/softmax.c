@@ -42,18 +42,13 @@ static ec_status prepare_softmax(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "input/output");
   if (st != EC_OK) return st;
-  st = ec_check_options(n, EC_FB_OPOPTIONS_AXISOPTIONS);
-  if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0];
   const ec_axis_options *o = &n->opt.u.axis;
   const bool flatten = (o->flags & FLAG_FLATTEN) != 0;
-  if (o->flags & ~FLAG_FLATTEN)
-    return ec_node_error(n, EC_ERR_FORMAT, "unknown flags 0x%x", (unsigned)o->flags);
   /* A scalar is a 1-element row; the flattened form allows axis == rank. */
   const int32_t rank = x->rank > 0 ? x->rank : 1;
-  if (o->axis < 0 || o->axis >= rank + (flatten ? 1 : 0))
-    return ec_node_error(n, EC_ERR_FORMAT, "axis %lld out of range for rank %d",
-                         (long long)o->axis, x->rank);
+  st = ec_check_axis_options(n, FLAG_FLATTEN, 0, rank + (flatten ? 1 : 0));
+  if (st != EC_OK) return st;
   ec_isa isa;
   if (!ec_variant_isa(n->variant, 0, &isa))
     return ec_variant_error(n);
