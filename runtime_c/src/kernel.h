@@ -304,6 +304,10 @@ ec_status ec_sizes_error(const ec_node *node);
  * "unknown flags 0x%x") and an axis in [lo, hi) (EC_ERR_FORMAT, "axis %lld out
  * of range for rank %d", the rank of input 0). */
 ec_status ec_check_axis_options(const ec_node *node, uint32_t flags, int64_t lo, int64_t hi);
+/* Input 3, the residual of a fused add, when there are 4 inputs: present
+ * (EC_ERR_FORMAT, "residual input is absent") and of the output's shape
+ * (ec_check_same_shape, "residual"). */
+ec_status ec_check_residual(const ec_node *node);
 ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank);
 /* t absent, or of shape (len): EC_ERR_SHAPE, "WHAT must have shape (len)". */
 ec_status ec_check_vec(const ec_node *node, const ec_tensor_desc *t, int64_t len,

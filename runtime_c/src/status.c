@@ -154,6 +154,12 @@ ec_status ec_check_axis_options(const ec_node *node, uint32_t flags, int64_t lo,
   return EC_OK;
 }
 
+ec_status ec_check_residual(const ec_node *node) {
+  if (node->n_in != 4) return EC_OK;
+  if (!node->tin[3]) return ec_node_error(node, EC_ERR_FORMAT, "residual input is absent");
+  return ec_check_same_shape(node, node->tin[3], node->tout[0], "residual");
+}
+
 ec_status ec_check_conv_ranks(const ec_node *node, int32_t w_rank) {
   const int32_t r = node->tin[0]->rank;
   if (r != 3 && r != 4)

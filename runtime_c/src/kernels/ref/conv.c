@@ -101,11 +101,8 @@ static ec_status check_operands(ec_node *n) {
   if (st == EC_OK) st = ec_check_dtype(n, n->tin[1], EC_FLOAT32, "weight");
   if (st == EC_OK && n->n_in >= 3 && n->tin[2])
     st = ec_check_dtype(n, n->tin[2], EC_FLOAT32, "bias");
-  if (st == EC_OK && n->n_in == 4) {
-    if (!n->tin[3]) return ec_node_error(n, EC_ERR_FORMAT, "residual input is absent");
-    st = ec_check_dtype(n, n->tin[3], EC_FLOAT32, "residual");
-    if (st == EC_OK) st = ec_check_same_shape(n, n->tin[3], n->tout[0], "residual");
-  }
+  if (st == EC_OK) st = ec_check_residual(n);
+  if (st == EC_OK && n->n_in == 4) st = ec_check_dtype(n, n->tin[3], EC_FLOAT32, "residual");
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
   st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);

@@ -177,12 +177,9 @@ static ec_status prepare_gemm(ec_node *n) {
     st = read_gemm_c(n, n->tin[2], &p);
     if (st != EC_OK) return st;
   }
-  if (n->n_in == 4) {
-    if (!n->tin[3]) return ec_node_error(n, EC_ERR_FORMAT, "residual input is absent");
-    st = ec_check_same_shape(n, n->tin[3], y, "residual");
-    if (st != EC_OK) return st;
-    p.has_res = true;
-  }
+  st = ec_check_residual(n);
+  if (st != EC_OK) return st;
+  p.has_res = n->n_in == 4;
   return store_params(n, &p);
 }
 

@@ -88,10 +88,7 @@ static ec_status check_operands(ec_node *n) {
   ec_status st = ec_check_arity(n, 2, 4, 1);
   for (int32_t i = 0; st == EC_OK && i < n->n_in; i++)
     if (n->tin[i]) st = ec_check_dtype(n, n->tin[i], EC_FLOAT32, "input");
-  if (st == EC_OK && n->n_in == 4) {
-    if (!n->tin[3]) return ec_node_error(n, EC_ERR_FORMAT, "residual input is absent");
-    st = ec_check_same_shape(n, n->tin[3], n->tout[0], "residual");
-  }
+  if (st == EC_OK) st = ec_check_residual(n);
   if (st == EC_OK) st = ec_check_dtype(n, n->tout[0], EC_FLOAT32, "output");
   if (st != EC_OK) return st;
   st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
