@@ -40,13 +40,10 @@ typedef struct qbin_ctx {
 static ec_status prepare_qbinary(ec_node *n, bool add) {
   ec_status st = ec_check_arity(n, 2, 2, 1);
   if (st != EC_OK) return st;
-  for (int i = 0; i < 2; i++)
-    if (!ec_is_q8(n->tin[i]->dtype))
-      return ec_node_error(n, EC_ERR_DTYPE, "input %d is %s (int8 or uint8)", i,
-                           ec_dtype_name(n->tin[i]->dtype));
-  if (!ec_is_q8(n->tout[0]->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "output is %s (int8 or uint8)",
-                         ec_dtype_name(n->tout[0]->dtype));
+  st = ec_q_check_q8(n, n->tin[0], "input 0");
+  if (st == EC_OK) st = ec_q_check_q8(n, n->tin[1], "input 1");
+  if (st == EC_OK) st = ec_q_check_q8(n, n->tout[0], "output");
+  if (st != EC_OK) return st;
   float sa, sb, sy;
   qbin_params g;
   memset(&g, 0, sizeof g);

@@ -35,6 +35,16 @@ ec_qmul ec_qmul_from_double(double real) {
 
 bool ec_is_q8(ec_dtype dtype) { return dtype == EC_INT8 || dtype == EC_UINT8; }
 
+ec_status ec_q_check_q8(const ec_node *n, const ec_tensor_desc *t, const char *what) {
+  if (ec_is_q8(t->dtype)) return EC_OK;
+  return ec_node_error(n, EC_ERR_DTYPE, "%s is %s (int8 or uint8)", what, ec_dtype_name(t->dtype));
+}
+
+ec_status ec_q_check_io(const ec_node *n) {
+  if (ec_is_q8(n->tin[0]->dtype) && ec_is_q8(n->tout[0]->dtype)) return EC_OK;
+  return ec_node_error(n, EC_ERR_DTYPE, "input and output must be int8 or uint8");
+}
+
 void ec_q8_range(ec_dtype dtype, int32_t *lo, int32_t *hi) {
   *lo = dtype == EC_INT8 ? -128 : 0;
   *hi = dtype == EC_INT8 ? 127 : 255;

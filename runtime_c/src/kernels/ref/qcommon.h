@@ -89,6 +89,11 @@ static inline int32_t ec_clamp_i32(int32_t v, int32_t lo, int32_t hi) {
 /* True for INT8 and UINT8. */
 bool ec_is_q8(ec_dtype dtype);
 /* Range of the dtype (int8: [-128, 127], uint8: [0, 255]). */
+/* t is int8 or uint8: EC_ERR_DTYPE, "WHAT is %s (int8 or uint8)". */
+ec_status ec_q_check_q8(const ec_node *n, const ec_tensor_desc *t, const char *what);
+/* Input 0 and output 0 int8 or uint8: EC_ERR_DTYPE, "input and output must be
+ * int8 or uint8". */
+ec_status ec_q_check_io(const ec_node *n);
 void ec_q8_range(ec_dtype dtype, int32_t *lo, int32_t *hi);
 
 /* Per-tensor scale and zero point of t; fails (naming what) if t has no

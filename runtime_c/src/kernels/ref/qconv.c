@@ -141,9 +141,8 @@ static ec_status check_operands(ec_node *n) {
   st = ec_check_options(n, EC_FB_OPOPTIONS_CONVOPTIONS);
   if (st != EC_OK) return st;
   const ec_tensor_desc *x = n->tin[0], *w = n->tin[1], *y = n->tout[0];
-  if (!ec_is_q8(x->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "input is %s (int8 or uint8)",
-                         ec_dtype_name(x->dtype));
+  st = ec_q_check_q8(n, x, "input");
+  if (st != EC_OK) return st;
   if (!ec_is_q8(y->dtype) && y->dtype != EC_INT32)
     return ec_node_error(n, EC_ERR_DTYPE, "output is %s (int8, uint8 or int32)",
                          ec_dtype_name(y->dtype));

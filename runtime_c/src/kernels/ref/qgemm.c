@@ -179,9 +179,9 @@ static ec_status check_bias(ec_node *n, const ec_tensor_desc *c, int64_t cols, e
 /* A static int8 operand: dtype, zero point, scale. */
 static ec_status read_a(ec_node *n, qfc_params *p, float *sa) {
   const ec_tensor_desc *a = n->tin[0];
-  if (!ec_is_q8(a->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "A is %s (int8 or uint8)", ec_dtype_name(a->dtype));
-  ec_status st = ec_q_per_tensor(n, a, "A", sa, &p->zp_a);
+  ec_status st = ec_q_check_q8(n, a, "A");
+  if (st != EC_OK) return st;
+  st = ec_q_per_tensor(n, a, "A", sa, &p->zp_a);
   p->a_signed = a->dtype == EC_INT8;
   p->flip = p->a_signed ? 0x80 : 0;
   return st;

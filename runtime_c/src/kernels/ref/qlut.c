@@ -15,9 +15,9 @@ static ec_status prepare_qlut(ec_node *n) {
   ec_status st = ec_check_arity(n, 2, 2, 1);
   if (st == EC_OK) st = ec_check_same_shape(n, n->tin[0], n->tout[0], "output");
   if (st != EC_OK) return st;
-  const ec_tensor_desc *x = n->tin[0], *t = n->tin[1], *y = n->tout[0];
-  if (!ec_is_q8(x->dtype) || !ec_is_q8(y->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "input and output must be int8 or uint8");
+  const ec_tensor_desc *t = n->tin[1], *y = n->tout[0];
+  st = ec_q_check_io(n);
+  if (st != EC_OK) return st;
   if (t->dtype != y->dtype || t->numel != 256 || t->const_data == NULL)
     return ec_node_error(n, EC_ERR_FORMAT, "the table must be a constant of 256 %s values",
                          ec_dtype_name(y->dtype));

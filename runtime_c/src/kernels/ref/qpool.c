@@ -38,8 +38,8 @@ static ec_status prepare_qpool(ec_node *n, bool average) {
   if (st != EC_OK) return st;
   const ec_pool_options *o = &n->opt.u.pool;
   const ec_tensor_desc *x = n->tin[0], *y = n->tout[0];
-  if (!ec_is_q8(x->dtype) || !ec_is_q8(y->dtype))
-    return ec_node_error(n, EC_ERR_DTYPE, "input and output must be int8 or uint8");
+  st = ec_q_check_io(n);
+  if (st != EC_OK) return st;
   const int32_t sp = sh.sp;
   qpool_params g;
   memset(&g, 0, sizeof g);
