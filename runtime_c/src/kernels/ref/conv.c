@@ -111,10 +111,7 @@ static ec_status check_operands(ec_node *n) {
                              : (n->variant & EC_VARIANT_WINOGRAD) ? 4
                                                                    : 0);
   if (st != EC_OK) return st;
-  if (!ec_act_valid(n->opt.u.conv.activation))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown activation %u",
-                         n->opt.u.conv.activation);
-  return EC_OK;
+  return ec_check_act(n, n->opt.u.conv.activation);
 }
 
 /* Shared with qconv.c (declared in gemm_core.h). */
@@ -152,7 +149,7 @@ ec_status ec_conv_shape_read(const ec_node *n, int64_t m, int64_t kh, int64_t kw
     return ec_node_error(n, EC_ERR_SHAPE, "output batch/channels do not match");
   if (!ec_fits(s->cg, kh) || !ec_fits(s->cg * kh, kw) || !ec_fits(s->h, s->w) ||
       !ec_fits(s->oh, s->ow) || !ec_fits(kh - 1, s->dh) || !ec_fits(kw - 1, s->dw))
-    return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+    return ec_sizes_error(n);
   const int64_t in[2] = {s->h, s->w}, k[2] = {kh, kw}, out[2] = {s->oh, s->ow};
   for (int i = 0; i < 2; i++) {
     const int64_t span = in[i] + g.pad_begin[i] + g.pad_end[i] - g.dilation[i] * (k[i] - 1) - 1;
@@ -256,7 +253,7 @@ static ec_status prepare_conv(ec_node *n) {
       ((v & EC_VARIANT_PACKED) && (v & EC_VARIANT_WINOGRAD)) ||
       ((v & EC_VARIANT_WINOGRAD_OTF) && !(v & EC_VARIANT_WINOGRAD)) ||
       ((v & EC_VARIANT_WINOGRAD_F2) && !(v & EC_VARIANT_WINOGRAD_OTF)))
-    return ec_node_error(n, EC_ERR_UNSUPPORTED, "unknown kernel variant 0x%x", n->variant);
+    return ec_variant_error(n);
   geo.packed = (v & EC_VARIANT_PACKED) != 0;
   geo.winograd = (v & EC_VARIANT_WINOGRAD) != 0;
   geo.wino_otf = (v & EC_VARIANT_WINOGRAD_OTF) != 0;
@@ -275,7 +272,7 @@ static ec_status prepare_conv(ec_node *n) {
     geo.ty = ceil_div(geo.oh, geo.wr);
     geo.tx = ceil_div(geo.ow, geo.wr);
     if (!ec_fits(geo.n, geo.ty * geo.tx) || !ec_fits(36 * (geo.c + geo.m), 64))
-      return ec_node_error(n, EC_ERR_SHAPE, "sizes too large");
+      return ec_sizes_error(n);
     geo.tiles = geo.n * geo.ty * geo.tx;
     geo.tb = wino_tile_block(geo.wa2, geo.c, geo.m, geo.tiles);
     /* int32 gather/scatter indices */
