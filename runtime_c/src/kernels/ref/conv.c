@@ -584,6 +584,17 @@ static int64_t grain_for(const ec_exec *ex, int64_t n, int64_t macs) {
   return ceil_div(n, ceil_div(ranges, threads) * threads);
 }
 
+/* Output channels per block when `jobs` other jobs are fewer than the
+ * threads: one block per thread, since every block redoes the packing (or the
+ * Winograd input transform) of the same pixels and more blocks than threads
+ * only repeat it. Whole register tiles of every family (a multiple of 12
+ * rows, which the on-the-fly Winograd panels need too), at least MIN_M_BLOCK. */
+static int64_t channel_block(const ec_exec *ex, int64_t m, int64_t jobs) {
+  const int64_t per = ceil_div(m, ceil_div(ec_parallel_threads(ex), jobs));
+  const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
+  return min64(m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
+}
+
 static void eval_conv(const ec_node *n, const ec_exec *ex) {
   const conv_params *p = n->params;
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
@@ -597,17 +608,10 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
     return;
   }
   if (p->path == PATH_WINOGRAD) {
-    /* Fewer tile blocks than threads: split the output channels too, one
-     * block per thread (each block redoes the input transform of its tiles,
-     * so more blocks than threads only repeat that work: the 14x14 layers). */
+    /* Fewer tile blocks than threads (the 14x14 and 7x7 layers): split the
+     * output channels too. */
     const int64_t blocks = ceil_div(p->tiles, p->tb);
-    const int64_t threads = ec_parallel_threads(ex);
-    c.mb = p->m;
-    if (blocks < threads) {
-      const int64_t per = ceil_div(p->m, ceil_div(threads, blocks));
-      const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
-      c.mb = min64(p->m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
-    }
+    c.mb = blocks < ec_parallel_threads(ex) ? channel_block(ex, p->m, blocks) : p->m;
     c.mblocks = ceil_div(p->m, c.mb);
     ec_parallel_for(ex, blocks * c.mblocks,
                     grain_for(ex, blocks * c.mblocks, p->wa2 * p->tb * c.mb * p->c),
@@ -628,12 +632,7 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
       c.tp = min64(p->tp, ec_round_up(ceil_div(p->p, want), 2 * EC_PACK_NR));
       c.ptiles = ceil_div(p->p, c.tp);
     } else {
-      /* One block per thread: every block packs the same input pixels again,
-       * so more blocks than threads only repeat that work (7x7 1x1 convs). */
-      const int64_t per = ceil_div(p->mg, ceil_div(ec_parallel_threads(ex), jobs));
-      const int64_t mb = ceil_div(per, 2 * EC_PACK_MR) * 2 * EC_PACK_MR;
-      c.mb = mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK;
-      if (c.mb > p->mg) c.mb = p->mg;
+      c.mb = channel_block(ex, p->mg, jobs); /* e.g. the 7x7 1x1 convs */
       c.mblocks = ceil_div(p->mg, c.mb);
     }
   }
