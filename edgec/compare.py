@@ -37,11 +37,29 @@ def _time(fn: RunFn, n: int, clock: Callable[[], float] = time.perf_counter) -> 
     return out
 
 
+def wait_until_idle(window_s: float = 0.01, busy_fraction: float = 0.25,
+                    limit_s: float = 0.5) -> None:
+    """Sleeps until this process's threads stop using the CPU: until one
+    window of `window_s` costs less than `busy_fraction` of a core (10 ms:
+    Linux updates other threads' CPU time at its 4 ms tick). Why:
+    onnxruntime's workers spin for about 35 ms after a run (measured here);
+    on a 2-core machine a run of another engine started in that time shares
+    its second core with the spinner and reads up to 2x slow."""
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        cpu = time.process_time()
+        time.sleep(window_s)
+        if time.process_time() - cpu < busy_fraction * window_s:
+            return
+
+
 def interleaved(engines: Mapping[str, RunFn], rounds: int, per_round: int = 3,
                 advance: Callable[[], None] | None = None,
                 clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
-    """One discarded run per engine, then `rounds` rounds of `per_round`
-    timed runs per engine in turn. Returns each engine's median in ms.
+    """One discarded run per engine, then `rounds` rounds in which each
+    engine in turn waits for the others' threads to go idle, makes one
+    untimed run (so its own pool is awake, as in a loop of inferences) and
+    `per_round` timed runs. Returns each engine's median in ms.
     clock=time.process_time measures CPU time instead of wall time: on a
     machine other jobs load, it leaves out the time the process waited for a
     core (one thread only: it adds up all threads' time)."""
@@ -50,6 +68,8 @@ def interleaved(engines: Mapping[str, RunFn], rounds: int, per_round: int = 3,
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(rounds):
         for name, fn in engines.items():
+            wait_until_idle()
+            fn()
             samples[name] += _time(fn, per_round, clock)
         if advance is not None:
             advance()
@@ -147,4 +167,4 @@ def runners(model: onnx.ModelProto, program: bytes, feeds: Mapping[str, np.ndarr
     return out
 
 
-__all__ = ["ENGINES", "interleaved", "mnn_available", "runners"]
+__all__ = ["ENGINES", "interleaved", "mnn_available", "runners", "wait_until_idle"]

@@ -2,6 +2,8 @@
 the same model on the same inputs."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ from support import TensorProto, helper, make_model
 from test_cli import assert_one_line_error, edgec
 
 import edgec as ec
-from edgec.compare import interleaved, mnn_available, runners
+from edgec.compare import interleaved, mnn_available, runners, wait_until_idle
 
 
 def _model() -> onnx.ModelProto:
@@ -50,7 +52,24 @@ def test_interleaved_times_every_engine_every_round() -> None:
 
     med = interleaved({"a": count("a"), "b": count("b")}, rounds=4, per_round=2)
     assert set(med) == {"a", "b"} and all(v >= 0 for v in med.values())
-    assert calls == {"a": 1 + 4 * 2, "b": 1 + 4 * 2}  # one warm-up each, then the rounds
+    # one warm-up each, then per round one untimed run and two timed ones
+    assert calls == {"a": 1 + 4 * 3, "b": 1 + 4 * 3}
+
+
+def test_wait_until_idle_outwaits_a_spinning_thread() -> None:
+    """Another engine's spinning workers: a thread that burns the CPU for
+    0.15 s. The wait must not return while it spins."""
+    start = time.perf_counter()
+
+    def spin() -> None:
+        while time.perf_counter() - start < 0.15:
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    wait_until_idle(window_s=0.01, busy_fraction=0.1, limit_s=2.0)
+    assert time.perf_counter() - start >= 0.14
+    spinner.join()
 
 
 def test_bench_compare_cli_json(tmp_path: Path) -> None:
