@@ -20,6 +20,7 @@ import onnxscript.rewriter
 from onnxscript.rewriter.rules import common as rules
 
 from edgec.errors import EdgecError
+from edgec.passes.channel_affine import fold_channel_affine
 from edgec.passes.gelu import fuse_gelu
 from edgec.unsupported import check_model
 
@@ -33,7 +34,6 @@ FOLD_LIMIT = 1 << 40
 WEIGHT_DETACH_BYTES = 4096
 
 _REWRITE_RULES = [
-    rules.fuse_batchnorm_into_conv_rule,
     rules.fuse_batchnorm_into_conv_transpose_rule,
     rules.fuse_batchnorm_into_gemm_rule,
     rules.dropout_inference_rule,
@@ -224,6 +224,7 @@ def import_onnx(model: str | os.PathLike[str] | onnx.ModelProto,
     for name in ("onnxscript", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.ERROR)
     _optimize(ir_model)
+    fold_channel_affine(ir_model)  # also BatchNormalization into Conv
     onnxscript.rewriter.rewrite(ir_model, pattern_rewrite_rules=_REWRITE_RULES)
     fuse_gelu(ir_model)
     if _fold_constant_splits(ir_model.graph):

@@ -2,7 +2,8 @@
 
 Runs on the lowered program: when a CONV/CONV_TRANSPOSE/GEMM output feeds
 exactly one RELU/CLIP/LEAKY_RELU/... and nothing else (not a graph output),
-the activation moves into the producer's epilogue and disappears.
+the activation moves into the producer's epilogue and disappears. A
+BATCH_NORM takes a RELU the same way (AxisOptions.flags bit 0).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from edgec.fb.Activation import Activation
 from edgec.fb.Opcode import Opcode
 from edgec.program import Instruction, Program
 
-_FUSABLE_PRODUCERS = {Opcode.CONV, Opcode.CONV_TRANSPOSE, Opcode.GEMM}
+_FUSABLE_PRODUCERS = {Opcode.CONV, Opcode.CONV_TRANSPOSE, Opcode.GEMM, Opcode.BATCH_NORM}
+BATCH_NORM_RELU = 1  # AxisOptions.flags bit of BATCH_NORM
 _ACTIVATIONS = {
     Opcode.RELU: Activation.RELU,
     Opcode.CLIP: Activation.CLIP,
@@ -28,8 +30,10 @@ _ACTIVATIONS = {
 }
 
 
-def _fusable(act: Instruction) -> bool:
-    if act.opcode not in _ACTIVATIONS:
+def _fusable(act: Instruction, prod: Instruction) -> bool:
+    if prod.opcode == Opcode.BATCH_NORM:
+        return act.opcode == Opcode.RELU and not prod.options.flags & BATCH_NORM_RELU
+    if act.opcode not in _ACTIVATIONS or prod.options.activation != Activation.NONE:
         return False
     # Only the erf form of GELU has an epilogue; tanh-approximate stays separate.
     return not (act.opcode == Opcode.GELU and act.options is not None
@@ -44,7 +48,7 @@ def fuse_activations(program: Program) -> int:
                 if ins.opcode in _FUSABLE_PRODUCERS}
     fused: set[int] = set()
     for act in program.instructions:
-        if not _fusable(act):
+        if not act.inputs:
             continue
         src = act.inputs[0]
         prod = producer.get(src)
@@ -52,12 +56,15 @@ def fuse_activations(program: Program) -> int:
             continue
         if program.tensors[src].dtype != np.float32:  # float64 GEMMs have no epilogue
             continue
-        if prod.options.activation != Activation.NONE:
+        if not _fusable(act, prod):
             continue
-        prod.options.activation = _ACTIVATIONS[act.opcode]
-        if act.options is not None:
-            prod.options.actAlpha = act.options.alpha
-            prod.options.actBeta = act.options.beta
+        if prod.opcode == Opcode.BATCH_NORM:
+            prod.options.flags |= BATCH_NORM_RELU
+        else:
+            prod.options.activation = _ACTIVATIONS[act.opcode]
+            if act.options is not None:
+                prod.options.actAlpha = act.options.alpha
+                prod.options.actBeta = act.options.beta
         prod.outputs[0] = act.outputs[0]
         producer[act.outputs[0]] = prod
         fused.add(id(act))

@@ -425,13 +425,15 @@ def test_conv_residual_not_fused(case: str) -> None:
     if case == "conv_output_used_twice":
         nodes = [conv, helper.make_node("Add", ["y", "x"], ["s"]),
                  helper.make_node("Mul", ["s", "y"], ["z"])]
-    elif case == "broadcast_add":
-        inits["r"] = weights(7, (1, 4, 1, 1))[0]
+    elif case == "broadcast_add":  # an input, not a constant (that folds into the bias)
         nodes = [conv, helper.make_node("Add", ["y", "r"], ["z"])]
     else:  # Conv -> Relu -> Add: the activation comes before the Add
         nodes = [conv, helper.make_node("Relu", ["y"], ["a"]),
                  helper.make_node("Add", ["a", "x"], ["z"])]
-    model = make_model(nodes, {"x": (F, (1, 4, 6, 7))}, {"z": F}, inits)
+    inputs = {"x": (F, (1, 4, 6, 7))}
+    if case == "broadcast_add":
+        inputs["r"] = (F, (1, 4, 1, 1))
+    model = make_model(nodes, inputs, {"z": F}, inits)
     assert Opcode.ADD in _opcodes(model)
     check_against_ort(model)
 

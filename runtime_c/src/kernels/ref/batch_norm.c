@@ -4,7 +4,9 @@
  * the last four of shape (C)); AxisOptions.epsilon. It runs as
  * y = x * a[c] + b[c] with a = scale / sqrt(var + eps), b = B - mean * a:
  * computed once in prepare when all four are constants, else per channel
- * in eval. Work is split over (n, c) planes. */
+ * in eval. AxisOptions.flags bit 0: ReLU on the result (the compiler fuses a
+ * Relu that follows; same expression as the RELU op). Work is split over
+ * (n, c) planes. */
 #include <math.h>
 #include <stdint.h>
 
@@ -16,6 +18,7 @@ typedef struct bn_params {
   int64_t channels, inner;
   float epsilon;
   bool folded; /* a, b hold the per-channel affine */
+  bool relu;
   float *a, *b;
 } bn_params;
 
@@ -55,6 +58,7 @@ static ec_status prepare_batch_norm(ec_node *n) {
   p->inner = x->numel ? 1 : 0; /* partial products of a non-empty shape cannot overflow */
   for (int32_t i = 2; i < x->rank && x->numel; i++) p->inner *= x->shape[i];
   p->epsilon = n->opt.u.axis.epsilon;
+  p->relu = (n->opt.u.axis.flags & 1u) != 0;
   p->folded = all_const;
   if (all_const) {
     p->a = (float *)(p + 1);
@@ -86,7 +90,13 @@ static void bn_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     }
     const float *xp = c->x + plane * inner;
     float *yp = c->y + plane * inner;
-    for (int64_t i = 0; i < inner; i++) yp[i] = xp[i] * a + b;
+    if (p->relu)
+      for (int64_t i = 0; i < inner; i++) {
+        const float v = xp[i] * a + b;
+        yp[i] = v > 0 ? v : 0.0f;
+      }
+    else
+      for (int64_t i = 0; i < inner; i++) yp[i] = xp[i] * a + b;
   }
 }
 
