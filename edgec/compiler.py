@@ -17,6 +17,7 @@ from edgec.frontend.onnx_import import InputShapes, import_onnx, load_model
 from edgec.lower import lower_graph
 from edgec.lower.conv import pack_weights
 from edgec.lower.dynamic import check_program
+from edgec.passes.concat_in_place import concat_in_place
 from edgec.passes.fuse_activation import fuse_activations
 from edgec.passes.fuse_attention import fuse_attention
 from edgec.passes.fuse_inverted_residual import fuse_inverted_residual
@@ -86,6 +87,7 @@ def compile_program(model: str | os.PathLike[str] | onnx.ModelProto, target: str
     sparsify(program, pruning.weights)
     pack_weights(program)  # last: every pass above reads weights in their ONNX layout
     fuse_inverted_residual(program)  # takes the packed 1x1 weights as they are
+    concat_in_place(program)  # last: the passes above look for tensors that are no views
     program.compact()
     check_program(program)  # data-dependent shapes only where the kernels take them
     plan_arena(program)

@@ -130,4 +130,4 @@ def plan_arena(program: Program) -> None:
     for i, t in enumerate(program.tensors):
         if t.is_constant:
             continue
-        t.offset = offsets.get(t.alias_of if t.alias_of is not None else i, 0)
+        t.offset = offsets.get(t.alias_of if t.alias_of is not None else i, 0) + t.alias_offset

@@ -47,6 +47,7 @@ class Tensor:
     shape: tuple[int, ...]
     data: np.ndarray | None = None  # set for constants
     alias_of: int | None = None  # shares the arena bytes of that tensor
+    alias_offset: int = 0  # from alias_of's first byte (a concat input is a slice of it)
     quant: Quantization | None = None
     offset: int = 0  # arena offset, set by the planner
     # bit k: dim k depends on the input values and shape[k] is its upper bound
