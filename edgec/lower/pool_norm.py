@@ -5,9 +5,9 @@ shape (computed here with onnxruntime's rule, which drops a last window
 that would start in the end padding); the kernel clips windows to the
 input. Global pools are pools whose kernel covers the spatial extent.
 InstanceNormalization runs on the LAYER_NORM kernel in its per-channel
-form (AxisOptions.flags bit 0). Softmax, LogSoftmax and LAYER_NORM ask for
-the best kernel family the CPU has (Instruction.variant; the runtime runs
-the x86 SIMD rows where it can, else the reference).
+form (AxisOptions.flags bit 0). Pools, Softmax, LogSoftmax and LAYER_NORM
+ask for the best kernel family the CPU has (Instruction.variant; the
+runtime runs the x86 SIMD rows where it can, else the reference).
 """
 
 from __future__ import annotations
@@ -190,10 +190,10 @@ def lower_pool(ctx: LoweringContext, node: ir.Node) -> None:
         x32 = ctx.scratch_tensor(f"{node.name}/x32", F32, in_shape)
         y32 = ctx.scratch_tensor(f"{node.name}/y32", F32, ctx.shape(y))
         ctx.emit(Opcode.CAST, [ctx.tensor(x)], [x32], name=node.name)
-        ctx.emit(opcode, [x32], [y32], opts, node.name)
+        ctx.emit(opcode, [x32], [y32], opts, node.name).variant = VARIANT_BEST
         ctx.emit(Opcode.CAST, [y32], [ctx.output(y)], name=node.name)
         return
-    ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(y)], opts, node.name)
+    ctx.emit(opcode, [ctx.tensor(x)], [ctx.output(y)], opts, node.name).variant = VARIANT_BEST
 
 
 # ---- normalization -------------------------------------------------------------

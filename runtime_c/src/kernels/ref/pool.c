@@ -23,25 +23,16 @@
 
 #include "kernel.h"
 #include "kernels/ref/pool_shape.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/ref/gemm_core.h"
+#include "kernels/x86/pool_x86.h"
+#endif
 
-#define SPATIAL EC_POOL_MAX_SPATIAL /* internal spatial rank: 1-D and 2-D pools get unit axes */
+#define SPATIAL EC_POOL_MAX_SPATIAL
 #define GRAIN_WORK 32768
 #define MAX_PARAM ((int64_t)1 << 31)
 
-typedef struct pool_params {
-  uint8_t kind;
-  int32_t p_mode; /* LP: 1, 2, or 0 = general p */
-  float p, inv_p;
-  int64_t nc;
-  int64_t in[SPATIAL], out[SPATIAL], dil[SPATIAL];
-  int64_t taps; /* kernel volume, for the grain */
-  int64_t kernel_w, stride_w;
-  int64_t w_lo, w_hi; /* outputs along W whose whole window is valid */
-  /* per axis, out[a] entries each */
-  int64_t *first[SPATIAL]; /* input index of the first valid tap */
-  int64_t *count[SPATIAL]; /* valid taps */
-  int64_t *div[SPATIAL];   /* average divisor factor (valid or in-pad taps) */
-} pool_params;
+typedef ec_pool_params pool_params;
 
 typedef struct pool_ctx {
   const pool_params *p;
@@ -149,6 +140,14 @@ static ec_status prepare_pool(ec_node *n) {
   st = ec_alloc_params(n, sizeof(pool_params) + (size_t)total * 3 * sizeof(int64_t));
   if (st != EC_OK) return st;
   pool_params *p = n->params;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  /* Instruction.variant: the x86 rows (kernels/x86/pool_x86.h) where the CPU
+   * has them; other builds have only this kernel and ignore it. */
+  ec_isa isa;
+  if (!ec_variant_isa(n->variant, 0, &isa)) return ec_variant_error(n);
+  p->isa = (uint8_t)isa;
+  p->pad_w = pads[sp - 1];
+#endif
   p->kind = kind;
   p->nc = x->shape[0] * x->shape[1];
   p->taps = 1;
@@ -275,6 +274,9 @@ static void pool_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const pool_params *p = c->p;
   const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
   const int64_t in_plane = p->in[0] * p->in[1] * p->in[2];
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->isa == EC_ISA_AVX512 && ec_x86_pool_rows_avx512(p, c->x, c->y, begin, end)) return;
+#endif
   void (*row)(const pool_params *, const float *, float *, int64_t, int64_t) = row_max;
   if (p->kind == EC_FB_POOLKIND_AVERAGE) row = row_avg;
   if (p->kind == EC_FB_POOLKIND_LP) row = row_lp;

@@ -24,4 +24,22 @@ typedef struct ec_pool_shape {
  * ceil(...) whatever the last window. Defined in pool.c. */
 ec_status ec_pool_shape_read(ec_node *n, int32_t max_sp, bool any_ceil, ec_pool_shape *s);
 
+/* The float pools' prepared form (pool.c; read by the x86 rows of
+ * kernels/x86/pool_x86.h): 1-D and 2-D pools get unit leading axes. */
+typedef struct ec_pool_params {
+  uint8_t kind;
+  int32_t p_mode; /* LP: 1, 2, or 0 = general p */
+  float p, inv_p;
+  int64_t nc;
+  int64_t in[EC_POOL_MAX_SPATIAL], out[EC_POOL_MAX_SPATIAL], dil[EC_POOL_MAX_SPATIAL];
+  int64_t taps; /* kernel volume, for the grain */
+  uint8_t isa; /* ec_isa family to run (set in x86 builds only; else ref) */
+  int64_t kernel_w, stride_w, pad_w; /* pad_w: begin pad along W (x86 builds only) */
+  int64_t w_lo, w_hi; /* outputs along W whose whole window is valid */
+  /* per axis, out[a] entries each */
+  int64_t *first[EC_POOL_MAX_SPATIAL]; /* input index of the first valid tap */
+  int64_t *count[EC_POOL_MAX_SPATIAL]; /* valid taps */
+  int64_t *div[EC_POOL_MAX_SPATIAL];   /* average divisor factor (valid or in-pad taps) */
+} ec_pool_params;
+
 #endif /* EDGEC_KERNELS_REF_POOL_SHAPE_H_ */

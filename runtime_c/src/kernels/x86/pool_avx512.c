@@ -1,0 +1,189 @@
+/* MaxPool / AveragePool rows, AVX-512 (pool_x86.h): 16 outputs of a row per
+ * vector, straight from the input rows (no padded copy).
+ *
+ * Output vector o0..o0+15 of row oh folds, for each valid window row (the
+ * first/count tables of pool.c) and each tap column kj, one vector of input
+ * columns c0 + kj * dw + sw * l (c0 = o0 * sw - pad_w): stride 1 one load,
+ * stride 2 two loads and one vpermt2ps keeping the even lanes. Vectors whose
+ * columns all lie in the row load plainly; the others (the first and last of
+ * a row, every vector of a narrow plane) use masked loads that fill the lanes
+ * outside the row with the padding value (-FLT_MAX for max, 0 for average)
+ * and do not read them, so they may start before a row or end past the
+ * tensor. The masks are made once per vector, per tap column.
+ *
+ * Same results as pool.c's rows: taps fold in the same order (window row,
+ * then column), max as v > a ? v : a from -FLT_MAX (vmaxps(v, a) returns a
+ * when v is NaN: NaN inputs are skipped), sums from +0 (an added padding 0
+ * changes nothing), divided by the same divisor, 0 where it is 0. A 1x1
+ * output whose window is exactly the input (global pools) reduces the
+ * contiguous plane instead, with 4 vector accumulators (averages: another
+ * order of the same sum, within rounding). */
+#include <float.h>
+#include <immintrin.h>
+
+#include "generated/schema.h"
+#include "kernels/x86/pool_x86.h"
+
+#define MAX_KW 16 /* tap columns with masks kept per vector */
+
+/* base + off floats as an address: masked loads may start before a row or
+ * end past the tensor (their masked lanes are not read); made from integers
+ * rather than by pointer arithmetic outside the array, which C leaves
+ * undefined. */
+#define AT(base, off) \
+  ((const float *)((uintptr_t)(base) + (uintptr_t)((intptr_t)(off) * (intptr_t)sizeof(float))))
+
+/* lanes lo..hi-1, clamped to 0..16 */
+static inline __mmask16 range_mask(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+  hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+static inline __m512 fold(const int MAX, __m512 acc, __m512 v) {
+  return MAX ? _mm512_max_ps(v, acc) : _mm512_add_ps(acc, v);
+}
+
+/* acc / d per lane, 0 where d is 0 (pool.c's AVG) */
+static inline __m512 average(__m512 acc, __m512 d) {
+  return _mm512_maskz_div_ps(_mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ), acc, d);
+}
+
+/* One output row; KW/SW the tap columns and horizontal stride when known at
+ * compile time (KW 0: p->kernel_w), MAX the kind. */
+static inline __attribute__((always_inline)) void pool_row(const int MAX, const int KW,
+                                                           const int SW, const ec_pool_params *p,
+                                                           const float *xp, float *yr,
+                                                           int64_t oh) {
+  const int64_t W = p->in[2], OW = p->out[2], kw = KW ? KW : p->kernel_w;
+  const int64_t dw = p->dil[2], pw = p->pad_w;
+  const int64_t fh = p->first[1][oh], ch = p->count[1][oh], dh = p->dil[1];
+  const __m512 fill = MAX ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps();
+  const __m512i even =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const float divh = (float)p->div[1][oh];
+  for (int64_t o0 = 0; o0 < OW; o0 += 16) {
+    const int64_t n = OW - o0 < 16 ? OW - o0 : 16;
+    const int64_t c0 = o0 * SW - pw;
+    __m512 acc = fill;
+    if (n == 16 && c0 >= 0 && c0 + 16 * SW - 1 + (kw - 1) * dw < W) {
+      /* every lane of every load inside the row (stride 2: all 32 columns) */
+      for (int64_t i = 0; i < ch; i++) {
+        const float *row = xp + (fh + i * dh) * W + c0;
+        for (int64_t kj = 0; kj < kw; kj++) {
+          const float *src = row + kj * dw;
+          const __m512 v =
+              SW == 1 ? _mm512_loadu_ps(src)
+                      : _mm512_permutex2var_ps(_mm512_loadu_ps(src), even,
+                                               _mm512_loadu_ps(src + 16));
+          acc = fold(MAX, acc, v);
+        }
+      }
+      if (!MAX) acc = average(acc, _mm512_set1_ps(divh * (float)kw));
+      _mm512_storeu_ps(yr + o0, acc);
+      continue;
+    }
+    /* Masks: stride 1 keeps lanes l < n in the row; stride 2 the columns
+     * c .. c + 2n - 2 in the row, of the first (m0) and second (m1) load. */
+    __mmask16 m0[MAX_KW], m1[MAX_KW];
+    const int64_t span = SW == 1 ? n : 2 * n - 1;
+    for (int64_t kj = 0; kj < kw; kj++) {
+      const int64_t c = c0 + kj * dw, hi = W - c < span ? W - c : span;
+      m0[kj] = range_mask(-c, hi);
+      m1[kj] = SW == 1 ? 0 : range_mask(-c - 16, hi - 16);
+    }
+    for (int64_t i = 0; i < ch; i++) {
+      const float *row = xp + (fh + i * dh) * W;
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const int64_t c = c0 + kj * dw;
+        const __m512 a = _mm512_mask_loadu_ps(fill, m0[kj], AT(row, c));
+        const __m512 v = SW == 1 ? a
+                                 : _mm512_permutex2var_ps(
+                                       a, even, _mm512_mask_loadu_ps(fill, m1[kj], AT(row, c + 16)));
+        acc = fold(MAX, acc, v);
+      }
+    }
+    const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+    if (!MAX) {
+      /* per-column divisors (pool.c's div tables: valid or in-pad taps) */
+      const int64_t *dv = p->div[2] + o0;
+      const __m256 lo = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)keep, dv));
+      const __m256 hi = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)(keep >> 8), dv + 8));
+      const __m512 d = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+      acc = average(acc, _mm512_mul_ps(d, _mm512_set1_ps(divh)));
+    }
+    _mm512_mask_storeu_ps(yr + o0, keep, acc);
+  }
+}
+
+/* Rows [begin, end) of one (MAX, KW, SW) form. */
+static inline __attribute__((always_inline)) void pool_rows(const int MAX, const int KW,
+                                                            const int SW,
+                                                            const ec_pool_params *p,
+                                                            const float *x, float *y,
+                                                            int64_t begin, int64_t end) {
+  const int64_t OH = p->out[1], OW = p->out[2], plane = p->in[1] * p->in[2];
+  for (int64_t r = begin; r < end; r++)
+    pool_row(MAX, KW, SW, p, x + r / OH * plane, y + r * OW, r % OH);
+}
+
+/* Planes [begin, end) of a global pool: y = max or sum / divisor of the
+ * plane's n floats. */
+static void pool_global(bool max, const ec_pool_params *p, const float *x, float *y,
+                        int64_t begin, int64_t end) {
+  const int64_t n = p->in[1] * p->in[2];
+  const __m512 fill = max ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps();
+  const float d = (float)p->div[1][0] * (float)p->div[2][0];
+  for (int64_t r = begin; r < end; r++) {
+    const float *xp = x + r * n;
+    __m512 a0 = fill, a1 = fill, a2 = fill, a3 = fill;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+      a0 = fold(max, a0, _mm512_loadu_ps(xp + i));
+      a1 = fold(max, a1, _mm512_loadu_ps(xp + i + 16));
+      a2 = fold(max, a2, _mm512_loadu_ps(xp + i + 32));
+      a3 = fold(max, a3, _mm512_loadu_ps(xp + i + 48));
+    }
+    for (; i < n; i += 16) {
+      const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+      a0 = fold(max, a0, _mm512_mask_loadu_ps(fill, m, xp + i));
+    }
+    if (max) {
+      y[r] = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(a0, a1), _mm512_max_ps(a2, a3)));
+    } else {
+      const float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+      y[r] = d > 0 ? s / d : 0.0f;
+    }
+  }
+}
+
+bool ec_x86_pool_rows_avx512(const ec_pool_params *p, const float *x, float *y, int64_t begin,
+                             int64_t end) {
+  const bool max = p->kind == EC_FB_POOLKIND_MAX;
+  if (p->kind != EC_FB_POOLKIND_MAX && p->kind != EC_FB_POOLKIND_AVERAGE) return false;
+  /* 1-D and 2-D pools (a 3-D pool of depth 1 with no depth window too) */
+  if (p->in[0] != 1 || p->out[0] != 1 || p->count[0][0] != 1 || p->div[0][0] != 1) return false;
+  const int64_t H = p->in[1], W = p->in[2];
+  if (p->out[1] == 1 && p->out[2] == 1 && p->first[1][0] == 0 && p->count[1][0] == H &&
+      p->first[2][0] == 0 && p->count[2][0] == W && p->dil[1] == 1 && p->dil[2] == 1) {
+    pool_global(max, p, x, y, begin, end);
+    return true;
+  }
+  const int64_t kw = p->kernel_w, sw = p->stride_w;
+  if (kw > MAX_KW || sw > 2) return false;
+#define FORMS(MAX)                                                   \
+  if (kw == 3 && sw == 1) pool_rows(MAX, 3, 1, p, x, y, begin, end); \
+  else if (kw == 3) pool_rows(MAX, 3, 2, p, x, y, begin, end);       \
+  else if (kw == 2 && sw == 1) pool_rows(MAX, 2, 1, p, x, y, begin, end); \
+  else if (kw == 2) pool_rows(MAX, 2, 2, p, x, y, begin, end);       \
+  else if (sw == 1) pool_rows(MAX, 0, 1, p, x, y, begin, end);       \
+  else pool_rows(MAX, 0, 2, p, x, y, begin, end);
+  if (max) {
+    FORMS(1)
+  } else {
+    FORMS(0)
+  }
+#undef FORMS
+  return true;
+}
