@@ -45,87 +45,123 @@ static inline __m512 fold(const int MAX, __m512 acc, __m512 v) {
   return MAX ? _mm512_max_ps(v, acc) : _mm512_add_ps(acc, v);
 }
 
-/* acc / d per lane, 0 where d is 0 (pool.c's AVG) */
-static inline __m512 average(__m512 acc, __m512 d) {
-  return _mm512_maskz_div_ps(_mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ), acc, d);
+/* 1 / d per lane, 0 where d is 0 (pool.c's AVG gives 0 there): the
+ * averages multiply by it, as a vdivps per vector would cost more than the
+ * taps (within 2 ulp of pool.c's quotient) */
+static inline __m512 recip(__m512 d) {
+  return _mm512_maskz_div_ps(_mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ),
+                             _mm512_set1_ps(1.0f), d);
 }
 
-/* One output row; KW/SW the tap columns and horizontal stride when known at
- * compile time (KW 0: p->kernel_w), MAX the kind. */
-static inline __attribute__((always_inline)) void pool_row(const int MAX, const int KW,
-                                                           const int SW, const ec_pool_params *p,
-                                                           const float *xp, float *yr,
-                                                           int64_t oh) {
-  const int64_t W = p->in[2], OW = p->out[2], kw = KW ? KW : p->kernel_w;
-  const int64_t dw = p->dil[2], pw = p->pad_w;
-  const int64_t fh = p->first[1][oh], ch = p->count[1][oh], dh = p->dil[1];
-  const __m512 fill = MAX ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps();
-  const __m512i even =
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const float divh = (float)p->div[1][oh];
-  for (int64_t o0 = 0; o0 < OW; o0 += 16) {
-    const int64_t n = OW - o0 < 16 ? OW - o0 : 16;
-    const int64_t c0 = o0 * SW - pw;
-    __m512 acc = fill;
-    if (n == 16 && c0 >= 0 && c0 + 16 * SW - 1 + (kw - 1) * dw < W) {
-      /* every lane of every load inside the row (stride 2: all 32 columns) */
-      for (int64_t i = 0; i < ch; i++) {
-        const float *row = xp + (fh + i * dh) * W + c0;
-        for (int64_t kj = 0; kj < kw; kj++) {
-          const float *src = row + kj * dw;
-          const __m512 v =
-              SW == 1 ? _mm512_loadu_ps(src)
-                      : _mm512_permutex2var_ps(_mm512_loadu_ps(src), even,
-                                               _mm512_loadu_ps(src + 16));
-          acc = fold(MAX, acc, v);
-        }
-      }
-      if (!MAX) acc = average(acc, _mm512_set1_ps(divh * (float)kw));
-      _mm512_storeu_ps(yr + o0, acc);
-      continue;
-    }
-    /* Masks: stride 1 keeps lanes l < n in the row; stride 2 the columns
-     * c .. c + 2n - 2 in the row, of the first (m0) and second (m1) load. */
-    __mmask16 m0[MAX_KW], m1[MAX_KW];
-    const int64_t span = SW == 1 ? n : 2 * n - 1;
-    for (int64_t kj = 0; kj < kw; kj++) {
-      const int64_t c = c0 + kj * dw, hi = W - c < span ? W - c : span;
-      m0[kj] = range_mask(-c, hi);
-      m1[kj] = SW == 1 ? 0 : range_mask(-c - 16, hi - 16);
-    }
-    for (int64_t i = 0; i < ch; i++) {
-      const float *row = xp + (fh + i * dh) * W;
-      for (int64_t kj = 0; kj < kw; kj++) {
-        const int64_t c = c0 + kj * dw;
-        const __m512 a = _mm512_mask_loadu_ps(fill, m0[kj], AT(row, c));
-        const __m512 v = SW == 1 ? a
-                                 : _mm512_permutex2var_ps(
-                                       a, even, _mm512_mask_loadu_ps(fill, m1[kj], AT(row, c + 16)));
-        acc = fold(MAX, acc, v);
-      }
-    }
-    const __mmask16 keep = (__mmask16)((1u << n) - 1u);
-    if (!MAX) {
-      /* per-column divisors (pool.c's div tables: valid or in-pad taps) */
-      const int64_t *dv = p->div[2] + o0;
-      const __m256 lo = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)keep, dv));
-      const __m256 hi = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)(keep >> 8), dv + 8));
-      const __m512 d = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-      acc = average(acc, _mm512_mul_ps(d, _mm512_set1_ps(divh)));
-    }
-    _mm512_mask_storeu_ps(yr + o0, keep, acc);
+/* The column side of a call, the same for every row and plane: per output
+ * vector, whether all its loads lie inside the row, else the masks of its
+ * loads per tap column and (average) its per-lane divisors along W. Kept
+ * for the first and last PLAN_HALF vectors of a row; a vector between them
+ * (rows over 2 * PLAN_HALF * 16 outputs) that is not inside makes its own. */
+#define PLAN_HALF 8
+typedef struct vec_cols {
+  bool inside;
+  __mmask16 m0[MAX_KW], m1[MAX_KW]; /* first and second load (stride 2) */
+  __m512 recw; /* 1 / divisor along W per lane (recip) */
+} vec_cols;
+
+static void plan_vec(const ec_pool_params *p, int64_t sw, int64_t v, vec_cols *c) {
+  const int64_t W = p->in[2], OW = p->out[2], kw = p->kernel_w, dw = p->dil[2];
+  const int64_t o0 = v * 16, n = OW - o0 < 16 ? OW - o0 : 16, c0 = o0 * sw - p->pad_w;
+  /* stride 2 reads all 32 columns of its two loads */
+  c->inside = n == 16 && c0 >= 0 && c0 + 16 * sw - 1 + (kw - 1) * dw < W;
+  /* stride 1 keeps lanes l < n in the row; stride 2 the columns c .. c + 2n - 2 */
+  const int64_t span = sw == 1 ? n : 2 * n - 1;
+  for (int64_t kj = 0; kj < kw; kj++) {
+    const int64_t col = c0 + kj * dw, hi = W - col < span ? W - col : span;
+    c->m0[kj] = range_mask(-col, hi);
+    c->m1[kj] = sw == 1 ? 0 : range_mask(-col - 16, hi - 16);
   }
+  const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+  const int64_t *dv = p->div[2] + o0;
+  const __m256 lo = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)keep, dv));
+  const __m256 hi = _mm512_cvtepi64_ps(_mm512_maskz_loadu_epi64((__mmask8)(keep >> 8), dv + 8));
+  c->recw = recip(_mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
 }
 
-/* Rows [begin, end) of one (MAX, KW, SW) form. */
+/* Output rows [begin, end); KW/SW the tap columns and horizontal stride when
+ * known at compile time (KW 0: p->kernel_w), MAX the kind. Each window row
+ * is folded on its own (kw taps) and then into the output vector: the rows'
+ * chains overlap, where one chain of kh * kw dependent ops would leave the
+ * core waiting on its latency. */
 static inline __attribute__((always_inline)) void pool_rows(const int MAX, const int KW,
                                                             const int SW,
                                                             const ec_pool_params *p,
                                                             const float *x, float *y,
                                                             int64_t begin, int64_t end) {
-  const int64_t OH = p->out[1], OW = p->out[2], plane = p->in[1] * p->in[2];
-  for (int64_t r = begin; r < end; r++)
-    pool_row(MAX, KW, SW, p, x + r / OH * plane, y + r * OW, r % OH);
+  const int64_t W = p->in[2], OH = p->out[1], OW = p->out[2], kw = KW ? KW : p->kernel_w;
+  const int64_t dw = p->dil[2], dh = p->dil[1], pw = p->pad_w, plane = p->in[1] * W;
+  const int64_t nv = (OW + 15) / 16;
+  const __m512 fill = MAX ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps();
+  const __m512i even =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  vec_cols plan[2 * PLAN_HALF], own;
+  for (int64_t v = 0; v < nv && v < 2 * PLAN_HALF; v++)
+    plan_vec(p, SW, v < PLAN_HALF || nv <= 2 * PLAN_HALF ? v : nv - 2 * PLAN_HALF + v, &plan[v]);
+  /* (plane, oh) of row r counted up: a 64-bit division per row would cost
+   * as much as a narrow row's taps */
+  int64_t oh = begin % OH;
+  const float *xp = x + begin / OH * plane;
+  for (int64_t r = begin; r < end; r++, oh++) {
+    if (oh == OH) oh = 0, xp += plane;
+    float *yr = y + r * OW;
+    const int64_t fh = p->first[1][oh], ch = p->count[1][oh];
+    const float divh = (float)p->div[1][oh];
+    /* scalar: a vdivps per row costs as much as a narrow row's taps */
+    const __m512 rech = _mm512_set1_ps(divh > 0 ? 1.0f / divh : 0.0f);
+    const __m512 rec_in = _mm512_set1_ps(divh > 0 ? 1.0f / (divh * (float)kw) : 0.0f);
+    for (int64_t v = 0; v < nv; v++) {
+      const int64_t o0 = v * 16, c0 = o0 * SW - pw;
+      const vec_cols *c;
+      if (nv <= 2 * PLAN_HALF || v < PLAN_HALF) {
+        c = &plan[v];
+      } else if (v >= nv - PLAN_HALF) {
+        c = &plan[v - (nv - 2 * PLAN_HALF)];
+      } else {
+        c = &own;
+        if (c0 < 0 || c0 + 16 * SW - 1 + (kw - 1) * dw >= W) plan_vec(p, SW, v, &own);
+        else own.inside = true;
+      }
+      __m512 acc = fill;
+      if (c->inside) {
+        for (int64_t i = 0; i < ch; i++) {
+          const float *src = xp + (fh + i * dh) * W + c0;
+          __m512 racc = fill;
+          for (int64_t kj = 0; kj < kw; kj++, src += dw) {
+            const __m512 t = SW == 1 ? _mm512_loadu_ps(src)
+                                     : _mm512_permutex2var_ps(_mm512_loadu_ps(src), even,
+                                                              _mm512_loadu_ps(src + 16));
+            racc = kj ? fold(MAX, racc, t) : (MAX ? _mm512_max_ps(t, fill) : t);
+          }
+          acc = i ? fold(MAX, acc, racc) : racc;
+        }
+        if (!MAX) acc = _mm512_mul_ps(acc, rec_in);
+        _mm512_storeu_ps(yr + o0, acc);
+        continue;
+      }
+      for (int64_t i = 0; i < ch; i++) {
+        const float *row = xp + (fh + i * dh) * W;
+        __m512 racc = fill;
+        for (int64_t kj = 0; kj < kw; kj++) {
+          const int64_t col = c0 + kj * dw;
+          const __m512 a = _mm512_mask_loadu_ps(fill, c->m0[kj], AT(row, col));
+          const __m512 t = SW == 1 ? a
+                                   : _mm512_permutex2var_ps(
+                                         a, even, _mm512_mask_loadu_ps(fill, c->m1[kj], AT(row, col + 16)));
+          racc = kj ? fold(MAX, racc, t) : (MAX ? _mm512_max_ps(t, fill) : t);
+        }
+        acc = i ? fold(MAX, acc, racc) : racc;
+      }
+      if (!MAX) acc = _mm512_mul_ps(acc, _mm512_mul_ps(c->recw, rech));
+      const int64_t n = OW - o0 < 16 ? OW - o0 : 16;
+      _mm512_mask_storeu_ps(yr + o0, (__mmask16)((1u << n) - 1u), acc);
+    }
+  }
 }
 
 /* Planes [begin, end) of a global pool: y = max or sum / divisor of the
