@@ -147,6 +147,9 @@ static ec_status prepare_pool(ec_node *n) {
   if (!ec_variant_isa(n->variant, 0, &isa)) return ec_variant_error(n);
   p->isa = (uint8_t)isa;
   p->pad_w = pads[sp - 1];
+  p->pad_h = sp >= 2 ? pads[sp - 2] : 0;
+  p->stride_h = sp >= 2 ? s[sp - 2] : 1;
+  p->kernel_h = sp >= 2 ? k[sp - 2] : 1;
 #endif
   p->kind = kind;
   p->nc = x->shape[0] * x->shape[1];

@@ -34,7 +34,8 @@ typedef struct ec_pool_params {
   int64_t in[EC_POOL_MAX_SPATIAL], out[EC_POOL_MAX_SPATIAL], dil[EC_POOL_MAX_SPATIAL];
   int64_t taps; /* kernel volume, for the grain */
   uint8_t isa; /* ec_isa family to run (set in x86 builds only; else ref) */
-  int64_t kernel_w, stride_w, pad_w; /* pad_w: begin pad along W (x86 builds only) */
+  int64_t kernel_w, stride_w;
+  int64_t pad_w, pad_h, stride_h, kernel_h; /* begin pads, H's stride and kernel (x86 builds) */
   int64_t w_lo, w_hi; /* outputs along W whose whole window is valid */
   /* per axis, out[a] entries each */
   int64_t *first[EC_POOL_MAX_SPATIAL]; /* input index of the first valid tap */

@@ -164,6 +164,101 @@ static inline __attribute__((always_inline)) void pool_rows(const int MAX, const
   }
 }
 
+/* Stride-1 planes as wide as their input (OW == W: "same" padding) and small
+ * (at most FLAT_PIX outputs, FLAT_TAPS taps): output pixel q = oh * W + ow
+ * reads x[q + (ki - pad_h) * W + kj - pad_w], so the plane is one flat run of
+ * vectors that span several rows, one offset per tap; the mask of a tap at a
+ * vector keeps the lanes whose input row and column lie in the plane (made
+ * once per call, as bitmaps per tap). A 7x7 plane is 4 vectors instead of 7
+ * rows of 7 lanes, a 14x14 plane 13 instead of 14, without per-row work. */
+#define FLAT_PIX 1024
+#define FLAT_TAPS 25
+typedef struct flat_plan {
+  uint16_t m[FLAT_PIX / 16][FLAT_TAPS];
+  float rec[FLAT_PIX]; /* average: 1 / divisor per output pixel */
+} flat_plan;
+
+static bool flat_fits(const ec_pool_params *p) {
+  return p->stride_h == 1 && p->stride_w == 1 && p->dil[1] == 1 && p->dil[2] == 1 &&
+         p->out[2] == p->in[2] && p->out[1] * p->out[2] <= FLAT_PIX &&
+         p->kernel_h * p->kernel_w <= FLAT_TAPS;
+}
+
+static void set_bits(uint64_t *b, int64_t a, int64_t e) {
+  while (a < e) {
+    const int64_t o = a % 64, cnt = 64 - o < e - a ? 64 - o : e - a;
+    b[a / 64] |= (cnt == 64 ? ~0ull : ((1ull << cnt) - 1)) << o;
+    a += cnt;
+  }
+}
+
+static void flat_init(const ec_pool_params *p, bool max, flat_plan *f) {
+  const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], np = OH * W, nv = (np + 15) / 16;
+  const int64_t kh = p->kernel_h, kw = p->kernel_w, ph = p->pad_h, pw = p->pad_w;
+  for (int64_t ki = 0; ki < kh; ki++)
+    for (int64_t kj = 0; kj < kw; kj++) {
+      uint64_t bits[FLAT_PIX / 64] = {0};
+      const int64_t lo = pw - kj > 0 ? pw - kj : 0, hi = W + pw - kj < W ? W + pw - kj : W;
+      for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t ir = oh - ph + ki;
+        if (ir >= 0 && ir < H && hi > lo) set_bits(bits, oh * W + lo, oh * W + hi);
+      }
+      for (int64_t v = 0; v < nv; v++)
+        f->m[v][ki * kw + kj] = (uint16_t)(bits[v / 4] >> (16 * (v % 4)));
+    }
+  if (max) return;
+  for (int64_t oh = 0, q = 0; oh < OH; oh++) {
+    const float dh = (float)p->div[1][oh], rh = dh > 0 ? 1.0f / dh : 0.0f;
+    for (int64_t ow = 0; ow < W; ow++, q++) {
+      const float dw = (float)p->div[2][ow];
+      f->rec[q] = dw > 0 ? rh / dw : 0.0f;
+    }
+  }
+  for (int64_t q = np; q < nv * 16; q++) f->rec[q] = 0.0f;
+}
+
+static inline __attribute__((always_inline)) void flat_planes(
+    const int MAX, const int KH, const int KW, const ec_pool_params *p, const flat_plan *f,
+    const float *x, float *y, int64_t begin, int64_t end) {
+  const int64_t W = p->in[2], np = p->out[1] * W, nv = (np + 15) / 16, plane = p->in[1] * W;
+  const int64_t kh = KH ? KH : p->kernel_h, kw = KW ? KW : p->kernel_w;
+  const int64_t off0 = -p->pad_h * W - p->pad_w;
+  const __m512 fill = MAX ? _mm512_set1_ps(-FLT_MAX) : _mm512_setzero_ps();
+  for (int64_t pl = begin; pl < end; pl++) {
+    const float *xp = x + pl * plane;
+    float *yp = y + pl * np;
+    for (int64_t v = 0; v < nv; v++) {
+      const int64_t p0 = v * 16;
+      const uint16_t *m = f->m[v];
+      __m512 acc = fill;
+      for (int64_t ki = 0; ki < kh; ki++) {
+        __m512 racc = fill;
+        for (int64_t kj = 0; kj < kw; kj++) {
+          const __m512 t = _mm512_mask_loadu_ps(fill, (__mmask16)m[ki * kw + kj],
+                                                AT(xp, off0 + p0 + ki * W + kj));
+          racc = kj ? fold(MAX, racc, t) : (MAX ? _mm512_max_ps(t, fill) : t);
+        }
+        acc = ki ? fold(MAX, acc, racc) : racc;
+      }
+      if (!MAX) acc = _mm512_mul_ps(acc, _mm512_loadu_ps(f->rec + p0));
+      const int64_t n = np - p0 < 16 ? np - p0 : 16;
+      _mm512_mask_storeu_ps(yp + p0, (__mmask16)((1u << n) - 1u), acc);
+    }
+  }
+}
+
+/* Planes [begin, end) of a flat_fits pool. */
+static void flat_run(bool max, const ec_pool_params *p, const float *x, float *y, int64_t begin,
+                     int64_t end) {
+  flat_plan f;
+  flat_init(p, max, &f);
+  const bool k3 = p->kernel_h == 3 && p->kernel_w == 3;
+  if (max && k3) flat_planes(1, 3, 3, p, &f, x, y, begin, end);
+  else if (max) flat_planes(1, 0, 0, p, &f, x, y, begin, end);
+  else if (k3) flat_planes(0, 3, 3, p, &f, x, y, begin, end);
+  else flat_planes(0, 0, 0, p, &f, x, y, begin, end);
+}
+
 /* Planes [begin, end) of a global pool: y = max or sum / divisor of the
  * plane's n floats. */
 static void pool_global(bool max, const ec_pool_params *p, const float *x, float *y,
@@ -206,8 +301,18 @@ bool ec_x86_pool_rows_avx512(const ec_pool_params *p, const float *x, float *y, 
     pool_global(max, p, x, y, begin, end);
     return true;
   }
-  const int64_t kw = p->kernel_w, sw = p->stride_w;
+  const int64_t kw = p->kernel_w, sw = p->stride_w, OH = p->out[1];
   if (kw > MAX_KW || sw > 2) return false;
+  if (flat_fits(p)) {
+    /* whole planes flat; the partial planes at the ends of the range by rows */
+    const int64_t pb = (begin + OH - 1) / OH, pe = end / OH;
+    if (pb < pe) {
+      flat_run(max, p, x, y, pb, pe);
+      if (begin < pb * OH) ec_x86_pool_rows_avx512(p, x, y, begin, pb * OH);
+      if (pe * OH < end) ec_x86_pool_rows_avx512(p, x, y, pe * OH, end);
+      return true;
+    }
+  }
 #define FORMS(MAX)                                                   \
   if (kw == 3 && sw == 1) pool_rows(MAX, 3, 1, p, x, y, begin, end); \
   else if (kw == 3) pool_rows(MAX, 3, 2, p, x, y, begin, end);       \
