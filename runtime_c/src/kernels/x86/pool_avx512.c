@@ -11,13 +11,14 @@
  * and do not read them, so they may start before a row or end past the
  * tensor. The masks are made once per vector, per tap column.
  *
- * Same results as pool.c's rows: taps fold in the same order (window row,
- * then column), max as v > a ? v : a from -FLT_MAX (vmaxps(v, a) returns a
- * when v is NaN: NaN inputs are skipped), sums from +0 (an added padding 0
- * changes nothing), divided by the same divisor, 0 where it is 0. A 1x1
- * output whose window is exactly the input (global pools) reduces the
- * contiguous plane instead, with 4 vector accumulators (averages: another
- * order of the same sum, within rounding). */
+ * Max gives pool.c's results bit for bit: max as v > a ? v : a from
+ * -FLT_MAX (vmaxps(v, a) returns a when v is NaN: NaN inputs are skipped),
+ * the padding value never winning. Averages sum each window row, then the
+ * rows, from +0 (an added padding 0 changes nothing) and multiply by the
+ * reciprocal divisor (0 where it is 0): within a few ulp of pool.c's
+ * quotient. Small stride-1 planes run flat (flat_fits below); a 1x1 output
+ * whose window is exactly the input (global pools) reduces the contiguous
+ * plane, with 4 vector accumulators. */
 #include <float.h>
 #include <immintrin.h>
 
