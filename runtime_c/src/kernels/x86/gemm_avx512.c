@@ -3,7 +3,10 @@
  * accumulators, per k two loads of B and twelve broadcasts of A feeding 24
  * FMAs. Edge tiles use the 6-row and/or 16-column forms (so a missing
  * second sliver is never read) and masked loads/stores; the epilogue runs
- * in registers. */
+ * in registers. Small column counts (the pixels of a 7x7 or 14x14 plane in
+ * a 1x1 conv: 49 = 48 + 1, 196 = 192 + 4) would pad to the next 16 or 32:
+ * there a 6 x 48 tile covers the columns in 48s and the last n % 16 <= 8
+ * columns are matrix-vector products at full lane width (cols_times_a). */
 #include <immintrin.h>
 
 #include "generated/schema.h"
@@ -183,15 +186,42 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
   }
 }
 
-void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
-                               int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
-                               int64_t ldc, bool accumulate, const ec_epilogue *epi) {
-  if (m == 1) {
-    row_times_b(n, kc, a, b, b_sliver, c, accumulate, epi);
-    return;
+/* 6 rows x 48 columns (three B slivers, all columns live): 18 accumulators,
+ * per k three loads and six broadcasts feeding 18 FMAs. */
+static void tile48(int64_t kc, const float *a, const float *b, int64_t b_sliver, float *c,
+                   int64_t ldc, int64_t mr, bool accumulate, const ec_epilogue *e) {
+  __m512 acc[PMR][3];
+  for (int i = 0; i < PMR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+  const float *b1 = b + b_sliver, *b2 = b + 2 * b_sliver;
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; p++) {
+    const __m512 v0 = _mm512_loadu_ps(b + p * PNR), v1 = _mm512_loadu_ps(b1 + p * PNR),
+                 v2 = _mm512_loadu_ps(b2 + p * PNR);
+#pragma GCC unroll 6
+    for (int i = 0; i < PMR; i++) {
+      const __m512 ai = _mm512_set1_ps(a[p * PMR + i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, v0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, v1, acc[i][1]);
+      acc[i][2] = _mm512_fmadd_ps(ai, v2, acc[i][2]);
+    }
   }
-  for (int64_t j0 = 0; j0 < n; j0 += 2 * PNR) {
-    const int64_t nr = n - j0 < 2 * PNR ? n - j0 : 2 * PNR;
+  ec_epilogue e32;
+  if (e) e32 = ec_epilogue_at(e, 0, 32);
+  for (int i = 0; i < mr; i++) {
+    finish_row(c + i * ldc, acc[i][0], acc[i][1], 2, 0xffff, 0xffff, accumulate, e, i);
+    finish_row(c + i * ldc + 32, acc[i][2], acc[i][2], 1, 0xffff, 0, accumulate,
+               e ? &e32 : NULL, i);
+  }
+  if (e && !simple_act(e->act.kind))
+    for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, 48, &e->act);
+}
+
+/* Columns [j0, j1) by the 12 x 32 tile and its edge forms. */
+static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
+                    int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                    bool accumulate, const ec_epilogue *epi) {
+  for (; j0 < j1; j0 += 2 * PNR) {
+    const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
     const float *bj = b + j0 / PNR * b_sliver;
     for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
       const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
@@ -213,4 +243,139 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
       }
     }
   }
+}
+
+#define MV_COLS 4 /* columns per matrix-vector pass */
+
+/* R (1..MV_COLS) columns of C as matrix-vector products. A sliver is 6 * kc
+ * contiguous floats, row i of k step p at [6p + i]; multiplying it lane by
+ * lane with bx[6p + i] = B(p, column) uses whole vectors, 48 floats (eight k
+ * steps) per three FMAs, and a sliver's row sums come out of the 48 lanes at
+ * the end (lane l belongs to row l % 6). bx: R columns, each 6 * kc floats,
+ * kc a multiple of 8 (the tail zero in bx, so that A's tail is read but
+ * weighs nothing; A's sliver is padded to a whole k step only, so the last
+ * partial group is masked). */
+static inline __attribute__((always_inline)) void cols_times_a(
+    const int R, int64_t m, int64_t kc, const float *a, int64_t a_sliver, const float *bx,
+    float *c, int64_t ldc, bool accumulate, const ec_epilogue *epi) {
+  const int64_t len = kc * PMR, full = len / 48 * 48, rest = len - full;
+  const __mmask16 r0 = lane_mask(rest), r1 = lane_mask(rest - 16), r2 = lane_mask(rest - 32);
+  for (int64_t i0 = 0; i0 < m; i0 += PMR) {
+    const float *as = a + i0 / PMR * a_sliver;
+    __m512 acc[MV_COLS][3];
+    for (int t = 0; t < R; t++) acc[t][0] = acc[t][1] = acc[t][2] = _mm512_setzero_ps();
+    for (int64_t q = 0; q < full; q += 48) {
+      const __m512 a0 = _mm512_loadu_ps(as + q), a1 = _mm512_loadu_ps(as + q + 16),
+                   a2 = _mm512_loadu_ps(as + q + 32);
+      for (int t = 0; t < R; t++) {
+        const float *x = bx + t * len + q;
+        acc[t][0] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(x), acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(x + 16), acc[t][1]);
+        acc[t][2] = _mm512_fmadd_ps(a2, _mm512_loadu_ps(x + 32), acc[t][2]);
+      }
+    }
+    if (rest) {
+      const __m512 a0 = load16(as + full, r0), a1 = load16(as + full + 16, r1),
+                   a2 = load16(as + full + 32, r2);
+      for (int t = 0; t < R; t++) {
+        const float *x = bx + t * len + full;
+        acc[t][0] = _mm512_fmadd_ps(a0, load16(x, r0), acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(a1, load16(x + 16, r1), acc[t][1]);
+        acc[t][2] = _mm512_fmadd_ps(a2, load16(x + 32, r2), acc[t][2]);
+      }
+    }
+    /* Row sums: l[0..48) = acc[t][0..3); rows are lanes mod 6, so l[0..16)
+     * + l[24..40) + l[12..28) + l[36..48) holds groups {0,1,4,5,2,3,6,7} in
+     * lanes 0..11, and lanes 0..5 plus lanes 6..11 are the six sums. */
+    float rows[MV_COLS][16];
+    for (int t = 0; t < R; t++) {
+      const __m512i l0 = _mm512_castps_si512(acc[t][0]), l1 = _mm512_castps_si512(acc[t][1]),
+                    l2 = _mm512_castps_si512(acc[t][2]);
+      const __m512 y = _mm512_add_ps(acc[t][0], _mm512_castsi512_ps(_mm512_alignr_epi32(l2, l1, 8)));
+      const __m512 z = _mm512_add_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(l1, l0, 12)),
+                                     _mm512_castsi512_ps(_mm512_alignr_epi32(l2, l2, 4)));
+      const __m512 w = _mm512_add_ps(y, z);
+      const __m512i wi = _mm512_castps_si512(w);
+      _mm512_storeu_ps(rows[t], _mm512_add_ps(w, _mm512_castsi512_ps(_mm512_alignr_epi32(wi, wi, 6))));
+    }
+    /* transposed to rows of R columns, then the tiles' row epilogue */
+    const int64_t mr = m - i0 < PMR ? m - i0 : PMR;
+    const __mmask16 mk = lane_mask(R);
+    ec_epilogue e;
+    if (epi) e = ec_epilogue_at(epi, i0, 0);
+    for (int64_t i = 0; i < mr; i++) {
+      float row[16];
+      for (int t = 0; t < R; t++) row[t] = rows[t][i];
+      const __m512 v = _mm512_maskz_loadu_ps(mk, row);
+      finish_row(c + (i0 + i) * ldc, v, v, 1, mk, 0, accumulate, epi ? &e : NULL, i);
+      if (epi && !simple_act(epi->act.kind)) ec_x86_act_avx512(c + (i0 + i) * ldc, R, &epi->act);
+    }
+  }
+}
+
+/* Columns [j0, n) (at most 8, within one B sliver) as matrix-vector
+ * products; kc <= EC_GEMM_KC. */
+static void tail_cols(int64_t m, int64_t j0, int64_t n, int64_t kc, const float *a,
+                      int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
+                      int64_t ldc, bool accumulate, const ec_epilogue *epi) {
+  float bx[MV_COLS * PMR * EC_GEMM_KC];
+  for (; j0 < n; j0 += MV_COLS) {
+    const int r = n - j0 < MV_COLS ? (int)(n - j0) : MV_COLS;
+    const float *bs = b + j0 / PNR * b_sliver + j0 % PNR;
+    for (int t = 0; t < r; t++)
+      for (int64_t p = 0; p < kc; p++) {
+        const float v = bs[p * PNR + t];
+        for (int i = 0; i < PMR; i++) bx[t * kc * PMR + p * PMR + i] = v;
+      }
+    ec_epilogue e;
+    if (epi) e = ec_epilogue_at(epi, 0, j0);
+    const ec_epilogue *ep = epi ? &e : NULL;
+    switch (r) {
+      case 1: cols_times_a(1, m, kc, a, a_sliver, bx, c + j0, ldc, accumulate, ep); break;
+      case 2: cols_times_a(2, m, kc, a, a_sliver, bx, c + j0, ldc, accumulate, ep); break;
+      case 3: cols_times_a(3, m, kc, a, a_sliver, bx, c + j0, ldc, accumulate, ep); break;
+      default: cols_times_a(4, m, kc, a, a_sliver, bx, c + j0, ldc, accumulate, ep); break;
+    }
+  }
+}
+
+/* Relative cost (per 12 rows and k step, in eighths of a cycle) of n
+ * columns by 32-wide tiles: 12 x 32 FMA-bound at 12 cycles, the 16-wide
+ * edge form load-bound at ~6.5. */
+static int64_t cost32(int64_t n) {
+  const int64_t r = n % 32;
+  return n / 32 * 96 + (r == 0 ? 0 : r <= 16 ? 52 : 96);
+}
+
+int ec_x86_gemm_force_width; /* tests/benchmarks only: 0 = pick, 32 or 48 */
+
+void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
+                               int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
+                               int64_t ldc, bool accumulate, const ec_epilogue *epi) {
+  if (m == 1) {
+    row_times_b(n, kc, a, b, b_sliver, c, accumulate, epi);
+    return;
+  }
+  /* The last n % 16 columns as matrix-vector products when few (each pass
+   * of up to 4 costs ~(3 + 3r) / 8 against 52 for a 16-wide tile); the rest
+   * in 48s (6 x 48 tiles, 144 per 12 rows) where that pads less than 32s. */
+  const int64_t t = n % PNR;
+  const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
+  const int64_t nm = n - mv;
+  const int64_t mv_cost = mv == 0 ? 0 : mv <= MV_COLS ? 3 + 3 * mv : 18 + 3 * (mv - 4);
+  const int64_t c32 = cost32(nm) + mv_cost, c48 = nm / 48 * 144 + cost32(nm % 48) + mv_cost;
+  int64_t j48 = c48 < c32 ? nm / 48 * 48 : 0;
+  if (ec_x86_gemm_force_width == 32) j48 = 0;
+  if (ec_x86_gemm_force_width == 48) j48 = nm / 48 * 48;
+  for (int64_t j0 = 0; j0 < j48; j0 += 48) {
+    const float *bj = b + j0 / PNR * b_sliver;
+    for (int64_t i0 = 0; i0 < m; i0 += PMR) {
+      ec_epilogue e;
+      if (epi) e = ec_epilogue_at(epi, i0, j0);
+      tile48(kc, a + i0 / PMR * a_sliver, bj, b_sliver, c + i0 * ldc + j0, ldc,
+             m - i0 < PMR ? m - i0 : PMR, accumulate, epi ? &e : NULL);
+    }
+  }
+  tiles32(m, j48, nm, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+  if (mv) tail_cols(m, nm, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
 }
