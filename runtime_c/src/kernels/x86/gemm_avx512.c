@@ -3,10 +3,10 @@
  * accumulators, per k two loads of B and twelve broadcasts of A feeding 24
  * FMAs. Edge tiles use the 6-row and/or 16-column forms (so a missing
  * second sliver is never read) and masked loads/stores; the epilogue runs
- * in registers. Small column counts (the pixels of a 7x7 or 14x14 plane in
- * a 1x1 conv: 49 = 48 + 1, 196 = 192 + 4) would pad to the next 16 or 32:
- * there a 6 x 48 tile covers the columns in 48s and the last n % 16 <= 8
- * columns are matrix-vector products at full lane width (cols_times_a). */
+ * in registers. The last n % 16 columns, when 8 or fewer, are
+ * matrix-vector products at full lane width instead (cols_times_a): the
+ * pixels of a 7x7 plane in a 1x1 conv, 49 = 32 + 16 + 1, padded to 64
+ * before. (A 6 x 48 tile, 49 = 48 + 1, measured the same as 32 + 16.) */
 #include <immintrin.h>
 
 #include "generated/schema.h"
@@ -186,36 +186,6 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
   }
 }
 
-/* 6 rows x 48 columns (three B slivers, all columns live): 18 accumulators,
- * per k three loads and six broadcasts feeding 18 FMAs. */
-static void tile48(int64_t kc, const float *a, const float *b, int64_t b_sliver, float *c,
-                   int64_t ldc, int64_t mr, bool accumulate, const ec_epilogue *e) {
-  __m512 acc[PMR][3];
-  for (int i = 0; i < PMR; i++) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
-  const float *b1 = b + b_sliver, *b2 = b + 2 * b_sliver;
-#pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; p++) {
-    const __m512 v0 = _mm512_loadu_ps(b + p * PNR), v1 = _mm512_loadu_ps(b1 + p * PNR),
-                 v2 = _mm512_loadu_ps(b2 + p * PNR);
-#pragma GCC unroll 6
-    for (int i = 0; i < PMR; i++) {
-      const __m512 ai = _mm512_set1_ps(a[p * PMR + i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, v0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, v1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(ai, v2, acc[i][2]);
-    }
-  }
-  ec_epilogue e32;
-  if (e) e32 = ec_epilogue_at(e, 0, 32);
-  for (int i = 0; i < mr; i++) {
-    finish_row(c + i * ldc, acc[i][0], acc[i][1], 2, 0xffff, 0xffff, accumulate, e, i);
-    finish_row(c + i * ldc + 32, acc[i][2], acc[i][2], 1, 0xffff, 0, accumulate,
-               e ? &e32 : NULL, i);
-  }
-  if (e && !simple_act(e->act.kind))
-    for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, 48, &e->act);
-}
-
 /* Columns [j0, j1) by the 12 x 32 tile and its edge forms. */
 static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
                     int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
@@ -244,6 +214,9 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
     }
   }
 }
+
+/* Lanes [k, k + 16) of hi:lo (valignd). */
+#define shift_ps(hi, lo, k) _mm512_castsi512_ps(_mm512_alignr_epi32((hi), (lo), (k)))
 
 #define MV_COLS 4 /* columns per matrix-vector pass */
 
@@ -291,12 +264,10 @@ static inline __attribute__((always_inline)) void cols_times_a(
     for (int t = 0; t < R; t++) {
       const __m512i l0 = _mm512_castps_si512(acc[t][0]), l1 = _mm512_castps_si512(acc[t][1]),
                     l2 = _mm512_castps_si512(acc[t][2]);
-      const __m512 y = _mm512_add_ps(acc[t][0], _mm512_castsi512_ps(_mm512_alignr_epi32(l2, l1, 8)));
-      const __m512 z = _mm512_add_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(l1, l0, 12)),
-                                     _mm512_castsi512_ps(_mm512_alignr_epi32(l2, l2, 4)));
-      const __m512 w = _mm512_add_ps(y, z);
+      const __m512 y = _mm512_add_ps(acc[t][0], shift_ps(l2, l1, 8));
+      const __m512 w = _mm512_add_ps(y, _mm512_add_ps(shift_ps(l1, l0, 12), shift_ps(l2, l2, 4)));
       const __m512i wi = _mm512_castps_si512(w);
-      _mm512_storeu_ps(rows[t], _mm512_add_ps(w, _mm512_castsi512_ps(_mm512_alignr_epi32(wi, wi, 6))));
+      _mm512_storeu_ps(rows[t], _mm512_add_ps(w, shift_ps(wi, wi, 6)));
     }
     /* transposed to rows of R columns, then the tiles' row epilogue */
     const int64_t mr = m - i0 < PMR ? m - i0 : PMR;
@@ -339,16 +310,6 @@ static void tail_cols(int64_t m, int64_t j0, int64_t n, int64_t kc, const float 
   }
 }
 
-/* Relative cost (per 12 rows and k step, in eighths of a cycle) of n
- * columns by 32-wide tiles: 12 x 32 FMA-bound at 12 cycles, the 16-wide
- * edge form load-bound at ~6.5. */
-static int64_t cost32(int64_t n) {
-  const int64_t r = n % 32;
-  return n / 32 * 96 + (r == 0 ? 0 : r <= 16 ? 52 : 96);
-}
-
-int ec_x86_gemm_force_width; /* tests/benchmarks only: 0 = pick, 32 or 48 */
-
 void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
                                int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
                                int64_t ldc, bool accumulate, const ec_epilogue *epi) {
@@ -356,26 +317,12 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
     row_times_b(n, kc, a, b, b_sliver, c, accumulate, epi);
     return;
   }
-  /* The last n % 16 columns as matrix-vector products when few (each pass
-   * of up to 4 costs ~(3 + 3r) / 8 against 52 for a 16-wide tile); the rest
-   * in 48s (6 x 48 tiles, 144 per 12 rows) where that pads less than 32s. */
+  /* The last n % 16 columns as matrix-vector products when few: a pass of
+   * up to 4 costs about (3 + 3r) / 8 cycles per 12 rows and k step against
+   * ~6.5 for the 16-wide edge tile (which would spend 16 - r lanes on
+   * padding). kc <= EC_GEMM_KC always holds under ec_sgemm_ex. */
   const int64_t t = n % PNR;
   const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
-  const int64_t nm = n - mv;
-  const int64_t mv_cost = mv == 0 ? 0 : mv <= MV_COLS ? 3 + 3 * mv : 18 + 3 * (mv - 4);
-  const int64_t c32 = cost32(nm) + mv_cost, c48 = nm / 48 * 144 + cost32(nm % 48) + mv_cost;
-  int64_t j48 = c48 < c32 ? nm / 48 * 48 : 0;
-  if (ec_x86_gemm_force_width == 32) j48 = 0;
-  if (ec_x86_gemm_force_width == 48) j48 = nm / 48 * 48;
-  for (int64_t j0 = 0; j0 < j48; j0 += 48) {
-    const float *bj = b + j0 / PNR * b_sliver;
-    for (int64_t i0 = 0; i0 < m; i0 += PMR) {
-      ec_epilogue e;
-      if (epi) e = ec_epilogue_at(epi, i0, j0);
-      tile48(kc, a + i0 / PMR * a_sliver, bj, b_sliver, c + i0 * ldc + j0, ldc,
-             m - i0 < PMR ? m - i0 : PMR, accumulate, epi ? &e : NULL);
-    }
-  }
-  tiles32(m, j48, nm, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
-  if (mv) tail_cols(m, nm, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+  tiles32(m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+  if (mv) tail_cols(m, n - mv, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
 }
