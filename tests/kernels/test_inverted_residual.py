@@ -198,8 +198,10 @@ def test_fused_block(b: Block, budget: str) -> None:
     plain = compile_block(model, False, BUDGETS[budget])
     ops = [ins.opcode for ins in fused.instructions]
     assert ops.count(Opcode.INVERTED_RESIDUAL) == 1 and Opcode.CONV not in ops, ops
-    # same arithmetic in the same order as the unfused chain: bit for bit
-    check_fused_block(model, b, fused, plain, chain_tolerance=0.0)
+    # the same arithmetic as the unfused chain; bit for bit except where a
+    # band's last n % 16 <= 8 pixels go to the AVX-512 GEMM's matrix-vector
+    # tail (gemm_avx512.c cols_times_a), which sums over k in another order
+    check_fused_block(model, b, fused, plain, chain_tolerance=1e-6)
 
 
 def check_fused_block(model: onnx.ModelProto, b: Block, fused: Program, plain: Program,
