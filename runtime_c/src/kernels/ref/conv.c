@@ -92,6 +92,7 @@ typedef struct conv_params {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---- prepare ------------------------------------------------------------ */
 
@@ -603,8 +604,13 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
                 ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp};
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
-    ec_parallel_for(ex, p->n * p->c, grain_for(ex, p->n * p->c, p->p * p->kh * p->kw),
-                    depthwise_range, &c);
+    /* Work per plane counts the input plane's loads (a 576-plane 14->7 layer,
+     * 36 us, stayed on one thread on its multiply-adds alone); once split,
+     * one range per thread: smaller ranges measured ~10% slower (14x14). */
+    const int64_t planes = p->n * p->c;
+    int64_t grain = grain_for(ex, planes, p->p * p->kh * p->kw + p->h * p->w);
+    if (grain < planes) grain = max64(grain, ceil_div(planes, ec_parallel_threads(ex)));
+    ec_parallel_for(ex, planes, grain, depthwise_range, &c);
     return;
   }
   if (p->path == PATH_WINOGRAD) {
