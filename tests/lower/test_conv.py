@@ -158,8 +158,9 @@ def test_conv_threads(case: str) -> None:
 # it falls back to pixel tiles), here with a residual and an activation in the
 # epilogue; batch 2 splits channels at 3-4 threads only; groups keep the group
 # split; a depthwise conv runs one range of planes per thread (stride 2: the
-# input plane counts in its work); a 7x7 average pool splits its planes. Every
-# case has enough work per range to be split.
+# input plane counts in its work); a GEMM splits whole column tiles; a 7x7
+# average pool splits its planes. Every case has enough work per range to be
+# split.
 THREAD_SPLIT_CASES = {
     "expand_1x1_residual": lambda: conv_model(
         (1, 29, 31, 31), (100, 29, 1, 1), seed=3,
@@ -172,6 +173,12 @@ THREAD_SPLIT_CASES = {
                                        pads=[1, 1, 1, 1], strides=[2, 2]),
     "depthwise_s1": lambda: conv_model((1, 97, 27, 29), (97, 1, 3, 3), seed=8, group=97,
                                        pads=[1, 1, 1, 1]),
+    # GEMM jobs are (column tile, row tile), column tiles outermost: 128 rows in
+    # tiles of 36 + 36 + 36 + 20, 384 columns in 2 tiles of 192
+    "gemm_128x384x384": lambda: make_model(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
+        {"x": (F, (128, 384))}, {"y": F},
+        dict(zip("wb", weights(9, (384, 384), (384,)), strict=True))),
     "average_7x7": lambda: make_model([helper.make_node("AveragePool", ["x"], ["y"],
                                                         kernel_shape=[7, 7])],
                                       {"x": (F, (1, 1283, 7, 7))}, {"y": F}),
