@@ -98,7 +98,8 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
                                                        const float *b, int64_t b_sliver,
                                                        float *c, int64_t ldc, int64_t mr,
                                                        int64_t nr, bool accumulate,
-                                                       const ec_epilogue *e) {
+                                                       const ec_epilogue *e, const float *pf0,
+                                                       const float *pf1) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
@@ -123,6 +124,17 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
       FMA_ROW(10, a1);
       FMA_ROW(11, a1);
     }
+    /* The next tile's A slivers, a k step ahead each: a weight matrix
+     * used for few columns (7x7 planes) is read once, from memory, and the
+     * hardware prefetchers restart at every 4 KB page of its slivers. Not
+     * in the 16-column forms: 13 loads per 12 FMAs already hold the load
+     * ports there (Winograd's 12 x 16 products ran 4% slower with it). */
+    if (NV == 2) {
+      _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+      _mm_prefetch((const char *)pf1, _MM_HINT_T0);
+    }
+    pf0 += PMR;
+    pf1 += PMR;
     a += PMR;
     a1 += PMR;
     b += PNR;
@@ -200,17 +212,24 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
       ec_epilogue e;
       if (epi) e = ec_epilogue_at(epi, i0, j0);
       const ec_epilogue *ep = epi ? &e : NULL;
+      /* the next tile down, or the first of the next column */
+      const int64_t in = i0 + 2 * PMR < m ? i0 + 2 * PMR : 0;
+      const float *pf0 = a + in / PMR * a_sliver;
+      const float *pf1 = m - in > PMR ? pf0 + a_sliver : pf0;
+#define TILE(MR_, NV_) \
+  tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1)
       if (mr > PMR) {
         if (nr > PNR)
-          tile(12, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(12, 2);
         else
-          tile(12, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(12, 1);
       } else {
         if (nr > PNR)
-          tile(6, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(6, 2);
         else
-          tile(6, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(6, 1);
       }
+#undef TILE
     }
   }
 }
