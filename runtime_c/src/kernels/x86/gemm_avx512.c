@@ -99,7 +99,8 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
                                                        float *c, int64_t ldc, int64_t mr,
                                                        int64_t nr, bool accumulate,
                                                        const ec_epilogue *e, const float *pf0,
-                                                       const float *pf1) {
+                                                       const float *pf1, const float *pb,
+                                                       int64_t pb_step) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
@@ -131,7 +132,11 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
      * once or twice); the swap is register renaming. Not in the 16-column
      * forms: 13 loads per 12 FMAs already hold the load ports there
      * (Winograd's 12 x 16 products ran 4% slower with it). */
-    if (NV == 2) _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+    if (NV == 2) {
+      _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+      _mm_prefetch((const char *)pb, _MM_HINT_T1);
+    }
+    pb += pb_step;
     const float *pft = pf1;
     pf1 = pf0 + 2 * PMR;
     pf0 = pft;
@@ -202,10 +207,20 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
 static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
                     int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
                     bool accumulate, const ec_epilogue *epi) {
+  /* The next column's two B slivers into L2 while this column runs, in
+   * shares: the first half of the tiles take sliver 0, the rest sliver 1,
+   * each share read over the tile's kc steps, one prefetch per step. A
+   * weight used for few rows (BERT's 128 tokens) is streamed once from L3
+   * or memory, and a column's first tile would wait on all of it. */
+  const int64_t nt = (m + 2 * PMR - 1) / (2 * PMR), h = nt > 1 ? nt / 2 : 1;
   for (; j0 < j1; j0 += 2 * PNR) {
     const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
     const float *bj = b + j0 / PNR * b_sliver;
+    const float *bn = j0 + 2 * PNR < j1 ? bj + 2 * b_sliver : bj;
     for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
+      const int64_t t = i0 / (2 * PMR), sl = t < h ? 0 : 1, parts = sl ? nt - h : h;
+      const float *pb = bn + sl * b_sliver + (t - sl * h) * kc * PNR / parts;
+      const int64_t pb_step = (PNR + parts - 1) / parts;
       const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
       const float *ai = a + i0 / PMR * a_sliver;
       float *cij = c + i0 * ldc + j0;
@@ -217,7 +232,8 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
       const float *pf0 = a + in / PMR * a_sliver;
       const float *pf1 = m - in > PMR ? pf0 + a_sliver : pf0;
 #define TILE(MR_, NV_) \
-  tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1)
+  tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
+       pb, pb_step)
       if (mr > PMR) {
         if (nr > PNR)
           TILE(12, 2);
