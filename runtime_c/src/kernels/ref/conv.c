@@ -43,6 +43,7 @@
 #include "kernel.h"
 #include "kernels/ref/gemm_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/x86/conv_direct_x86.h"
 #include "kernels/x86/x86.h"
 #endif
 #if defined(EDGEC_HAVE_NEON_KERNELS)
@@ -65,7 +66,8 @@
  * for (a few microseconds of work): small instructions run on the caller. */
 #define MIN_PARALLEL_MACS ((int64_t)1 << 18)
 
-enum { PATH_IM2COL = 0, PATH_POINTWISE = 1, PATH_DEPTHWISE = 2, PATH_WINOGRAD = 3 };
+enum { PATH_IM2COL = 0, PATH_POINTWISE = 1, PATH_DEPTHWISE = 2, PATH_WINOGRAD = 3,
+       PATH_DIRECT = 4 /* few input channels, kernels/x86/conv_direct_avx512.c */ };
 
 typedef struct conv_params {
   int path;
@@ -87,6 +89,7 @@ typedef struct conv_params {
   int64_t k;             /* cg * kh * kw: rows of the unfolded input */
   int64_t p;             /* oh * ow */
   int64_t tp;            /* pixel tile */
+  int64_t direct_rb;     /* PATH_DIRECT: output rows per job */
   ec_act act;
 } conv_params;
 
@@ -297,6 +300,19 @@ static ec_status prepare_conv(ec_node *n) {
   const size_t need = required_scratch(&geo);
   st = ec_check_scratch(n, need);
   if (st != EC_OK) return st;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  /* Few input channels (a CNN's first layer): the direct kernel, with the
+   * most output rows per job (8 down to 1) whose workspace fits the
+   * instruction's (sized for im2col). */
+  for (int64_t rb = 8; geo.path == PATH_IM2COL && geo.isa == EC_ISA_AVX512 && !geo.residual &&
+                       geo.group == 1 && geo.dh == 1 && geo.dw == 1 && rb >= 1; rb /= 2) {
+    const ec_conv_direct d = {.n = geo.n, .c = geo.c, .h = geo.h, .w_ = geo.w, .m = geo.m,
+                              .oh = geo.oh, .ow = geo.ow, .kh = geo.kh, .kw = geo.kw,
+                              .sh = geo.sh, .sw = geo.sw, .ph = geo.ph, .pw = geo.pw, .rb = rb};
+    if (ec_x86_conv_direct_fits(&d) && ec_x86_conv_direct_workspace(&d) <= n->scratch_size)
+      geo.path = PATH_DIRECT, geo.direct_rb = rb;
+  }
+#endif
   st = ec_alloc_params(n, sizeof geo);
   if (st == EC_OK) memcpy(n->params, &geo, sizeof geo);
   return st;
@@ -496,6 +512,17 @@ static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread)
   for (int64_t job = begin; job < end; job++) run_winograd_job(c, job, c->workspace[thread]);
 }
 
+#if defined(EDGEC_HAVE_X86_KERNELS)
+static void direct_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  const conv_ctx *c = vc;
+  const conv_params *p = c->p;
+  const ec_conv_direct d = {c->x, c->w, c->bias, c->y, p->n, p->c, p->h, p->w, p->m, p->oh,
+                            p->ow, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->packed,
+                            p->direct_rb, &p->act};
+  ec_x86_conv_direct_avx512(&d, begin, end, c->workspace[thread]);
+}
+#endif
+
 static void gemm_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_ctx *c = vc;
   for (int64_t job = begin; job < end; job++) run_gemm_job(c, job, c->workspace[thread]);
@@ -613,6 +640,14 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
     ec_parallel_for(ex, planes, grain, depthwise_range, &c);
     return;
   }
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->path == PATH_DIRECT) {
+    /* one range per thread: each range repacks the weight */
+    const int64_t jobs = p->n * ceil_div(p->oh, p->direct_rb);
+    ec_parallel_for(ex, jobs, ceil_div(jobs, ec_parallel_threads(ex)), direct_range, &c);
+    return;
+  }
+#endif
   if (p->path == PATH_WINOGRAD) {
     /* Fewer tile blocks than threads (the 14x14 and 7x7 layers): split the
      * output channels too. */
