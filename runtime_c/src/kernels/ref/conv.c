@@ -642,7 +642,9 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   }
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->path == PATH_DIRECT) {
-    /* one range per thread: each range repacks the weight */
+    /* One range per thread, each repacking the weight into its own
+     * workspace (measured faster, at 2 threads, than packing once for all
+     * threads or than ranges of one job). */
     const int64_t jobs = p->n * ceil_div(p->oh, p->direct_rb);
     ec_parallel_for(ex, jobs, ceil_div(jobs, ec_parallel_threads(ex)), direct_range, &c);
     return;

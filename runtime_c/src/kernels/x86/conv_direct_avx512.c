@@ -32,9 +32,10 @@
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Floats per phase row. */
+/* Floats from one phase row to the next: the columns a tile reads, rounded
+ * up to 16, and 32 of slack for split_row's last stores. */
 static int64_t phase_row(const ec_conv_direct *g) {
-  return round_up(round_up(g->ow, 16) + (g->kw - 1) / g->sw, 16);
+  return round_up(round_up(g->ow, 16) + (g->kw - 1) / g->sw, 16) + 32;
 }
 
 /* Input rows one job reads. */
@@ -85,26 +86,39 @@ static void repack_weight(const ec_conv_direct *g, float *w8) {
 static void split_row(const ec_conv_direct *g, const float *src, float *d, int64_t pl) {
   const int64_t w = g->w_, sw = g->sw;
   if (sw == 2) {
-    /* 32 inputs per step, the even lanes kept (masked loads at the ends). */
+    /* Phase r is the even or the odd inputs (parity q of r - pw), shifted
+     * right by o = -floor((r - pw) / 2) >= 0: per 32 inputs, two loads (masked
+     * past w, so the values past the row are zeros) and two permutes give 16
+     * of each. */
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
                                           2, 0);
-    for (int64_t ph = 0; ph < 2; ph++) {
-      const int64_t d0 = ph - g->pw;
-      for (int64_t i = 0; i < pl; i += 16) {
-        const int64_t s = 2 * i + d0; /* source of lane 0 */
-        const int64_t lo = s < 0 ? -s : 0, hi = w - s < 32 ? w - s : 32;
-        __m512 v = _mm512_setzero_ps();
-        if (lo < hi) {
-          const uint32_t bits = (uint32_t)((hi >= 32 ? ~0ull : (1ull << hi) - 1) &
-                                           ~((1ull << lo) - 1));
-          const float *p = src + s; /* masked lanes are never read */
-          const __m512 a = _mm512_maskz_loadu_ps((__mmask16)(bits & 0xffff), p);
-          const __m512 b = _mm512_maskz_loadu_ps((__mmask16)(bits >> 16), p + 16);
-          v = _mm512_permutex2var_ps(a, even, b);
-        }
-        _mm512_storeu_ps(d + ph * pl + i, v);
-      }
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    float *dq[2];
+    int64_t oq[2];
+    for (int64_t r = 0; r < 2; r++) {
+      const int64_t dd = r - g->pw, q = dd & 1;
+      dq[q] = d + r * pl;
+      oq[q] = -((dd - q) / 2);
+      memset(dq[q], 0, (size_t)oq[q] * sizeof(float));
     }
+    const int64_t need = pl - 32; /* oq differ by at most 1: stores end below pl */
+    int64_t j = 0;
+    for (; oq[0] + j < need || oq[1] + j < need; j += 16) {
+      const int64_t b = 2 * j;
+      __m512 a, c;
+      if (b + 32 <= w) {
+        a = _mm512_loadu_ps(src + b);
+        c = _mm512_loadu_ps(src + b + 16);
+      } else {
+        const uint32_t bits = b >= w ? 0 : (uint32_t)((1ull << (w - b)) - 1);
+        a = _mm512_maskz_loadu_ps((__mmask16)(bits & 0xffff), src + b);
+        c = _mm512_maskz_loadu_ps((__mmask16)(bits >> 16), src + b + 16);
+      }
+      _mm512_storeu_ps(dq[0] + oq[0] + j, _mm512_permutex2var_ps(a, even, c));
+      _mm512_storeu_ps(dq[1] + oq[1] + j, _mm512_permutex2var_ps(a, odd, c));
+    }
+    for (int64_t q = 0; q < 2; q++)
+      if (oq[q] + j < pl) memset(dq[q] + oq[q] + j, 0, (size_t)(pl - oq[q] - j) * sizeof(float));
     return;
   }
   if (sw == 1) {
@@ -241,7 +255,7 @@ void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t e
   float *rows = (float *)(workspace + weight_bytes(g));
   const int64_t k = g->c * g->kh * g->kw, pl = phase_row(g), rs = g->sw * pl;
   const int64_t blocks = ceil_div(g->oh, g->rb), p = g->oh * g->ow;
-  repack_weight(g, w8);
+  repack_weight(g, w8); /* per range: conv.c runs one range per thread */
   for (int64_t job = begin; job < end; job++) {
     const int64_t img = job / blocks, oh0 = job % blocks * g->rb;
     const int64_t nb = g->oh - oh0 < g->rb ? g->oh - oh0 : g->rb;
