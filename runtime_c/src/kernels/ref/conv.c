@@ -327,6 +327,7 @@ typedef struct conv_ctx {
   uint8_t *const *workspace;
   int64_t mb, mblocks, ptiles; /* job grid within one (batch, group) */
   int64_t tp;                  /* pixels per tile (<= p->tp, which sizes the workspace) */
+  int64_t rb;                  /* PATH_DIRECT: output rows per job (<= p->direct_rb) */
 } conv_ctx;
 
 /* Pixels [p0, p0 + tp) of unfolded row `row` of one image group x (cg
@@ -518,7 +519,7 @@ static void direct_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_params *p = c->p;
   const ec_conv_direct d = {c->x, c->w, c->bias, c->y, p->n, p->c, p->h, p->w, p->m, p->oh,
                             p->ow, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->packed,
-                            p->direct_rb, &p->act};
+                            c->rb, &p->act};
   ec_x86_conv_direct_avx512(&d, begin, end, c->workspace[thread]);
 }
 #endif
@@ -628,7 +629,7 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
                 n->n_in >= 3 && n->in[2] >= 0 ? ex->data[n->in[2]] : NULL,
                 p->residual ? ex->data[n->in[3]] : NULL,
-                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp};
+                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0};
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
     /* Work per plane counts the input plane's loads (a 576-plane 14->7 layer,
@@ -644,9 +645,14 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   if (p->path == PATH_DIRECT) {
     /* One range per thread, each repacking the weight into its own
      * workspace (measured faster, at 2 threads, than packing once for all
-     * threads or than ranges of one job). */
-    const int64_t jobs = p->n * ceil_div(p->oh, p->direct_rb);
-    ec_parallel_for(ex, jobs, ceil_div(jobs, ec_parallel_threads(ex)), direct_range, &c);
+     * threads or than ranges of one job): fewer rows per job where that
+     * makes the jobs a multiple of the threads (7 blocks of 8 rows would run
+     * on one thread: ec_parallel_for wants at least two grains). */
+    const int64_t t = ec_parallel_threads(ex);
+    const int64_t want = ceil_div(p->n * ceil_div(p->oh, p->direct_rb), t) * t;
+    c.rb = ceil_div(p->oh, ceil_div(want, p->n));
+    const int64_t jobs = p->n * ceil_div(p->oh, c.rb);
+    ec_parallel_for(ex, jobs, jobs >= t ? jobs / t : 1, direct_range, &c);
     return;
   }
 #endif
