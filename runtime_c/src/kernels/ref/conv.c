@@ -25,6 +25,9 @@
  * into its workspace, in the layout of one panel of the stored form, and
  * runs that panel's A2 GEMMs (fewer weight bytes streamed, 9 vs A2 floats
  * per channel pair, for the transform redone by every tile block).
+ * On the AVX-512 family, a conv with at most 4 input channels (group 1,
+ * dilation 1, no residual: a CNN's first layer) runs direct instead of
+ * im2col (kernels/x86/conv_direct_avx512.c), in the im2col workspace.
  * Work is split into jobs over (batch, group, output-channel block, pixel
  * tile), or (tile block, output-channel block); each job owns its piece of
  * Y.
