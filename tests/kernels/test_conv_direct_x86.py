@@ -138,3 +138,10 @@ def test_direct_conv_compiles_for_stems() -> None:
         pytest.skip("no AVX-512 here")
     model = conv_model((1, 3, 224, 224), (64, 3, 7, 7), 1, strides=[2, 2], pads=[3, 3, 3, 3])
     assert len(compile_program(model).program.instructions) == 1
+
+
+def test_direct_conv_1d() -> None:
+    """1-D convs run as 2-D with a height of 1."""
+    check_families(conv_model((2, 3, 70), (9, 3, 5), 7, pads=[2, 1], strides=[2]),
+                   threads=(1, 2))
+    check_families(conv_model((1, 1, 41), (20, 1, 3), 8, pads=[0, 2]), threads=(1, 3))
