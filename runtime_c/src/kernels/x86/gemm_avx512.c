@@ -103,23 +103,29 @@ static inline void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 
   finish_row(c + (i) * ldc, c##i##_0, c##i##_1, NV, m0, m1, accumulate, e, (i))
 
 /* One tile: MR (6 or 12) rows from one or two A slivers, NV * 16 columns
- * from one or two B slivers; mr rows and nr columns of it valid. */
-static inline __attribute__((always_inline)) void tile(const int MR, const int NV, int64_t kc,
-                                                       const float *a, int64_t a_sliver,
-                                                       const float *b, int64_t b_sliver,
-                                                       float *c, int64_t ldc, int64_t mr,
-                                                       int64_t nr, bool accumulate,
-                                                       const ec_epilogue *e) {
+ * from one or two B slivers; mr rows and nr columns of it valid. B's row p
+ * is at b + p * b_step (PNR in a sliver, the pixel count when read in place
+ * from a 1x1 conv's input); MASKB loads only the nr valid columns (in
+ * place, the lanes past them may be past the end of the input). */
+static inline __attribute__((always_inline)) void tile_b(
+    const int MR, const int NV, const bool MASKB, const bool PF, int64_t kc, const float *a, int64_t a_sliver,
+    const float *b, int64_t b_sliver, int64_t b_step, float *c, int64_t ldc, int64_t mr,
+    int64_t nr, bool accumulate, const ec_epilogue *e) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
          c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
   const float *a1 = MR == 12 ? a + a_sliver : a;
   const float *bb1 = NV == 2 ? b + b_sliver : b;
+  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; p++) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = NV == 2 ? _mm512_loadu_ps(bb1) : b0;
+    if (PF) {
+      _mm_prefetch((const char *)(b + 2 * PNR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 3 * PNR), _MM_HINT_T0);
+    }
+    const __m512 b0 = MASKB ? load16(b, m0) : _mm512_loadu_ps(b);
+    const __m512 b1 = NV == 2 ? (MASKB ? load16(bb1, m1) : _mm512_loadu_ps(bb1)) : b0;
     FMA_ROW(0, a);
     FMA_ROW(1, a);
     FMA_ROW(2, a);
@@ -136,10 +142,9 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
     }
     a += PMR;
     a1 += PMR;
-    b += PNR;
-    bb1 += PNR;
+    b += b_step;
+    bb1 += b_step;
   }
-  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
   FINISH_ROW(0);
   FINISH_ROW(1);
   FINISH_ROW(2);
@@ -157,6 +162,9 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
   if (e && !simple_act(e->act.kind))
     for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, nr, &e->act);
 }
+
+#define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e) \
+  tile_b(MR, NV, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
@@ -336,4 +344,65 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
   const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
   tiles32(m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
   if (mv) tail_cols(m, n - mv, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+}
+
+/* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
+ * the 12 x 32 tile and its edge forms, masked loads on the last partial
+ * tile. */
+static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float *a,
+                         int64_t a_sliver, const float *b, int64_t ldb, float *c, int64_t ldc,
+                         const ec_epilogue *epi) {
+  for (; j0 < j1; j0 += 2 * PNR) {
+    const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
+    const float *bj = b + j0;
+    for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
+      const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
+      const float *ai = a + i0 / PMR * a_sliver;
+      float *cij = c + i0 * ldc + j0;
+      ec_epilogue e;
+      if (epi) e = epi_at(epi, i0, j0);
+      const ec_epilogue *ep = epi ? &e : NULL;
+      if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR) {
+        /* the first row tile fetches the next tile's slice of B: K row
+         * streams are too many for the hardware prefetchers */
+        if (mr > PMR)
+          tile_b(12, 2, false, true, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+        else
+          tile_b(6, 2, false, true, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+      } else if (nr == 2 * PNR) {
+        if (mr > PMR)
+          tile_b(12, 2, false, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+        else
+          tile_b(6, 2, false, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+      } else if (nr > PNR) {
+        if (mr > PMR)
+          tile_b(12, 2, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+        else
+          tile_b(6, 2, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+      } else {
+        if (mr > PMR)
+          tile_b(12, 1, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+        else
+          tile_b(6, 1, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
+      }
+    }
+  }
+}
+
+void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_sliver,
+                             const float *b, int64_t ldb, float *c, int64_t ldc,
+                             const ec_epilogue *epi) {
+  /* The last n % 16 <= 8 columns as matrix-vector products, as in
+   * ec_x86_gemm_packed_avx512: those few columns packed here (k <= KC). */
+  const int64_t t = n % PNR;
+  const int64_t mv = m > 1 && t > 0 && t <= 2 * MV_COLS && k <= EC_GEMM_KC ? t : 0;
+  tiles32_rows(m, 0, n - mv, k, a, a_sliver, b, ldb, c, ldc, epi);
+  if (!mv) return;
+  float bt[EC_GEMM_KC * PNR];
+  const float *src = b + (n - mv);
+  for (int64_t p = 0; p < k; p++)
+    _mm512_storeu_ps(bt + p * PNR, load16(src + p * ldb, lane_mask(mv)));
+  ec_epilogue e;
+  if (epi) e = epi_at(epi, 0, n - mv);
+  tail_cols(m, 0, mv, k, a, a_sliver, bt, k * PNR, c + (n - mv), ldc, false, epi ? &e : NULL);
 }
