@@ -99,10 +99,10 @@ static inline void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 
   } while (0)
 
 #define FINISH_ROW(i)                                                                     \
-  if ((i) < mr)                                                                           \
+  if ((i) < MR && (i) < mr)                                                               \
   finish_row(c + (i) * ldc, c##i##_0, c##i##_1, NV, m0, m1, accumulate, e, (i))
 
-/* One tile: MR (6 or 12) rows from one or two A slivers, NV * 16 columns
+/* One tile: MR (1..12; 6 or 12 on packed B) rows from one or two A slivers, NV * 16 columns
  * from one or two B slivers; mr rows and nr columns of it valid. B's row p
  * is at b + p * b_step (PNR in a sliver, the pixel count when read in place
  * from a 1x1 conv's input); MASKB loads only the nr valid columns (in
@@ -115,7 +115,7 @@ static inline __attribute__((always_inline)) void tile_b(
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
          c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
-  const float *a1 = MR == 12 ? a + a_sliver : a;
+  const float *a1 = MR > PMR ? a + a_sliver : a;
   const float *bb1 = NV == 2 ? b + b_sliver : b;
   const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
 #pragma GCC unroll 2
@@ -127,19 +127,17 @@ static inline __attribute__((always_inline)) void tile_b(
     const __m512 b0 = MASKB ? load16(b, m0) : _mm512_loadu_ps(b);
     const __m512 b1 = NV == 2 ? (MASKB ? load16(bb1, m1) : _mm512_loadu_ps(bb1)) : b0;
     FMA_ROW(0, a);
-    FMA_ROW(1, a);
-    FMA_ROW(2, a);
-    FMA_ROW(3, a);
-    FMA_ROW(4, a);
-    FMA_ROW(5, a);
-    if (MR == 12) {
-      FMA_ROW(6, a1);
-      FMA_ROW(7, a1);
-      FMA_ROW(8, a1);
-      FMA_ROW(9, a1);
-      FMA_ROW(10, a1);
-      FMA_ROW(11, a1);
-    }
+    if (MR > 1) FMA_ROW(1, a);
+    if (MR > 2) FMA_ROW(2, a);
+    if (MR > 3) FMA_ROW(3, a);
+    if (MR > 4) FMA_ROW(4, a);
+    if (MR > 5) FMA_ROW(5, a);
+    if (MR > 6) FMA_ROW(6, a1);
+    if (MR > 7) FMA_ROW(7, a1);
+    if (MR > 8) FMA_ROW(8, a1);
+    if (MR > 9) FMA_ROW(9, a1);
+    if (MR > 10) FMA_ROW(10, a1);
+    if (MR > 11) FMA_ROW(11, a1);
     a += PMR;
     a1 += PMR;
     b += b_step;
@@ -151,14 +149,12 @@ static inline __attribute__((always_inline)) void tile_b(
   FINISH_ROW(3);
   FINISH_ROW(4);
   FINISH_ROW(5);
-  if (MR == 12) {
-    FINISH_ROW(6);
-    FINISH_ROW(7);
-    FINISH_ROW(8);
-    FINISH_ROW(9);
-    FINISH_ROW(10);
-    FINISH_ROW(11);
-  }
+  FINISH_ROW(6);
+  FINISH_ROW(7);
+  FINISH_ROW(8);
+  FINISH_ROW(9);
+  FINISH_ROW(10);
+  FINISH_ROW(11);
   if (e && !simple_act(e->act.kind))
     for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, nr, &e->act);
 }
@@ -349,6 +345,27 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
 /* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
  * the 12 x 32 tile and its edge forms, masked loads on the last partial
  * tile. */
+/* The row tile of tiles32_rows: MR = mr rounded up to even, so that the
+ * last rows of M = 16 (4) or 32 (8) are not computed as 6 or 12. */
+static inline __attribute__((always_inline)) void rows_tile(
+    const int NV, const bool MASKB, const bool PF, int64_t k, const float *a, int64_t a_sliver,
+    const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr,
+    const ec_epilogue *e) {
+#define RT(MR) tile_b(MR, NV, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, false, e)
+  switch ((mr + 1) / 2) {
+    case 1: RT(2); break;
+    case 2: RT(4); break;
+    case 3: RT(6); break;
+    case 4: RT(8); break;
+    case 5: RT(10); break;
+    default: RT(12); break;
+  }
+#undef RT
+}
+
+/* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
+ * 12 x 32 tiles, the last rows and columns in narrower forms (masked loads
+ * on the last partial tile). */
 static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float *a,
                          int64_t a_sliver, const float *b, int64_t ldb, float *c, int64_t ldc,
                          const ec_epilogue *epi) {
@@ -362,29 +379,16 @@ static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const flo
       ec_epilogue e;
       if (epi) e = epi_at(epi, i0, j0);
       const ec_epilogue *ep = epi ? &e : NULL;
-      if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR) {
-        /* the first row tile fetches the next tile's slice of B: K row
-         * streams are too many for the hardware prefetchers */
-        if (mr > PMR)
-          tile_b(12, 2, false, true, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-        else
-          tile_b(6, 2, false, true, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-      } else if (nr == 2 * PNR) {
-        if (mr > PMR)
-          tile_b(12, 2, false, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-        else
-          tile_b(6, 2, false, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-      } else if (nr > PNR) {
-        if (mr > PMR)
-          tile_b(12, 2, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-        else
-          tile_b(6, 2, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-      } else {
-        if (mr > PMR)
-          tile_b(12, 1, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-        else
-          tile_b(6, 1, true, false, k, ai, a_sliver, bj, PNR, ldb, cij, ldc, mr, nr, false, ep);
-      }
+      /* the first row tile fetches the next tile's slice of B: K row
+       * streams are too many for the hardware prefetchers */
+      if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR)
+        rows_tile(2, false, true, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+      else if (nr == 2 * PNR)
+        rows_tile(2, false, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+      else if (nr > PNR)
+        rows_tile(2, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+      else
+        rows_tile(1, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
     }
   }
 }
