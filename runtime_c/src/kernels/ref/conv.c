@@ -56,7 +56,6 @@
 #define KCHUNK EC_GEMM_KC
 #define SPLIT_M_BELOW 8 /* split output channels when fewer jobs than this */
 #define MIN_M_BLOCK 24
-#define ROWS_MAX_K EC_GEMM_KC /* AVX-512 1x1 convs up to this K read B in place */
 #define WP 12 /* output channels per on-the-fly Winograd panel (two A slivers) */
 /* Floats between the panel's A2 matrices beyond their size: without it the
  * transform's A2 store streams are a multiple of 4 KiB apart (C = 256: 12
@@ -393,9 +392,10 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   if (p->path == PATH_POINTWISE) {
     const ec_operand a = weight_operand(c, g, m0, 0), b = {x + p0, p->p, 1, 0};
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    /* B read in place from the input rows: the K x 32 slice of a tile stays
-     * in L1 across the row tiles, so packing it costs more than it saves. */
-    if (p->isa == EC_ISA_AVX512 && p->packed && p->k <= ROWS_MAX_K) {
+    /* B read in place from the input rows (ec_x86_gemm_rows_avx512): the
+     * K x 32 slice of a tile stays in L1 across the row tiles, so packing it
+     * costs more than it saves (-10-30% on K <= 576, M <= 1000). */
+    if (p->isa == EC_ISA_AVX512 && p->packed) {
       ec_x86_gemm_rows_avx512(mb, tp, p->k, a.data, a.sliver, b.data, p->p, y, p->p, &epi);
       return;
     }

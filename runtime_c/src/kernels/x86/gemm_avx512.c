@@ -350,9 +350,9 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
  * last rows of M = 16 (4) or 32 (8) are not computed as 6 or 12. */
 static inline __attribute__((always_inline)) void rows_tile(
     const int NV, const bool MASKB, const bool PF, int64_t k, const float *a, int64_t a_sliver,
-    const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr,
+    const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
     const ec_epilogue *e) {
-#define RT(MR) tile_b(MR, NV, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, false, e)
+#define RT(MR) tile_b(MR, NV, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e)
   switch ((mr + 1) / 2) {
     case 1: RT(2); break;
     case 2: RT(4); break;
@@ -369,7 +369,7 @@ static inline __attribute__((always_inline)) void rows_tile(
  * on the last partial tile). */
 static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float *a,
                          int64_t a_sliver, const float *b, int64_t ldb, float *c, int64_t ldc,
-                         const ec_epilogue *epi) {
+                         bool accumulate, const ec_epilogue *epi) {
   for (; j0 < j1; j0 += 2 * PNR) {
     const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
     const float *bj = b + j0;
@@ -383,13 +383,13 @@ static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const flo
       /* the first row tile fetches the next tile's slice of B: K row
        * streams are too many for the hardware prefetchers */
       if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR)
-        rows_tile(2, false, true, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+        rows_tile(2, false, true, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
       else if (nr == 2 * PNR)
-        rows_tile(2, false, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+        rows_tile(2, false, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
       else if (nr > PNR)
-        rows_tile(2, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+        rows_tile(2, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
       else
-        rows_tile(1, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, ep);
+        rows_tile(1, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
     }
   }
 }
@@ -398,16 +398,24 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
                              const float *b, int64_t ldb, float *c, int64_t ldc,
                              const ec_epilogue *epi) {
   /* The last n % 16 <= 8 columns as matrix-vector products, as in
-   * ec_x86_gemm_packed_avx512: those few columns packed here (k <= KC). */
+   * ec_x86_gemm_packed_avx512: those few columns packed here. */
   const int64_t t = n % PNR;
-  const int64_t mv = m > 1 && t > 0 && t <= 2 * MV_COLS && k <= EC_GEMM_KC ? t : 0;
-  tiles32_rows(m, 0, n - mv, k, a, a_sliver, b, ldb, c, ldc, epi);
-  if (!mv) return;
-  float bt[EC_GEMM_KC * PNR];
-  const float *src = b + (n - mv);
-  for (int64_t p = 0; p < k; p++)
-    _mm512_storeu_ps(bt + p * PNR, load16(src + p * ldb, lane_mask(mv)));
-  ec_epilogue e;
-  if (epi) e = epi_at(epi, 0, n - mv);
-  tail_cols(m, 0, mv, k, a, a_sliver, bt, k * PNR, c + (n - mv), ldc, false, epi ? &e : NULL);
+  const int64_t mv = m > 1 && t > 0 && t <= 2 * MV_COLS ? t : 0;
+  /* K in chunks of KC as ec_sgemm_ex cuts it (a chunk's K x 32 slice of B
+   * stays in L1 across the row tiles), accumulating in C */
+  for (int64_t pc = 0; pc < k || pc == 0; pc += EC_GEMM_KC) {
+    const int64_t kc = k - pc < EC_GEMM_KC ? k - pc : EC_GEMM_KC;
+    const bool acc = pc > 0, last = pc + kc >= k;
+    const float *ap = a + pc * PMR, *bp = b + pc * ldb;
+    const ec_epilogue *ep = last ? epi : NULL;
+    tiles32_rows(m, 0, n - mv, kc, ap, a_sliver, bp, ldb, c, ldc, acc, ep);
+    if (!mv) continue;
+    float bt[EC_GEMM_KC * PNR];
+    const float *src = bp + (n - mv);
+    for (int64_t p = 0; p < kc; p++)
+      _mm512_storeu_ps(bt + p * PNR, load16(src + p * ldb, lane_mask(mv)));
+    ec_epilogue e;
+    if (ep) e = epi_at(ep, 0, n - mv);
+    tail_cols(m, 0, mv, kc, ap, a_sliver, bt, kc * PNR, c + (n - mv), ldc, acc, ep ? &e : NULL);
+  }
 }
