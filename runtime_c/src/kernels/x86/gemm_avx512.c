@@ -408,7 +408,16 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
     const bool acc = pc > 0, last = pc + kc >= k;
     const float *ap = a + pc * PMR, *bp = b + pc * ldb;
     const ec_epilogue *ep = last ? epi : NULL;
-    tiles32_rows(m, 0, n - mv, kc, ap, a_sliver, bp, ldb, c, ldc, acc, ep);
+    /* rows in blocks of MC, as ec_sgemm_ex: a block's A (240 x 256 floats)
+     * stays in L2 across the column tiles (512 -> 1000 at 13x13 streamed
+     * its 1 MB chunk of A from L3 per column tile without) */
+    for (int64_t ic = 0; ic < m; ic += EC_GEMM_MC) {
+      const int64_t mc = m - ic < EC_GEMM_MC ? m - ic : EC_GEMM_MC;
+      ec_epilogue eb;
+      if (ep) eb = epi_at(ep, ic, 0);
+      tiles32_rows(mc, 0, n - mv, kc, ap + ic / PMR * a_sliver, a_sliver, bp, ldb, c + ic * ldc,
+                   ldc, acc, ep ? &eb : NULL);
+    }
     if (!mv) continue;
     float bt[EC_GEMM_KC * PNR];
     const float *src = bp + (n - mv);
