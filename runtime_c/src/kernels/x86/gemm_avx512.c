@@ -121,9 +121,9 @@ static inline __attribute__((always_inline)) void tile_b(
   const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; p++) {
-    if (PF) {
-      _mm_prefetch((const char *)(b + 2 * PNR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b + 3 * PNR), _MM_HINT_T0);
+    if (PF) { /* the lines of floats 47 and 63 cover [32, 64) with [0, 32)'s last line */
+      _mm_prefetch((const char *)(b + 3 * PNR - 1), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 4 * PNR - 1), _MM_HINT_T0);
     }
     const __m512 b0 = MASKB ? load16(b, m0) : _mm512_loadu_ps(b);
     const __m512 b1 = NV == 2 ? (MASKB ? load16(bb1, m1) : _mm512_loadu_ps(bb1)) : b0;
@@ -408,6 +408,15 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
     const bool acc = pc > 0, last = pc + kc >= k;
     const float *ap = a + pc * PMR, *bp = b + pc * ldb;
     const ec_epilogue *ep = last ? epi : NULL;
+    /* the first column tile's slice up front (the tiles prefetch the next
+     * one's): a job of one tile (two threads cut 169 pixels into 32s) would
+     * otherwise meet every line of it as a miss in the FMA loop */
+    for (int64_t p = 0; p < kc; p++) {
+      const float *r = bp + p * ldb;
+      _mm_prefetch((const char *)r, _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + PNR - 1), _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + 2 * PNR - 1), _MM_HINT_T0);
+    }
     /* rows in blocks of MC, as ec_sgemm_ex: a block's A (240 x 256 floats)
      * stays in L2 across the column tiles (512 -> 1000 at 13x13 streamed
      * its 1 MB chunk of A from L3 per column tile without) */
