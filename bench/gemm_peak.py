@@ -63,7 +63,9 @@ def main() -> None:
                     errors[key] = max(errors.get(key, 0.0), float(f[7]))
     peaks = {k[1]: max(v) for k, v in results.items() if k[0] == "peak"}
     for isa, g in peaks.items():
-        print(f"FMA peak {isa:7s} {g:7.1f} GFLOP/s (best of {args.runs} runs)")
+        runs = results[("peak", isa)]
+        print(f"FMA peak {isa:7s} {g:7.1f} GFLOP/s (best of {len(runs)}, "
+              f"spread {min(runs):.1f}-{g:.1f})")
     n = args.size
     print(f"\nSGEMM {n}x{n}x{n}, one thread, best of {args.reps} reps x {args.runs} runs")
     print(f"{'family':8s} {'B':8s} {'GFLOP/s':>8s} {'spread':>13s} {'% AVX2 peak':>12s}"

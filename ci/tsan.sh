@@ -51,13 +51,18 @@ cmake -S runtime_c -B "$out/cmake" -G Ninja -DCMAKE_C_COMPILER="$CC" \
 cmake --build "$out/cmake" --target edgec_runtime_static
 "$CC" -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Iruntime_c/include \
   runtime_c/tests/test_threads.c "$out/cmake/libedgec.a" -lm -lpthread -o "$out/test_threads"
+# the pool on its own: every job once, each thread's share (test_pool.c)
+"$CC" -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Iruntime_c/include \
+  -Iruntime_c/src runtime_c/tests/test_pool.c runtime_c/src/pool.c runtime_c/src/status.c \
+  -lm -lpthread -o "$out/test_pool"
 
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
-run=("$out/test_threads" "$out/model.edgeb" "${1:-4}" "${2:-20}")
+pre=()
 # TSan's shadow memory layout does not fit every kernel's ASLR range
 # (vm.mmap_rnd_bits = 32 gives "unexpected memory mapping"): run without
 # address randomization when setarch can turn it off.
 if command -v setarch >/dev/null 2>&1 && setarch "$(uname -m)" -R true 2>/dev/null; then
-  run=(setarch "$(uname -m)" -R "${run[@]}")
+  pre=(setarch "$(uname -m)" -R)
 fi
-"${run[@]}"
+"${pre[@]}" "$out/test_threads" "$out/model.edgeb" "${1:-4}" "${2:-20}"
+"${pre[@]}" "$out/test_pool"

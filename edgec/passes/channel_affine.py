@@ -19,6 +19,8 @@ Rank-2 inputs are left alone: there a bias Add belongs to its MatMul.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import onnx_ir as ir
 import onnxscript.optimizer
@@ -60,6 +62,13 @@ def _batch_norm(op: object, x: ir.Value, replaced: ir.Value, scale: np.ndarray,
 
 
 class _ChannelConstantRule(pattern.RewriteRuleClassBase):
+    """op_type(x, c) with c a per-channel constant -> BatchNormalization."""
+
+    op_type: ClassVar[str]
+
+    def pattern(self, op: object, x: ir.Value, c: ir.Value) -> ir.Value:
+        return getattr(op, self.op_type)(x, c, _outputs=["y"])  # type: ignore[no-any-return]
+
     def check(self, context: object, x: ir.Value, c: ir.Value, y: ir.Value) -> MatchResult:
         result = MatchResult()
         if x.const_value is not None:
@@ -68,25 +77,20 @@ class _ChannelConstantRule(pattern.RewriteRuleClassBase):
             return result.fail("not a float32 per-channel constant over a rank >= 3 input")
         return result
 
+    def rewrite(self, op: object, x: ir.Value, c: ir.Value, y: ir.Value) -> ir.Value:
+        vector = _channel_vector(x, c)
+        assert vector is not None
+        if self.op_type == "Mul":
+            return _batch_norm(op, x, y, vector, np.zeros_like(vector))
+        return _batch_norm(op, x, y, np.ones_like(vector), vector)
+
 
 class MulToBatchNorm(_ChannelConstantRule):
-    def pattern(self, op: object, x: ir.Value, c: ir.Value) -> ir.Value:
-        return op.Mul(x, c, _outputs=["y"])  # type: ignore[attr-defined]
-
-    def rewrite(self, op: object, x: ir.Value, c: ir.Value, y: ir.Value) -> ir.Value:
-        scale = _channel_vector(x, c)
-        assert scale is not None
-        return _batch_norm(op, x, y, scale, np.zeros_like(scale))
+    op_type = "Mul"
 
 
 class AddToBatchNorm(_ChannelConstantRule):
-    def pattern(self, op: object, x: ir.Value, c: ir.Value) -> ir.Value:
-        return op.Add(x, c, _outputs=["y"])  # type: ignore[attr-defined]
-
-    def rewrite(self, op: object, x: ir.Value, c: ir.Value, y: ir.Value) -> ir.Value:
-        bias = _channel_vector(x, c)
-        assert bias is not None
-        return _batch_norm(op, x, y, np.ones_like(bias), bias)
+    op_type = "Add"
 
 
 def _affine(node: ir.Node) -> tuple[np.ndarray, np.ndarray] | None:

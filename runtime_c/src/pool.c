@@ -1,10 +1,17 @@
 /* Thread pool for ec_parallel_for.
  *
  * Why it looks like this:
- * - Dynamic claiming. Jobs are handed out in chunks from one atomic counter,
- *   so a thread that shares its core with another process (or just runs
- *   slower) takes fewer chunks instead of making everyone wait for its fixed
- *   half.
+ * - Affinity first, then stealing. Each thread owns a contiguous share of
+ *   the jobs (as equal as whole grains allow), the same share every run, so the
+ *   same core writes the same part of an output run after run and (with
+ *   consecutive layers split alike) reads what it wrote; a dynamic
+ *   free-for-all moved those lines between the cores' caches every run
+ *   (MobileNetV2's 14x14 expand 1x1 convs: 12% of their 2-thread time).
+ *   Shares are claimed in chunks (a quarter of a share), the owner's first;
+ *   a thread that has finished its share claims chunks from the others'
+ *   (one atomic counter per share), so a thread that shares its core with
+ *   another process (or just runs slower) still takes fewer chunks instead of
+ *   making everyone wait for its fixed half.
  * - The caller waits only for threads that joined. A worker that wakes late
  *   finds the job closed and goes back to waiting; it never touches a job it
  *   did not join. So a descheduled worker costs nothing unless it holds a
@@ -30,7 +37,7 @@
 #include <time.h>
 
 #define SPIN_NS 100000 /* 100 us */
-#define CHUNKS_PER_THREAD 4
+#define CHUNKS_PER_THREAD 4 /* stealing granularity */
 
 struct ec_pool {
   int32_t threads; /* including the calling thread */
@@ -42,12 +49,17 @@ struct ec_pool {
   atomic_int sleepers;        /* workers blocked (or about to) on `wake` */
   atomic_bool caller_sleeping;
   atomic_bool stop;
-  atomic_int_fast64_t next; /* first unclaimed job index */
   /* the current job: written by the caller before `state` opens it */
   ec_range_fn fn;
   void *ctx;
-  int64_t n, chunk;
+  struct share *shares; /* one per thread */
 };
+
+/* Thread t's jobs [next, end): claimed by it, then by thieves; a line each. */
+typedef struct share {
+  _Alignas(64) atomic_int_fast64_t next; /* first unclaimed job index */
+  int64_t end, chunk;
+} share;
 
 typedef struct worker_arg {
   ec_pool *pool;
@@ -68,13 +80,16 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Claims chunks until none are left. */
+/* Claims chunks of its own share until none are left, then of the others'. */
 static void run_chunks(ec_pool *p, int32_t id) {
-  const int64_t n = p->n, chunk = p->chunk;
-  for (;;) {
-    const int64_t begin = atomic_fetch_add(&p->next, chunk);
-    if (begin >= n) return;
-    p->fn(p->ctx, begin, begin + chunk < n ? begin + chunk : n, id);
+  for (int32_t k = 0; k < p->threads; k++) {
+    share *sh = &p->shares[(id + k) % p->threads];
+    const int64_t end = sh->end, chunk = sh->chunk;
+    for (;;) {
+      const int64_t begin = atomic_fetch_add(&sh->next, chunk);
+      if (begin >= end) break;
+      p->fn(p->ctx, begin, begin + chunk < end ? begin + chunk : end, id);
+    }
   }
 }
 
@@ -137,7 +152,10 @@ ec_status ec_pool_create(int32_t threads, ec_pool **out_pool) {
   if (!p) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
   p->threads = threads;
   p->workers = calloc((size_t)threads, sizeof *p->workers);
-  if (!p->workers) {
+  p->shares = aligned_alloc(64, (size_t)threads * sizeof *p->shares);
+  if (!p->workers || !p->shares) {
+    free(p->workers);
+    free(p->shares);
     free(p);
     return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
   }
@@ -149,7 +167,7 @@ ec_status ec_pool_create(int32_t threads, ec_pool **out_pool) {
   atomic_init(&p->sleepers, 0);
   atomic_init(&p->caller_sleeping, false);
   atomic_init(&p->stop, false);
-  atomic_init(&p->next, 0);
+  for (int32_t i = 0; i < threads; i++) atomic_init(&p->shares[i].next, 0);
   for (int32_t i = 1; i < threads; i++) {
     worker_arg *wa = malloc(sizeof *wa);
     if (wa) {
@@ -178,6 +196,7 @@ void ec_pool_free(ec_pool *p) {
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->done);
   free(p->workers);
+  free(p->shares);
   free(p);
 }
 
@@ -214,13 +233,17 @@ void ec_parallel_for(const ec_exec *exec, int64_t n, int64_t grain,
     fn(ctx, 0, n, 0);
     return;
   }
-  const int64_t per_chunk = (n + p->threads * CHUNKS_PER_THREAD - 1) /
-                            (p->threads * CHUNKS_PER_THREAD);
+  const int64_t units = (n + grain - 1) / grain; /* of grain jobs */
   p->fn = fn;
   p->ctx = ctx;
-  p->n = n;
-  p->chunk = per_chunk > grain ? per_chunk : grain;
-  atomic_store(&p->next, 0);
+  for (int32_t t = 0; t < p->threads; t++) { /* as equal as whole units allow */
+    share *sh = &p->shares[t];
+    const int64_t b = t * units / p->threads * grain, e = (t + 1) * units / p->threads * grain;
+    const int64_t per = (e - b + CHUNKS_PER_THREAD - 1) / CHUNKS_PER_THREAD;
+    atomic_store_explicit(&sh->next, b, memory_order_relaxed);
+    sh->end = e < n ? e : n;
+    sh->chunk = per > grain ? per : grain;
+  }
   const uint64_t open_state = ((atomic_load(&p->state) >> 1) + 1) << 1;
   atomic_store(&p->state, open_state);
   if (atomic_load(&p->sleepers) > 0) {

@@ -152,6 +152,53 @@ def test_conv_threads(case: str) -> None:
     check_against_ort(model, threads=2)
 
 
+# Splits chosen at 2-4 threads (conv.c eval_conv): an expanding 1x1 conv splits
+# its output channels when images x groups are fewer than the threads (100 =
+# 60 + 40 at 2 threads, 36 + 36 + 28 at 3; at 4 the blocks would be uneven and
+# it falls back to pixel tiles), here with a residual and an activation in the
+# epilogue; batch 2 splits channels at 3-4 threads only; groups keep the group
+# split; a depthwise conv runs one range of planes per thread (stride 2: the
+# input plane counts in its work); a GEMM splits whole column tiles; a 7x7
+# average pool splits its planes. Every case has enough work per range to be
+# split.
+THREAD_SPLIT_CASES = {
+    "expand_1x1_residual": lambda: conv_model(
+        (1, 29, 31, 31), (100, 29, 1, 1), seed=3,
+        post=[helper.make_node("Add", ["y", "r"], ["a"]), helper.make_node("Relu", ["a"], ["z"])],
+        extra_inits={"r": np.random.default_rng(4).standard_normal((1, 100, 31, 31))
+                     .astype(np.float32)}),
+    "expand_1x1_batch2": lambda: conv_model((2, 29, 17, 19), (100, 29, 1, 1), seed=5),
+    "expand_1x1_groups": lambda: conv_model((1, 48, 25, 27), (192, 16, 1, 1), seed=6, group=3),
+    "depthwise_s2": lambda: conv_model((1, 97, 55, 57), (97, 1, 3, 3), seed=7, group=97,
+                                       pads=[1, 1, 1, 1], strides=[2, 2]),
+    "depthwise_s1": lambda: conv_model((1, 97, 27, 29), (97, 1, 3, 3), seed=8, group=97,
+                                       pads=[1, 1, 1, 1]),
+    # GEMM jobs are (column tile, row tile), column tiles outermost: 128 rows in
+    # tiles of 36 + 36 + 36 + 20, 384 columns in 2 tiles of 192
+    "gemm_128x384x384": lambda: make_model(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)],
+        {"x": (F, (128, 384))}, {"y": F},
+        dict(zip("wb", weights(9, (384, 384), (384,)), strict=True))),
+    "average_7x7": lambda: make_model([helper.make_node("AveragePool", ["x"], ["y"],
+                                                        kernel_shape=[7, 7])],
+                                      {"x": (F, (1, 1283, 7, 7))}, {"y": F}),
+}
+
+
+@pytest.mark.parametrize("case", list(THREAD_SPLIT_CASES))
+def test_thread_splits_match_one_thread_and_ort(case: str) -> None:
+    model = THREAD_SPLIT_CASES[case]()
+    program = edgec.compile(model)
+    x_shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)
+    feeds = {"x": np.random.default_rng(1).standard_normal(x_shape).astype(np.float32)}
+    one = edgec.Session(program, threads=1).run(None, feeds)[0]
+    for threads in (2, 3, 4):
+        got = edgec.Session(program, threads=threads).run(None, feeds)[0]
+        # every output element gets the same arithmetic whichever thread computes it
+        np.testing.assert_array_equal(got, one, err_msg=f"{threads} threads")
+    check_against_ort(model, threads=2, atol=1e-4)
+
+
 def test_conv_weight_and_bias_as_graph_inputs() -> None:
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])
     model = make_model([node], {"x": (F, (1, 3, 10, 9)), "w": (F, (4, 3, 3, 3)),

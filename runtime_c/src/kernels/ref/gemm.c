@@ -14,9 +14,12 @@
  * transB, and MatMul takes B as the 2-D (K, N) it was packed from (A of
  * rank >= 2, its batch folded into M).
  *
- * The output is cut into jobs of (batch, row tile, column tile). A session
+ * The output is cut into jobs of (batch, column tile, row tile). A session
  * without threads runs one job per batch; with threads the tiles shrink
- * until there are enough jobs to share. Workspace per thread (mirrored by
+ * until there are enough jobs to share. Column tiles outermost: each thread's
+ * share of the jobs (pool.c) is whole column tiles, which come out equal
+ * where the 12-row tiles do not (BERT's 128 rows: 36 + 36 + 36 + 20), and each
+ * thread streams its own part of B, the weights. Workspace per thread (mirrored by
  * edgec/lower/conv.py): ec_sgemm_workspace(M, N, K), with MatMul's batch
  * folded into M when B has no batch of its own.
  *
@@ -310,7 +313,7 @@ static void batch_offsets(const mm_params *p, int64_t bi, int64_t *aoff, int64_t
 
 static void run_job(const mm_ctx *c, int64_t job, uint8_t *ws) {
   const mm_params *p = c->p;
-  const int64_t jt = job % c->nt, it = job / c->nt % c->mt, bi = job / c->nt / c->mt;
+  const int64_t it = job % c->mt, jt = job / c->mt % c->nt, bi = job / c->mt / c->nt;
   int64_t aoff, boff;
   batch_offsets(p, bi, &aoff, &boff);
   const int64_t i0 = it * c->tm, j0 = jt * c->tn;

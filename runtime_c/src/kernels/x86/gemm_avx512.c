@@ -103,15 +103,19 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
   if ((i) < MR && (i) < mr)                                                               \
   finish_row(c + (i) * ldc, c##i##_0, c##i##_1, NV, m0, m1, accumulate, e, (i))
 
-/* One tile: MR (1..12; 6 or 12 on packed B) rows from one or two A slivers, NV * 16 columns
- * from one or two B slivers; mr rows and nr columns of it valid. B's row p
- * is at b + p * b_step (PNR in a sliver, the pixel count when read in place
- * from a 1x1 conv's input); MASKB loads only the nr valid columns (in
- * place, the lanes past them may be past the end of the input). */
+/* One tile: MR (1..12; 6 or 12 on packed B) rows from one or two A slivers,
+ * NV * 16 columns from one or two B slivers; mr rows and nr columns of it
+ * valid. B's row p is at b + p * b_step (PNR in a sliver, the pixel count
+ * when read in place from a 1x1 conv's input, INPLACE); MASKB loads only
+ * the nr valid columns (in place, the lanes past them may be past the end
+ * of the input); PF prefetches the in-place slice of the next 32 columns.
+ * On packed B (not INPLACE) the 32-column forms prefetch the next tile's A
+ * slivers (pf0, pf1) and the next column's B into L2 (pb). */
 static inline __attribute__((always_inline)) void tile_b(
-    const int MR, const int NV, const bool MASKB, const bool PF, int64_t kc, const float *a, int64_t a_sliver,
-    const float *b, int64_t b_sliver, int64_t b_step, float *c, int64_t ldc, int64_t mr,
-    int64_t nr, bool accumulate, const ec_epilogue *e) {
+    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF, int64_t kc,
+    const float *a, int64_t a_sliver, const float *b, int64_t b_sliver, int64_t b_step, float *c,
+    int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
+    const float *pf0, const float *pf1, const float *pb, int64_t pb_step) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
@@ -139,6 +143,21 @@ static inline __attribute__((always_inline)) void tile_b(
     if (MR > 9) FMA_ROW(9, a1);
     if (MR > 10) FMA_ROW(10, a1);
     if (MR > 11) FMA_ROW(11, a1);
+    /* The next tile's A slivers: a weight matrix used for few columns
+     * (7x7 planes) is read once, from memory, and the hardware prefetchers
+     * restart at every 4 KB page of its slivers. One prefetch per k step,
+     * the two slivers in turn, each 48 bytes on from its last (every line
+     * once or twice); the swap is register renaming. Not in the 16-column
+     * forms: 13 loads per 12 FMAs already hold the load ports there
+     * (Winograd's 12 x 16 products ran 4% slower with it). */
+    if (NV == 2 && !INPLACE) {
+      _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+      _mm_prefetch((const char *)pb, _MM_HINT_T1);
+    }
+    pb += pb_step;
+    const float *pft = pf1;
+    pf1 = pf0 + 2 * PMR;
+    pf0 = pft;
     a += PMR;
     a1 += PMR;
     b += b_step;
@@ -160,8 +179,9 @@ static inline __attribute__((always_inline)) void tile_b(
     for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, nr, &e->act);
 }
 
-#define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e) \
-  tile_b(MR, NV, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e)
+#define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
+  tile_b(MR, NV, false, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e, \
+         pf0, pf1, pb, pbs)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
@@ -206,27 +226,45 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
 static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
                     int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
                     bool accumulate, const ec_epilogue *epi) {
+  /* The next column's two B slivers into L2 while this column runs, in
+   * shares: the first half of the tiles take sliver 0, the rest sliver 1,
+   * each share read over the tile's kc steps, one prefetch per step. A
+   * weight used for few rows (BERT's 128 tokens) is streamed once from L3
+   * or memory, and a column's first tile would wait on all of it. */
+  const int64_t nt = (m + 2 * PMR - 1) / (2 * PMR), h = nt > 1 ? nt / 2 : 1;
   for (; j0 < j1; j0 += 2 * PNR) {
     const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
     const float *bj = b + j0 / PNR * b_sliver;
+    const float *bn = j0 + 2 * PNR < j1 ? bj + 2 * b_sliver : bj;
     for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
+      const int64_t t = i0 / (2 * PMR), sl = t < h ? 0 : 1, parts = sl ? nt - h : h;
+      const float *pb = bn + sl * b_sliver + (t - sl * h) * kc * PNR / parts;
+      const int64_t pb_step = (PNR + parts - 1) / parts;
       const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
       const float *ai = a + i0 / PMR * a_sliver;
       float *cij = c + i0 * ldc + j0;
       ec_epilogue e;
       if (epi) e = epi_at(epi, i0, j0);
       const ec_epilogue *ep = epi ? &e : NULL;
+      /* the next tile down, or the first of the next column */
+      const int64_t in = i0 + 2 * PMR < m ? i0 + 2 * PMR : 0;
+      const float *pf0 = a + in / PMR * a_sliver;
+      const float *pf1 = m - in > PMR ? pf0 + a_sliver : pf0;
+#define TILE(MR_, NV_) \
+  tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
+       pb, pb_step)
       if (mr > PMR) {
         if (nr > PNR)
-          tile(12, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(12, 2);
         else
-          tile(12, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(12, 1);
       } else {
         if (nr > PNR)
-          tile(6, 2, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(6, 2);
         else
-          tile(6, 1, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep);
+          TILE(6, 1);
       }
+#undef TILE
     }
   }
 }
@@ -352,7 +390,8 @@ static inline __attribute__((always_inline)) void rows_tile(
     const int NV, const bool MASKB, const bool PF, int64_t k, const float *a, int64_t a_sliver,
     const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
     const ec_epilogue *e) {
-#define RT(MR) tile_b(MR, NV, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e)
+#define RT(MR) \
+  tile_b(MR, NV, true, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, a, a, 0)
   switch ((mr + 1) / 2) {
     case 1: RT(2); break;
     case 2: RT(4); break;
