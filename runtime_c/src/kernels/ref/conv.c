@@ -412,6 +412,17 @@ static void run_gemm_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
                      c->res ? c->res + yoff : NULL, p->p, p->act};
   if (p->path == PATH_POINTWISE) {
     const ec_operand a = weight_operand(c, g, m0, 0), b = {x + p0, p->p, 1, 0};
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    /* B read in place from the input rows (ec_x86_gemm_rows_avx512): the
+     * K x 32 slice of a tile stays in L1 across the row tiles, so packing it
+     * costs more than it saves (-10-30% on K <= 576, M <= 1000). Not on a
+     * plane under 64 pixels with M over one MC block (320 -> 1280 at 7x7
+     * measured +7%: its unaligned rows are re-read by every block). */
+    if (p->isa == EC_ISA_AVX512 && p->packed && (tp >= 64 || mb <= EC_GEMM_MC)) {
+      ec_x86_gemm_rows_avx512(mb, tp, p->k, a.data, a.sliver, b.data, p->p, y, p->p, &epi);
+      return;
+    }
+#endif
     ec_sgemm_ex(p->isa, mb, tp, p->k, &a, &b, y, p->p, false, &epi, ws);
     return;
   }

@@ -20,6 +20,17 @@ static inline __mmask16 lane_mask(int64_t n) {
   return (__mmask16)((1u << n) - 1u);
 }
 
+/* ec_epilogue_at inlined: the out-of-line call returns the struct through
+ * memory and the tile reloads it as a vector right after the scalar stores
+ * (a store-forwarding stall per tile, ~25% of the kernel's cycles on a
+ * 1x1 conv with K = 16). */
+static inline ec_epilogue epi_at(const ec_epilogue *e, int64_t i0, int64_t j0) {
+  ec_epilogue r = *e;
+  if (r.bias) r.bias += i0 * r.bias_rs + j0 * r.bias_cs;
+  if (r.add) r.add += i0 * r.ld_add + j0;
+  return r;
+}
+
 static inline __m512 load16(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 
 static inline int simple_act(uint8_t kind) {
@@ -42,8 +53,9 @@ static inline __m512 act_simple(__m512 v, const ec_act *act) {
 }
 
 /* The epilogue of one row (up to 32 values in v0, v1) at column 0 of the
- * tile; row is the tile row. */
-static inline void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 m0,
+ * tile; row is the tile row. Always inlined: out of line (gcc's choice with
+ * this many call sites) its calls took a quarter of a K = 16 tile. */
+static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 m0,
                               __mmask16 m1, bool accumulate, const ec_epilogue *e,
                               int64_t row) {
   if (accumulate) {
@@ -88,43 +100,49 @@ static inline void finish_row(float *c, __m512 v0, __m512 v1, int nv, __mmask16 
   } while (0)
 
 #define FINISH_ROW(i)                                                                     \
-  if ((i) < mr)                                                                           \
+  if ((i) < MR && (i) < mr)                                                               \
   finish_row(c + (i) * ldc, c##i##_0, c##i##_1, NV, m0, m1, accumulate, e, (i))
 
-/* One tile: MR (6 or 12) rows from one or two A slivers, NV * 16 columns
- * from one or two B slivers; mr rows and nr columns of it valid. */
-static inline __attribute__((always_inline)) void tile(const int MR, const int NV, int64_t kc,
-                                                       const float *a, int64_t a_sliver,
-                                                       const float *b, int64_t b_sliver,
-                                                       float *c, int64_t ldc, int64_t mr,
-                                                       int64_t nr, bool accumulate,
-                                                       const ec_epilogue *e, const float *pf0,
-                                                       const float *pf1, const float *pb,
-                                                       int64_t pb_step) {
+/* One tile: MR (1..12; 6 or 12 on packed B) rows from one or two A slivers,
+ * NV * 16 columns from one or two B slivers; mr rows and nr columns of it
+ * valid. B's row p is at b + p * b_step (PNR in a sliver, the pixel count
+ * when read in place from a 1x1 conv's input, INPLACE); MASKB loads only
+ * the nr valid columns (in place, the lanes past them may be past the end
+ * of the input); PF prefetches the in-place slice of the next 32 columns.
+ * On packed B (not INPLACE) the 32-column forms prefetch the next tile's A
+ * slivers (pf0, pf1) and the next column's B into L2 (pb). */
+static inline __attribute__((always_inline)) void tile_b(
+    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF, int64_t kc,
+    const float *a, int64_t a_sliver, const float *b, int64_t b_sliver, int64_t b_step, float *c,
+    int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
+    const float *pf0, const float *pf1, const float *pb, int64_t pb_step) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z,
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
          c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
-  const float *a1 = MR == 12 ? a + a_sliver : a;
+  const float *a1 = MR > PMR ? a + a_sliver : a;
   const float *bb1 = NV == 2 ? b + b_sliver : b;
+  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
 #pragma GCC unroll 2
   for (int64_t p = 0; p < kc; p++) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = NV == 2 ? _mm512_loadu_ps(bb1) : b0;
-    FMA_ROW(0, a);
-    FMA_ROW(1, a);
-    FMA_ROW(2, a);
-    FMA_ROW(3, a);
-    FMA_ROW(4, a);
-    FMA_ROW(5, a);
-    if (MR == 12) {
-      FMA_ROW(6, a1);
-      FMA_ROW(7, a1);
-      FMA_ROW(8, a1);
-      FMA_ROW(9, a1);
-      FMA_ROW(10, a1);
-      FMA_ROW(11, a1);
+    if (PF) { /* the lines of floats 47 and 63 cover [32, 64) with [0, 32)'s last line */
+      _mm_prefetch((const char *)(b + 3 * PNR - 1), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + 4 * PNR - 1), _MM_HINT_T0);
     }
+    const __m512 b0 = MASKB ? load16(b, m0) : _mm512_loadu_ps(b);
+    const __m512 b1 = NV == 2 ? (MASKB ? load16(bb1, m1) : _mm512_loadu_ps(bb1)) : b0;
+    FMA_ROW(0, a);
+    if (MR > 1) FMA_ROW(1, a);
+    if (MR > 2) FMA_ROW(2, a);
+    if (MR > 3) FMA_ROW(3, a);
+    if (MR > 4) FMA_ROW(4, a);
+    if (MR > 5) FMA_ROW(5, a);
+    if (MR > 6) FMA_ROW(6, a1);
+    if (MR > 7) FMA_ROW(7, a1);
+    if (MR > 8) FMA_ROW(8, a1);
+    if (MR > 9) FMA_ROW(9, a1);
+    if (MR > 10) FMA_ROW(10, a1);
+    if (MR > 11) FMA_ROW(11, a1);
     /* The next tile's A slivers: a weight matrix used for few columns
      * (7x7 planes) is read once, from memory, and the hardware prefetchers
      * restart at every 4 KB page of its slivers. One prefetch per k step,
@@ -132,7 +150,7 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
      * once or twice); the swap is register renaming. Not in the 16-column
      * forms: 13 loads per 12 FMAs already hold the load ports there
      * (Winograd's 12 x 16 products ran 4% slower with it). */
-    if (NV == 2) {
+    if (NV == 2 && !INPLACE) {
       _mm_prefetch((const char *)pf0, _MM_HINT_T0);
       _mm_prefetch((const char *)pb, _MM_HINT_T1);
     }
@@ -142,27 +160,28 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
     pf0 = pft;
     a += PMR;
     a1 += PMR;
-    b += PNR;
-    bb1 += PNR;
+    b += b_step;
+    bb1 += b_step;
   }
-  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
   FINISH_ROW(0);
   FINISH_ROW(1);
   FINISH_ROW(2);
   FINISH_ROW(3);
   FINISH_ROW(4);
   FINISH_ROW(5);
-  if (MR == 12) {
-    FINISH_ROW(6);
-    FINISH_ROW(7);
-    FINISH_ROW(8);
-    FINISH_ROW(9);
-    FINISH_ROW(10);
-    FINISH_ROW(11);
-  }
+  FINISH_ROW(6);
+  FINISH_ROW(7);
+  FINISH_ROW(8);
+  FINISH_ROW(9);
+  FINISH_ROW(10);
+  FINISH_ROW(11);
   if (e && !simple_act(e->act.kind))
     for (int64_t i = 0; i < mr; i++) ec_x86_act_avx512(c + i * ldc, nr, &e->act);
 }
+
+#define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
+  tile_b(MR, NV, false, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e, \
+         pf0, pf1, pb, pbs)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
@@ -191,11 +210,11 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
         acc[s][0] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(bs[s] + p * PNR), acc[s][0]);
     }
     ec_epilogue ej;
-    if (e) ej = ec_epilogue_at(e, 0, j0);
+    if (e) ej = epi_at(e, 0, j0);
     for (int64_t s = 0; s < ns; s++) {
       const int64_t w = nr - s * PNR;
       ec_epilogue es;
-      if (e) es = ec_epilogue_at(&ej, 0, s * PNR);
+      if (e) es = epi_at(&ej, 0, s * PNR);
       finish_row(c + j0 + s * PNR, _mm512_add_ps(acc[s][0], acc[s][1]), _mm512_setzero_ps(), 1,
                  lane_mask(w), 0, accumulate, e ? &es : NULL, 0);
     }
@@ -225,7 +244,7 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
       const float *ai = a + i0 / PMR * a_sliver;
       float *cij = c + i0 * ldc + j0;
       ec_epilogue e;
-      if (epi) e = ec_epilogue_at(epi, i0, j0);
+      if (epi) e = epi_at(epi, i0, j0);
       const ec_epilogue *ep = epi ? &e : NULL;
       /* the next tile down, or the first of the next column */
       const int64_t in = i0 + 2 * PMR < m ? i0 + 2 * PMR : 0;
@@ -308,7 +327,7 @@ static inline __attribute__((always_inline)) void cols_times_a(
     const int64_t mr = m - i0 < PMR ? m - i0 : PMR;
     const __mmask16 mk = lane_mask(R);
     ec_epilogue e;
-    if (epi) e = ec_epilogue_at(epi, i0, 0);
+    if (epi) e = epi_at(epi, i0, 0);
     for (int64_t i = 0; i < mr; i++) {
       float row[16];
       for (int t = 0; t < R; t++) row[t] = rows[t][i];
@@ -334,7 +353,7 @@ static void tail_cols(int64_t m, int64_t j0, int64_t n, int64_t kc, const float 
         for (int i = 0; i < PMR; i++) bx[t * kc * PMR + p * PMR + i] = v;
       }
     ec_epilogue e;
-    if (epi) e = ec_epilogue_at(epi, 0, j0);
+    if (epi) e = epi_at(epi, 0, j0);
     const ec_epilogue *ep = epi ? &e : NULL;
     switch (r) {
       case 1: cols_times_a(1, m, kc, a, a_sliver, bx, c + j0, ldc, accumulate, ep); break;
@@ -360,4 +379,100 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
   const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
   tiles32(m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
   if (mv) tail_cols(m, n - mv, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+}
+
+/* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
+ * the 12 x 32 tile and its edge forms, masked loads on the last partial
+ * tile. */
+/* The row tile of tiles32_rows: MR = mr rounded up to even, so that the
+ * last rows of M = 16 (4) or 32 (8) are not computed as 6 or 12. */
+static inline __attribute__((always_inline)) void rows_tile(
+    const int NV, const bool MASKB, const bool PF, int64_t k, const float *a, int64_t a_sliver,
+    const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
+    const ec_epilogue *e) {
+#define RT(MR) \
+  tile_b(MR, NV, true, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, a, a, 0)
+  switch ((mr + 1) / 2) {
+    case 1: RT(2); break;
+    case 2: RT(4); break;
+    case 3: RT(6); break;
+    case 4: RT(8); break;
+    case 5: RT(10); break;
+    default: RT(12); break;
+  }
+#undef RT
+}
+
+/* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
+ * 12 x 32 tiles, the last rows and columns in narrower forms (masked loads
+ * on the last partial tile). */
+static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float *a,
+                         int64_t a_sliver, const float *b, int64_t ldb, float *c, int64_t ldc,
+                         bool accumulate, const ec_epilogue *epi) {
+  for (; j0 < j1; j0 += 2 * PNR) {
+    const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
+    const float *bj = b + j0;
+    for (int64_t i0 = 0; i0 < m; i0 += 2 * PMR) {
+      const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
+      const float *ai = a + i0 / PMR * a_sliver;
+      float *cij = c + i0 * ldc + j0;
+      ec_epilogue e;
+      if (epi) e = epi_at(epi, i0, j0);
+      const ec_epilogue *ep = epi ? &e : NULL;
+      /* the first row tile fetches the next tile's slice of B: K row
+       * streams are too many for the hardware prefetchers */
+      if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR)
+        rows_tile(2, false, true, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
+      else if (nr == 2 * PNR)
+        rows_tile(2, false, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
+      else if (nr > PNR)
+        rows_tile(2, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
+      else
+        rows_tile(1, true, false, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep);
+    }
+  }
+}
+
+void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_sliver,
+                             const float *b, int64_t ldb, float *c, int64_t ldc,
+                             const ec_epilogue *epi) {
+  /* The last n % 16 <= 8 columns as matrix-vector products, as in
+   * ec_x86_gemm_packed_avx512: those few columns packed here. */
+  const int64_t t = n % PNR;
+  const int64_t mv = m > 1 && t > 0 && t <= 2 * MV_COLS ? t : 0;
+  /* K in chunks of KC as ec_sgemm_ex cuts it (a chunk's K x 32 slice of B
+   * stays in L1 across the row tiles), accumulating in C */
+  for (int64_t pc = 0; pc < k || pc == 0; pc += EC_GEMM_KC) {
+    const int64_t kc = k - pc < EC_GEMM_KC ? k - pc : EC_GEMM_KC;
+    const bool acc = pc > 0, last = pc + kc >= k;
+    const float *ap = a + pc * PMR, *bp = b + pc * ldb;
+    const ec_epilogue *ep = last ? epi : NULL;
+    /* the first column tile's slice up front (the tiles prefetch the next
+     * one's): a job of one tile (two threads cut 169 pixels into 32s) would
+     * otherwise meet every line of it as a miss in the FMA loop */
+    for (int64_t p = 0; p < kc; p++) {
+      const float *r = bp + p * ldb;
+      _mm_prefetch((const char *)r, _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + PNR - 1), _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + 2 * PNR - 1), _MM_HINT_T0);
+    }
+    /* rows in blocks of MC, as ec_sgemm_ex: a block's A (240 x 256 floats)
+     * stays in L2 across the column tiles (512 -> 1000 at 13x13 streamed
+     * its 1 MB chunk of A from L3 per column tile without) */
+    for (int64_t ic = 0; ic < m; ic += EC_GEMM_MC) {
+      const int64_t mc = m - ic < EC_GEMM_MC ? m - ic : EC_GEMM_MC;
+      ec_epilogue eb;
+      if (ep) eb = epi_at(ep, ic, 0);
+      tiles32_rows(mc, 0, n - mv, kc, ap + ic / PMR * a_sliver, a_sliver, bp, ldb, c + ic * ldc,
+                   ldc, acc, ep ? &eb : NULL);
+    }
+    if (!mv) continue;
+    float bt[EC_GEMM_KC * PNR];
+    const float *src = bp + (n - mv);
+    for (int64_t p = 0; p < kc; p++)
+      _mm512_storeu_ps(bt + p * PNR, load16(src + p * ldb, lane_mask(mv)));
+    ec_epilogue e;
+    if (ep) e = epi_at(ep, 0, n - mv);
+    tail_cols(m, 0, mv, kc, ap, a_sliver, bt, kc * PNR, c + (n - mv), ldc, acc, ep ? &e : NULL);
+  }
 }

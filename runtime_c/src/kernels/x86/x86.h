@@ -20,6 +20,13 @@ void ec_x86_gemm_packed_avx2(int64_t m, int64_t n, int64_t kc, const float *a,
 void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
                                int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
                                int64_t ldc, bool accumulate, const ec_epilogue *epi);
+/* C[m x n] = A . B with A packed (ec_x86_gemm_packed_avx512's slivers, k
+ * deep) and B read in place, row p at b + p * ldb: a 1x1 conv's NCHW input
+ * with ldb = its pixel count, so no packing of B. C is overwritten, then
+ * epi applied (NULL: none). k == 0 gives the epilogue of zeros. */
+void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_sliver,
+                             const float *b, int64_t ldb, float *c, int64_t ldc,
+                             const ec_epilogue *epi);
 
 /* y[i] = act(y[i]) for i in [0, n), vectorized (the transcendental ones
  * through polynomial approximations, within a few ulp of libm). */
