@@ -16,10 +16,17 @@
  *   finds the job closed and goes back to waiting; it never touches a job it
  *   did not join. So a descheduled worker costs nothing unless it holds a
  *   chunk.
- * - Short spin, then sleep. The gap between two instructions is a few
+ * - Spin, then sleep. The gap between two instructions is a few
  *   microseconds; a condition-variable wake-up costs tens. Workers spin on the
  *   job word for SPIN_NS before blocking, the caller likewise on the joined
- *   count, so back-to-back instructions rarely enter the kernel.
+ *   count, so back-to-back instructions rarely enter the kernel. 5 ms, not
+ *   100 us: a small model has gaps over 100 us between parallel instructions
+ *   (ShuffleNet: ~1 sleep per run alone), and where wakes are slow or land on
+ *   the caller's CPU (2-core VM, after onnxruntime ran in the process: ~15
+ *   wakes per run, each preempting the caller) a 2.0 ms run took 3.3-4.1 ms;
+ *   with 5 ms the worker stays awake through a run and from one run to the
+ *   next (2.1-2.4 ms). It burns at most 5 ms of a core after a run ends
+ *   (onnxruntime's workers spin ~35 ms).
  *
  * The job word `state` is generation << 1 | closed. A worker joins a job by
  * incrementing `joined` and then re-reading `state`: if it is still the open
@@ -36,7 +43,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define SPIN_NS 100000 /* 100 us */
+#define SPIN_NS 5000000 /* 5 ms */
 #define CHUNKS_PER_THREAD 4 /* stealing granularity */
 
 struct ec_pool {
