@@ -14,8 +14,15 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from support import TensorProto, helper, make_model
-from test_x86_variants import ACTS, VARIANT_AVX512, check_families, conv_model, with_family
+from support import TensorProto
+from test_x86_variants import (
+    ACTS,
+    VARIANT_AVX512,
+    check_families,
+    conv_model,
+    residual_epilogue_model,
+    with_family,
+)
 
 import edgec
 from edgec.compiler import compile_program
@@ -94,15 +101,5 @@ def test_rows_batch_and_groups(n: int, group: int) -> None:
 @pytest.mark.parametrize("hw", [27, 55])
 def test_rows_epilogue(act: str, hw: int) -> None:
     """Bias, residual addend (fused Add) and each activation on wide planes."""
-    post, inits, opset = ACTS[act]
-    rng = np.random.default_rng(hw)
-    add = helper.make_node("Add", ["y", "r"], ["s"])
-    post = [add, *[helper.make_node(n.op_type, ["s", *n.input[1:]], list(n.output),
-                                    **{a.name: helper.get_attribute_value(a)
-                                       for a in n.attribute}) for n in post]]
-    w = rng.standard_normal((20, 17, 1, 1)).astype(np.float32)
-    b = rng.standard_normal(20).astype(np.float32)
-    conv = helper.make_node("Conv", ["x", "w", "b"], ["y"])
-    model = make_model([conv, *post], {"x": (F, (1, 17, hw, hw)), "r": (F, (1, 20, hw, hw))},
-                       {"z": F}, {"w": w, "b": b} | inits, opset=opset)
+    model = residual_epilogue_model(17, 20, hw, hw, act)
     check_families(model, threads=(1, 2))

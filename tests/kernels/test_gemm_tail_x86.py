@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support import TensorProto, helper, make_model
-from test_x86_variants import ACTS, check_families, conv_model
+from test_x86_variants import ACTS, check_families, conv_model, residual_epilogue_model
 
 from edgec.fb.Opcode import Opcode
 
@@ -36,17 +36,7 @@ def test_conv1x1_deep(c: int, m: int, hw: int) -> None:
 @pytest.mark.parametrize("act", list(ACTS))
 def test_conv1x1_epilogue(act: str) -> None:
     """Bias, residual addend (fused Add) and each activation on a 7x7 plane."""
-    post, inits, opset = ACTS[act]
-    rng = np.random.default_rng(4)
-    add = helper.make_node("Add", ["y", "r"], ["s"])
-    post = [add, *[helper.make_node(n.op_type, ["s", *n.input[1:]], list(n.output),
-                                    **{a.name: helper.get_attribute_value(a)
-                                       for a in n.attribute}) for n in post]]
-    w = rng.standard_normal((29, 40, 1, 1)).astype(np.float32)
-    b = rng.standard_normal(29).astype(np.float32)
-    conv = helper.make_node("Conv", ["x", "w", "b"], ["y"])
-    model = make_model([conv, *post], {"x": (F, (1, 40, 7, 7)), "r": (F, (1, 29, 7, 7))},
-                       {"z": F}, {"w": w, "b": b} | inits, opset=opset)
+    model = residual_epilogue_model(40, 29, 7, 4, act)
     program = check_families(model, threads=(1, 2))
     assert [i.opcode for i in program.instructions] == [Opcode.CONV]
 

@@ -514,3 +514,19 @@ def test_winograd_fused_epilogue(x: tuple[int, ...]) -> None:
     ins = program.instructions[0]
     assert len(ins.inputs) == 4
     assert ins.variant & VARIANT_WINOGRAD and not ins.variant & VARIANT_WINOGRAD_F2
+
+
+def residual_epilogue_model(cin: int, cout: int, hw: int, seed: int, act: str) -> onnx.ModelProto:
+    """1x1 Conv (bias) + Add of an input (the fused residual) + ACTS[act],
+    which the compiler turns into one CONV with the whole epilogue."""
+    post, inits, opset = ACTS[act]
+    rng = np.random.default_rng(seed)
+    add = helper.make_node("Add", ["y", "r"], ["s"])
+    post = [add, *[helper.make_node(n.op_type, ["s", *n.input[1:]], list(n.output),
+                                    **{a.name: helper.get_attribute_value(a)
+                                       for a in n.attribute}) for n in post]]
+    w = rng.standard_normal((cout, cin, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["y"])
+    return make_model([conv, *post], {"x": (F, (1, cin, hw, hw)), "r": (F, (1, cout, hw, hw))},
+                      {"z": F}, {"w": w, "b": b} | inits, opset=opset)
