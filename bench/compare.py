@@ -29,19 +29,24 @@ from rich.table import Table
 import edgec
 from edgec import zoo
 from edgec.compare import interleaved, mnn_available, runners
+from edgec.targets import host_isa_features
 
 BENCH_DIR = Path(__file__).resolve().parent
 LIGHT_DIR = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
 
-def fma_peak_gflops() -> float:
-    """Measured with bench/fma_peak.c (AVX2 FMA chains), not taken from a datasheet."""
+def fma_peak_gflops() -> tuple[str, float]:
+    """The ISA edgec's x86 kernels run on this host (AVX-512 where the CPU has
+    it, else AVX2) and its single-core FMA peak, measured with bench/fma_peak.c,
+    not taken from a datasheet."""
+    wide = "avx512f" in host_isa_features()
+    flags = ["-mavx512f", "-DFMA_PEAK_AVX512"] if wide else []
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / "fma_peak"
-        subprocess.run(["cc", "-O2", "-mavx2", "-mfma", str(BENCH_DIR / "fma_peak.c"), "-o",
-                        str(exe)], check=True)
-        return float(subprocess.run([str(exe)], check=True, capture_output=True,
-                                    text=True).stdout)
+        subprocess.run(["cc", "-O2", "-mavx2", "-mfma", *flags, str(BENCH_DIR / "fma_peak.c"),
+                        "-o", str(exe)], check=True)
+        return ("AVX-512" if wide else "AVX2", float(subprocess.run(
+            [str(exe)], check=True, capture_output=True, text=True).stdout))
 
 
 def _models(names: list[str], light: bool) -> list[tuple[str, onnx.ModelProto, dict]]:
@@ -75,8 +80,8 @@ def main() -> None:
     others = ("onnxruntime",) if args.no_mnn or not mnn_available() else ("onnxruntime", "mnn")
 
     console = Console()
-    peak = fma_peak_gflops()
-    console.print(f"single-core fp32 FMA peak (AVX2, measured): {peak:.1f} GFLOP/s")
+    isa, peak = fma_peak_gflops()
+    console.print(f"single-core fp32 FMA peak ({isa}, measured): {peak:.1f} GFLOP/s")
     timing = "1 thread: CPU time; " if args.cpu_time else ""
     table = Table(title=f"edgec vs onnxruntime ({timing}medians, same process, interleaved)")
     mnn_cols = ("MNN ms", "edgec / MNN") if "mnn" in others else ()
