@@ -186,3 +186,15 @@ def test_pool_1d_and_declined_forms(op: str) -> None:
     np.testing.assert_allclose(out["avx512"], out["ref"], rtol=1e-6, atol=1e-6)
     check(op, (2, 3, 23, 40), (2, 17), (1, 1), (0, 0, 0, 0))
     check(op, (2, 3, 23, 40), (3, 4), (4, 4), (1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_3x3_stride2_wide_rows(op: str) -> None:
+    """Rows of several 16-output vectors, whole blocks inside the row and
+    masked ones at both ends (the 3x3/s2 pools after a stem: max runs
+    columns-first), with and without pads, ceil mode, and a dilated H."""
+    for i, (h, w) in enumerate([(9, 111), (6, 112), (5, 129), (4, 96), (3, 65)]):
+        for pads, ceil in [((0, 0, 0, 0), 1), ((1, 1, 1, 1), 0), ((0, 1, 1, 0), 1)]:
+            check(op, (1, 3, h, w), (3, 3), (2, 2), pads, ceil=ceil, threads=1 + i % 3, seed=i)
+    check(op, (1, 3, 11, 70), (3, 3), (2, 2), (1, 1, 1, 1), d=(2, 1))
+    check(op, (1, 3, 11, 70), (3, 3), (2, 2), (1, 1, 1, 1), special=True, threads=2)

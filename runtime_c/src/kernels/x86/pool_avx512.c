@@ -11,7 +11,7 @@
  * and do not read them, so they may start before a row or end past the
  * tensor. The masks are made once per vector, per tap column.
  *
- * Max gives pool.c's results bit for bit: max as v > a ? v : a from
+ * Max gives pool.c's results bit for bit (max3_s2_rows: equal values): max as v > a ? v : a from
  * -FLT_MAX (vmaxps(v, a) returns a when v is NaN: NaN inputs are skipped),
  * the padding value never winning. Averages sum each window row, then the
  * rows, from +0 (an added padding 0 changes nothing) and multiply by the
@@ -165,6 +165,88 @@ static inline __attribute__((always_inline)) void pool_rows(const int MAX, const
   }
 }
 
+/* Max, 3 tap columns at stride 2 (the 3x3/s2 pools after a stem), output
+ * rows [begin, end): columns first down the window rows, then across. Block
+ * b of an output row holds the vertical maxima V of input columns
+ * c0 = 32 b - pad_w .. c0 + 31 (two loads per window row, no shuffles); its
+ * even columns E and odd columns O are two vpermt2ps, and output vector b is
+ * max(E, O, E shifted by one lane with the next block's E[0]) - 2 shuffles
+ * instead of pool_rows' 3 per window row, and a third of its loads. The
+ * next block's E[0] is the first column of its first load (the last block
+ * of a row loads only that one vector). Equal to pool.c's maxima (NaN
+ * skipped likewise); a tie of +0 and -0 may keep the other zero. */
+#define MAX3_S2_BLOCKS 64 /* blocks planned per call: output rows up to 1024 (wider: pool_rows) */
+
+/* Vertical maxima over the window rows of one block's columns c0.. c0+31 (a:
+ * the first 16, b: the second; b only if WITH_B). */
+static inline __attribute__((always_inline)) void max3_s2_block(
+    const int WITH_B, const float *top, int64_t rows, int64_t row_step, int64_t c0,
+    bool inside, __mmask16 ma, __mmask16 mb, __m512 *a, __m512 *b) {
+  const __m512 fill = _mm512_set1_ps(-FLT_MAX);
+  __m512 va = fill, vb = fill;
+  for (int64_t i = 0; i < rows; i++, top += row_step) {
+    va = _mm512_max_ps(inside ? _mm512_loadu_ps(top + c0) : _mm512_mask_loadu_ps(fill, ma, AT(top, c0)), va);
+    if (WITH_B)
+      vb = _mm512_max_ps(inside ? _mm512_loadu_ps(top + c0 + 16)
+                                : _mm512_mask_loadu_ps(fill, mb, AT(top, c0 + 16)),
+                         vb);
+  }
+  *a = va;
+  *b = vb;
+}
+
+static void max3_s2_rows(const ec_pool_params *p, const float *x, float *y, int64_t begin,
+                         int64_t end) {
+  const int64_t W = p->in[2], OH = p->out[1], OW = p->out[2], step = p->dil[1] * W;
+  const int64_t plane = p->in[1] * W, nv = (OW + 15) / 16;
+  const __m512i even =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd =
+      _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  /* per block (nv output vectors, then the one whose first column ends the
+   * last window): where its loads lie in the row, the same for every row */
+  __mmask16 ma[MAX3_S2_BLOCKS + 1], mb[MAX3_S2_BLOCKS + 1];
+  bool inside[MAX3_S2_BLOCKS + 1];
+  for (int64_t v = 0; v <= nv; v++) {
+    const int64_t c0 = v * 32 - p->pad_w;
+    inside[v] = c0 >= 0 && c0 + 32 <= W;
+    ma[v] = range_mask(-c0, W - c0);
+    mb[v] = range_mask(-c0 - 16, W - c0 - 16);
+  }
+  const __mmask16 tail = (__mmask16)((1u << (OW - (nv - 1) * 16)) - 1u);
+  int64_t oh = begin % OH;
+  const float *xp = x + begin / OH * plane;
+  for (int64_t r = begin; r < end; r++, oh++) {
+    if (oh == OH) oh = 0, xp += plane;
+    float *yr = y + r * OW;
+    const float *top = xp + p->first[1][oh] * W;
+    const int64_t rows = p->count[1][oh];
+    __m512 a, b;
+    max3_s2_block(1, top, rows, step, -p->pad_w, inside[0], ma[0], mb[0], &a, &b);
+    __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
+    for (int64_t v = 1; v <= nv; v++) {
+      const int64_t c0 = v * 32 - p->pad_w;
+      __m512 e_next;
+      if (v < nv) {
+        max3_s2_block(1, top, rows, step, c0, inside[v], ma[v], mb[v], &a, &b);
+        e_next = _mm512_permutex2var_ps(a, even, b);
+      } else { /* only its first column: a[0] */
+        max3_s2_block(0, top, rows, step, c0, inside[v], ma[v], mb[v], &e_next, &b);
+      }
+      const __m512 e2 = _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(e_next), _mm512_castps_si512(e), 1));
+      const __m512 out = _mm512_max_ps(e2, _mm512_max_ps(o, e));
+      if (v < nv) {
+        _mm512_storeu_ps(yr + (v - 1) * 16, out);
+        e = e_next;
+        o = _mm512_permutex2var_ps(a, odd, b);
+      } else {
+        _mm512_mask_storeu_ps(yr + (v - 1) * 16, tail, out);
+      }
+    }
+  }
+}
+
 /* Stride-1 planes as wide as their input (OW == W: "same" padding) and small
  * (at most FLAT_PIX outputs, FLAT_TAPS taps): output pixel q = oh * W + ow
  * reads x[q + (ki - pad_h) * W + kj - pad_w], so the plane is one flat run of
@@ -313,6 +395,10 @@ bool ec_x86_pool_rows_avx512(const ec_pool_params *p, const float *x, float *y, 
       if (pe * OH < end) ec_x86_pool_rows_avx512(p, x, y, pe * OH, end);
       return true;
     }
+  }
+  if (max && kw == 3 && sw == 2 && p->dil[2] == 1 && (p->out[2] + 15) / 16 <= MAX3_S2_BLOCKS) {
+    max3_s2_rows(p, x, y, begin, end);
+    return true;
   }
 #define FORMS(MAX)                                                   \
   if (kw == 3 && sw == 1) pool_rows(MAX, 3, 1, p, x, y, begin, end); \
