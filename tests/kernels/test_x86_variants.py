@@ -416,6 +416,11 @@ def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
     ((2, 21, 12, 10), 31, [1, 0, 2, 1], 2),
     ((1, 40, 7, 7), 64, [1, 1, 1, 1], 2),           # 3 threads: channel blocks 24, 24, 16
     ((1, 40, 14, 14), 70, [1, 1, 1, 1], 4),
+    # the AVX-512 F(2x2) on-the-fly kernel (C >= 32): a last chunk of 5
+    # channels (30 lanes, masked), a 7-row panel, several tile slivers; one
+    # 5-row panel (one sliver)
+    ((2, 37, 11, 13), 31, [1, 1, 1, 1], 2),
+    ((1, 33, 7, 7), 5, [1, 1, 1, 1], 2),
 ])
 def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
                                   pads: list[int], r: int | None, otf: bool) -> None:

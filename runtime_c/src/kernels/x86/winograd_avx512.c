@@ -124,3 +124,150 @@ void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, 
                                int64_t n) {
   wino_weight(r, g, gs, u, us, n);
 }
+
+/* ---- On the fly (EC_VARIANT_WINOGRAD_OTF), F(2x2), one job ------------------
+ * The 7x7 layers' weights (512 x 512 x 9 floats at ResNet-18's layer 4) are
+ * used by 16 tiles only, read once per run from L3 or memory, and their
+ * transform used to run apart from the GEMMs: U of a 12-channel panel made
+ * whole (16 x 12 x C floats, 0.4 MB at C = 512) went through L2, its stores
+ * cost as much as a third of the GEMMs, and the raw stream stalled it. Here,
+ * per panel of up to 12 output channels (two A slivers) and chunk of
+ * OTF_KC input channels: U of the chunk into u (in L1), then the 16
+ * products U_xi . V_xi of the chunk added into the panel's rows of mbuf
+ * (16 x min(mb, 12) x tb) by the 12 x 16 register tile below; after the last
+ * chunk, the panel's output transform. The GEMMs of panel k prefetch panel
+ * k + 1's raw slivers (contiguous, [sliver][9][C][6]) into L2, spread evenly
+ * over their k steps, so the stream overlaps the arithmetic. U is made with
+ * rows and columns 1 and 2 of G doubled (adds only; the input transform
+ * halves the same rows of B^T, exactly), and its corners are raw taps, read
+ * in place. (F(4x4) on the 14x14 layers measured slower this way, 0.98 vs
+ * 0.83 ms at 256 channels: 36 matrices per chunk; it keeps conv.c's form.) */
+
+#define OTF_KC 32  /* input channels per chunk */
+#define OTF_PAD 16 /* floats between the chunk's matrices (L1 sets) */
+#define OTF_US (2 * OTF_KC * EC_PACK_MR + OTF_PAD) /* floats per chunk matrix */
+
+/* U' = G' g G'^T, G' = [1 0 0; 1 1 1; 1 -1 1; 0 0 1] (F(2x2)'s G with rows 1
+ * and 2 doubled), of n lanes (tap t at g + t * gs; the tail masked) into
+ * u[xi * OTF_US + lane], the corners xi = 0, 3, 12, 15 (taps 0, 2, 6, 8)
+ * not stored. */
+static inline void otf_weight_f2(const float *g, int64_t gs, float *u, int64_t n) {
+  const float *g0 = g, *g3 = g + 3 * gs, *g6 = g + 6 * gs;
+  for (int64_t i = 0; i < n; i += VLEN) {
+    const __mmask16 m = n - i >= VLEN ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    VEC r[4][3];
+    for (int b = 0; b < 3; b++) {
+      const VEC x0 = _mm512_maskz_loadu_ps(m, g0 + b * gs + i);
+      const VEC x1 = _mm512_maskz_loadu_ps(m, g3 + b * gs + i);
+      const VEC x2 = _mm512_maskz_loadu_ps(m, g6 + b * gs + i);
+      const VEC t = V_ADD(x0, x2);
+      r[0][b] = x0, r[1][b] = V_ADD(t, x1), r[2][b] = V_SUB(t, x1), r[3][b] = x2;
+    }
+    float *d = u + i;
+    for (int q = 0; q < 4; q++) {
+      const VEC t = V_ADD(r[q][0], r[q][2]);
+      _mm512_mask_storeu_ps(d + (q * 4 + 1) * OTF_US, m, V_ADD(t, r[q][1]));
+      _mm512_mask_storeu_ps(d + (q * 4 + 2) * OTF_US, m, V_SUB(t, r[q][1]));
+      if (q == 1 || q == 2) {
+        _mm512_mask_storeu_ps(d + (q * 4) * OTF_US, m, r[q][0]);
+        _mm512_mask_storeu_ps(d + (q * 4 + 3) * OTF_US, m, r[q][2]);
+      }
+    }
+  }
+}
+
+/* Rows [0, mr) of out[r * ldo + 0..16) (+)= U . V over kc steps: U's slivers
+ * u0, u1 (6 floats per k step; S = 1: u0 only), V 16 floats per k step.
+ * Every 4 k steps npf lines of [*pf, pfe) are prefetched into L2. */
+static inline __attribute__((always_inline)) void otf_tile(const int S, int64_t kc,
+                                                           const float *u0, const float *u1,
+                                                           const float *vb, float *out,
+                                                           int64_t ldo, int64_t mr, bool add,
+                                                           const char **pf, const char *pfe,
+                                                           int64_t npf) {
+  __m512 acc[12];
+#pragma GCC unroll 12
+  for (int r = 0; r < 6 * S; r++)
+    acc[r] = add && r < mr ? _mm512_loadu_ps(out + r * ldo) : _mm512_setzero_ps();
+  const char *q = *pf;
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    for (int64_t i = 0; i < npf; i++)
+      if (q < pfe) {
+        _mm_prefetch(q, _MM_HINT_T1);
+        q += 64;
+      }
+#pragma GCC unroll 4
+    for (int kk = 0; kk < 4; kk++) {
+      const __m512 b = _mm512_loadu_ps(vb + (k + kk) * PNR16);
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; r++)
+        acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(u0[(k + kk) * 6 + r]), b, acc[r]);
+      if (S == 2) {
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++)
+          acc[6 + r] = _mm512_fmadd_ps(_mm512_set1_ps(u1[(k + kk) * 6 + r]), b, acc[6 + r]);
+      }
+    }
+  }
+  for (; k < kc; k++) {
+    const __m512 b = _mm512_loadu_ps(vb + k * PNR16);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(u0[k * 6 + r]), b, acc[r]);
+    if (S == 2) {
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; r++)
+        acc[6 + r] = _mm512_fmadd_ps(_mm512_set1_ps(u1[k * 6 + r]), b, acc[6 + r]);
+    }
+  }
+  *pf = q;
+#pragma GCC unroll 12
+  for (int r = 0; r < 6 * S; r++)
+    if (r < mr) _mm512_storeu_ps(out + r * ldo, acc[r]);
+}
+
+bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                            float *v, const float *w, float *u, float *mbuf) {
+  /* F(2x2) only, and C large enough that the chunk's U fits conv.c's panel
+   * (16 * (12 * C + 16) floats) */
+  if (p->r != 2 || p->c < OTF_KC) return false;
+  wino_input_t(4, true, p, t0, nt, v);
+  const int64_t c = p->c, lanes = c * EC_PACK_MR, tb = p->tb;
+  const int64_t nsl = (nt + PNR16 - 1) / PNR16, step = 2 * EC_PACK_MR;
+  const int64_t mstride = (mb < step ? mb : step) * tb;
+  const int64_t groups = 16 * nsl * (c / 4); /* prefetch slots per panel */
+  for (int64_t q0 = 0; q0 < mb; q0 += step) {
+    const int64_t rows = mb - q0 < step ? mb - q0 : step;
+    const int64_t ns = (rows + EC_PACK_MR - 1) / EC_PACK_MR, s0 = (m0 + q0) / EC_PACK_MR;
+    const float *raw0 = w + s0 * 9 * lanes, *raw1 = ns == 2 ? raw0 + 9 * lanes : raw0;
+    const int64_t next = mb - q0 - step; /* the next panel's rows */
+    const int64_t nns = next <= 0 ? 0 : next < step ? (next + EC_PACK_MR - 1) / EC_PACK_MR : 2;
+    const char *pf = (const char *)(raw0 + ns * 9 * lanes);
+    const char *pfe = pf + nns * 9 * lanes * (int64_t)sizeof(float);
+    const int64_t npf = groups > 0 ? ((pfe - pf + 63) / 64 + groups - 1) / groups : 0;
+    for (int64_t k0 = 0; k0 < c; k0 += OTF_KC) {
+      const int64_t kc = c - k0 < OTF_KC ? c - k0 : OTF_KC;
+      for (int64_t s = 0; s < ns; s++)
+        otf_weight_f2(raw0 + s * 9 * lanes + k0 * EC_PACK_MR, lanes,
+                      u + s * OTF_KC * EC_PACK_MR, kc * EC_PACK_MR);
+      for (int64_t xi = 0; xi < 16; xi++) {
+        const float *u0 = u + xi * OTF_US, *u1 = u0 + OTF_KC * EC_PACK_MR;
+        if (xi == 0 || xi == 3 || xi == 12 || xi == 15) {
+          const int64_t tap = (xi < 4 ? 0 : 6) + (xi % 4 == 0 ? 0 : 2);
+          u0 = raw0 + tap * lanes + k0 * EC_PACK_MR;
+          u1 = raw1 + tap * lanes + k0 * EC_PACK_MR;
+        }
+        for (int64_t j = 0; j < nsl; j++) {
+          const float *vb = v + xi * c * tb + j * c * PNR16 + k0 * PNR16;
+          float *out = mbuf + xi * mstride + j * PNR16;
+          if (ns == 2)
+            otf_tile(2, kc, u0, u1, vb, out, tb, rows, k0 > 0, &pf, pfe, npf);
+          else
+            otf_tile(1, kc, u0, u0, vb, out, tb, rows, k0 > 0, &pf, pfe, npf);
+        }
+      }
+    }
+    ec_x86_wino_output_avx512(p, t0, nt, m0 + q0, rows, mbuf, mstride);
+  }
+  return true;
+}

@@ -35,12 +35,14 @@ static inline void at6v(const VEC *in, int is, VEC *out, int os) {
 }
 
 /* B^T and A^T of F(r x r, 3x3), a = r + 2. */
-static inline void btv(const int A, const VEC *in, int is, VEC *out, int os) {
+/* HALF (F(2x2) only): rows 1 and 2 of B^T halved, for a U made with rows 1
+ * and 2 of G doubled (winograd_avx512.c's on-the-fly form; exact, powers of 2). */
+static inline void btv(const int A, const bool HALF, const VEC *in, int is, VEC *out, int os) {
   if (A == 4) {
     const VEC i0 = in[0], i1 = in[is], i2 = in[2 * is], i3 = in[3 * is];
     out[0] = V_SUB(i0, i2);
-    out[os] = V_ADD(i1, i2);
-    out[2 * os] = V_SUB(i2, i1);
+    out[os] = HALF ? V_MUL(V_SET1(0.5f), V_ADD(i1, i2)) : V_ADD(i1, i2);
+    out[2 * os] = HALF ? V_MUL(V_SET1(0.5f), V_SUB(i2, i1)) : V_SUB(i2, i1);
     out[3 * os] = V_SUB(i1, i3);
   } else {
     bt6v(in, is, out, os);
@@ -70,7 +72,8 @@ static inline void tile_lanes(const ec_wino *p, int64_t t, int64_t end, int32_t 
   }
 }
 
-static inline __attribute__((always_inline)) void wino_input_t(const int A, const ec_wino *p,
+static inline __attribute__((always_inline)) void wino_input_t(const int A, const bool HALF,
+                                                               const ec_wino *p,
                                                                int64_t t0, int64_t nt,
                                                                float *v) {
   const int64_t ld = p->c * p->tb;
@@ -101,9 +104,9 @@ static inline __attribute__((always_inline)) void wino_input_t(const int A, cons
         const VECI rb = VI_ADD(vbase, VI_SET1(r * w));
         for (int q = 0; q < A; q++)
           d[q] = V_GATHER(p->x, VI_ADD(rb, VI_SET1(q)), M_AND(rows[r], cols[q]));
-        btv(A, d, 1, tmp + r * A, 1);
+        btv(A, HALF, d, 1, tmp + r * A, 1);
       }
-      for (int q = 0; q < A; q++) btv(A, tmp + q, A, out + q, A);
+      for (int q = 0; q < A; q++) btv(A, HALF, tmp + q, A, out + q, A);
       for (int xi = 0; xi < A * A; xi++) V_STOREU(dst + xi * ld + ch * PNR16, out[xi]);
       vbase = VI_ADD(vbase, VI_SET1(hw));
     }
@@ -153,9 +156,9 @@ static inline __attribute__((always_inline)) void wino_output_t(const int A, con
 
 static void wino_input(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
   if (p->r == 2)
-    wino_input_t(4, p, t0, nt, v);
+    wino_input_t(4, false, p, t0, nt, v);
   else
-    wino_input_t(6, p, t0, nt, v);
+    wino_input_t(6, false, p, t0, nt, v);
 }
 
 static void wino_output(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
