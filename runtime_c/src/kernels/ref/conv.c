@@ -478,7 +478,7 @@ static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
                       p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  /* F(2x2) on the fly: transform, chunked GEMMs and output in one kernel */
+  /* on the fly: transforms, GEMMs and raw-weight prefetch in one kernel */
   if (p->wino_simd && p->isa == EC_ISA_AVX512 && p->wino_otf &&
       ec_x86_wino_otf_avx512(&wp, t0, nt, m0, mb, v, c->w, (float *)((uint8_t *)mbuf +
                              ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float))), mbuf))

@@ -125,7 +125,7 @@ void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, 
   wino_weight(r, g, gs, u, us, n);
 }
 
-/* ---- On the fly (EC_VARIANT_WINOGRAD_OTF), F(2x2), one job ------------------
+/* ---- On the fly (EC_VARIANT_WINOGRAD_OTF), one job ---------------------------
  * The 7x7 layers' weights (512 x 512 x 9 floats at ResNet-18's layer 4) are
  * used by 16 tiles only, read once per run from L3 or memory, and their
  * transform used to run apart from the GEMMs: U of a 12-channel panel made
@@ -140,8 +140,9 @@ void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, 
  * over their k steps, so the stream overlaps the arithmetic. U is made with
  * rows and columns 1 and 2 of G doubled (adds only; the input transform
  * halves the same rows of B^T, exactly), and its corners are raw taps, read
- * in place. (F(4x4) on the 14x14 layers measured slower this way, 0.98 vs
- * 0.83 ms at 256 channels: 36 matrices per chunk; it keeps conv.c's form.) */
+ * in place. F(4x4) (the 14x14 layers) measured slower chunked, 0.98 vs 0.83
+ * ms at 256 channels (36 matrices per chunk, accumulators reloaded every 16
+ * channels): otf_f4 keeps conv.c's whole-panel U and takes the rest (0.80). */
 
 #define OTF_KC 32  /* input channels per chunk */
 #define OTF_PAD 16 /* floats between the chunk's matrices (L1 sets) */
@@ -226,8 +227,49 @@ static inline __attribute__((always_inline)) void otf_tile(const int S, int64_t 
     if (r < mr) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
 
+/* F(4x4): conv.c's form (U of the panel made whole, 36 x 12 x C, into u at
+ * conv.c's layout), with the GEMMs in otf_tile over all of C, the next
+ * panel's raw slivers prefetched during them and the output transform per
+ * panel. */
+static void otf_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb, float *v,
+                   const float *w, float *u, float *mbuf) {
+  wino_input_t(6, false, p, t0, nt, v);
+  const int64_t c = p->c, lanes = c * EC_PACK_MR, tb = p->tb;
+  const int64_t nsl = (nt + PNR16 - 1) / PNR16, step = 2 * EC_PACK_MR;
+  const int64_t mstride = (mb < step ? mb : step) * tb;
+  const int64_t groups = 36 * nsl * (c / 4);
+  for (int64_t q0 = 0; q0 < mb; q0 += step) {
+    const int64_t rows = mb - q0 < step ? mb - q0 : step;
+    const int64_t ns = (rows + EC_PACK_MR - 1) / EC_PACK_MR, s0 = (m0 + q0) / EC_PACK_MR;
+    const int64_t us = ns * lanes + OTF_PAD;
+    for (int64_t s = 0; s < ns; s++)
+      wino_weight(4, w + (s0 + s) * 9 * lanes, lanes, u + s * lanes, us, lanes);
+    const int64_t next = mb - q0 - step;
+    const int64_t nns = next <= 0 ? 0 : next < step ? (next + EC_PACK_MR - 1) / EC_PACK_MR : 2;
+    const char *pf = (const char *)(w + (s0 + ns) * 9 * lanes);
+    const char *pfe = pf + nns * 9 * lanes * (int64_t)sizeof(float);
+    const int64_t npf = groups > 0 ? ((pfe - pf + 63) / 64 + groups - 1) / groups : 0;
+    for (int64_t xi = 0; xi < 36; xi++) {
+      const float *u0 = u + xi * us, *u1 = u0 + lanes;
+      for (int64_t j = 0; j < nsl; j++) {
+        const float *vb = v + xi * c * tb + j * c * PNR16;
+        float *out = mbuf + xi * mstride + j * PNR16;
+        if (ns == 2)
+          otf_tile(2, c, u0, u1, vb, out, tb, rows, false, &pf, pfe, npf);
+        else
+          otf_tile(1, c, u0, u0, vb, out, tb, rows, false, &pf, pfe, npf);
+      }
+    }
+    wino_output_f4(p, t0, nt, m0 + q0, rows, mbuf, mstride);
+  }
+}
+
 bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
                             float *v, const float *w, float *u, float *mbuf) {
+  if (p->r == 4) {
+    otf_f4(p, t0, nt, m0, mb, v, w, u, mbuf);
+    return true;
+  }
   /* F(2x2) only, and C large enough that the chunk's U fits conv.c's panel
    * (16 * (12 * C + 16) floats) */
   if (p->r != 2 || p->c < OTF_KC) return false;

@@ -52,13 +52,13 @@ void ec_x86_wino_weight_avx2(int64_t r, const float *g, int64_t gs, float *u, in
                              int64_t n);
 void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, int64_t us,
                                int64_t n);
-/* One on-the-fly Winograd F(2x2) job (conv.c, EC_VARIANT_WINOGRAD_OTF with
- * EC_VARIANT_WINOGRAD_F2): output channels [m0, m0 + mb) (m0 a multiple of
- * 12) of tiles [t0, t0 + nt): the input transform into v, then per panel of
- * 12 channels U from the raw weight w ([ceil(M / 6), 9, C, 6]) into u (conv.c's
- * panel: 16 * (C * 12 + 16) floats), the products into mbuf (16 * min(mb, 12)
- * * tb floats) and the output transform. False, touching nothing, where it
- * does not apply (F(4x4), C < 32): conv.c's form runs. */
+/* One on-the-fly Winograd job (conv.c, EC_VARIANT_WINOGRAD_OTF): output
+ * channels [m0, m0 + mb) (m0 a multiple of 12) of tiles [t0, t0 + nt): the
+ * input transform into v, then per panel of 12 channels U from the raw
+ * weight w ([ceil(M / 6), 9, C, 6]) into u (conv.c's panel: A2 * (C * 12 +
+ * 16) floats), the products into mbuf (A2 * min(mb, 12) * tb floats) and the
+ * output transform. False, touching nothing, where it does not apply
+ * (F(2x2) with C < 32): conv.c's form runs. */
 bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
                             float *v, const float *w, float *u, float *mbuf);
 
