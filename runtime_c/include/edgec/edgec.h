@@ -99,14 +99,15 @@ EC_API ec_status ec_session_free(ec_session *session);
 /* Copies size_bytes (must equal the input's size) into the session. */
 EC_API ec_status ec_session_set_input(ec_session *session, size_t index,
                                       const void *data, size_t size_bytes);
-/* Zero-copy input: the following runs read the input from data itself,
- * which must stay valid and unchanged until the last of them; the session
- * never writes to it. size_bytes must equal the input's size and data be
- * 16-byte aligned (EC_ERR_INVALID_ARGUMENT). Lasts until the input is bound
- * again or ec_session_set_input copies it. EC_ERR_UNSUPPORTED where the
- * program reads the input's arena bytes otherwise than as that input (a view
- * of it, or after an instruction wrote over it; programs with IF/LOOP blocks;
- * inputs past the 64th): use ec_session_set_input there. */
+/* Zero-copy input: the following runs read the input from data itself, which
+ * must stay valid and unchanged until the last of them; the session never
+ * writes to it. Lasts until the input is bound again or ec_session_set_input
+ * copies it. size_bytes must equal the input's size (EC_ERR_SHAPE).
+ * EC_ERR_UNSUPPORTED, the input left as it was, where data is not 16-byte
+ * aligned or the program reads the input's arena bytes otherwise than as that
+ * input (through a view of it, after an instruction wrote over them, as an
+ * output aliasing it; programs with IF/LOOP blocks): use ec_session_set_input
+ * there. Checked on each call (a walk over the program's operands). */
 EC_API ec_status ec_session_bind_input(ec_session *session, size_t index,
                                        const void *data, size_t size_bytes);
 EC_API ec_status ec_session_run(ec_session *session);
