@@ -180,6 +180,11 @@ class Session:
 
     def run(self, output_names: Sequence[str] | None,
             input_feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Runs the program on input_feed (name -> array of the input's dtype and shape)
+        and returns copies of the outputs named (all when None), as onnxruntime does.
+        C-contiguous, aligned arrays are read in place (ec_session_bind_input, never
+        written); others, and inputs the program reads through views or writes over,
+        are copied."""
         lib = self._lib
         session = self._session
         if len(input_feed) != len(self._in_names) or not all(
