@@ -257,12 +257,12 @@ EC_API ec_status ec_session_free(ec_session *s) { return session_free(s); }
 static bool bindable(const ec_model *m, const ec_tensor_desc *t) {
   bool clobbered = false, ok = !m->n_blocks;
   for (size_t i = 0; i <= m->n_nodes; i++) {
-    const ec_node *n = &m->nodes[i < m->n_nodes ? i : 0];
-    size_t reads = i < m->n_nodes ? (size_t)n->n_in : m->n_outputs;
-    size_t all = i < m->n_nodes ? reads + (size_t)n->n_out : reads;
-    for (size_t j = 0; j < all; j++) {
+    bool last = i == m->n_nodes;
+    const ec_node *n = &m->nodes[last ? 0 : i];
+    int32_t reads = last ? (int32_t)m->n_outputs : n->n_in;
+    for (int32_t j = 0; j < reads + (last ? 0 : n->n_out); j++) {
       /* an instruction's tout follows its tin */
-      const ec_tensor_desc *u = i < m->n_nodes ? n->tin[j] : &m->tensors[m->outputs[j]];
+      const ec_tensor_desc *u = last ? &m->tensors[m->outputs[j]] : n->tin[j];
       if (u && u->storage == EC_FB_STORAGEKIND_ARENA && u->size &&
           u->offset < t->offset + t->size && t->offset < u->offset + u->size) {
         if (j >= reads) clobbered = true;
