@@ -16,6 +16,7 @@ from edgec.program import NUMPY_DTYPES
 from edgec.resources import find_installed
 
 MAX_RANK = 8
+_UNSUPPORTED = 6  # EC_ERR_UNSUPPORTED (runtime_c/include/edgec/edgec.h)
 LIB_ENV = "EDGEC_RUNTIME_LIB"
 
 
@@ -72,6 +73,8 @@ def _lib() -> ctypes.CDLL:
         "ec_model_output_dynamic_dims": [vp, sz, ctypes.POINTER(ctypes.c_uint32)],
         "ec_session_profile": [vp, sz, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(cp)],
     }
+    if hasattr(lib, "ec_session_bind_input"):  # libraries older than it run without
+        sigs["ec_session_bind_input"] = [vp, sz, vp, sz]
     for name, argtypes in sigs.items():
         fn = getattr(lib, name)
         fn.argtypes = argtypes
@@ -145,6 +148,19 @@ class Session:
             mask = ctypes.c_uint32()
             _check(lib.ec_model_output_dynamic_dims(self._model, i, ctypes.byref(mask)))
             self._dynamic.append(int(mask.value))
+        # What run() looks up on every call, computed once.
+        self._in_names = [a.name for a in self._inputs]
+        self._in_checks = [(i, a.name, a.dtype, tuple(a.shape)) for i, a in enumerate(self._inputs)]
+        self._out_index = {a.name: i for i, a in enumerate(self._outputs)}
+        self._all_outputs = list(range(len(self._outputs)))
+        # Per input: None until a bind was tried, then whether the runtime reads it in place.
+        self._bindable: list[bool | None] = [
+            None if hasattr(lib, "ec_session_bind_input") else False for _ in self._inputs]
+        self._bound: list[np.ndarray | None] = [None] * len(self._inputs)
+        self._ptr, self._size = ctypes.c_void_p(), ctypes.c_size_t()
+        self._ptr_ref, self._size_ref = ctypes.byref(self._ptr), ctypes.byref(self._size)
+        # Per output: (address, bytes, numpy view of them) of the last run.
+        self._views: list[tuple[int, int, np.ndarray] | None] = [None] * len(self._outputs)
 
     def _args(self, count_fn: ctypes._CFuncPtr, info_fn: ctypes._CFuncPtr) -> list[NodeArg]:
         n = ctypes.c_size_t()
@@ -164,44 +180,84 @@ class Session:
 
     def run(self, output_names: Sequence[str] | None,
             input_feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Runs the program on input_feed (name -> array of the input's dtype and shape)
+        and returns copies of the outputs named (all when None), as onnxruntime does.
+        C-contiguous, aligned arrays are read in place (ec_session_bind_input, never
+        written); others, and inputs the program reads through views or writes over,
+        are copied."""
         lib = self._lib
-        names = [a.name for a in self._inputs]
-        unknown = sorted(set(input_feed) - set(names))
-        if unknown:
-            raise EdgecError(f"unknown input {unknown[0]!r}; the model's inputs are {names}")
-        for i, arg in enumerate(self._inputs):
-            if arg.name not in input_feed:
-                raise EdgecError(f"input {arg.name!r} was not given")
-            value = np.asarray(input_feed[arg.name])
-            if value.dtype != arg.dtype:
+        session = self._session
+        if len(input_feed) != len(self._in_names) or not all(
+                name in input_feed for name in self._in_names):
+            names = self._in_names
+            unknown = sorted(set(input_feed) - set(names))
+            if unknown:
+                raise EdgecError(f"unknown input {unknown[0]!r}; the model's inputs are {names}")
+            missing = next(name for name in names if name not in input_feed)
+            raise EdgecError(f"input {missing!r} was not given")
+        for i, name, dtype, shape in self._in_checks:
+            value = input_feed[name]
+            if type(value) is not np.ndarray:
+                value = np.asarray(value)
+            if value.dtype != dtype:
                 raise EdgecError(
-                    f"input {arg.name!r}: dtype {value.dtype}, the model expects {arg.dtype}"
+                    f"input {name!r}: dtype {value.dtype}, the model expects {dtype}"
                 )
-            if list(value.shape) != arg.shape:
+            if value.shape != shape:
                 raise EdgecError(
-                    f"input {arg.name!r}: shape {list(value.shape)}, "
-                    f"the model expects {arg.shape}"
+                    f"input {name!r}: shape {list(value.shape)}, "
+                    f"the model expects {list(shape)}"
                 )
-            value = np.ascontiguousarray(value)
-            _check(lib.ec_session_set_input(self._session, i, value.ctypes.data, value.nbytes))
-        _check(lib.ec_session_run(self._session))
-        wanted = [a.name for a in self._outputs] if output_names is None else list(output_names)
-        index = {a.name: i for i, a in enumerate(self._outputs)}
-        results = []
-        for name in wanted:
-            if name not in index:
-                raise EdgecError(f"unknown output {name!r}; the model's outputs are {list(index)}")
-            i = index[name]
-            arg = self._outputs[i]
-            ptr, size = ctypes.c_void_p(), ctypes.c_size_t()
-            _check(lib.ec_session_get_output(self._session, i, ctypes.byref(ptr),
-                                             ctypes.byref(size)))
-            buf = (ctypes.c_char * size.value).from_address(ptr.value) if size.value else b""
-            # The arena is reused by the next run: hand out a copy, in the actual shape
-            # (an output whose shape depends on the input values has at most arg.shape).
-            shape = self._output_shape(i) if self._dynamic[i] else arg.shape
-            results.append(np.frombuffer(buf, dtype=arg.dtype).reshape(shape).copy())
-        return results
+            self._put_input(i, value)
+        _check(lib.ec_session_run(session))
+        if output_names is None:
+            indices = self._all_outputs
+        else:
+            indices = []
+            for name in output_names:
+                if name not in self._out_index:
+                    raise EdgecError(f"unknown output {name!r}; the model's outputs are "
+                                     f"{list(self._out_index)}")
+                indices.append(self._out_index[name])
+        return [self._output(i) for i in indices]
+
+    def _put_input(self, i: int, value: np.ndarray) -> None:
+        """Binds the caller's array where the runtime can read it in place (C-contiguous,
+        16-byte aligned, an input no instruction writes over); copies it otherwise."""
+        lib = self._lib
+        flags = value.flags
+        if self._bindable[i] is not False and flags.c_contiguous and flags.aligned:
+            address = value.ctypes.data
+            if address % 16 == 0:
+                status = lib.ec_session_bind_input(self._session, i, address, value.nbytes)
+                if status == 0:
+                    self._bindable[i] = True
+                    self._bound[i] = value  # the runtime reads it until rebound
+                    return
+                if self._bindable[i] is None and status == _UNSUPPORTED:
+                    self._bindable[i] = False  # the program reads its arena copy
+                else:
+                    _check(status)
+        value = np.ascontiguousarray(value)
+        _check(lib.ec_session_set_input(self._session, i, value.ctypes.data, value.nbytes))
+        self._bound[i] = None
+
+    def _output(self, i: int) -> np.ndarray:
+        _check(self._lib.ec_session_get_output(self._session, i, self._ptr_ref, self._size_ref))
+        address, size = self._ptr.value or 0, self._size.value
+        cached = self._views[i]
+        if cached is not None and cached[0] == address and cached[1] == size:
+            # The arena is reused by the next run: hand out a copy.
+            return cached[2].copy()
+        arg = self._outputs[i]
+        buf = (ctypes.c_char * size).from_address(address) if size else b""
+        # In the actual shape: an output whose shape depends on the input values has
+        # at most arg.shape.
+        shape = self._output_shape(i) if self._dynamic[i] else arg.shape
+        view = np.frombuffer(buf, dtype=arg.dtype).reshape(shape)
+        if not self._dynamic[i] and size:
+            self._views[i] = (address, size, view)
+        return view.copy()
 
     def _output_shape(self, index: int) -> list[int]:
         dims = (ctypes.c_int64 * MAX_RANK)()

@@ -54,6 +54,10 @@ static void exercise(const ec_model *m, int32_t threads) {
     uint8_t *buf = malloc(info.size_bytes ? info.size_bytes : 1);
     if (!buf) abort();
     fill(buf, info.size_bytes, i);
+    /* A bind walks the program's operands: accepted or refused, then undone
+     * by the copy (buf is freed below). */
+    ec_status bound = ec_session_bind_input(s, i, buf, info.size_bytes);
+    if (bound != EC_OK && bound != EC_ERR_UNSUPPORTED) abort();
     if (ec_session_set_input(s, i, buf, info.size_bytes) != EC_OK) abort();
     /* A wrong size must be refused, never copied. */
     if (ec_session_set_input(s, i, buf, info.size_bytes + 1) == EC_OK) abort();

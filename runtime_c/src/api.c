@@ -249,8 +249,35 @@ EC_API ec_status ec_session_create(const ec_model *m,
 
 EC_API ec_status ec_session_free(ec_session *s) { return session_free(s); }
 
-EC_API ec_status ec_session_set_input(ec_session *s, size_t index,
-                                      const void *data, size_t size_bytes) {
+/* Whether input tensor t may be read from the caller's memory: no other
+ * tensor (a view) reads its arena bytes before an instruction writes over
+ * them, and nothing reads t after such a write (it would see the caller's
+ * unchanged bytes); the program's outputs are read last. Programs with blocks
+ * are not walked: none. */
+static bool bindable(const ec_model *m, const ec_tensor_desc *t) {
+  bool clobbered = false, ok = !m->n_blocks;
+  for (size_t i = 0; i <= m->n_nodes; i++) {
+    bool last = i == m->n_nodes;
+    const ec_node *n = &m->nodes[last ? 0 : i];
+    int32_t reads = last ? (int32_t)m->n_outputs : n->n_in;
+    for (int32_t j = 0; j < reads + (last ? 0 : n->n_out); j++) {
+      /* an instruction's tout follows its tin */
+      const ec_tensor_desc *u = last ? &m->tensors[m->outputs[j]] : n->tin[j];
+      if (u && u->storage == EC_FB_STORAGEKIND_ARENA && u->size &&
+          u->offset < t->offset + t->size && t->offset < u->offset + u->size) {
+        if (j >= reads) clobbered = true;
+        else ok &= (u == t) != clobbered;
+      }
+    }
+  }
+  return ok;
+}
+
+/* Copies the input into the arena (bind: false), or makes the runs read it
+ * where it is (bind: true), where bindable() says so and data is 16-byte
+ * aligned as the arena is (a refused bind leaves the input as it was). */
+static ec_status put_input(ec_session *s, size_t index, const void *data,
+                           size_t size_bytes, bool bind) {
   CHECK_ARG(s && (data || size_bytes == 0), "NULL argument");
   const ec_model *m = s->model;
   if (index >= m->n_inputs)
@@ -263,8 +290,27 @@ EC_API ec_status ec_session_set_input(ec_session *s, size_t index,
                         "input '%s': got %zu bytes, expected %zu (%s, %lld elements)",
                         t->name, size_bytes, t->size, ec_dtype_name(t->dtype),
                         (long long)t->numel);
-  if (size_bytes) memcpy(s->data[m->inputs[index]], data, size_bytes);
+  void **slot = &s->data[m->inputs[index]];
+  if (!bind) {
+    *slot = s->arena + t->offset;
+    if (size_bytes) memcpy(*slot, data, size_bytes);
+    return EC_OK;
+  }
+  if (((uintptr_t)data & 15) || !bindable(m, t))
+    return ec_set_error(EC_ERR_UNSUPPORTED,
+                        "input '%s' cannot be bound", t->name);
+  *slot = (void *)(uintptr_t)data;
   return EC_OK;
+}
+
+EC_API ec_status ec_session_set_input(ec_session *s, size_t index,
+                                      const void *data, size_t size_bytes) {
+  return put_input(s, index, data, size_bytes, false);
+}
+
+EC_API ec_status ec_session_bind_input(ec_session *s, size_t index,
+                                       const void *data, size_t size_bytes) {
+  return put_input(s, index, data, size_bytes, true);
 }
 
 static uint64_t now_ns(void) {

@@ -99,6 +99,17 @@ EC_API ec_status ec_session_free(ec_session *session);
 /* Copies size_bytes (must equal the input's size) into the session. */
 EC_API ec_status ec_session_set_input(ec_session *session, size_t index,
                                       const void *data, size_t size_bytes);
+/* Zero-copy input: the following runs read the input from data itself, which
+ * must stay valid and unchanged until the last of them; the session never
+ * writes to it. Lasts until the input is bound again or ec_session_set_input
+ * copies it. size_bytes must equal the input's size (EC_ERR_SHAPE).
+ * EC_ERR_UNSUPPORTED, the input left as it was, where data is not 16-byte
+ * aligned or the program reads the input's arena bytes otherwise than as that
+ * input (through a view of it, after an instruction wrote over them, as an
+ * output aliasing it; programs with IF/LOOP blocks): use ec_session_set_input
+ * there. Checked on each call (a walk over the program's operands). */
+EC_API ec_status ec_session_bind_input(ec_session *session, size_t index,
+                                       const void *data, size_t size_bytes);
 EC_API ec_status ec_session_run(ec_session *session);
 /* Points into the session's memory; valid until the next run or free.
  * out_size_bytes is the size of the output's actual shape (below). */
