@@ -66,6 +66,7 @@ def _lib() -> ctypes.CDLL:
         "ec_session_create": [vp, ctypes.POINTER(_SessionOptions), ctypes.POINTER(vp)],
         "ec_session_free": [vp],
         "ec_session_set_input": [vp, sz, vp, sz],
+        "ec_session_bind_input": [vp, sz, vp, sz],
         "ec_session_run": [vp],
         "ec_session_get_output": [vp, sz, ctypes.POINTER(vp), ctypes.POINTER(sz)],
         "ec_session_output_shape": [vp, sz, ctypes.POINTER(ctypes.c_int64),
@@ -73,8 +74,6 @@ def _lib() -> ctypes.CDLL:
         "ec_model_output_dynamic_dims": [vp, sz, ctypes.POINTER(ctypes.c_uint32)],
         "ec_session_profile": [vp, sz, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(cp)],
     }
-    if hasattr(lib, "ec_session_bind_input"):  # libraries older than it run without
-        sigs["ec_session_bind_input"] = [vp, sz, vp, sz]
     for name, argtypes in sigs.items():
         fn = getattr(lib, name)
         fn.argtypes = argtypes
@@ -154,8 +153,7 @@ class Session:
         self._out_index = {a.name: i for i, a in enumerate(self._outputs)}
         self._all_outputs = list(range(len(self._outputs)))
         # Per input: None until a bind was tried, then whether the runtime reads it in place.
-        self._bindable: list[bool | None] = [
-            None if hasattr(lib, "ec_session_bind_input") else False for _ in self._inputs]
+        self._bindable: list[bool | None] = [None] * len(self._inputs)
         self._bound: list[np.ndarray | None] = [None] * len(self._inputs)
         self._ptr, self._size = ctypes.c_void_p(), ctypes.c_size_t()
         self._ptr_ref, self._size_ref = ctypes.byref(self._ptr), ctypes.byref(self._size)
@@ -225,8 +223,7 @@ class Session:
         """Binds the caller's array where the runtime can read it in place (C-contiguous,
         16-byte aligned, an input no instruction writes over); copies it otherwise."""
         lib = self._lib
-        flags = value.flags
-        if self._bindable[i] is not False and flags.c_contiguous and flags.aligned:
+        if self._bindable[i] is not False and value.flags.c_contiguous:
             address = value.ctypes.data
             if address % 16 == 0:
                 status = lib.ec_session_bind_input(self._session, i, address, value.nbytes)
