@@ -65,6 +65,18 @@
 #define DW_SIMD 1
 #endif
 
+/* The 1x1 stages' GEMM (A packed, B = rows of X or of the band of D, rs
+ * floats apart). AVX-512 reads B in place (conv.c's pointwise path: no
+ * packing per band, the same sums in the same order). */
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#define IR_GEMM(isa, m, n, k, a, b, c, ldc, e, ws)                                              \
+  ((isa) == EC_ISA_AVX512                                                                       \
+       ? ec_x86_gemm_rows_avx512(m, n, k, (a)->data, (a)->sliver, (b)->data, (b)->rs, c, ldc, e) \
+       : ec_sgemm_ex(isa, m, n, k, a, b, c, ldc, false, e, ws))
+#else
+#define IR_GEMM(isa, m, n, k, a, b, c, ldc, e, ws) ec_sgemm_ex(isa, m, n, k, a, b, c, ldc, false, e, ws)
+#endif
+
 /* conv.c's threshold: less work than this per range is not worth a wake-up */
 #define MIN_PARALLEL_MACS ((int64_t)1 << 18)
 
@@ -393,7 +405,7 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
         } else {
           const ec_operand a = {c->w1, 0, 0, p->cin * EC_PACK_MR}, b = {xs, hw, 1, 0};
           const ec_epilogue e = {1.0f, 1.0f, c->b1, 1, 0, NULL, 0, p->act[0]};
-          ec_sgemm_ex(p->isa, p->ch, np, p->cin, &a, &b, win + have * p->w, wp, false, &e, gws);
+          IR_GEMM(p->isa, p->ch, np, p->cin, &a, &b, win + have * p->w, wp, &e, gws);
         }
         have = hi - w0;
       }
@@ -408,7 +420,7 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     }
     const ec_operand a = {c->w3, 0, 0, p->ch * EC_PACK_MR}, b = {d, dp, 1, 0};
     const ec_epilogue e = {1.0f, 1.0f, c->b3, 1, 0, res, py, p->act[2]};
-    ec_sgemm_ex(p->isa, p->m, nr * p->ow, p->ch, &a, &b, c->y + yoff, py, false, &e, gws);
+    IR_GEMM(p->isa, p->m, nr * p->ow, p->ch, &a, &b, c->y + yoff, py, &e, gws);
   }
 }
 
