@@ -181,6 +181,13 @@ def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None
     ((2, 6, 7, 40), (9, 6, 3, 3), {"pads": [1, 0, 0, 1]}),                     # stride 1, ow 39
     ((1, 3, 9, 100), (5, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [3, 3]}),  # stride 3
     ((1, 300, 8, 33), (6, 300, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # 2 K chunks
+    # slivers across output rows: per row, contiguous loads blended into its
+    # lanes (up to 4 rows: ow 14, 7, 5), else the gather (ow 4)
+    ((1, 16, 28, 28), (20, 16, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # ow 14
+    ((2, 24, 14, 14), (13, 24, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # ow 7
+    ((1, 5, 11, 10), (7, 5, 3, 3), {"pads": [0, 1, 2, 0], "strides": [2, 2]}),     # ow 5
+    ((1, 4, 9, 8), (6, 4, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),       # ow 4
+    ((1, 6, 13, 12), (5, 6, 3, 3), {"pads": [1, 2, 1, 0], "dilations": [2, 2]}),   # ow 9
 ])
 def test_conv_im2col_rows(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
     check_families(conv_model(x, w, 8, **attrs), threads=(1, 2, 3))
