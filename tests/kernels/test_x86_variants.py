@@ -432,6 +432,12 @@ def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
     # 48 + 22 (threads 1-3 split two blocks), odd C and M
     ((1, 13, 28, 40), 19, [1, 1, 1, 1], 4),
     ((1, 128, 28, 28), 128, [1, 1, 1, 1], 4),     # ResNet-18 layer 2: two blocks, 32 + 17
+    # the AVX-512 input transform's segments (consecutive tiles of one tile
+    # row, at most 7 for F(4x4) and 15 for F(2x2)): long tile rows, rows and
+    # columns past the image, segments across images
+    ((1, 5, 9, 70), 7, [1, 1, 1, 1], 4),          # 18 tiles a row: 7 + 7 + 4
+    ((1, 6, 5, 70), 9, [2, 0, 1, 2], 2),          # 36 tiles a row: 15 + 15 + 6
+    ((3, 7, 6, 9), 5, [0, 1, 2, 0], 4),           # 2 x 2 tiles an image, 3 images a group
 ])
 def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
                                   pads: list[int], r: int | None, otf: bool) -> None:

@@ -154,7 +154,7 @@ static inline __attribute__((always_inline)) void wino_output_t(const int A, con
   }
 }
 
-static void wino_input(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
+static inline void wino_input(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
   if (p->r == 2)
     wino_input_t(4, false, p, t0, nt, v);
   else
