@@ -140,11 +140,15 @@ static void wino_output_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0,
     for (int64_t mi = 0; mi < mb; mi++) {
       VEC in[36], tmp[24], out[16];
       const float *src = mbuf + mi * p->tb + g;
+#pragma GCC unroll 36
       for (int xi = 0; xi < 36; xi++) in[xi] = V_LOADU(src + xi * mstride);
+#pragma GCC unroll 6
       for (int r = 0; r < 6; r++) at6v(in + r * 6, 1, tmp + r * 4, 1);
       const VEC bias = V_SET1(p->bias ? p->bias[m0 + mi] : 0.0f);
+#pragma GCC unroll 4
       for (int q = 0; q < 4; q++) at6v(tmp + q, 4, out + q, 4);
       const int64_t moff = mi * plane;
+#pragma GCC unroll 4
       for (int r = 0; r < 4; r++) {
         const VEC a = V_ADD(out[r * 4], bias), b = V_ADD(out[r * 4 + 1], bias),
                   c = V_ADD(out[r * 4 + 2], bias), d = V_ADD(out[r * 4 + 3], bias);
@@ -160,6 +164,7 @@ static void wino_output_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0,
         tr[1] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
         tr[2] = _mm512_shuffle_f32x4(v1, v3, 0x88);
         tr[3] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
           const int l = 4 * j;
           const int64_t e = moff + (int64_t)r * ow;
