@@ -188,6 +188,9 @@ def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None
     ((1, 5, 11, 10), (7, 5, 3, 3), {"pads": [0, 1, 2, 0], "strides": [2, 2]}),     # ow 5
     ((1, 4, 9, 8), (6, 4, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),       # ow 4
     ((1, 6, 13, 12), (5, 6, 3, 3), {"pads": [1, 2, 1, 0], "dilations": [2, 2]}),   # ow 9
+    ((1, 5, 21, 26), (6, 5, 5, 5), {"pads": [2, 1, 2, 2], "strides": [2, 2]}),     # 25 taps
+    # 49 taps x 13 slivers x 4 segments: over the per-tap table, all gathers
+    ((1, 5, 20, 40), (6, 5, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
 ])
 def test_conv_im2col_rows(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
     check_families(conv_model(x, w, 8, **attrs), threads=(1, 2, 3))
