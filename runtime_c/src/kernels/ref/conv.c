@@ -19,7 +19,9 @@
  * (gemm_core.h): per block of TB output tiles the input is transformed,
  * multiplied by the A2 weight matrices and transformed back with the
  * epilogue; TB = clamp(2^18 / (A2 * (C + M)), 16, 64) rounded down to 16 and
- * at most the tiles rounded up to 16. With EC_VARIANT_WINOGRAD_OTF as well the
+ * at most the tiles rounded up to 16 (x86: the same number of blocks made
+ * as equal as 16-tile slivers allow, and on the fly with AVX-512 WP in
+ * place of M; edgec/lower/conv.py sizes the workspace for the larger). With EC_VARIANT_WINOGRAD_OTF as well the
  * weight arrives raw, [ceil(M / 6), 9, C, 6], F(2x2) with EC_VARIANT_WINOGRAD_F2
  * else F(4x4): each job transforms it per panel of WP = 12 output channels
  * into its workspace, in the layout of one panel of the stored form, and
