@@ -115,18 +115,29 @@ def winograd_raw_weight(w: np.ndarray) -> np.ndarray:
                                 .transpose(0, 3, 2, 1))
 
 
-def winograd_tile_block(a2: int, c: int, m: int, tiles: int) -> int:
-    """conv.c wino_tile_block: output tiles per block."""
-    tb = (1 << 18) // (a2 * (c + m)) // 16 * 16
-    return min(max(tb, 16), 64, _round_up(tiles, 16))
+def winograd_tile_block(a2: int, c: int, m: int, tiles: int, x86: bool = False) -> int:
+    """conv.c wino_tile_block: output tiles per block. x86: as many blocks, made
+    as equal as whole 16-tile slivers allow (49 tiles at 48: 32 + 17)."""
+    tb = min(max((1 << 18) // (a2 * (c + m)) // 16 * 16, 16), 64)
+    if x86:
+        return _round_up(-(-tiles // max(-(-tiles // tb), 1)), 16)
+    return min(tb, _round_up(tiles, 16))
 
 
 WINO_PANEL, WINO_PAD = 12, 16  # conv.c WP, WPAD: the on-the-fly transform's panel
 
 
+def winograd_x86_otf_block(r: int, c: int, tiles: int) -> int:
+    """Tiles per block of the AVX-512 on-the-fly kernel (conv.c): it keeps one
+    panel's products (WINO_PANEL rows), not M's."""
+    return winograd_tile_block((r + 2) ** 2, c, WINO_PANEL, tiles, x86=True)
+
+
 def winograd_workspace(r: int, c: int, m: int, tiles: int, otf: bool = False) -> int:
+    """conv.c required_scratch, for the largest block any target's kernel uses."""
     a2 = (r + 2) ** 2
-    tb = winograd_tile_block(a2, c, m, tiles)
+    tb = max(winograd_tile_block(a2, c, m, tiles),
+             winograd_x86_otf_block(r, c, tiles) if otf else 0)
     panel = _round_up(FLOAT * a2 * (c * WINO_PANEL + WINO_PAD), 64) if otf else 0
     return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64) + panel
 
@@ -186,7 +197,24 @@ def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
                        (True, blocks * stream + work / _GEMM_FLOPS)):
             if t < best_time:
                 best, best_time = (r, otf), t
+    if best == (4, False) and _x86_otf_pays(c, m, _winograd_tiles(4, y_shape)):
+        best = (4, True)
     return best
+
+
+def _x86_otf_pays(c: int, m: int, tiles: int) -> bool:
+    """F(4x4) on the fly instead of stored where the stored weight does not fit
+    a 1 MiB L2 but the raw one does, and the AVX-512 kernel runs two tile
+    blocks: the raw weight streams from memory once and the second block
+    re-reads it from L2, and at 2 threads each thread transforms the weight
+    for its own block while the stored weight is one stream both threads wait
+    on. (One block would split the output channels at 2 threads, each thread
+    redoing the whole input transform: 0.62 ms; more blocks were not measured.) Measured
+    on ResNet-18's 28x28 128 -> 128 convs (two blocks): 0.95 -> 0.97 ms at 1
+    thread, 0.61 -> 0.51 at 2 (bench/RESULTS.md)."""
+    l2 = 1 << 20
+    blocks = -(-tiles // winograd_x86_otf_block(4, c, tiles))
+    return FLOAT * 36 * m * c > l2 and FLOAT * 9 * m * c <= l2 and blocks == 2
 
 
 def gemm_workspace(m: int, n: int, k: int) -> int:

@@ -181,6 +181,16 @@ def test_conv_tails(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None
     ((2, 6, 7, 40), (9, 6, 3, 3), {"pads": [1, 0, 0, 1]}),                     # stride 1, ow 39
     ((1, 3, 9, 100), (5, 3, 3, 3), {"pads": [1, 1, 1, 1], "strides": [3, 3]}),  # stride 3
     ((1, 300, 8, 33), (6, 300, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # 2 K chunks
+    # slivers across output rows: per row, contiguous loads blended into its
+    # lanes (up to 4 rows: ow 14, 7, 5), else the gather (ow 4)
+    ((1, 16, 28, 28), (20, 16, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # ow 14
+    ((2, 24, 14, 14), (13, 24, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # ow 7
+    ((1, 5, 11, 10), (7, 5, 3, 3), {"pads": [0, 1, 2, 0], "strides": [2, 2]}),     # ow 5
+    ((1, 4, 9, 8), (6, 4, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),       # ow 4
+    ((1, 6, 13, 12), (5, 6, 3, 3), {"pads": [1, 2, 1, 0], "dilations": [2, 2]}),   # ow 9
+    ((1, 5, 21, 26), (6, 5, 5, 5), {"pads": [2, 1, 2, 2], "strides": [2, 2]}),     # 25 taps
+    # 49 taps x 13 slivers x 4 segments: over the per-tap table, all gathers
+    ((1, 5, 20, 40), (6, 5, 7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
 ])
 def test_conv_im2col_rows(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> None:
     check_families(conv_model(x, w, 8, **attrs), threads=(1, 2, 3))
@@ -421,6 +431,16 @@ def _relative_error(a: np.ndarray, ref: np.ndarray) -> float:
     # 5-row panel (one sliver)
     ((2, 37, 11, 13), 31, [1, 1, 1, 1], 2),
     ((1, 33, 7, 7), 5, [1, 1, 1, 1], 2),
+    # blocks made equal in slivers on x86: 70 tiles at 64 per block run as
+    # 48 + 22 (threads 1-3 split two blocks), odd C and M
+    ((1, 13, 28, 40), 19, [1, 1, 1, 1], 4),
+    ((1, 128, 28, 28), 128, [1, 1, 1, 1], 4),     # ResNet-18 layer 2: two blocks, 32 + 17
+    # the AVX-512 input transform's segments (consecutive tiles of one tile
+    # row, at most 7 for F(4x4) and 15 for F(2x2)): long tile rows, rows and
+    # columns past the image, segments across images
+    ((1, 5, 9, 70), 7, [1, 1, 1, 1], 4),          # 18 tiles a row: 7 + 7 + 4
+    ((1, 6, 5, 70), 9, [2, 0, 1, 2], 2),          # 36 tiles a row: 15 + 15 + 6
+    ((3, 7, 6, 9), 5, [0, 1, 2, 0], 4),           # 2 x 2 tiles an image, 3 images a group
 ])
 def test_winograd_error_vs_direct(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...], m: int,
                                   pads: list[int], r: int | None, otf: bool) -> None:
@@ -468,13 +488,14 @@ def test_winograd_choice() -> None:
     tiles of 4x4 would pad 4 tiles to 16), the direct conv for strided convs,
     few channels and maps too small to pay; the weight transformed on the fly
     where it is large and the tiles fit one block (ResNet-18's 14x14 and 7x7
-    layers), stored where several blocks would each redo the transform."""
+    layers) or two whose raw weight stays in L2 (its 28x28 layers), stored
+    where several blocks would each redo the transform."""
     from edgec.lower.conv import VARIANT_WINOGRAD, VARIANT_WINOGRAD_F2, VARIANT_WINOGRAD_OTF
 
     for x, m, attrs, expect in [((1, 64, 7, 7), 64, {"pads": [1, 1, 1, 1]}, 2),
                                 ((1, 64, 14, 14), 64, {"pads": [1, 1, 1, 1]}, 4),
                                 ((1, 64, 56, 56), 64, {"pads": [1, 1, 1, 1]}, (4, False)),
-                                ((1, 128, 28, 28), 128, {"pads": [1, 1, 1, 1]}, (4, False)),
+                                ((1, 128, 28, 28), 128, {"pads": [1, 1, 1, 1]}, (4, True)),
                                 ((1, 256, 14, 14), 256, {"pads": [1, 1, 1, 1]}, (4, True)),
                                 ((1, 512, 7, 7), 512, {"pads": [1, 1, 1, 1]}, (2, True)),
                                 ((1, 64, 28, 28), 64,

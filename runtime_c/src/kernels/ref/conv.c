@@ -19,7 +19,9 @@
  * (gemm_core.h): per block of TB output tiles the input is transformed,
  * multiplied by the A2 weight matrices and transformed back with the
  * epilogue; TB = clamp(2^18 / (A2 * (C + M)), 16, 64) rounded down to 16 and
- * at most the tiles rounded up to 16. With EC_VARIANT_WINOGRAD_OTF as well the
+ * at most the tiles rounded up to 16 (x86: the same number of blocks made
+ * as equal as 16-tile slivers allow, and on the fly with AVX-512 WP in
+ * place of M; edgec/lower/conv.py sizes the workspace for the larger). With EC_VARIANT_WINOGRAD_OTF as well the
  * weight arrives raw, [ceil(M / 6), 9, C, 6], F(2x2) with EC_VARIANT_WINOGRAD_F2
  * else F(4x4): each job transforms it per panel of WP = 12 output channels
  * into its workspace, in the layout of one panel of the stored form, and
@@ -223,12 +225,19 @@ static ec_status read_geometry(ec_node *n, conv_params *p) {
 /* Floats per padded row of the SIMD depthwise kernels. */
 static int64_t dw_row_stride(int64_t ow, int64_t kw) { return (ow + kw + 15) / 16 * 16 + 16; }
 
-/* Tiles per Winograd block (see the top of the file). */
+/* Tiles per Winograd block (see the top of the file). x86: the blocks as
+ * equal as whole slivers allow (the same count of blocks and slivers), so
+ * that threads splitting the blocks get equal transforms: 49 tiles at 48
+ * per block run as 32 + 17, not 48 + 1. */
 static int64_t wino_tile_block(int64_t a2, int64_t c, int64_t m, int64_t tiles) {
   int64_t tb = ((int64_t)1 << 18) / (a2 * (c + m)) / 16 * 16;
   tb = tb < 16 ? 16 : tb > 64 ? 64 : tb;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  return ec_round_up(ceil_div(tiles, max64(ceil_div(tiles, tb), 1)), 16);
+#else
   const int64_t all = ec_round_up(tiles, 16);
   return tb < all ? tb : all;
+#endif
 }
 
 static size_t required_scratch(const conv_params *p) {
@@ -281,7 +290,15 @@ static ec_status prepare_conv(ec_node *n) {
     if (!ec_fits(geo.n, geo.ty * geo.tx) || !ec_fits(36 * (geo.c + geo.m), 64))
       return ec_sizes_error(n);
     geo.tiles = geo.n * geo.ty * geo.tx;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    /* on the fly, the AVX-512 kernel keeps only one panel's products (WP rows),
+     * not M: larger blocks (fewer weight transforms; 28x28 128 -> 128: 2
+     * blocks, one per thread at 2 threads, instead of 4) */
+    geo.tb = wino_tile_block(geo.wa2, geo.c, geo.wino_otf && geo.isa == EC_ISA_AVX512 ? WP : geo.m,
+                             geo.tiles);
+#else
     geo.tb = wino_tile_block(geo.wa2, geo.c, geo.m, geo.tiles);
+#endif
     /* int32 gather/scatter indices */
     const int64_t lim = (int64_t)1 << 31;
     geo.wino_simd = ec_isa_is_x86(geo.isa) && ec_fits(geo.n * geo.c, geo.h * geo.w) &&

@@ -136,11 +136,16 @@ static inline __attribute__((always_inline)) void wino_output_t(const int A, con
     for (int64_t mi = 0; mi < mb; mi++) {
       VEC in[36], tmp[24], out[16];
       const float *src = mbuf + mi * p->tb + g;
+#pragma GCC unroll 36
       for (int xi = 0; xi < A * A; xi++) in[xi] = V_LOADU(src + xi * mstride);
+#pragma GCC unroll 6
       for (int r = 0; r < A; r++) atv(A, in + r * A, 1, tmp + r * R, 1);
+#pragma GCC unroll 4
       for (int q = 0; q < R; q++) atv(A, tmp + q, R, out + q, R);
       const VEC bias = V_SET1(p->bias ? p->bias[m0 + mi] : 0.0f);
+#pragma GCC unroll 4
       for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
         for (int q = 0; q < R; q++) {
           const MASK mk = M_AND(rows[r], cols[q]);
           const VECI idx = VI_ADD(vbase, VI_SET1(r * ow + q));
@@ -154,7 +159,7 @@ static inline __attribute__((always_inline)) void wino_output_t(const int A, con
   }
 }
 
-static void wino_input(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
+static inline void wino_input(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
   if (p->r == 2)
     wino_input_t(4, false, p, t0, nt, v);
   else
@@ -195,12 +200,15 @@ static inline __attribute__((always_inline)) void wino_weight_t(const int A, con
   int64_t i = 0;
   for (; i + VLEN <= n; i += VLEN) {
     VEC tmp[18];
+#pragma GCC unroll 3
     for (int row = 0; row < 3; row++)
       gv(A, V_LOADU(g + (row * 3) * gs + i), V_LOADU(g + (row * 3 + 1) * gs + i),
          V_LOADU(g + (row * 3 + 2) * gs + i), tmp + row * A, 1);
+#pragma GCC unroll 6
     for (int j = 0; j < A; j++) {
       VEC out[6]; /* column j of U, stored as it is made */
       gv(A, tmp[j], tmp[A + j], tmp[2 * A + j], out, 1);
+#pragma GCC unroll 6
       for (int q = 0; q < A; q++) V_STOREU(u + (q * A + j) * us + i, out[q]);
     }
   }
