@@ -306,6 +306,21 @@ def test_gemm_shapes(m: int, n: int, k: int, trans_b: int) -> None:
                    threads=(1, 2))
 
 
+@pytest.mark.parametrize(("m", "n", "k"), [(20, 40, 37), (22, 70, 300), (9, 33, 16),
+                                             (31, 64, 47), (128, 96, 384), (46, 50, 529)])
+def test_gemm_row_tails(m: int, n: int, k: int) -> None:
+    """AVX-512: the last mr rows of M as a tile of mr rounded up to even
+    (8 and 10 rows here), and A packed by the AVX-512 packer: K with a tail
+    after whole 16s, K over one 256-deep block, rows that are not whole
+    6-row slivers."""
+    rng = np.random.default_rng(m * 100 + k)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((n,)).astype(np.float32)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], beta=0.5)
+    check_families(make_model([node], {"a": (F, (m, k))}, {"y": F}, {"b": b, "c": c}),
+                   threads=(1, 2))
+
+
 @pytest.mark.parametrize("c_shape", [(), (1,), (1, 1), (9, 1), (9, 23)])
 def test_gemm_c_broadcast(c_shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(5)

@@ -12,8 +12,12 @@
 #include "generated/schema.h"
 #include "kernels/x86/x86.h"
 
+/* PREFETCHW (C's tiles, fetched for writing) is in every AVX-512 CPU */
+#pragma GCC target("prfchw")
+
 #define PMR EC_PACK_MR
 #define PNR EC_PACK_NR
+#define C_AHEAD 64 /* k steps (~1500 cycles of the 12 x 32 tile) */
 
 static inline __mmask16 lane_mask(int64_t n) {
   n = n < 0 ? 0 : n > 16 ? 16 : n;
@@ -123,8 +127,25 @@ static inline __attribute__((always_inline)) void tile_b(
   const float *a1 = MR > PMR ? a + a_sliver : a;
   const float *bb1 = NV == 2 ? b + b_sliver : b;
   const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  /* C's tile is fetched for writing (prefetchw) C_AHEAD k steps before the
+   * end: the epilogue's loads and stores of C otherwise meet up to 36 lines
+   * from L3 or memory after the FMA loop, where nothing overlaps them (a
+   * cold C cost the 12 x 32 tile 8-9% on Zen 4, whose out-of-order window
+   * does not reach past a 256-step loop; C is cold in every K block of a
+   * large GEMM and in the first block of most). Phase 0 runs up to that
+   * step, phase 1 the rest. */
+  const int64_t kpf = kc > C_AHEAD ? kc - C_AHEAD : 0;
+  int64_t p = 0;
+  for (int ph = 0; ph < 2; ph++) {
+    if (ph == 1)
+      for (int64_t i = 0; i < MR && i < mr; i++) {
+        _m_prefetchw(c + i * ldc);
+        _m_prefetchw(c + i * ldc + (NV * PNR - 1));
+        if (NV == 2) _m_prefetchw(c + i * ldc + PNR);
+      }
+    const int64_t pend = ph == 0 ? kpf : kc;
 #pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; p++) {
+  for (; p < pend; p++) {
     if (PF) { /* the lines of floats 47 and 63 cover [32, 64) with [0, 32)'s last line */
       _mm_prefetch((const char *)(b + 3 * PNR - 1), _MM_HINT_T0);
       _mm_prefetch((const char *)(b + 4 * PNR - 1), _MM_HINT_T0);
@@ -162,6 +183,7 @@ static inline __attribute__((always_inline)) void tile_b(
     a1 += PMR;
     b += b_step;
     bb1 += b_step;
+  }
   }
   FINISH_ROW(0);
   FINISH_ROW(1);
@@ -253,17 +275,22 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
 #define TILE(MR_, NV_) \
   tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
        pb, pb_step)
-      if (mr > PMR) {
-        if (nr > PNR)
-          TILE(12, 2);
-        else
-          TILE(12, 1);
-      } else {
-        if (nr > PNR)
-          TILE(6, 2);
-        else
-          TILE(6, 1);
+      /* MR = mr rounded up to even: the last 8 rows of M = 128 (BERT's
+       * tokens, 10 x 12 + 8) as 12 cost 3% of the product */
+#define TILE_NV(MR_) \
+  if (nr > PNR)      \
+    TILE(MR_, 2);    \
+  else               \
+    TILE(MR_, 1)
+      switch ((mr + 1) / 2) {
+        case 1:
+        case 2:
+        case 3: TILE_NV(6); break;
+        case 4: TILE_NV(8); break;
+        case 5: TILE_NV(10); break;
+        default: TILE_NV(12); break;
       }
+#undef TILE_NV
 #undef TILE
     }
   }
@@ -474,5 +501,46 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
     ec_epilogue e;
     if (ep) e = epi_at(ep, 0, n - mv);
     tail_cols(m, 0, mv, kc, ap, a_sliver, bt, kc * PNR, c + (n - mv), ldc, acc, ep ? &e : NULL);
+  }
+}
+
+/* A (mc x kc, row i at a + i * rs, contiguous along k) into slivers of 6
+ * rows, as gemm_core.c's pack_a: 16 k steps of a sliver (96 floats, six
+ * vectors) from six row vectors, output vector q taking lane l from row
+ * (16q + l) % 6 at k step (16q + l) / 6 by one masked permute per row. The
+ * portable loop stores every float alone at a 24-byte stride (~2 cycles a
+ * float on Zen 4: 7% of BERT's 128 x 384 x 1536 products). */
+void ec_x86_pack_a_avx512(int64_t mc, int64_t kc, const float *a, int64_t rs,
+                          float *restrict dst) {
+  static const int32_t idx[PMR][16] = {
+      {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2},
+      {2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 5, 5},
+      {5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7},
+      {8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10},
+      {10, 10, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 13, 13},
+      {13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15}};
+  /* lanes of output vector q from row i: (16q + l) % 6 == i (period 3 in q) */
+  static const uint16_t msk[3][PMR] = {{0x1041, 0x2082, 0x4104, 0x8208, 0x0410, 0x0820},
+                                       {0x4104, 0x8208, 0x0410, 0x0820, 0x1041, 0x2082},
+                                       {0x0410, 0x0820, 0x1041, 0x2082, 0x4104, 0x8208}};
+  for (int64_t i0 = 0; i0 < mc; i0 += PMR) {
+    const int64_t h = mc - i0 < PMR ? mc - i0 : PMR;
+    const float *r = a + i0 * rs;
+    int64_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+      __m512 row[PMR];
+      for (int i = 0; i < PMR; i++)
+        row[i] = i < h ? _mm512_loadu_ps(r + i * rs + p) : _mm512_setzero_ps();
+      for (int q = 0; q < PMR; q++) {
+        const __m512i iq = _mm512_loadu_si512(idx[q]);
+        __m512 o = _mm512_permutexvar_ps(iq, row[0]);
+        for (int i = 1; i < PMR; i++)
+          o = _mm512_mask_permutexvar_ps(o, msk[q % 3][i], iq, row[i]);
+        _mm512_storeu_ps(dst + p * PMR + q * 16, o);
+      }
+    }
+    for (; p < kc; p++)
+      for (int64_t i = 0; i < PMR; i++) dst[p * PMR + i] = i < h ? r[i * rs + p] : 0.0f;
+    dst += kc * PMR;
   }
 }
