@@ -96,9 +96,9 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
   if (nv == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
 }
 
-#define FMA_ROW(i, src)                                          \
-  do {                                                           \
-    const __m512 ai = _mm512_set1_ps((src)[(i) % PMR]);          \
+#define FMA_ROW(i, src)                                                  \
+  do {                                                                   \
+    const __m512 ai = _mm512_set1_ps(ASTR ? aq[(i) / 3][(i) % 3 * lda] : (src)[(i) % PMR]); \
     c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);                \
     if (NV == 2) c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);   \
   } while (0)
@@ -114,9 +114,11 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
  * the nr valid columns (in place, the lanes past them may be past the end
  * of the input); PF prefetches the in-place slice of the next 32 columns.
  * On packed B (not INPLACE) the 32-column forms prefetch the next tile's A
- * slivers (pf0, pf1) and the next column's B into L2 (pb). */
+ * slivers (pf0, pf1) and the next column's B into L2 (pb). ASTR: A read in
+ * place instead, row i at a + i * a_sliver, all MR rows. */
 static inline __attribute__((always_inline)) void tile_b(
-    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF, int64_t kc,
+    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF,
+    const bool ASTR, int64_t kc,
     const float *a, int64_t a_sliver, const float *b, int64_t b_sliver, int64_t b_step, float *c,
     int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
     const float *pf0, const float *pf1, const float *pb, int64_t pb_step) {
@@ -125,6 +127,10 @@ static inline __attribute__((always_inline)) void tile_b(
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
          c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
   const float *a1 = MR > PMR ? a + a_sliver : a;
+  /* ASTR: rows 3j, 3j + 1, 3j + 2 at aq[j] + {0, 1, 2} * lda (four
+   * pointers and the stride, where twelve row pointers spilled) */
+  const int64_t lda = a_sliver;
+  const float *aq[4] = {a, a + 3 * lda, a + 6 * lda, a + 9 * lda};
   const float *bb1 = NV == 2 ? b + b_sliver : b;
   const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
   /* C's tile is fetched for writing (prefetchw) C_AHEAD k steps before the
@@ -172,7 +178,7 @@ static inline __attribute__((always_inline)) void tile_b(
      * forms: 13 loads per 12 FMAs already hold the load ports there
      * (Winograd's 12 x 16 products ran 4% slower with it). */
     if (NV == 2 && !INPLACE) {
-      _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+      if (!ASTR) _mm_prefetch((const char *)pf0, _MM_HINT_T0);
       _mm_prefetch((const char *)pb, _MM_HINT_T1);
     }
     pb += pb_step;
@@ -181,6 +187,8 @@ static inline __attribute__((always_inline)) void tile_b(
     pf0 = pft;
     a += PMR;
     a1 += PMR;
+    if (ASTR)
+      for (int j = 0; j < 4; j++) aq[j]++;
     b += b_step;
     bb1 += b_step;
   }
@@ -202,7 +210,8 @@ static inline __attribute__((always_inline)) void tile_b(
 }
 
 #define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
-  tile_b(MR, NV, false, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e, \
+  tile_b(MR, NV, false, false, false, ASTR, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr,  \
+         acc, e, \
          pf0, pf1, pb, pbs)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
@@ -244,8 +253,10 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
   }
 }
 
-/* Columns [j0, j1) by the 12 x 32 tile and its edge forms. */
-static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
+/* Columns [j0, j1) by the 12 x 32 tile and its edge forms; ASTR: A read in
+ * place, row i at a + i * a_sliver. */
+static inline __attribute__((always_inline)) void tiles32(
+    const bool ASTR, int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
                     int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
                     bool accumulate, const ec_epilogue *epi) {
   /* The next column's two B slivers into L2 while this column runs, in
@@ -263,7 +274,7 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
       const float *pb = bn + sl * b_sliver + (t - sl * h) * kc * PNR / parts;
       const int64_t pb_step = (PNR + parts - 1) / parts;
       const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
-      const float *ai = a + i0 / PMR * a_sliver;
+      const float *ai = ASTR ? a + i0 * a_sliver : a + i0 / PMR * a_sliver;
       float *cij = c + i0 * ldc + j0;
       ec_epilogue e;
       if (epi) e = epi_at(epi, i0, j0);
@@ -404,8 +415,26 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
    * padding). kc <= EC_GEMM_KC always holds under ec_sgemm_ex. */
   const int64_t t = n % PNR;
   const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
-  tiles32(m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+  tiles32(false, m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
   if (mv) tail_cols(m, n - mv, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+}
+
+bool ec_x86_gemm_astr_avx512(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda,
+                             const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                             bool accumulate, const ec_epilogue *epi) {
+  /* the matrix-vector tail reads A's slivers */
+  const int64_t t = n % PNR, mf = m / (2 * PMR) * (2 * PMR);
+  if (mf == 0 || kc > EC_GEMM_KC || (t > 0 && t <= 2 * MV_COLS)) return false;
+  tiles32(true, mf, 0, n, kc, a, lda, b, b_sliver, c, ldc, accumulate, epi);
+  if (mf < m) { /* the last m % 12 rows packed (the tiles read all 12) */
+    _Alignas(64) float ap[2 * PMR * EC_GEMM_KC];
+    ec_x86_pack_a_avx512(m - mf, kc, a + mf * lda, lda, ap);
+    ec_epilogue e;
+    if (epi) e = epi_at(epi, mf, 0);
+    tiles32(false, m - mf, 0, n, kc, ap, kc * PMR, b, b_sliver, c + mf * ldc, ldc, accumulate,
+            epi ? &e : NULL);
+  }
+  return true;
 }
 
 /* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
@@ -418,7 +447,8 @@ static inline __attribute__((always_inline)) void rows_tile(
     const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
     const ec_epilogue *e) {
 #define RT(MR) \
-  tile_b(MR, NV, true, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, a, a, 0)
+  tile_b(MR, NV, true, MASKB, PF, false, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, \
+         a, a, 0)
   switch ((mr + 1) / 2) {
     case 1: RT(2); break;
     case 2: RT(4); break;
