@@ -309,13 +309,14 @@ def test_gemm_shapes(m: int, n: int, k: int, trans_b: int) -> None:
 @pytest.mark.parametrize(("m", "n", "k"), [(20, 40, 37), (22, 70, 300), (9, 33, 16),
                                              (31, 64, 47), (128, 96, 384), (46, 50, 529),
                                              (35, 64, 300), (26, 48, 40), (12, 45, 7),
-                                             (61, 32, 520), (11, 64, 20)])
+                                             (61, 32, 520), (11, 64, 20), (24, 32, 1024)])
 @pytest.mark.parametrize("c_rows", [False, True])
 def test_gemm_row_tails(m: int, n: int, k: int, c_rows: bool) -> None:
     """AVX-512: the last mr rows of M as a tile of mr rounded up to even
     (8 and 10 rows here); A packed by the AVX-512 packer (K with a tail
     after whole 16s, K over one 256-deep block, rows that are not whole
-    6-row slivers) or read in place (n % 16 = 0 or over 8: whole 12-row
+    6-row slivers; K = 1024: rows 4 KB apart, packed) or read in place
+    (n % 16 = 0 or over 8: whole 12-row
     tiles in place, the last m % 12 rows packed); C per column or a full
     matrix (the epilogue's row offset of the packed last rows)."""
     rng = np.random.default_rng(m * 100 + k)
