@@ -316,9 +316,9 @@ def test_gemm_row_tails(m: int, n: int, k: int, c_rows: bool) -> None:
     (8 and 10 rows here); A packed by the AVX-512 packer (K with a tail
     after whole 16s, K over one 256-deep block, rows that are not whole
     6-row slivers; K = 1024: rows 4 KB apart, packed) or read in place
-    (n % 16 = 0 or over 8: whole 12-row
-    tiles in place, the last m % 12 rows packed); C per column or a full
-    matrix (the epilogue's row offset of the packed last rows)."""
+    (n % 16 = 0 or over 8: whole 12-row tiles in place, the last m % 12
+    rows packed); C per column or a full matrix (the epilogue's row offset
+    of the packed last rows)."""
     rng = np.random.default_rng(m * 100 + k)
     b = rng.standard_normal((k, n)).astype(np.float32)
     c = rng.standard_normal((m, n) if c_rows else (n,)).astype(np.float32)
