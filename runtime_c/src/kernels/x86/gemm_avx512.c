@@ -142,11 +142,12 @@ static inline __attribute__((always_inline)) void tile_b(
    * cold C cost the 12 x 32 tile 8-9% on Zen 4, whose out-of-order window
    * does not reach past a 256-step loop; C is cold in every K block of a
    * large GEMM and in the first block of most). Phase 0 runs up to that
-   * step, phase 1 the rest. */
-  const int64_t kpf = kc > C_AHEAD ? kc - C_AHEAD : 0;
+   * step, phase 1 the rest. Not with B in place (1x1 convs, MobileNetV2's
+   * fused blocks): not measured to help there. */
+  const int64_t kpf = INPLACE ? kc : kc > C_AHEAD ? kc - C_AHEAD : 0;
   int64_t p = 0;
   for (int ph = 0; ph < 2; ph++) {
-    if (ph == 1)
+    if (ph == 1 && !INPLACE)
       for (int64_t i = 0; i < MR && i < mr; i++) {
         _m_prefetchw(c + i * ldc);
         _m_prefetchw(c + i * ldc + (NV * PNR - 1));
