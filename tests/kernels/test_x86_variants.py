@@ -316,6 +316,41 @@ def test_gemm_shapes(m: int, n: int, k: int, trans_b: int) -> None:
                    threads=(1, 2))
 
 
+@pytest.mark.parametrize(("m", "n", "k"), [(20, 40, 37), (22, 70, 300), (9, 33, 16),
+                                             (31, 64, 47), (128, 96, 384), (46, 50, 529),
+                                             (35, 64, 300), (26, 48, 40), (12, 45, 7),
+                                             (61, 32, 520), (11, 64, 20), (24, 32, 1024)])
+@pytest.mark.parametrize("c_rows", [False, True])
+def test_gemm_row_tails(m: int, n: int, k: int, c_rows: bool) -> None:
+    """AVX-512: the last mr rows of M as a tile of mr rounded up to even
+    (8 and 10 rows here); A packed by the AVX-512 packer (K with a tail
+    after whole 16s, K over one 256-deep block, rows that are not whole
+    6-row slivers; K = 1024: rows 4 KB apart, packed) or read in place
+    (n % 16 = 0 or over 8: whole 12-row tiles in place, the last m % 12
+    rows packed); C per column or a full matrix (the epilogue's row offset
+    of the packed last rows)."""
+    rng = np.random.default_rng(m * 100 + k)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n) if c_rows else (n,)).astype(np.float32)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], beta=0.5)
+    check_families(make_model([node], {"a": (F, (m, k))}, {"y": F}, {"b": b, "c": c}),
+                   threads=(1, 2))
+
+
+@pytest.mark.parametrize("act", ["Relu", "Gelu"])
+def test_gemm_in_place_a_activation(act: str) -> None:
+    """A read in place with a fused activation: 30 rows (two 12-row tiles
+    and 6 packed), 64 columns."""
+    post, inits, opset = ACTS[act]
+    rng = np.random.default_rng(3)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1)
+    inits = inits | {"b": rng.standard_normal((64, 50)).astype(np.float32),
+                     "c": rng.standard_normal((64,)).astype(np.float32)}
+    program = check_families(make_model([node, *post], {"a": (F, (30, 50))}, {"z": F}, inits,
+                                        opset=opset), threads=(1, 2))
+    assert len(program.instructions) == 1
+
+
 @pytest.mark.parametrize("c_shape", [(), (1,), (1, 1), (9, 1), (9, 23)])
 def test_gemm_c_broadcast(c_shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(5)

@@ -281,7 +281,19 @@ void ec_sgemm_ex(ec_isa isa, int64_t m, int64_t n, int64_t k, const ec_operand *
           aa = a->data + ic / PMR * a->sliver + pc * PMR;
           a_sliver = a->sliver;
         } else {
-          pack_a(mc, kc, a->data + ic * a->rs + pc * a->cs, a->rs, a->cs, ap);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+          /* AVX-512 reads a row-major A in place, or packs it itself */
+          if (isa == EC_ISA_AVX512 && a->cs == 1) {
+            ec_epilogue ex;
+            if (last && epi) ex = ec_epilogue_at(epi, ic, jc);
+            if (ec_x86_gemm_astr_avx512(mc, nc, kc, a->data + ic * a->rs + pc, a->rs, bb,
+                                        b_sliver, c + ic * ldc + jc, ldc, acc,
+                                        last && epi ? &ex : NULL))
+              continue;
+            ec_x86_pack_a_avx512(mc, kc, a->data + ic * a->rs + pc, a->rs, ap);
+          } else
+#endif
+            pack_a(mc, kc, a->data + ic * a->rs + pc * a->cs, a->rs, a->cs, ap);
         }
         ec_epilogue e;
         if (last && epi) e = ec_epilogue_at(epi, ic, jc);

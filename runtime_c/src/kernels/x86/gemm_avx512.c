@@ -12,8 +12,15 @@
 #include "generated/schema.h"
 #include "kernels/x86/x86.h"
 
+/* PREFETCHW (C's tiles, fetched for writing) is in every AVX-512 CPU */
+#pragma GCC target("prfchw")
+
 #define PMR EC_PACK_MR
 #define PNR EC_PACK_NR
+#define C_AHEAD 64 /* k steps (~1500 cycles of the 12 x 32 tile) */
+#ifndef MAX_ROWS_PER_SET
+#define MAX_ROWS_PER_SET 6 /* A read in place: rows of a tile in one L1 set */
+#endif
 
 static inline __mmask16 lane_mask(int64_t n) {
   n = n < 0 ? 0 : n > 16 ? 16 : n;
@@ -92,9 +99,9 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
   if (nv == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
 }
 
-#define FMA_ROW(i, src)                                          \
-  do {                                                           \
-    const __m512 ai = _mm512_set1_ps((src)[(i) % PMR]);          \
+#define FMA_ROW(i, src)                                                  \
+  do {                                                                   \
+    const __m512 ai = _mm512_set1_ps(ASTR ? aq[(i) / 3][(i) % 3 * lda] : (src)[(i) % PMR]); \
     c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);                \
     if (NV == 2) c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);   \
   } while (0)
@@ -110,9 +117,11 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
  * the nr valid columns (in place, the lanes past them may be past the end
  * of the input); PF prefetches the in-place slice of the next 32 columns.
  * On packed B (not INPLACE) the 32-column forms prefetch the next tile's A
- * slivers (pf0, pf1) and the next column's B into L2 (pb). */
+ * slivers (pf0, pf1) and the next column's B into L2 (pb). ASTR: A read in
+ * place instead, row i at a + i * a_sliver, all MR rows. */
 static inline __attribute__((always_inline)) void tile_b(
-    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF, int64_t kc,
+    const int MR, const int NV, const bool INPLACE, const bool MASKB, const bool PF,
+    const bool ASTR, int64_t kc,
     const float *a, int64_t a_sliver, const float *b, int64_t b_sliver, int64_t b_step, float *c,
     int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
     const float *pf0, const float *pf1, const float *pb, int64_t pb_step) {
@@ -121,10 +130,32 @@ static inline __attribute__((always_inline)) void tile_b(
          c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z,
          c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
   const float *a1 = MR > PMR ? a + a_sliver : a;
+  /* ASTR: rows 3j, 3j + 1, 3j + 2 at aq[j] + {0, 1, 2} * lda (four
+   * pointers and the stride, where twelve row pointers spilled) */
+  const int64_t lda = a_sliver;
+  const float *aq[4] = {a, a + 3 * lda, a + 6 * lda, a + 9 * lda};
   const float *bb1 = NV == 2 ? b + b_sliver : b;
   const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  /* C's tile is fetched for writing (prefetchw) C_AHEAD k steps before the
+   * end: the epilogue's loads and stores of C otherwise meet up to 36 lines
+   * from L3 or memory after the FMA loop, where nothing overlaps them (a
+   * cold C cost the 12 x 32 tile 8-9% on Zen 4, whose out-of-order window
+   * does not reach past a 256-step loop; C is cold in every K block of a
+   * large GEMM and in the first block of most). Phase 0 runs up to that
+   * step, phase 1 the rest. Not with B in place (1x1 convs, MobileNetV2's
+   * fused blocks): not measured to help there. */
+  const int64_t kpf = INPLACE ? kc : kc > C_AHEAD ? kc - C_AHEAD : 0;
+  int64_t p = 0;
+  for (int ph = 0; ph < 2; ph++) {
+    if (ph == 1 && !INPLACE)
+      for (int64_t i = 0; i < MR && i < mr; i++) {
+        _m_prefetchw(c + i * ldc);
+        _m_prefetchw(c + i * ldc + (NV * PNR - 1));
+        if (NV == 2) _m_prefetchw(c + i * ldc + PNR);
+      }
+    const int64_t pend = ph == 0 ? kpf : kc;
 #pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; p++) {
+  for (; p < pend; p++) {
     if (PF) { /* the lines of floats 47 and 63 cover [32, 64) with [0, 32)'s last line */
       _mm_prefetch((const char *)(b + 3 * PNR - 1), _MM_HINT_T0);
       _mm_prefetch((const char *)(b + 4 * PNR - 1), _MM_HINT_T0);
@@ -151,7 +182,7 @@ static inline __attribute__((always_inline)) void tile_b(
      * forms: 13 loads per 12 FMAs already hold the load ports there
      * (Winograd's 12 x 16 products ran 4% slower with it). */
     if (NV == 2 && !INPLACE) {
-      _mm_prefetch((const char *)pf0, _MM_HINT_T0);
+      if (!ASTR) _mm_prefetch((const char *)pf0, _MM_HINT_T0);
       _mm_prefetch((const char *)pb, _MM_HINT_T1);
     }
     pb += pb_step;
@@ -160,8 +191,11 @@ static inline __attribute__((always_inline)) void tile_b(
     pf0 = pft;
     a += PMR;
     a1 += PMR;
+    if (ASTR)
+      for (int j = 0; j < 4; j++) aq[j]++;
     b += b_step;
     bb1 += b_step;
+  }
   }
   FINISH_ROW(0);
   FINISH_ROW(1);
@@ -180,7 +214,8 @@ static inline __attribute__((always_inline)) void tile_b(
 }
 
 #define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
-  tile_b(MR, NV, false, false, false, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr, acc, e, \
+  tile_b(MR, NV, false, false, false, ASTR, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr,  \
+         acc, e, \
          pf0, pf1, pb, pbs)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
@@ -222,8 +257,10 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, const float *b, i
   }
 }
 
-/* Columns [j0, j1) by the 12 x 32 tile and its edge forms. */
-static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
+/* Columns [j0, j1) by the 12 x 32 tile and its edge forms; ASTR: A read in
+ * place, row i at a + i * a_sliver. */
+static inline __attribute__((always_inline)) void tiles32(
+    const bool ASTR, int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *a,
                     int64_t a_sliver, const float *b, int64_t b_sliver, float *c, int64_t ldc,
                     bool accumulate, const ec_epilogue *epi) {
   /* The next column's two B slivers into L2 while this column runs, in
@@ -241,7 +278,7 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
       const float *pb = bn + sl * b_sliver + (t - sl * h) * kc * PNR / parts;
       const int64_t pb_step = (PNR + parts - 1) / parts;
       const int64_t mr = m - i0 < 2 * PMR ? m - i0 : 2 * PMR;
-      const float *ai = a + i0 / PMR * a_sliver;
+      const float *ai = ASTR ? a + i0 * a_sliver : a + i0 / PMR * a_sliver;
       float *cij = c + i0 * ldc + j0;
       ec_epilogue e;
       if (epi) e = epi_at(epi, i0, j0);
@@ -253,17 +290,22 @@ static void tiles32(int64_t m, int64_t j0, int64_t j1, int64_t kc, const float *
 #define TILE(MR_, NV_) \
   tile(MR_, NV_, kc, ai, a_sliver, bj, b_sliver, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
        pb, pb_step)
-      if (mr > PMR) {
-        if (nr > PNR)
-          TILE(12, 2);
-        else
-          TILE(12, 1);
-      } else {
-        if (nr > PNR)
-          TILE(6, 2);
-        else
-          TILE(6, 1);
+      /* MR = mr rounded up to even: the last 8 rows of M = 128 (BERT's
+       * tokens, 10 x 12 + 8) as 12 cost 3% of the product */
+#define TILE_NV(MR_) \
+  if (nr > PNR)      \
+    TILE(MR_, 2);    \
+  else               \
+    TILE(MR_, 1)
+      switch ((mr + 1) / 2) {
+        case 1:
+        case 2:
+        case 3: TILE_NV(6); break;
+        case 4: TILE_NV(8); break;
+        case 5: TILE_NV(10); break;
+        default: TILE_NV(12); break;
       }
+#undef TILE_NV
 #undef TILE
     }
   }
@@ -377,8 +419,34 @@ void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
    * padding). kc <= EC_GEMM_KC always holds under ec_sgemm_ex. */
   const int64_t t = n % PNR;
   const int64_t mv = t > 0 && t <= 2 * MV_COLS && kc <= EC_GEMM_KC ? t : 0;
-  tiles32(m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+  tiles32(false, m, 0, n - mv, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
   if (mv) tail_cols(m, n - mv, n, kc, a, a_sliver, b, b_sliver, c, ldc, accumulate, epi);
+}
+
+bool ec_x86_gemm_astr_avx512(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda,
+                             const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                             bool accumulate, const ec_epilogue *epi) {
+  /* the matrix-vector tail reads A's slivers */
+  const int64_t t = n % PNR, mf = m / (2 * PMR) * (2 * PMR);
+  if (mf == 0 || kc > EC_GEMM_KC || (t > 0 && t <= 2 * MV_COLS)) return false;
+  /* The twelve rows' lines must spread over L1's sets (64 of 64-byte lines
+   * a way, 8 ways): a row stride of 4 KB puts all twelve in one set, and
+   * the 1024^3 GEMM ran at 101 GFLOP/s against 107 packed. Six a set
+   * (strides of 2 or 6 KB: BERT's 128 x 384 x 1536) measured as fast as
+   * pre-packed A. */
+  int per_set[64] = {0};
+  for (int64_t i = 0; i < 2 * PMR; i++)
+    if (++per_set[(i * lda * (int64_t)sizeof(float)) >> 6 & 63] > MAX_ROWS_PER_SET) return false;
+  tiles32(true, mf, 0, n, kc, a, lda, b, b_sliver, c, ldc, accumulate, epi);
+  if (mf < m) { /* the last m % 12 rows packed (the tiles read all 12) */
+    _Alignas(64) float ap[2 * PMR * EC_GEMM_KC];
+    ec_x86_pack_a_avx512(m - mf, kc, a + mf * lda, lda, ap);
+    ec_epilogue e;
+    if (epi) e = epi_at(epi, mf, 0);
+    tiles32(false, m - mf, 0, n, kc, ap, kc * PMR, b, b_sliver, c + mf * ldc, ldc, accumulate,
+            epi ? &e : NULL);
+  }
+  return true;
 }
 
 /* Columns [j0, j1) of C = A . B with B read in place (row p at b + p * ldb):
@@ -391,7 +459,8 @@ static inline __attribute__((always_inline)) void rows_tile(
     const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
     const ec_epilogue *e) {
 #define RT(MR) \
-  tile_b(MR, NV, true, MASKB, PF, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, a, a, 0)
+  tile_b(MR, NV, true, MASKB, PF, false, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, a, \
+         a, a, 0)
   switch ((mr + 1) / 2) {
     case 1: RT(2); break;
     case 2: RT(4); break;
@@ -474,5 +543,46 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
     ec_epilogue e;
     if (ep) e = epi_at(ep, 0, n - mv);
     tail_cols(m, 0, mv, kc, ap, a_sliver, bt, kc * PNR, c + (n - mv), ldc, acc, ep ? &e : NULL);
+  }
+}
+
+/* A (mc x kc, row i at a + i * rs, contiguous along k) into slivers of 6
+ * rows, as gemm_core.c's pack_a: 16 k steps of a sliver (96 floats, six
+ * vectors) from six row vectors. Lane l of output vector q is row
+ * i = (16q + l) % 6 at k step (16q + l) / 6: one two-source permute per row
+ * pair (index: the k step, + 16 for the pair's odd row) and two blends. The
+ * portable loop stores every float alone at a 24-byte stride (~2 cycles a
+ * float on Zen 4: 7% of BERT's 128 x 384 x 1536 products). */
+void ec_x86_pack_a_avx512(int64_t mc, int64_t kc, const float *a, int64_t rs,
+                          float *restrict dst) {
+  static const int32_t idx[PMR][16] = {
+      {0, 16, 0, 16, 0, 16, 1, 17, 1, 17, 1, 17, 2, 18, 2, 18},
+      {2, 18, 3, 19, 3, 19, 3, 19, 4, 20, 4, 20, 4, 20, 5, 21},
+      {5, 21, 5, 21, 6, 22, 6, 22, 6, 22, 7, 23, 7, 23, 7, 23},
+      {8, 24, 8, 24, 8, 24, 9, 25, 9, 25, 9, 25, 10, 26, 10, 26},
+      {10, 26, 11, 27, 11, 27, 11, 27, 12, 28, 12, 28, 12, 28, 13, 29},
+      {13, 29, 13, 29, 14, 30, 14, 30, 14, 30, 15, 31, 15, 31, 15, 31}};
+  /* lanes from rows 2-3 and 4-5 (period 3 in q) */
+  static const uint16_t msk[3][2] = {{0xc30c, 0x0c30}, {0x0c30, 0x30c3}, {0x30c3, 0xc30c}};
+  for (int64_t i0 = 0; i0 < mc; i0 += PMR) {
+    const int64_t h = mc - i0 < PMR ? mc - i0 : PMR;
+    const float *r = a + i0 * rs;
+    int64_t p = 0;
+    for (; p + 16 <= kc; p += 16) {
+      __m512 row[PMR];
+      for (int i = 0; i < PMR; i++)
+        row[i] = i < h ? _mm512_loadu_ps(r + i * rs + p) : _mm512_setzero_ps();
+      for (int q = 0; q < PMR; q++) {
+        const __m512i iq = _mm512_loadu_si512(idx[q]);
+        const __m512 t0 = _mm512_permutex2var_ps(row[0], iq, row[1]);
+        const __m512 t1 = _mm512_permutex2var_ps(row[2], iq, row[3]);
+        const __m512 t2 = _mm512_permutex2var_ps(row[4], iq, row[5]);
+        const __m512 o = _mm512_mask_mov_ps(t0, msk[q % 3][0], t1);
+        _mm512_storeu_ps(dst + p * PMR + q * 16, _mm512_mask_mov_ps(o, msk[q % 3][1], t2));
+      }
+    }
+    for (; p < kc; p++)
+      for (int64_t i = 0; i < PMR; i++) dst[p * PMR + i] = i < h ? r[i * rs + p] : 0.0f;
+    dst += kc * PMR;
   }
 }

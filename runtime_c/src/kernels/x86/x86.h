@@ -20,6 +20,18 @@ void ec_x86_gemm_packed_avx2(int64_t m, int64_t n, int64_t kc, const float *a,
 void ec_x86_gemm_packed_avx512(int64_t m, int64_t n, int64_t kc, const float *a,
                                int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
                                int64_t ldc, bool accumulate, const ec_epilogue *epi);
+/* ec_x86_gemm_packed_avx512 with A read in place (row i at a + i * lda, k
+ * contiguous) instead of packed: no packing, and the broadcasts read the
+ * rows directly (12 row streams; the last m % 12 rows packed on the stack).
+ * False, with nothing done, where the kernel needs A packed (m < 12, kc over
+ * EC_GEMM_KC, or n % 16 in 1..8: the matrix-vector tail). */
+bool ec_x86_gemm_astr_avx512(int64_t m, int64_t n, int64_t kc, const float *a, int64_t lda,
+                             const float *b, int64_t b_sliver, float *c, int64_t ldc,
+                             bool accumulate, const ec_epilogue *epi);
+/* A[0:mc, 0:kc] (row i at a + i * rs, k contiguous) into slivers of
+ * EC_PACK_MR rows, kc * EC_PACK_MR floats apart (gemm_core.c's pack_a). */
+void ec_x86_pack_a_avx512(int64_t mc, int64_t kc, const float *a, int64_t rs,
+                          float *restrict dst);
 /* C[m x n] = A . B with A packed (ec_x86_gemm_packed_avx512's slivers, k
  * deep) and B read in place, row p at b + p * ldb: a 1x1 conv's NCHW input
  * with ldb = its pixel count, so no packing of B. C is overwritten, then
