@@ -410,17 +410,16 @@ static inline bool dw_s2row_fits(const ec_dw_conv *a) {
   return a->sw == 2 && a->ow <= VLEN && 2 * (a->ow - 1) + a->kw <= 2 * VLEN;
 }
 
-static inline __attribute__((always_inline)) void dw_s2row_plane(
+/* Output row oh of dw_s2row_plane, any rows outside the input skipped. */
+static inline __attribute__((always_inline)) void dw_s2row_one(
     const int KH, const int KW, const ec_dw_conv *a, const __mmask16 *cm, __m512i idx,
-    const float *x, const float *wt, float bias_v, const float *res, float *y) {
+    const VEC *taps, bool hoist, const float *x, const float *wt, VEC bias, const float *res,
+    float *y, int64_t oh) {
   const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
-  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
-  VEC taps[25];
-  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
+  const VEC zero = V_SET1(0.0f);
   const ec_act act = *a->act;
-  for (int64_t oh = 0; oh < a->oh; oh++) {
-    const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
-    const int64_t k0 = top < 0 ? -top : 0, k1 = a->h - top < kh ? a->h - top : kh;
+  const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
+  const int64_t k0 = top < 0 ? -top : 0, k1 = a->h - top < kh ? a->h - top : kh;
     VEC s0 = zero, s1 = zero;
     for (int64_t ki = k0; ki < k1; ki++) {
       const float *row = x + (top + ki) * w;
@@ -436,8 +435,52 @@ static inline __attribute__((always_inline)) void dw_s2row_plane(
           s0 = V_FMA(wv, t, s0);
       }
     }
+  V_STOREN(y + oh * ow, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, ow), ow);
+}
+
+
+static inline __attribute__((always_inline)) void dw_s2row_plane(
+    const int KH, const int KW, const ec_dw_conv *a, const __mmask16 *cm, __m512i idx,
+    const float *x, const float *wt, float bias_v, const float *res, float *y) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
+  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
+  VEC taps[25];
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
+  const ec_act act = *a->act;
+  /* two output rows at once where all their taps lie inside the input (the
+   * independent sums side by side: each lane's chains are latency-bound) */
+  for (int64_t oh = 0; oh < a->oh;) {
+    const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
+    if (!(oh + 1 < a->oh && top >= 0 && top + a->sh + kh <= a->h)) {
+      dw_s2row_one(KH, KW, a, cm, idx, taps, hoist, x, wt, bias, res, y, oh);
+      oh++;
+      continue;
+    }
+    VEC s0 = zero, s1 = zero, u0 = zero, u1 = zero;
+    for (int64_t ki = 0; ki < kh; ki++) {
+      const float *ra = x + (top + ki) * w, *rb = x + (top + a->sh + ki) * w;
+      const VEC va = _mm512_maskz_loadu_ps(cm[0], DW_AT(ra, -a->pw));
+      const VEC vb = _mm512_maskz_loadu_ps(cm[1], DW_AT(ra, VLEN - a->pw));
+      const VEC wa = _mm512_maskz_loadu_ps(cm[0], DW_AT(rb, -a->pw));
+      const VEC wb = _mm512_maskz_loadu_ps(cm[1], DW_AT(rb, VLEN - a->pw));
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const __m512i ik = _mm512_add_epi32(idx, _mm512_set1_epi32((int)kj));
+        const VEC t = _mm512_permutex2var_ps(va, ik, vb), r = _mm512_permutex2var_ps(wa, ik, wb);
+        if (kj & 1) {
+          s1 = V_FMA(wv, t, s1);
+          u1 = V_FMA(wv, r, u1);
+        } else {
+          s0 = V_FMA(wv, t, s0);
+          u0 = V_FMA(wv, r, u0);
+        }
+      }
+    }
     V_STOREN(y + oh * ow, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, ow),
              ow);
+    V_STOREN(y + (oh + 1) * ow,
+             dw_finish(V_ADD(u0, u1), bias, &act, res ? res + (oh + 1) * ow : NULL, ow), ow);
+    oh += 2;
   }
   if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
       act.kind != EC_FB_ACTIVATION_CLIP)
