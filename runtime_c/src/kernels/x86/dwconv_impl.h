@@ -348,6 +348,7 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
   VEC taps[25];
   const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act;
+  const bool one = 2 * (ow - 1) + kw <= VLEN; /* lane 2 * (ow - 1) + kj of the row's load */
   for (int64_t oh = 0; oh < a->oh; oh += 2) {
     const bool two = oh + 1 < a->oh;
     const int64_t n = two ? 2 * ow : ow, top = 2 * oh - a->ph;
@@ -356,10 +357,16 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
       const int64_t ra = top + ki, rb = ra + 2;
       const float *pa = ra >= 0 && ra < a->h ? x + ra * w : dw_zero_row;
       const float *pb = two && rb >= 0 && rb < a->h ? x + rb * w : dw_zero_row;
+      /* one load per row when every tap's columns lie in it (the masked
+       * loads, not the permutes, bound this loop on Zen 4) */
+      const VEC va = one ? _mm512_maskz_loadu_ps(cm[8], DW_AT(pa, -a->pw)) : zero;
+      const VEC vb = one ? _mm512_maskz_loadu_ps(cm[8], DW_AT(pb, -a->pw)) : zero;
       for (int64_t kj = 0; kj < kw; kj++) {
         const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
-        const VEC t = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(cm[kj], DW_AT(pa, kj - a->pw)), idx,
-                                             _mm512_maskz_loadu_ps(cm[kj], DW_AT(pb, kj - a->pw)));
+        const VEC t =
+            one ? _mm512_permutex2var_ps(va, _mm512_add_epi32(idx, _mm512_set1_epi32((int)kj)), vb)
+                : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(cm[kj], DW_AT(pa, kj - a->pw)), idx,
+                                         _mm512_maskz_loadu_ps(cm[kj], DW_AT(pb, kj - a->pw)));
         if (kj & 1)
           s1 = V_FMA(wv, t, s1);
         else
@@ -375,9 +382,10 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
 }
 
 static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
-  __mmask16 cm[8];
+  __mmask16 cm[9]; /* per tap column; [8]: the row from column -pw */
   int32_t ix[16];
   for (int64_t kj = 0; kj < a->kw; kj++) cm[kj] = dw_small_mask(a->pw - kj, a->w + a->pw - kj);
+  cm[8] = dw_small_mask(a->pw, a->w + a->pw);
   for (int64_t l = 0; l < 16; l++)
     ix[l] = (int32_t)(l < a->ow ? 2 * l : l < 2 * a->ow ? 16 + 2 * (l - a->ow) : 0);
   const __m512i idx = _mm512_loadu_si512(ix);
@@ -389,6 +397,110 @@ static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
       dw_pair_plane(5, 5, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
     else
       dw_pair_plane(0, 0, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
+  }
+}
+
+/* AVX-512, horizontal stride 2 with one output vector per row (ow <= 16)
+ * whose taps all lie in two vectors of the input row (2 * (ow - 1) + kw <=
+ * 32): the row is loaded once (two masked loads from column -pw) and each
+ * tap column is one vpermt2ps of the pair (lanes 2 * l + kj), not two masked
+ * loads and a permute per tap (dw_small: the loads bound it on Zen 4). Rows
+ * outside the input skipped; taps in dw_small's order (the same bits). */
+static inline bool dw_s2row_fits(const ec_dw_conv *a) {
+  return a->sw == 2 && a->ow <= VLEN && 2 * (a->ow - 1) + a->kw <= 2 * VLEN;
+}
+
+/* Output row oh of dw_s2row_plane, any rows outside the input skipped. */
+static inline __attribute__((always_inline)) void dw_s2row_one(
+    const int KH, const int KW, const ec_dw_conv *a, const __mmask16 *cm, __m512i idx,
+    const VEC *taps, bool hoist, const float *x, const float *wt, VEC bias, const float *res,
+    float *y, int64_t oh) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
+  const VEC zero = V_SET1(0.0f);
+  const ec_act act = *a->act;
+  const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
+  const int64_t k0 = top < 0 ? -top : 0, k1 = a->h - top < kh ? a->h - top : kh;
+    VEC s0 = zero, s1 = zero;
+    for (int64_t ki = k0; ki < k1; ki++) {
+      const float *row = x + (top + ki) * w;
+      const VEC va = _mm512_maskz_loadu_ps(cm[0], DW_AT(row, -a->pw));
+      const VEC vb = _mm512_maskz_loadu_ps(cm[1], DW_AT(row, VLEN - a->pw));
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const VEC t =
+            _mm512_permutex2var_ps(va, _mm512_add_epi32(idx, _mm512_set1_epi32((int)kj)), vb);
+        if (kj & 1)
+          s1 = V_FMA(wv, t, s1);
+        else
+          s0 = V_FMA(wv, t, s0);
+      }
+    }
+  V_STOREN(y + oh * ow, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, ow), ow);
+}
+
+
+static inline __attribute__((always_inline)) void dw_s2row_plane(
+    const int KH, const int KW, const ec_dw_conv *a, const __mmask16 *cm, __m512i idx,
+    const float *x, const float *wt, float bias_v, const float *res, float *y) {
+  const int64_t kh = KH ? KH : a->kh, kw = KW ? KW : a->kw, ow = a->ow, w = a->w;
+  const VEC bias = V_SET1(bias_v), zero = V_SET1(0.0f);
+  VEC taps[25];
+  const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
+  const ec_act act = *a->act;
+  /* two output rows at once where all their taps lie inside the input (the
+   * independent sums side by side: each lane's chains are latency-bound) */
+  for (int64_t oh = 0; oh < a->oh;) {
+    const int64_t top = oh * a->sh - a->ph; /* input row of ki = 0 */
+    if (!(oh + 1 < a->oh && top >= 0 && top + a->sh + kh <= a->h)) {
+      dw_s2row_one(KH, KW, a, cm, idx, taps, hoist, x, wt, bias, res, y, oh);
+      oh++;
+      continue;
+    }
+    VEC s0 = zero, s1 = zero, u0 = zero, u1 = zero;
+    for (int64_t ki = 0; ki < kh; ki++) {
+      const float *ra = x + (top + ki) * w, *rb = x + (top + a->sh + ki) * w;
+      const VEC va = _mm512_maskz_loadu_ps(cm[0], DW_AT(ra, -a->pw));
+      const VEC vb = _mm512_maskz_loadu_ps(cm[1], DW_AT(ra, VLEN - a->pw));
+      const VEC wa = _mm512_maskz_loadu_ps(cm[0], DW_AT(rb, -a->pw));
+      const VEC wb = _mm512_maskz_loadu_ps(cm[1], DW_AT(rb, VLEN - a->pw));
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const __m512i ik = _mm512_add_epi32(idx, _mm512_set1_epi32((int)kj));
+        const VEC t = _mm512_permutex2var_ps(va, ik, vb), r = _mm512_permutex2var_ps(wa, ik, wb);
+        if (kj & 1) {
+          s1 = V_FMA(wv, t, s1);
+          u1 = V_FMA(wv, r, u1);
+        } else {
+          s0 = V_FMA(wv, t, s0);
+          u0 = V_FMA(wv, r, u0);
+        }
+      }
+    }
+    V_STOREN(y + oh * ow, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, ow),
+             ow);
+    V_STOREN(y + (oh + 1) * ow,
+             dw_finish(V_ADD(u0, u1), bias, &act, res ? res + (oh + 1) * ow : NULL, ow), ow);
+    oh += 2;
+  }
+  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+      act.kind != EC_FB_ACTIVATION_CLIP)
+    ACT_ROW(y, a->oh * ow, &act);
+}
+
+static void dw_s2row_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  const __mmask16 cm[2] = {dw_small_mask(a->pw, a->w + a->pw),
+                           dw_small_mask(a->pw - VLEN, a->w + a->pw - VLEN)};
+  int32_t ix[16];
+  for (int64_t l = 0; l < 16; l++) ix[l] = (int32_t)(l < a->ow ? 2 * l : 0);
+  const __m512i idx = _mm512_loadu_si512(ix);
+  for (int64_t plane = begin; plane < end; plane++) {
+    const dw_plane o = dw_plane_at(a, plane);
+    if (a->kh == 3 && a->kw == 3)
+      dw_s2row_plane(3, 3, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
+    else if (a->kh == 5 && a->kw == 5)
+      dw_s2row_plane(5, 5, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
+    else
+      dw_s2row_plane(0, 0, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
   }
 }
 #endif
@@ -547,6 +659,10 @@ static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws
 #ifdef DW_PAIR
   if (dw_pair_fits(a)) {
     dw_pair_planes(a, begin, end);
+    return;
+  }
+  if (dw_s2row_fits(a)) {
+    dw_s2row_planes(a, begin, end);
     return;
   }
 #endif
