@@ -172,8 +172,9 @@ static inline __attribute__((always_inline)) void pool_rows(const int MAX, const
  * even columns E and odd columns O are two vpermt2ps, and output vector b is
  * max(E, O, E shifted by one lane with the next block's E[0]) - 2 shuffles
  * instead of pool_rows' 3 per window row, and a third of its loads. The
- * next block's E[0] is the first column of its first load (the last block
- * of a row loads only that one vector). Equal to pool.c's maxima (NaN
+ * next block's E[0] is the first column of its first load (the block after
+ * the last loads only that one vector, and only when the last output vector
+ * is full: a partial one finds it in its own E). Equal to pool.c's maxima (NaN
  * skipped likewise); a tie of +0 and -0 may keep the other zero. */
 #define MAX3_S2_BLOCKS 64 /* blocks planned per call: output rows up to 1024 (wider: pool_rows) */
 
