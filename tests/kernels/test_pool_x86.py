@@ -198,3 +198,17 @@ def test_pool_3x3_stride2_wide_rows(op: str) -> None:
             check(op, (1, 3, h, w), (3, 3), (2, 2), pads, ceil=ceil, threads=1 + i % 3, seed=i)
     check(op, (1, 3, 11, 70), (3, 3), (2, 2), (1, 1, 1, 1), d=(2, 1))
     check(op, (1, 3, 11, 70), (3, 3), (2, 2), (1, 1, 1, 1), special=True, threads=2)
+
+
+def test_max_pool_3x3_stride2_last_vector() -> None:
+    """Max 3x3/s2 (max3_s2_rows): a partial last output vector takes the
+    column after its last even one from its own block, a full one from the
+    next block (OW 15/16/17, 31/32/33, and SqueezeNet's 111->55, 55->27,
+    27->13 planes); rows of 3 window rows and clipped ones (pads, ceil), 1 to
+    3 threads, several planes per thread with rows split across them."""
+    for i, w in enumerate([31, 33, 35, 63, 65, 67, 111, 55, 27]):
+        for pads, ceil in [((0, 0, 0, 0), 0), ((0, 0, 0, 0), 1), ((1, 1, 1, 1), 0),
+                           ((0, 1, 1, 0), 1)]:
+            check("MaxPool", (1, 5, 7 + i % 4, w), (3, 3), (2, 2), pads, ceil=ceil,
+                  threads=1 + i % 3, seed=i)
+    check("MaxPool", (2, 3, 13, 27), (3, 3), (2, 2), (0, 0, 0, 0), ceil=1, special=True, threads=3)

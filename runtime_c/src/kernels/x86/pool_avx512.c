@@ -172,8 +172,9 @@ static inline __attribute__((always_inline)) void pool_rows(const int MAX, const
  * even columns E and odd columns O are two vpermt2ps, and output vector b is
  * max(E, O, E shifted by one lane with the next block's E[0]) - 2 shuffles
  * instead of pool_rows' 3 per window row, and a third of its loads. The
- * next block's E[0] is the first column of its first load (the last block
- * of a row loads only that one vector). Equal to pool.c's maxima (NaN
+ * next block's E[0] is the first column of its first load (the block after
+ * the last loads only that one vector, and only when the last output vector
+ * is full: a partial one finds it in its own E). Equal to pool.c's maxima (NaN
  * skipped likewise); a tie of +0 and -0 may keep the other zero. */
 #define MAX3_S2_BLOCKS 64 /* blocks planned per call: output rows up to 1024 (wider: pool_rows) */
 
@@ -195,25 +196,62 @@ static inline __attribute__((always_inline)) void max3_s2_block(
   *b = vb;
 }
 
-static void max3_s2_rows(const ec_pool_params *p, const float *x, float *y, int64_t begin,
-                         int64_t end) {
-  const int64_t W = p->in[2], OH = p->out[1], OW = p->out[2], step = p->dil[1] * W;
-  const int64_t plane = p->in[1] * W, nv = (OW + 15) / 16;
+/* One output row of max3_s2_rows from its window rows top, top + step, ..
+ * (rows of them; ROWS when known at compile time). NEXT: the last vector
+ * is full, so its last lane needs the first column of one more block. */
+static inline __attribute__((always_inline)) void max3_s2_row(
+    const int ROWS, const int NEXT, const float *top, int64_t rows, int64_t step, int64_t pad_w,
+    int64_t nv, const bool *inside, const __mmask16 *ma, const __mmask16 *mb, __mmask16 tail,
+    float *yr) {
   const __m512i even =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd =
       _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  if (ROWS) rows = ROWS;
+  __m512 a, b;
+  max3_s2_block(1, top, rows, step, -pad_w, inside[0], ma[0], mb[0], &a, &b);
+  __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
+  for (int64_t v = 1; v <= nv; v++) {
+    const int64_t c0 = v * 32 - pad_w;
+    __m512 e_next = e;
+    if (v < nv) {
+      max3_s2_block(1, top, rows, step, c0, inside[v], ma[v], mb[v], &a, &b);
+      e_next = _mm512_permutex2var_ps(a, even, b);
+    } else if (NEXT) { /* only its first column: a[0] */
+      max3_s2_block(0, top, rows, step, c0, inside[v], ma[v], mb[v], &e_next, &b);
+    }
+    const __m512 e2 = _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(e_next), _mm512_castps_si512(e), 1));
+    const __m512 out = _mm512_max_ps(e2, _mm512_max_ps(o, e));
+    if (v < nv) {
+      _mm512_storeu_ps(yr + (v - 1) * 16, out);
+      e = e_next;
+      o = _mm512_permutex2var_ps(a, odd, b);
+    } else {
+      _mm512_mask_storeu_ps(yr + (v - 1) * 16, tail, out);
+    }
+  }
+}
+
+static void max3_s2_rows(const ec_pool_params *p, const float *x, float *y, int64_t begin,
+                         int64_t end) {
+  const int64_t W = p->in[2], OH = p->out[1], OW = p->out[2], step = p->dil[1] * W;
+  const int64_t plane = p->in[1] * W, nv = (OW + 15) / 16, pad_w = p->pad_w;
   /* per block (nv output vectors, then the one whose first column ends the
    * last window): where its loads lie in the row, the same for every row */
   __mmask16 ma[MAX3_S2_BLOCKS + 1], mb[MAX3_S2_BLOCKS + 1];
   bool inside[MAX3_S2_BLOCKS + 1];
   for (int64_t v = 0; v <= nv; v++) {
-    const int64_t c0 = v * 32 - p->pad_w;
+    const int64_t c0 = v * 32 - pad_w;
     inside[v] = c0 >= 0 && c0 + 32 <= W;
     ma[v] = range_mask(-c0, W - c0);
     mb[v] = range_mask(-c0 - 16, W - c0 - 16);
   }
-  const __mmask16 tail = (__mmask16)((1u << (OW - (nv - 1) * 16)) - 1u);
+  /* a partial last vector finds the column after its last even one in its
+   * own block (lane n_last of E): no loads of the block after it */
+  const int64_t n_last = OW - (nv - 1) * 16;
+  const bool next = n_last == 16;
+  const __mmask16 tail = (__mmask16)((1u << n_last) - 1u);
   int64_t oh = begin % OH;
   const float *xp = x + begin / OH * plane;
   for (int64_t r = begin; r < end; r++, oh++) {
@@ -221,29 +259,12 @@ static void max3_s2_rows(const ec_pool_params *p, const float *x, float *y, int6
     float *yr = y + r * OW;
     const float *top = xp + p->first[1][oh] * W;
     const int64_t rows = p->count[1][oh];
-    __m512 a, b;
-    max3_s2_block(1, top, rows, step, -p->pad_w, inside[0], ma[0], mb[0], &a, &b);
-    __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
-    for (int64_t v = 1; v <= nv; v++) {
-      const int64_t c0 = v * 32 - p->pad_w;
-      __m512 e_next;
-      if (v < nv) {
-        max3_s2_block(1, top, rows, step, c0, inside[v], ma[v], mb[v], &a, &b);
-        e_next = _mm512_permutex2var_ps(a, even, b);
-      } else { /* only its first column: a[0] */
-        max3_s2_block(0, top, rows, step, c0, inside[v], ma[v], mb[v], &e_next, &b);
-      }
-      const __m512 e2 = _mm512_castsi512_ps(
-          _mm512_alignr_epi32(_mm512_castps_si512(e_next), _mm512_castps_si512(e), 1));
-      const __m512 out = _mm512_max_ps(e2, _mm512_max_ps(o, e));
-      if (v < nv) {
-        _mm512_storeu_ps(yr + (v - 1) * 16, out);
-        e = e_next;
-        o = _mm512_permutex2var_ps(a, odd, b);
-      } else {
-        _mm512_mask_storeu_ps(yr + (v - 1) * 16, tail, out);
-      }
-    }
+    if (rows == 3 && !next)
+      max3_s2_row(3, 0, top, 3, step, pad_w, nv, inside, ma, mb, tail, yr);
+    else if (rows == 3)
+      max3_s2_row(3, 1, top, 3, step, pad_w, nv, inside, ma, mb, tail, yr);
+    else
+      max3_s2_row(0, 1, top, rows, step, pad_w, nv, inside, ma, mb, tail, yr);
   }
 }
 
