@@ -22,7 +22,10 @@
  * epilogue) writes the band of Y. Each value gets the unfused chain's
  * arithmetic in the same order, so the result equals it bit for bit.
  * Threads split the (image, band) pairs into ranges of whole bands
- * (ec_parallel_for); with threads, bands are cut to at least 8 per image.
+ * (ec_parallel_for); with threads, bands are cut to at least 8 per image
+ * (x86: where the scratch holds fewer than 8 bands of the image, k bands per
+ * thread instead, each thread's k one range with one halo: a 14x14 block on
+ * 2 threads runs 7 + 7 rows rather than one 14-row band on one thread).
  *
  * Inputs (X, W1, b1, Wd, bd, W3, b3[, R]): W1 [ceil(Ch/6), Cin, 1, 1, 6] and
  * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
@@ -429,7 +432,17 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
   /* With threads, at least 8 bands when the image has the rows: whole bands
    * are the jobs, and a few large ones would leave a thread idle at the end
    * (or all of them to the caller when a worker wakes late). */
-  if (ex->pool && p->bands < 8) set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
+  if (ex->pool && p->bands < 8) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    /* x86: k bands per thread (as many as the scratch needs), each thread's k
+     * one range, so one halo per thread (14x14: 7 + 7 rows on 2 threads) */
+    const int64_t t = ec_parallel_threads(ex), k = ceil_div(p->bands, t);
+    set_bands(p, ceil_div(p->oh, k * t));
+    p->grain = k;
+#else
+    set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
+#endif
+  }
   void *const *t = ex->data;
   const int32_t *in = n->in;
   ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
