@@ -28,6 +28,9 @@
 
 #define CB 8 /* output channels per register tile */
 #define NV 3 /* vectors of 16 columns per register tile */
+#ifndef PF_PANELS
+#define PF_PANELS 2 /* output prefetch distance in channel panels */
+#endif
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -168,7 +171,16 @@ static void fill_rows(const ec_conv_direct *g, const float *x, int64_t ih0, int6
 static inline __attribute__((always_inline)) void tile(
     const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs, int64_t pl,
     const float *w, const float *bias, float *y, int64_t ys, int64_t cols, int64_t mc,
-    const int nv, const int64_t kw_c, const int64_t sw_c) {
+    const int nv, const int64_t kw_c, const int64_t sw_c, uintptr_t pf) {
+  /* the output lines of the tile PF_PANELS panels on: a row's stores go to
+   * M channel planes, more streams than the hardware prefetchers follow, so
+   * with cold output lines (the stem's output is past L2) each tile's stores
+   * otherwise wait on their misses (Zen 4, 64 MB flushed: squeezenet's stem
+   * 0.80 -> 0.70 ms, mobilenet_v2's 0.40 -> 0.33). A read prefetch: the line
+   * comes exclusive, and prefetchw measured no better. */
+  for (int j = 0; j < CB; j++)
+    for (int v = 0; v < nv; v++)
+      _mm_prefetch((const char *)(pf + (uintptr_t)((j * ys + 16 * v) * 4)), _MM_HINT_T0);
   __m512 acc[CB][NV];
   for (int j = 0; j < CB; j++)
     for (int v = 0; v < nv; v++) acc[j][v] = _mm512_setzero_ps();
@@ -211,24 +223,26 @@ static inline __attribute__((always_inline)) void tile(
 static inline __attribute__((always_inline)) void row_tiles_k(
     const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs, int64_t pl,
     const float *w, const float *bias, float *y, int64_t ys, int64_t mc, const int64_t kw,
-    const int64_t sw) {
+    const int64_t sw, uintptr_t pf) {
   int64_t o0 = 0;
   for (; o0 + 16 * NV <= g->ow; o0 += 16 * NV)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, 16 * NV, mc, NV, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, 16 * NV, mc, NV, kw, sw,
+         pf + (uintptr_t)(o0 * 4));
+  const uintptr_t pt = pf + (uintptr_t)(o0 * 4);
   const int64_t left = g->ow - o0;
   if (left > 32)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 3, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 3, kw, sw, pt);
   else if (left > 16)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 2, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 2, kw, sw, pt);
   else if (left > 0)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 1, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 1, kw, sw, pt);
 }
 
 #define ROW_TILES(name, kw, sw)                                                              \
   static void name(const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs,         \
                    int64_t pl, const float *w, const float *bias, float *y, int64_t ys,      \
-                   int64_t mc) {                                                             \
-    row_tiles_k(g, in, cs, rs, pl, w, bias, y, ys, mc, kw, sw);                              \
+                   int64_t mc, uintptr_t pf) {                                               \
+    row_tiles_k(g, in, cs, rs, pl, w, bias, y, ys, mc, kw, sw, pf);                          \
   }
 ROW_TILES(row_tiles_any, 0, 0)
 ROW_TILES(row_tiles_3s1, 3, 1)
@@ -239,14 +253,14 @@ ROW_TILES(row_tiles_11s4, 11, 4)
 
 static void row_tiles(const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs,
                       int64_t pl, const float *w, const float *bias, float *y, int64_t ys,
-                      int64_t mc) {
+                      int64_t mc, uintptr_t pf) {
   const int64_t kw = g->kw, sw = g->sw;
-  if (kw == 3 && sw == 1) row_tiles_3s1(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 3 && sw == 2) row_tiles_3s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 5 && sw == 2) row_tiles_5s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 7 && sw == 2) row_tiles_7s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 11 && sw == 4) row_tiles_11s4(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else row_tiles_any(g, in, cs, rs, pl, w, bias, y, ys, mc);
+  if (kw == 3 && sw == 1) row_tiles_3s1(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 3 && sw == 2) row_tiles_3s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 5 && sw == 2) row_tiles_5s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 7 && sw == 2) row_tiles_7s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 11 && sw == 4) row_tiles_11s4(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else row_tiles_any(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
 }
 
 void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t end,
@@ -270,7 +284,13 @@ void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t e
         const float *bias = g->bias ? g->bias + m0 : NULL;
         const int64_t mc = g->m - m0 < CB ? g->m - m0 : CB;
         float *y = yrow + m0 * p;
-        row_tiles(g, in, cs, rs, pl, wp, bias, y, p, mc);
+        /* the same row PF_PANELS panels on, or the next row's (this tile's
+         * own past the last row; a prefetch past the buffer is harmless) */
+        int64_t pfo = (m0 + PF_PANELS * CB) * p;
+        if (m0 + PF_PANELS * CB >= g->m)
+          pfo = oh0 + r + 1 < g->oh ? pfo - g->m * p + g->ow : m0 * p;
+        const uintptr_t pf = (uintptr_t)yrow + (uintptr_t)(pfo * 4);
+        row_tiles(g, in, cs, rs, pl, wp, bias, y, p, mc, pf);
       }
     }
   }
