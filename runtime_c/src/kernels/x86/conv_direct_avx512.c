@@ -28,6 +28,9 @@
 
 #define CB 8 /* output channels per register tile */
 #define NV 3 /* vectors of 16 columns per register tile */
+#ifndef PF_ROWS
+#define PF_ROWS 1 /* output prefetch distance in output rows */
+#endif
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -168,7 +171,16 @@ static void fill_rows(const ec_conv_direct *g, const float *x, int64_t ih0, int6
 static inline __attribute__((always_inline)) void tile(
     const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs, int64_t pl,
     const float *w, const float *bias, float *y, int64_t ys, int64_t cols, int64_t mc,
-    const int nv, const int64_t kw_c, const int64_t sw_c) {
+    const int nv, const int64_t kw_c, const int64_t sw_c, uintptr_t pf) {
+  /* the output lines of the same tile PF_ROWS output rows on: with cold
+   * output lines (a stem's output is past L2) the stores otherwise wait on
+   * their misses, CB channel planes at a time (Zen 4: squeezenet's stem in
+   * the model 0.81 -> 0.71 ms with this prefetch, 0.58 with the panel-major
+   * job order below). A read prefetch: the line comes exclusive, and
+   * prefetchw measured no better. */
+  for (int j = 0; j < CB; j++)
+    for (int v = 0; v < nv; v++)
+      _mm_prefetch((const char *)(pf + (uintptr_t)((j * ys + 16 * v) * 4)), _MM_HINT_T0);
   __m512 acc[CB][NV];
   for (int j = 0; j < CB; j++)
     for (int v = 0; v < nv; v++) acc[j][v] = _mm512_setzero_ps();
@@ -211,24 +223,26 @@ static inline __attribute__((always_inline)) void tile(
 static inline __attribute__((always_inline)) void row_tiles_k(
     const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs, int64_t pl,
     const float *w, const float *bias, float *y, int64_t ys, int64_t mc, const int64_t kw,
-    const int64_t sw) {
+    const int64_t sw, uintptr_t pf) {
   int64_t o0 = 0;
   for (; o0 + 16 * NV <= g->ow; o0 += 16 * NV)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, 16 * NV, mc, NV, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, 16 * NV, mc, NV, kw, sw,
+         pf + (uintptr_t)(o0 * 4));
+  const uintptr_t pt = pf + (uintptr_t)(o0 * 4);
   const int64_t left = g->ow - o0;
   if (left > 32)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 3, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 3, kw, sw, pt);
   else if (left > 16)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 2, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 2, kw, sw, pt);
   else if (left > 0)
-    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 1, kw, sw);
+    tile(g, in + o0, cs, rs, pl, w, bias, y + o0, ys, left, mc, 1, kw, sw, pt);
 }
 
 #define ROW_TILES(name, kw, sw)                                                              \
   static void name(const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs,         \
                    int64_t pl, const float *w, const float *bias, float *y, int64_t ys,      \
-                   int64_t mc) {                                                             \
-    row_tiles_k(g, in, cs, rs, pl, w, bias, y, ys, mc, kw, sw);                              \
+                   int64_t mc, uintptr_t pf) {                                               \
+    row_tiles_k(g, in, cs, rs, pl, w, bias, y, ys, mc, kw, sw, pf);                          \
   }
 ROW_TILES(row_tiles_any, 0, 0)
 ROW_TILES(row_tiles_3s1, 3, 1)
@@ -239,14 +253,14 @@ ROW_TILES(row_tiles_11s4, 11, 4)
 
 static void row_tiles(const ec_conv_direct *g, const float *in, int64_t cs, int64_t rs,
                       int64_t pl, const float *w, const float *bias, float *y, int64_t ys,
-                      int64_t mc) {
+                      int64_t mc, uintptr_t pf) {
   const int64_t kw = g->kw, sw = g->sw;
-  if (kw == 3 && sw == 1) row_tiles_3s1(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 3 && sw == 2) row_tiles_3s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 5 && sw == 2) row_tiles_5s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 7 && sw == 2) row_tiles_7s2(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else if (kw == 11 && sw == 4) row_tiles_11s4(g, in, cs, rs, pl, w, bias, y, ys, mc);
-  else row_tiles_any(g, in, cs, rs, pl, w, bias, y, ys, mc);
+  if (kw == 3 && sw == 1) row_tiles_3s1(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 3 && sw == 2) row_tiles_3s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 5 && sw == 2) row_tiles_5s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 7 && sw == 2) row_tiles_7s2(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else if (kw == 11 && sw == 4) row_tiles_11s4(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
+  else row_tiles_any(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
 }
 
 void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t end,
@@ -262,15 +276,19 @@ void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t e
     const int64_t nr = (nb - 1) * g->sh + g->kh, cs = nr * rs;
     fill_rows(g, g->x + img * g->c * g->h * g->w_, oh0 * g->sh - g->ph, nr, pl, rows);
     float *yimg = g->y + img * g->m * p;
-    for (int64_t r = 0; r < nb; r++) {
-      const float *in = rows + r * g->sh * rs;
-      float *yrow = yimg + (oh0 + r) * g->ow;
-      for (int64_t m0 = 0; m0 < g->m; m0 += CB) {
-        const float *wp = w8 + m0 * k;
-        const float *bias = g->bias ? g->bias + m0 : NULL;
-        const int64_t mc = g->m - m0 < CB ? g->m - m0 : CB;
-        float *y = yrow + m0 * p;
-        row_tiles(g, in, cs, rs, pl, wp, bias, y, p, mc);
+    /* Panel-major: CB channel planes written row after row (sequential
+     * streams) rather than all M planes per row; the job's input rows are
+     * read again per panel, from L2. */
+    for (int64_t m0 = 0; m0 < g->m; m0 += CB) {
+      const float *wp = w8 + m0 * k;
+      const float *bias = g->bias ? g->bias + m0 : NULL;
+      const int64_t mc = g->m - m0 < CB ? g->m - m0 : CB;
+      for (int64_t r = 0; r < nb; r++) {
+        const float *in = rows + r * g->sh * rs;
+        float *y = yimg + (oh0 + r) * g->ow + m0 * p;
+        /* past the job's rows, the image or the buffer: harmless */
+        const uintptr_t pf = (uintptr_t)y + (uintptr_t)(PF_ROWS * g->ow * 4);
+        row_tiles(g, in, cs, rs, pl, wp, bias, y, p, mc, pf);
       }
     }
   }
