@@ -208,14 +208,18 @@ static inline __attribute__((always_inline)) void tile_b(
     float bs[12];
     for (int i = 0; i < 12; i++)
       bs[i] = e->bias && i < mr ? e->beta * e->bias[i * e->bias_rs] : 0.0f;
+    const bool hasb = e->bias != NULL;
     const bool clamp = e->act.kind != EC_FB_ACTIVATION_NONE;
     const bool clip = e->act.kind == EC_FB_ACTIVATION_CLIP;
     const __m512 lo = _mm512_set1_ps(clip ? e->act.alpha : 0.0f);
     const __m512 hi = _mm512_set1_ps(clip ? e->act.beta : __builtin_inff());
 #define FAST_ROW(i)                                                          \
     if ((i) < MR && (i) < mr) {                                             \
-      __m512 v0 = _mm512_add_ps(c##i##_0, _mm512_set1_ps(bs[i]));           \
-      __m512 v1 = _mm512_add_ps(c##i##_1, _mm512_set1_ps(bs[i]));           \
+      __m512 v0 = c##i##_0, v1 = c##i##_1;                                  \
+      if (hasb) { /* not + 0: -0 stays -0, as finish_row leaves it */      \
+        v0 = _mm512_add_ps(v0, _mm512_set1_ps(bs[i]));                      \
+        v1 = _mm512_add_ps(v1, _mm512_set1_ps(bs[i]));                      \
+      }                                                                     \
       if (clamp) {                                                          \
         v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);                      \
         v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);                      \
