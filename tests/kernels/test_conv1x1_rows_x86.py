@@ -103,3 +103,35 @@ def test_rows_epilogue(act: str, hw: int) -> None:
     """Bias, residual addend (fused Add) and each activation on wide planes."""
     model = residual_epilogue_model(17, 20, hw, hw, act)
     check_families(model, threads=(1, 2))
+
+
+@pytest.mark.parametrize("act", ["Relu", "Clip", None])
+@pytest.mark.parametrize(("k", "m", "pixels"), [(16, 96, 341), (24, 144, 57), (16, 13, 33),
+                                                  (7, 25, 31), (3, 11, 70), (300, 29, 49)])
+def test_rows_bias_activation(act: str | None, k: int, m: int, pixels: int) -> None:
+    """Bias and ReLU / Clip / nothing, the tile's short epilogue (MobileNetV2's
+    K = 16 / 24 expands): odd M, N, K, row and column tails, K over a chunk
+    (accumulating: the general epilogue), 1-3 threads, against the reference
+    family and float64 with every element written."""
+    post, inits, opset = ACTS[act] if act else ([], {}, 18)
+    model = conv_model((1, k, 1, pixels), (m, k, 1, 1), k + m, post=post, inits=inits,
+                       opset=opset)
+    program = check_families(model, seed=m, threads=(1, 2, 3))
+    assert len(program.instructions) == 1
+    init = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    w = init["w"].astype(np.float64).reshape(m, k)
+    data = with_family(program, VARIANT_AVX512)
+    for t in (1, 2, 3):
+        session = edgec.Session(data, threads=t)
+        for seed in (1, 2):
+            x = np.random.default_rng(seed).standard_normal((1, k, 1, pixels)).astype(np.float32)
+            (y,) = session.run(None, {"x": x})
+            ref = w @ x.reshape(k, pixels).astype(np.float64)
+            ref += init["b"].astype(np.float64)[:, None]
+            scale = max(float(np.abs(ref).max()), 1e-30)  # before the activation
+            if act == "Relu":
+                ref = np.maximum(ref, 0.0)
+            elif act == "Clip":
+                ref = np.clip(ref, float(init["lo"]), float(init["hi"]))
+            err = float(np.abs(y.reshape(m, pixels) - ref).max()) / scale
+            assert err <= 2e-6, f"threads={t} seed={seed}: max error {err:.3g} of the scale"
