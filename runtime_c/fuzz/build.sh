@@ -39,7 +39,7 @@ cmake -S "$root" -B "$out/cmake" -G Ninja \
   -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $san -DEDGEC_FUZZING" \
   "-DCMAKE_C_COMPILER_LAUNCHER=sh;-c;exec \"\$@\" -Wno-error;sh" \
-  -DEDGEC_TOOLS=OFF >/dev/null
+  -DEDGEC_TOOLS=OFF -DEDGEC_FUZZ_PLAIN_SIMD=ON >/dev/null
 cmake --build "$out/cmake" --target edgec_runtime_static
 
 "$CC" -std=c11 -g -O1 -fsanitize=fuzzer $san -DEDGEC_FUZZING \

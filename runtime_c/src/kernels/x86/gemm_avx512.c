@@ -149,9 +149,9 @@ static inline __attribute__((always_inline)) void tile_b(
   for (int ph = 0; ph < 2; ph++) {
     if (ph == 1 && !INPLACE)
       for (int64_t i = 0; i < MR && i < mr; i++) {
-        _m_prefetchw(c + i * ldc);
-        _m_prefetchw(c + i * ldc + (NV * PNR - 1));
-        if (NV == 2) _m_prefetchw(c + i * ldc + PNR);
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + (NV * PNR - 1), 1, 3);
+        if (NV == 2) __builtin_prefetch(c + i * ldc + PNR, 1, 3);
       }
     const int64_t pend = ph == 0 ? kpf : kc;
 #pragma GCC unroll 2
