@@ -159,6 +159,20 @@ static inline dw_plane dw_plane_at(const ec_dw_conv *a, int64_t plane) {
                     a->res ? a->res + out : NULL, a->y + out, a->bias ? a->bias[ch] : 0.0f};
 }
 
+/* PLANE(KH, KW, a, STATE..., x, wt, bias, res, y) on each plane of [begin,
+ * end): 3x3 and 5x5 with the kernel size known at compile time, any other
+ * read from a (0, 0). */
+#define DW_EACH_PLANE(PLANE, a, begin, end, ...)                                  \
+  for (int64_t plane = (begin); plane < (end); plane++) {                         \
+    const dw_plane o = dw_plane_at((a), plane);                                   \
+    if ((a)->kh == 3 && (a)->kw == 3)                                             \
+      PLANE(3, 3, (a), __VA_ARGS__, o.x, o.wt, o.bias, o.res, o.y);               \
+    else if ((a)->kh == 5 && (a)->kw == 5)                                        \
+      PLANE(5, 5, (a), __VA_ARGS__, o.x, o.wt, o.bias, o.res, o.y);               \
+    else                                                                          \
+      PLANE(0, 0, (a), __VA_ARGS__, o.x, o.wt, o.bias, o.res, o.y);               \
+  }
+
 /* base + off floats as an address: the masked loads may start before a row
  * or end past the tensor (their masked lanes are not read), and such an
  * address is made from integers rather than by pointer arithmetic outside
@@ -312,15 +326,7 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
 static void dw_flat_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   DW_MASK m[DW_FLAT_MASKS];
   dw_flat_masks(a, m);
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    if (a->kh == 3 && a->kw == 3)
-      dw_flat_plane(3, 3, a, m, o.x, o.wt, o.bias, o.res, o.y);
-    else if (a->kh == 5 && a->kw == 5)
-      dw_flat_plane(5, 5, a, m, o.x, o.wt, o.bias, o.res, o.y);
-    else
-      dw_flat_plane(0, 0, a, m, o.x, o.wt, o.bias, o.res, o.y);
-  }
+  DW_EACH_PLANE(dw_flat_plane, a, begin, end, m)
 }
 #endif
 
@@ -389,15 +395,7 @@ static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   for (int64_t l = 0; l < 16; l++)
     ix[l] = (int32_t)(l < a->ow ? 2 * l : l < 2 * a->ow ? 16 + 2 * (l - a->ow) : 0);
   const __m512i idx = _mm512_loadu_si512(ix);
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    if (a->kh == 3 && a->kw == 3)
-      dw_pair_plane(3, 3, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-    else if (a->kh == 5 && a->kw == 5)
-      dw_pair_plane(5, 5, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-    else
-      dw_pair_plane(0, 0, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-  }
+  DW_EACH_PLANE(dw_pair_plane, a, begin, end, cm, idx)
 }
 
 /* AVX-512, horizontal stride 2 with one output vector per row (ow <= 16)
@@ -493,15 +491,7 @@ static void dw_s2row_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   int32_t ix[16];
   for (int64_t l = 0; l < 16; l++) ix[l] = (int32_t)(l < a->ow ? 2 * l : 0);
   const __m512i idx = _mm512_loadu_si512(ix);
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    if (a->kh == 3 && a->kw == 3)
-      dw_s2row_plane(3, 3, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-    else if (a->kh == 5 && a->kw == 5)
-      dw_s2row_plane(5, 5, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-    else
-      dw_s2row_plane(0, 0, a, cm, idx, o.x, o.wt, o.bias, o.res, o.y);
-  }
+  DW_EACH_PLANE(dw_s2row_plane, a, begin, end, cm, idx)
 }
 #endif
 

@@ -250,8 +250,7 @@ static inline __attribute__((always_inline)) void tile_b(
 
 #define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
   tile_b(MR, NV, false, false, false, ASTR, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr,  \
-         acc, e, \
-         pf0, pf1, pb, pbs)
+         acc, e, pf0, pf1, pb, pbs)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
