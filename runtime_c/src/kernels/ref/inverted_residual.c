@@ -95,6 +95,7 @@
  * costs win (features.4 in 2-row bands: +10%) */
 #define IR_BAND_BYTES ((size_t)480 * 1024)
 #define IR_MIN_ROWS 4
+#define IR_MIN_PIXELS 128
 typedef struct ir_keep {
   _Alignas(64) int64_t next, img, w0, have; /* next: the job that continues it */
 } ir_keep;
@@ -463,7 +464,7 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
    * are the jobs, and a few large ones would leave a thread idle at the end
    * (or all of them to the caller when a worker wakes late). */
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  if (ex->pool) {
+  {
     /* x86: k bands per thread, claimed one by one (grain 1; IR_KEEP: one
      * halo per thread). k is the least, from the k0 the scratch needs, whose
      * band keeps the thread's window + D within IR_BAND_BYTES and leaves the
@@ -475,7 +476,7 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
     int64_t k = k0;
     for (ir_params s = *p;; k++) {
       const int64_t r = ceil_div(p->oh, k * t);
-      if (r < IR_MIN_ROWS) {
+      if (r < IR_MIN_ROWS || r * p->ow < IR_MIN_PIXELS) {
         k = k0;
         break;
       }
