@@ -23,9 +23,11 @@
  * arithmetic in the same order, so the result equals it bit for bit.
  * Threads split the (image, band) pairs into ranges of whole bands
  * (ec_parallel_for); with threads, bands are cut to at least 8 per image
- * (x86: where the scratch holds fewer than 8 bands of the image, k bands per
- * thread instead, each thread's k one range with one halo: a 14x14 block on
- * 2 threads runs 7 + 7 rows rather than one 14-row band on one thread).
+ * (x86 instead: k bands per thread, as even as whole bands allow, each
+ * within IR_BAND_BYTES of window + D where that leaves bands of >= 4 rows;
+ * single-band chunks, and a thread's window carries over from one of its
+ * chunks to the next (IR_KEEP), so one halo per thread: a 14x14 block on 2
+ * threads runs 7 + 7 rows rather than one 14-row band on one thread).
  *
  * Inputs (X, W1, b1, Wd, bd, W3, b3[, R]): W1 [ceil(Ch/6), Cin, 1, 1, 6] and
  * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
@@ -465,13 +467,15 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
    * (or all of them to the caller when a worker wakes late). */
 #if defined(EDGEC_HAVE_X86_KERNELS)
   {
-    /* x86: k bands per thread, claimed one by one (grain 1; IR_KEEP: one
-     * halo per thread). k is the least, from the k0 the scratch needs, whose
-     * band keeps the thread's window + D within IR_BAND_BYTES and leaves the
-     * last band at least 3/4 full (the threads' shares even), without
-     * going under IR_MIN_ROWS rows; else k0. MobileNetV2 on 2 threads:
-     * features.1 14 bands of 8 rows (was 13 of 9), features.2 and .3 14 of 4
-     * (were 8 of 7), features.4 4 of 7 (as before). */
+    /* x86, 1 thread too: k bands per thread, claimed one by one (grain 1;
+     * IR_KEEP: one halo per thread). k is the least, from the k0 the
+     * scratch needs, whose band keeps the thread's window + D within
+     * IR_BAND_BYTES and leaves the last band at least 3/4 full (the threads'
+     * shares even), without going under IR_MIN_ROWS rows or IR_MIN_PIXELS
+     * pixels; else k0. MobileNetV2: features.1 14 bands of 8 rows (were 13
+     * of 9), features.2 and .3 14 of 4 (were 8 of 7 on 2 threads, 8 of 7 and
+     * 7 of 9 on 1), features.4 4 of 7 on 2 threads and 3 of 10 on 1 (as
+     * before). */
     const int64_t t = ec_parallel_threads(ex), k0 = ceil_div(p->bands, t);
     int64_t k = k0;
     for (ir_params s = *p;; k++) {
