@@ -93,8 +93,9 @@
 #define IR_KEEP 16
 /* bands with threads (eval_ir): the window + D a thread works in, measured
  * on Zen 4 (1 MB L2): 4-row bands of features.2/.3 (474 / 323 KB) beat
- * 7-row ones (797 / 516 KB) by 8-12% at 2 threads; under 4 rows the per-band
- * costs win (features.4 in 2-row bands: +10%) */
+ * 7-row ones (797 / 516 KB) at 2 threads by 3-7% best of, 10-15% in medians
+ * on a loaded machine; under 4 rows (or ~128 pixels) the per-band costs win
+ * (features.3 in 3-row bands +20%, features.4 in 2-row ones +10%) */
 #define IR_BAND_BYTES ((size_t)480 * 1024)
 #define IR_MIN_ROWS 4
 #define IR_MIN_PIXELS 128
