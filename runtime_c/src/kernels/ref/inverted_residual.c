@@ -23,9 +23,11 @@
  * arithmetic in the same order, so the result equals it bit for bit.
  * Threads split the (image, band) pairs into ranges of whole bands
  * (ec_parallel_for); with threads, bands are cut to at least 8 per image
- * (x86: where the scratch holds fewer than 8 bands of the image, k bands per
- * thread instead, each thread's k one range with one halo: a 14x14 block on
- * 2 threads runs 7 + 7 rows rather than one 14-row band on one thread).
+ * (x86 instead: k bands per thread, as even as whole bands allow, each
+ * within IR_BAND_BYTES of window + D where that leaves bands of >= 4 rows;
+ * single-band chunks, and a thread's window carries over from one of its
+ * chunks to the next (IR_KEEP), so one halo per thread: a 14x14 block on 2
+ * threads runs 7 + 7 rows rather than one 14-row band on one thread).
  *
  * Inputs (X, W1, b1, Wd, bd, W3, b3[, R]): W1 [ceil(Ch/6), Cin, 1, 1, 6] and
  * W3 [ceil(M/6), Ch, 1, 1, 6] in the GEMM's A layout (gemm_core.h;
@@ -78,6 +80,28 @@
        : ec_sgemm_ex(isa, m, n, k, a, b, c, ldc, false, e, ws))
 #else
 #define IR_GEMM(isa, m, n, k, a, b, c, ldc, e, ws) ec_sgemm_ex(isa, m, n, k, a, b, c, ldc, false, e, ws)
+#endif
+
+#if defined(EDGEC_HAVE_X86_KERNELS)
+/* x86: a thread's window outlives its range. When its next range starts at
+ * the job after its last one (the pool hands a thread its own share in
+ * chunks, in order), the window goes on sliding: one halo per thread per
+ * run, whatever the chunk size, so ranges can be single bands and a thread
+ * that falls behind (a core shared with another process) loses bands to the
+ * other instead of holding half the block. Threads past IR_KEEP start each
+ * range afresh. */
+#define IR_KEEP 16
+/* bands with threads (eval_ir): the window + D a thread works in, measured
+ * on Zen 4 (1 MB L2): 4-row bands of features.2/.3 (474 / 323 KB) beat
+ * 7-row ones (797 / 516 KB) at 2 threads by 3-7% best of, 10-15% in medians
+ * on a loaded machine; under 4 rows (or ~128 pixels) the per-band costs win
+ * (features.3 in 3-row bands +20%, features.4 in 2-row ones +10%) */
+#define IR_BAND_BYTES ((size_t)480 * 1024)
+#define IR_MIN_ROWS 4
+#define IR_MIN_PIXELS 128
+typedef struct ir_keep {
+  _Alignas(64) int64_t next, img, w0, have; /* next: the job that continues it */
+} ir_keep;
 #endif
 
 /* conv.c's threshold: less work than this per range is not worth a wake-up */
@@ -292,6 +316,9 @@ typedef struct ir_ctx {
   float *y;
   uint8_t *const *workspace;
   ec_sp_weight sw[2]; /* the params' with this run's values */
+#if defined(IR_KEEP)
+  struct ir_keep *keep; /* per thread: the window its last range left */
+#endif
 } ir_ctx;
 
 #if defined(DW_SIMD)
@@ -380,6 +407,10 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   void *gws = ws + p->off_gemm;
   const int64_t hw = p->h * p->w, wp = p->win * p->w, py = p->oh * p->ow;
   int64_t img = -1, w0 = 0, have = 0; /* the window holds E rows [w0, w0 + have) of img */
+#if defined(IR_KEEP)
+  ir_keep *kp = thread < IR_KEEP ? &c->keep[thread] : NULL;
+  if (kp && kp->next == begin) img = kp->img, w0 = kp->w0, have = kp->have;
+#endif
   for (int64_t job = begin; job < end; job++) {
     const int64_t i = job / p->bands, o0 = job % p->bands * p->rows;
     const int64_t nr = min64(p->rows, p->oh - o0), top = o0 * p->sh - p->ph;
@@ -425,6 +456,9 @@ static void ir_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
     const ec_epilogue e = {1.0f, 1.0f, c->b3, 1, 0, res, py, p->act[2]};
     IR_GEMM(p->isa, p->m, nr * p->ow, p->ch, &a, &b, c->y + yoff, py, &e, gws);
   }
+#if defined(IR_KEEP)
+  if (kp) *kp = (ir_keep){end, img, w0, have};
+#endif
 }
 
 static void eval_ir(const ec_node *n, const ec_exec *ex) {
@@ -432,25 +466,51 @@ static void eval_ir(const ec_node *n, const ec_exec *ex) {
   /* With threads, at least 8 bands when the image has the rows: whole bands
    * are the jobs, and a few large ones would leave a thread idle at the end
    * (or all of them to the caller when a worker wakes late). */
-  if (ex->pool && p->bands < 8) {
 #if defined(EDGEC_HAVE_X86_KERNELS)
-    /* x86: k bands per thread (as many as the scratch needs), each thread's k
-     * one range, so one halo per thread (14x14: 7 + 7 rows on 2 threads) */
-    const int64_t t = ec_parallel_threads(ex), k = ceil_div(p->bands, t);
+  {
+    /* x86, 1 thread too: k bands per thread, claimed one by one (grain 1;
+     * IR_KEEP: one halo per thread). k is the least, from the k0 the
+     * scratch needs, whose band keeps the thread's window + D within
+     * IR_BAND_BYTES and leaves the last band at least 3/4 full (the threads'
+     * shares even), without going under IR_MIN_ROWS rows or IR_MIN_PIXELS
+     * pixels; else k0. MobileNetV2: features.1 14 bands of 8 rows (were 13
+     * of 9), features.2 and .3 14 of 4 (were 8 of 7 on 2 threads, 8 of 7 and
+     * 7 of 9 on 1), features.4 4 of 7 on 2 threads and 3 of 10 on 1 (as
+     * before). */
+    const int64_t t = ec_parallel_threads(ex), k0 = ceil_div(p->bands, t);
+    int64_t k = k0;
+    for (ir_params s = *p;; k++) {
+      const int64_t r = ceil_div(p->oh, k * t);
+      if (r < IR_MIN_ROWS || r * p->ow < IR_MIN_PIXELS) {
+        k = k0;
+        break;
+      }
+      layout(&s, r);
+      if (s.off_gemm <= IR_BAND_BYTES && 4 * (k * t * r - p->oh) <= r) break;
+    }
     set_bands(p, ceil_div(p->oh, k * t));
-    p->grain = k;
-#else
-    set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
-#endif
+    p->grain = 1;
   }
+#else
+  if (ex->pool && p->bands < 8) set_bands(p, min64(p->rows, max64(ceil_div(p->oh, 8), 1)));
+#endif
   void *const *t = ex->data;
   const int32_t *in = n->in;
   ir_ctx c = {p, t[in[0]], in[1] >= 0 ? t[in[1]] : NULL, in[2] >= 0 ? t[in[2]] : NULL,
               t[in[3]], in[4] >= 0 ? t[in[4]] : NULL, t[in[5]],
               in[6] >= 0 ? t[in[6]] : NULL, p->residual ? t[in[7]] : NULL,
-              t[n->out[0]], ex->workspace, {p->spw[0], p->spw[1]}};
+              t[n->out[0]], ex->workspace, {p->spw[0], p->spw[1]}
+#if defined(IR_KEEP)
+              , NULL
+#endif
+  };
   c.sw[0].values = c.w1;
   c.sw[1].values = c.w3;
+#if defined(IR_KEEP)
+  ir_keep keep[IR_KEEP];
+  for (int i = 0; i < IR_KEEP; i++) keep[i].next = -1;
+  c.keep = keep;
+#endif
   if (p->n == 0 || p->m == 0 || p->oh == 0 || p->ow == 0) return;
   ec_parallel_for(ex, p->n * p->bands, p->grain, ir_range, (void *)&c);
 }
