@@ -48,6 +48,8 @@
 #include "kernel.h"
 #include "kernels/ref/gemm_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
+#include <stdatomic.h>
+
 #include "kernels/x86/conv_direct_x86.h"
 #include "kernels/x86/x86.h"
 #endif
@@ -348,6 +350,9 @@ typedef struct conv_ctx {
   int64_t mb, mblocks, ptiles; /* job grid within one (batch, group) */
   int64_t tp;                  /* pixels per tile (<= p->tp, which sizes the workspace) */
   int64_t rb;                  /* PATH_DIRECT: output rows per job (<= p->direct_rb) */
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  struct otf_span *spans;      /* otf_split: each thread's panels */
+#endif
 } conv_ctx;
 
 /* Pixels [p0, p0 + tp) of unfolded row `row` of one image group x (cg
@@ -550,6 +555,95 @@ static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread)
 }
 
 #if defined(EDGEC_HAVE_X86_KERNELS)
+/* ---- On the fly with one tile block, at several threads (otf_split) -----
+ * The 14x14 and 7x7 layers (16 tiles) split their output channels in one
+ * block per thread: 264 + 248 channels at 7x7, 132 + 124 at 14x14, and the
+ * slower thread (in the model this VM's worker ran 10-15% slower per channel
+ * than the caller) set the time, with nothing for the pool to steal. Here
+ * the 12-channel panels are claimed at run time: each thread takes its own
+ * range's from the front, a thread done with its own takes the others' from
+ * the back; each makes the input transform V in its own workspace before its
+ * first panel (one V made by all threads, channels split, measured slower:
+ * every line of it crossed the cores) and prefetches the raw weight of the
+ * panel it expects to claim next. */
+#define OTF_MAXT 16 /* threads this form supports (more: one block per thread) */
+
+typedef struct otf_span {
+  _Alignas(64) atomic_int_fast64_t span; /* first << 32 | end, of unclaimed panels */
+  bool v_made;                           /* the owner's V is in its workspace */
+} otf_span;
+
+/* Claims the first (front) or last unclaimed panel of s into *panel. */
+static bool otf_claim(otf_span *s, bool front, int64_t *panel) {
+  int_fast64_t cur = atomic_load(&s->span);
+  for (;;) {
+    const int64_t lo = cur >> 32, hi = cur & 0xFFFFFFFF;
+    if (lo >= hi) return false;
+    const int_fast64_t nw = front ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+    if (atomic_compare_exchange_weak(&s->span, &cur, nw)) {
+      *panel = front ? lo : hi - 1;
+      return true;
+    }
+  }
+}
+
+static ec_wino wino_of(const conv_ctx *c) {
+  const conv_params *p = c->p;
+  const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
+                      p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
+  return wp;
+}
+
+static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)begin, (void)end;
+  const conv_ctx *c = vc;
+  const conv_params *p = c->p;
+  const ec_wino wp = wino_of(c);
+  const int64_t threads = c->mblocks, panels = ceil_div(p->m, WP);
+  uint8_t *ws = c->workspace[thread];
+  float *v = (float *)ws;
+  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
+  float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
+                                                    sizeof(float)));
+  for (int64_t k = 0; k < threads; k++) { /* own panels first, then the others' */
+    otf_span *s = &c->spans[(thread + k) % threads];
+    const bool own = k == 0;
+    int64_t cur;
+    if (!otf_claim(s, own, &cur)) continue;
+    if (!c->spans[thread].v_made) ec_x86_wino_otf_input_avx512(&wp, 0, p->tiles, v);
+    c->spans[thread].v_made = true;
+    for (;;) {
+      const int64_t guess = own ? cur + 1 : cur - 1;
+      ec_x86_wino_otf_gemm_avx512(&wp, 0, p->tiles, cur * WP, min64(WP, p->m - cur * WP),
+                                  guess >= 0 && guess < panels ? guess * WP : -1, v, c->w, u,
+                                  mbuf);
+      if (!otf_claim(s, own, &cur)) break;
+    }
+  }
+}
+
+/* The form above where it applies (false: not run). */
+static bool otf_split(const conv_params *p, const ec_exec *ex, conv_ctx *c) {
+  const int64_t threads = ec_parallel_threads(ex), panels = ceil_div(p->m, WP);
+  const ec_wino wp = wino_of(c);
+  if (!p->wino_otf || !p->wino_simd || p->isa != EC_ISA_AVX512 || p->tiles > p->tb ||
+      threads < 2 || threads > OTF_MAXT || panels < 2 * threads ||
+      !ec_x86_wino_otf_fits_avx512(&wp))
+    return false;
+  otf_span spans[OTF_MAXT];
+  for (int64_t t = 0; t < threads; t++) {
+    atomic_init(&spans[t].span, (int_fast64_t)(t * panels / threads) << 32 |
+                                    (t + 1) * panels / threads);
+    spans[t].v_made = false;
+  }
+  c->spans = spans;
+  c->mblocks = threads;
+  ec_parallel_for(ex, threads, 1, otf_panel_range, c);
+  return true;
+}
+#endif
+
+#if defined(EDGEC_HAVE_X86_KERNELS)
 static void direct_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
@@ -665,7 +759,11 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
                 n->n_in >= 3 && n->in[2] >= 0 ? ex->data[n->in[2]] : NULL,
                 p->residual ? ex->data[n->in[3]] : NULL,
-                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0};
+                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0
+#if defined(EDGEC_HAVE_X86_KERNELS)
+                , NULL
+#endif
+  };
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
     /* Work per plane counts the input plane's loads (a 576-plane 14->7 layer,
@@ -693,6 +791,9 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   }
 #endif
   if (p->path == PATH_WINOGRAD) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    if (otf_split(p, ex, &c)) return;
+#endif
     /* Fewer tile blocks than threads (the 14x14 and 7x7 layers): split the
      * output channels too. */
     const int64_t blocks = ceil_div(p->tiles, p->tb);
