@@ -589,12 +589,16 @@ def test_winograd_fused_epilogue(x: tuple[int, ...]) -> None:
     ((1, 40, 14, 14), 70, 4),    # 6 panels (the last of 10): 4 threads keep channel blocks
     ((2, 33, 6, 6), 55, 2),      # batch 2 in one tile block; 5 panels: 3 threads keep blocks
     ((1, 48, 9, 9), 25, 4),      # 3 panels: channel blocks at every thread count
+    ((1, 128, 28, 28), 128, 4),  # ResNet-18 layer 2: two tile blocks (32 + 17), 11 panels each
+    ((1, 13, 28, 40), 19, 4),    # two blocks of 2 panels (the second of 7 rows)
+    ((1, 40, 16, 40), 30, 2),    # F(2x2), three blocks: 3 and 4 threads, ranges across blocks
 ])
 def test_winograd_otf_panels_claimed(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...],
                                      m: int, r: int) -> None:
-    """On the fly with one tile block at 2-4 threads: the 12-channel panels
-    claimed at run time (conv.c otf_split: own panels from the front, the
-    others' from the back, V per thread) with bias, residual and ReLU in the
+    """On the fly with no more tile blocks than threads (2-4): the jobs (tile
+    block, 12-channel panel) claimed at run time (conv.c otf_split: own jobs
+    from the front, the others' from the back, V of a block per thread) with
+    bias, residual and ReLU in the
     output transform; every thread count equal to one thread bit for bit,
     and to onnxruntime."""
     from edgec.lower import conv as conv_lowering

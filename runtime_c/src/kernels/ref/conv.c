@@ -555,33 +555,41 @@ static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread)
 }
 
 #if defined(EDGEC_HAVE_X86_KERNELS)
-/* ---- On the fly with one tile block, at several threads (otf_split) -----
- * The 14x14 and 7x7 layers (16 tiles) split their output channels in one
- * block per thread: 264 + 248 channels at 7x7, 132 + 124 at 14x14, and the
+/* ---- On the fly with no more tile blocks than threads (otf_split) -------
+ * The 14x14 and 7x7 layers (one block of 16 tiles) split their output
+ * channels in one block per thread (264 + 248 channels at 7x7, 132 + 124 at
+ * 14x14), the 28x28 ones (two blocks) their tiles, a block per thread: the
  * slower thread (in the model this VM's worker ran 10-15% slower per channel
- * than the caller) set the time, with nothing for the pool to steal. Here
- * the 12-channel panels are claimed at run time: each thread takes its own
+ * than the caller, and much slower when another process took its core) set
+ * the time, with nothing for the pool to steal. Here the jobs are (tile
+ * block, 12-channel panel), claimed at run time: each thread takes its own
  * range's from the front, a thread done with its own takes the others' from
- * the back; each makes the input transform V in its own workspace before its
- * first panel (one V made by all threads, channels split, measured slower:
- * every line of it crossed the cores) and prefetches the raw weight of the
- * panel it expects to claim next. */
-#define OTF_MAXT 16 /* threads this form supports (more: one block per thread) */
+ * the back; each makes the input transform V of a block in its own
+ * workspace before its first panel of that block, and prefetches the raw
+ * weight of the panel it expects to claim next. A thief whose V is of
+ * another block steals only from a range with OTF_STEAL_MIN panels left
+ * (28x28: V of a block ~0.05 ms, a panel ~0.04 ms). One V made by all
+ * threads, channels split, measured 0.02 ms faster a 14x14 layer on a quiet
+ * machine but 0.1 ms slower with another process on a core (a static phase
+ * again), and no faster at 7x7. */
+#define OTF_MAXT 16     /* threads this form supports (more: the blocks above) */
+#define OTF_STEAL_MIN 3 /* panels left for a thief that must make V first */
 
 typedef struct otf_span {
-  _Alignas(64) atomic_int_fast64_t span; /* first << 32 | end, of unclaimed panels */
-  bool v_made;                           /* the owner's V is in its workspace */
+  _Alignas(64) atomic_int_fast64_t span; /* first << 32 | end, of unclaimed jobs */
+  int64_t v_block;                       /* the block of the owner's V (-1: none) */
 } otf_span;
 
-/* Claims the first (front) or last unclaimed panel of s into *panel. */
-static bool otf_claim(otf_span *s, bool front, int64_t *panel) {
+/* Claims the first (front) or last unclaimed job of s into *job; a thief
+ * (back) only where at least `min_left` are unclaimed. */
+static bool otf_claim(otf_span *s, bool front, int64_t min_left, int64_t *job) {
   int_fast64_t cur = atomic_load(&s->span);
   for (;;) {
     const int64_t lo = cur >> 32, hi = cur & 0xFFFFFFFF;
-    if (lo >= hi) return false;
+    if (hi - lo < min_left || lo >= hi) return false;
     const int_fast64_t nw = front ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
     if (atomic_compare_exchange_weak(&s->span, &cur, nw)) {
-      *panel = front ? lo : hi - 1;
+      *job = front ? lo : hi - 1;
       return true;
     }
   }
@@ -600,24 +608,32 @@ static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread
   const conv_params *p = c->p;
   const ec_wino wp = wino_of(c);
   const int64_t threads = c->mblocks, panels = ceil_div(p->m, WP);
+  const int64_t jobs = ceil_div(p->tiles, p->tb) * panels;
   uint8_t *ws = c->workspace[thread];
   float *v = (float *)ws;
   float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
   float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
                                                     sizeof(float)));
-  for (int64_t k = 0; k < threads; k++) { /* own panels first, then the others' */
+  int64_t *v_block = &c->spans[thread].v_block;
+  for (int64_t k = 0; k < threads; k++) { /* own jobs first, then the others' */
     otf_span *s = &c->spans[(thread + k) % threads];
     const bool own = k == 0;
     int64_t cur;
-    if (!otf_claim(s, own, &cur)) continue;
-    if (!c->spans[thread].v_made) ec_x86_wino_otf_input_avx512(&wp, 0, p->tiles, v);
-    c->spans[thread].v_made = true;
+    const int64_t last = (atomic_load(&s->span) & 0xFFFFFFFF) - 1; /* a thief's first */
+    if (!otf_claim(s, own, own || last / panels == *v_block ? 1 : OTF_STEAL_MIN, &cur))
+      continue;
     for (;;) {
+      const int64_t blk = cur / panels, m0 = cur % panels * WP, t0 = blk * p->tb;
+      const int64_t nt = min64(p->tb, p->tiles - t0);
+      if (*v_block != blk) ec_x86_wino_otf_input_avx512(&wp, t0, nt, v);
+      *v_block = blk;
+      /* the next job's panel, if of this block */
       const int64_t guess = own ? cur + 1 : cur - 1;
-      ec_x86_wino_otf_gemm_avx512(&wp, 0, p->tiles, cur * WP, min64(WP, p->m - cur * WP),
-                                  guess >= 0 && guess < panels ? guess * WP : -1, v, c->w, u,
+      const int64_t nxt = guess >= 0 && guess < jobs && guess / panels == blk ?
+                          guess % panels * WP : -1;
+      ec_x86_wino_otf_gemm_avx512(&wp, t0, nt, m0, min64(WP, p->m - m0), nxt, v, c->w, u,
                                   mbuf);
-      if (!otf_claim(s, own, &cur)) break;
+      if (!otf_claim(s, own, 1, &cur)) break;
     }
   }
 }
@@ -625,16 +641,17 @@ static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread
 /* The form above where it applies (false: not run). */
 static bool otf_split(const conv_params *p, const ec_exec *ex, conv_ctx *c) {
   const int64_t threads = ec_parallel_threads(ex), panels = ceil_div(p->m, WP);
+  const int64_t blocks = ceil_div(p->tiles, p->tb), jobs = blocks * panels;
   const ec_wino wp = wino_of(c);
-  if (!p->wino_otf || !p->wino_simd || p->isa != EC_ISA_AVX512 || p->tiles > p->tb ||
-      threads < 2 || threads > OTF_MAXT || panels < 2 * threads ||
+  if (!p->wino_otf || !p->wino_simd || p->isa != EC_ISA_AVX512 || blocks > threads ||
+      threads < 2 || threads > OTF_MAXT || jobs < 2 * threads || jobs > INT32_MAX ||
       !ec_x86_wino_otf_fits_avx512(&wp))
     return false;
   otf_span spans[OTF_MAXT];
   for (int64_t t = 0; t < threads; t++) {
-    atomic_init(&spans[t].span, (int_fast64_t)(t * panels / threads) << 32 |
-                                    (t + 1) * panels / threads);
-    spans[t].v_made = false;
+    atomic_init(&spans[t].span, (int_fast64_t)(t * jobs / threads) << 32 |
+                                    (t + 1) * jobs / threads);
+    spans[t].v_block = -1;
   }
   c->spans = spans;
   c->mblocks = threads;
