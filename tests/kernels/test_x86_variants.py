@@ -583,6 +583,50 @@ def test_winograd_fused_epilogue(x: tuple[int, ...]) -> None:
     assert ins.variant & VARIANT_WINOGRAD and not ins.variant & VARIANT_WINOGRAD_F2
 
 
+@pytest.mark.parametrize(("x", "m", "r"), [
+    ((1, 256, 14, 14), 256, 4),  # ResNet-18 layer 3: 22 panels of 12, the last of 4
+    ((1, 64, 7, 7), 100, 2),     # F(2x2): 9 panels, the last of 4
+    ((1, 40, 14, 14), 70, 4),    # 6 panels (the last of 10): 4 threads keep channel blocks
+    ((2, 33, 6, 6), 55, 2),      # batch 2 in one tile block; 5 panels: 3 threads keep blocks
+    ((1, 48, 9, 9), 25, 4),      # 3 panels: channel blocks at every thread count
+    ((1, 128, 28, 28), 128, 4),  # ResNet-18 layer 2: two tile blocks (32 + 17), 11 panels each
+    ((1, 13, 28, 40), 19, 4),    # two blocks of 2 panels (the second of 7 rows)
+    ((1, 40, 16, 40), 30, 2),    # F(2x2), three blocks: 3 and 4 threads, ranges across blocks
+])
+def test_winograd_otf_panels_claimed(monkeypatch: pytest.MonkeyPatch, x: tuple[int, ...],
+                                     m: int, r: int) -> None:
+    """On the fly with no more tile blocks than threads (2-4): the jobs (tile
+    block, 12-channel panel) claimed at run time (conv.c otf_split: own jobs
+    from the front, the others' from the back, V of a block per thread) with
+    bias, residual and ReLU in the
+    output transform; every thread count equal to one thread bit for bit,
+    and to onnxruntime."""
+    from edgec.lower import conv as conv_lowering
+    from edgec.lower.conv import VARIANT_WINOGRAD_OTF
+
+    rng = np.random.default_rng(m + x[1])
+    oh, ow = x[2], x[3]
+    w = (rng.standard_normal((m, x[1], 3, 3)) / np.sqrt(9 * x[1])).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["y", "res"], ["s"]),
+             helper.make_node("Relu", ["s"], ["z"])]
+    model = make_model(nodes, {"x": (F, x), "res": (F, (x[0], m, oh, ow))}, {"z": F},
+                       {"w": w, "b": rng.standard_normal(m).astype(np.float32)})
+    monkeypatch.setattr(conv_lowering, "_choose_winograd", lambda *a: (r, True))
+    program = compile_program(model).program
+    assert len(program.instructions) == 1
+    ins = program.instructions[0]
+    assert ins.variant & VARIANT_WINOGRAD_OTF and len(ins.inputs) == 4
+    feeds = random_feeds(model, 3)
+    (theirs,) = run_ort(model, feeds)
+    for name, family in FAMILIES.items():
+        (one,) = run_family(program, family, feeds)
+        assert _relative_error(one, theirs) < 1e-4, name
+        for t in (2, 3, 4):
+            (ours,) = run_family(program, family, feeds, threads=t)
+            np.testing.assert_array_equal(ours, one, err_msg=f"{name} threads={t}")
+
+
 def residual_epilogue_model(cin: int, cout: int, hw: int, seed: int, act: str) -> onnx.ModelProto:
     """1x1 Conv (bias) + Add of an input (the fused residual) + ACTS[act],
     which the compiler turns into one CONV with the whole epilogue."""

@@ -48,6 +48,8 @@
 #include "kernel.h"
 #include "kernels/ref/gemm_core.h"
 #if defined(EDGEC_HAVE_X86_KERNELS)
+#include <stdatomic.h>
+
 #include "kernels/x86/conv_direct_x86.h"
 #include "kernels/x86/x86.h"
 #endif
@@ -348,6 +350,9 @@ typedef struct conv_ctx {
   int64_t mb, mblocks, ptiles; /* job grid within one (batch, group) */
   int64_t tp;                  /* pixels per tile (<= p->tp, which sizes the workspace) */
   int64_t rb;                  /* PATH_DIRECT: output rows per job (<= p->direct_rb) */
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  struct otf_span *spans;      /* otf_split: each thread's panels */
+#endif
 } conv_ctx;
 
 /* Pixels [p0, p0 + tp) of unfolded row `row` of one image group x (cg
@@ -550,6 +555,112 @@ static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread)
 }
 
 #if defined(EDGEC_HAVE_X86_KERNELS)
+/* ---- On the fly with no more tile blocks than threads (otf_split) -------
+ * The 14x14 and 7x7 layers (one block of 16 tiles) split their output
+ * channels in one block per thread (264 + 248 channels at 7x7, 132 + 124 at
+ * 14x14), the 28x28 ones (two blocks) their tiles, a block per thread: the
+ * slower thread (in the model this VM's worker ran 10-15% slower per channel
+ * than the caller, and much slower when another process took its core) set
+ * the time, with nothing for the pool to steal. Here the jobs are (tile
+ * block, 12-channel panel), claimed at run time: each thread takes its own
+ * range's from the front, a thread done with its own takes the others' from
+ * the back; each makes the input transform V of a block in its own
+ * workspace before its first panel of that block, and prefetches the raw
+ * weight of the panel it expects to claim next. A thief whose V is of
+ * another block steals only from a range with OTF_STEAL_MIN panels left
+ * (28x28: V of a block ~0.05 ms, a panel ~0.04 ms). One V made by all
+ * threads, channels split, measured 0.02 ms faster a 14x14 layer on a quiet
+ * machine but 0.1 ms slower with another process on a core (a static phase
+ * again), and no faster at 7x7. */
+#define OTF_MAXT 16     /* threads this form supports (more: the blocks above) */
+#define OTF_STEAL_MIN 3 /* panels left for a thief that must make V first */
+
+typedef struct otf_span {
+  _Alignas(64) atomic_int_fast64_t span; /* first << 32 | end, of unclaimed jobs */
+  int64_t v_block;                       /* the block of the owner's V (-1: none) */
+} otf_span;
+
+/* Claims the first (front) or last unclaimed job of s into *job; a thief
+ * (back) only where at least `min_left` are unclaimed. */
+static bool otf_claim(otf_span *s, bool front, int64_t min_left, int64_t *job) {
+  int_fast64_t cur = atomic_load(&s->span);
+  for (;;) {
+    const int64_t lo = cur >> 32, hi = cur & 0xFFFFFFFF;
+    if (hi - lo < min_left || lo >= hi) return false;
+    const int_fast64_t nw = front ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+    if (atomic_compare_exchange_weak(&s->span, &cur, nw)) {
+      *job = front ? lo : hi - 1;
+      return true;
+    }
+  }
+}
+
+static ec_wino wino_of(const conv_ctx *c) {
+  const conv_params *p = c->p;
+  const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
+                      p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
+  return wp;
+}
+
+static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)begin, (void)end;
+  const conv_ctx *c = vc;
+  const conv_params *p = c->p;
+  const ec_wino wp = wino_of(c);
+  const int64_t threads = c->mblocks, panels = ceil_div(p->m, WP);
+  const int64_t jobs = ceil_div(p->tiles, p->tb) * panels;
+  uint8_t *ws = c->workspace[thread];
+  float *v = (float *)ws;
+  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
+  float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
+                                                    sizeof(float)));
+  int64_t *v_block = &c->spans[thread].v_block;
+  for (int64_t k = 0; k < threads; k++) { /* own jobs first, then the others' */
+    otf_span *s = &c->spans[(thread + k) % threads];
+    const bool own = k == 0;
+    int64_t cur;
+    const int64_t last = (atomic_load(&s->span) & 0xFFFFFFFF) - 1; /* a thief's first */
+    if (!otf_claim(s, own, own || last / panels == *v_block ? 1 : OTF_STEAL_MIN, &cur))
+      continue;
+    for (;;) {
+      const int64_t blk = cur / panels, m0 = cur % panels * WP, t0 = blk * p->tb;
+      const int64_t nt = min64(p->tb, p->tiles - t0);
+      if (*v_block != blk) ec_x86_wino_otf_input_avx512(&wp, t0, nt, v);
+      *v_block = blk;
+      /* the next job's panel, if of this block */
+      const int64_t guess = own ? cur + 1 : cur - 1;
+      const int64_t nxt = guess >= 0 && guess < jobs && guess / panels == blk ?
+                          guess % panels * WP : -1;
+      ec_x86_wino_otf_gemm_avx512(&wp, t0, nt, m0, min64(WP, p->m - m0), nxt, v, c->w, u,
+                                  mbuf);
+      if (!otf_claim(s, own, 1, &cur)) break;
+    }
+  }
+}
+
+/* The form above where it applies (false: not run). */
+static bool otf_split(const conv_params *p, const ec_exec *ex, conv_ctx *c) {
+  const int64_t threads = ec_parallel_threads(ex), panels = ceil_div(p->m, WP);
+  const int64_t blocks = ceil_div(p->tiles, p->tb), jobs = blocks * panels;
+  const ec_wino wp = wino_of(c);
+  if (!p->wino_otf || !p->wino_simd || p->isa != EC_ISA_AVX512 || blocks > threads ||
+      threads < 2 || threads > OTF_MAXT || jobs < 2 * threads || jobs > INT32_MAX ||
+      !ec_x86_wino_otf_fits_avx512(&wp))
+    return false;
+  otf_span spans[OTF_MAXT];
+  for (int64_t t = 0; t < threads; t++) {
+    atomic_init(&spans[t].span, (int_fast64_t)(t * jobs / threads) << 32 |
+                                    (t + 1) * jobs / threads);
+    spans[t].v_block = -1;
+  }
+  c->spans = spans;
+  c->mblocks = threads;
+  ec_parallel_for(ex, threads, 1, otf_panel_range, c);
+  return true;
+}
+#endif
+
+#if defined(EDGEC_HAVE_X86_KERNELS)
 static void direct_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
@@ -665,7 +776,11 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
                 n->n_in >= 3 && n->in[2] >= 0 ? ex->data[n->in[2]] : NULL,
                 p->residual ? ex->data[n->in[3]] : NULL,
-                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0};
+                ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0
+#if defined(EDGEC_HAVE_X86_KERNELS)
+                , NULL
+#endif
+  };
   if (p->n == 0 || p->m == 0 || p->p == 0) return;
   if (p->path == PATH_DEPTHWISE) {
     /* Work per plane counts the input plane's loads (a 576-plane 14->7 layer,
@@ -693,6 +808,9 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
   }
 #endif
   if (p->path == PATH_WINOGRAD) {
+#if defined(EDGEC_HAVE_X86_KERNELS)
+    if (otf_split(p, ex, &c)) return;
+#endif
     /* Fewer tile blocks than threads (the 14x14 and 7x7 layers): split the
      * output channels too. */
     const int64_t blocks = ceil_div(p->tiles, p->tb);

@@ -307,13 +307,27 @@ static inline __attribute__((always_inline)) void otf_tile(const int S, int64_t 
     if (r < mr) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
 
+/* The raw slivers [*pf, *pfe) that panel q0's GEMMs prefetch: the job's
+ * next panel, after its last one the panel at output channel nxt (a
+ * multiple of 12; < 0: none), the one its thread claims next (conv.c's
+ * panels claimed at run time). */
+static void otf_next(const ec_wino *p, const float *w, int64_t m0, int64_t mb, int64_t q0,
+                     int64_t nxt, const char **pf, const char **pfe) {
+  const int64_t lanes = p->c * EC_PACK_MR, step = 2 * EC_PACK_MR;
+  int64_t r0 = m0 + q0 + step, rows = mb - q0 - step;
+  if (rows <= 0) r0 = nxt, rows = nxt >= 0 ? p->m - nxt : 0;
+  rows = rows < step ? rows : step;
+  const int64_t nns = rows > 0 ? (rows + EC_PACK_MR - 1) / EC_PACK_MR : 0;
+  *pf = (const char *)(w + (nns > 0 ? r0 / EC_PACK_MR : 0) * 9 * lanes);
+  *pfe = *pf + nns * 9 * lanes * (int64_t)sizeof(float);
+}
+
 /* F(4x4): conv.c's form (U of the panel made whole, 36 x 12 x C, into u at
  * conv.c's layout), with the GEMMs in otf_tile over all of C, the next
  * panel's raw slivers prefetched during them and the output transform per
  * panel. */
-static void otf_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb, float *v,
-                   const float *w, float *u, float *mbuf) {
-  wino_input_fast(6, false, p, t0, nt, v);
+static void otf_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb, int64_t nxt,
+                   const float *v, const float *w, float *u, float *mbuf) {
   const int64_t c = p->c, lanes = c * EC_PACK_MR, tb = p->tb;
   const int64_t nsl = (nt + PNR16 - 1) / PNR16, step = 2 * EC_PACK_MR;
   const int64_t mstride = (mb < step ? mb : step) * tb;
@@ -324,10 +338,8 @@ static void otf_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t
     const int64_t us = ns * lanes + OTF_PAD;
     for (int64_t s = 0; s < ns; s++)
       wino_weight(4, w + (s0 + s) * 9 * lanes, lanes, u + s * lanes, us, lanes);
-    const int64_t next = mb - q0 - step;
-    const int64_t nns = next <= 0 ? 0 : next < step ? (next + EC_PACK_MR - 1) / EC_PACK_MR : 2;
-    const char *pf = (const char *)(w + (s0 + ns) * 9 * lanes);
-    const char *pfe = pf + nns * 9 * lanes * (int64_t)sizeof(float);
+    const char *pf, *pfe;
+    otf_next(p, w, m0, mb, q0, nxt, &pf, &pfe);
     const int64_t npf = groups > 0 ? ((pfe - pf + 63) / 64 + groups - 1) / groups : 0;
     for (int64_t xi = 0; xi < 36; xi++) {
       const float *u0 = u + xi * us, *u1 = u0 + lanes;
@@ -344,16 +356,9 @@ static void otf_f4(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t
   }
 }
 
-bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
-                            float *v, const float *w, float *u, float *mbuf) {
-  if (p->r == 4) {
-    otf_f4(p, t0, nt, m0, mb, v, w, u, mbuf);
-    return true;
-  }
-  /* F(2x2) only, and C large enough that the chunk's U fits conv.c's panel
-   * (16 * (12 * C + 16) floats) */
-  if (p->r != 2 || p->c < OTF_KC) return false;
-  wino_input_fast(4, true, p, t0, nt, v);
+/* F(2x2): the chunked form described above. */
+static void otf_f2(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb, int64_t nxt,
+                   const float *v, const float *w, float *u, float *mbuf) {
   const int64_t c = p->c, lanes = c * EC_PACK_MR, tb = p->tb;
   const int64_t nsl = (nt + PNR16 - 1) / PNR16, step = 2 * EC_PACK_MR;
   const int64_t mstride = (mb < step ? mb : step) * tb;
@@ -362,10 +367,8 @@ bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0
     const int64_t rows = mb - q0 < step ? mb - q0 : step;
     const int64_t ns = (rows + EC_PACK_MR - 1) / EC_PACK_MR, s0 = (m0 + q0) / EC_PACK_MR;
     const float *raw0 = w + s0 * 9 * lanes, *raw1 = ns == 2 ? raw0 + 9 * lanes : raw0;
-    const int64_t next = mb - q0 - step; /* the next panel's rows */
-    const int64_t nns = next <= 0 ? 0 : next < step ? (next + EC_PACK_MR - 1) / EC_PACK_MR : 2;
-    const char *pf = (const char *)(raw0 + ns * 9 * lanes);
-    const char *pfe = pf + nns * 9 * lanes * (int64_t)sizeof(float);
+    const char *pf, *pfe;
+    otf_next(p, w, m0, mb, q0, nxt, &pf, &pfe);
     const int64_t npf = groups > 0 ? ((pfe - pf + 63) / 64 + groups - 1) / groups : 0;
     for (int64_t k0 = 0; k0 < c; k0 += OTF_KC) {
       const int64_t kc = c - k0 < OTF_KC ? c - k0 : OTF_KC;
@@ -391,5 +394,34 @@ bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0
     }
     ec_x86_wino_output_avx512(p, t0, nt, m0 + q0, rows, mbuf, mstride);
   }
+}
+
+/* The kernels apply to F(4x4), and to F(2x2) with C large enough that the
+ * chunk's U fits conv.c's panel (16 * (12 * C + 16) floats). */
+bool ec_x86_wino_otf_fits_avx512(const ec_wino *p) {
+  return p->r == 4 || (p->r == 2 && p->c >= OTF_KC);
+}
+
+void ec_x86_wino_otf_input_avx512(const ec_wino *p, int64_t t0, int64_t nt, float *v) {
+  if (p->r == 4)
+    wino_input_fast(6, false, p, t0, nt, v);
+  else
+    wino_input_fast(4, true, p, t0, nt, v);
+}
+
+void ec_x86_wino_otf_gemm_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0,
+                                 int64_t mb, int64_t nxt, const float *v, const float *w,
+                                 float *u, float *mbuf) {
+  if (p->r == 4)
+    otf_f4(p, t0, nt, m0, mb, nxt, v, w, u, mbuf);
+  else
+    otf_f2(p, t0, nt, m0, mb, nxt, v, w, u, mbuf);
+}
+
+bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
+                            float *v, const float *w, float *u, float *mbuf) {
+  if (!ec_x86_wino_otf_fits_avx512(p)) return false;
+  ec_x86_wino_otf_input_avx512(p, t0, nt, v);
+  ec_x86_wino_otf_gemm_avx512(p, t0, nt, m0, mb, -1, v, w, u, mbuf);
   return true;
 }

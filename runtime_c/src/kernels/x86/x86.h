@@ -73,6 +73,16 @@ void ec_x86_wino_weight_avx512(int64_t r, const float *g, int64_t gs, float *u, 
  * (F(2x2) with C < 32): conv.c's form runs. */
 bool ec_x86_wino_otf_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0, int64_t mb,
                             float *v, const float *w, float *u, float *mbuf);
+/* Its two halves, for conv.c's panels claimed at run time (one tile block,
+ * several threads): whether they apply (false: F(2x2) with C < 32), the
+ * input transform into v, and the rest of the job reading that v, its last
+ * panel prefetching the raw weight of the panel at output channel nxt (a
+ * multiple of 12; < 0: none). */
+bool ec_x86_wino_otf_fits_avx512(const ec_wino *p);
+void ec_x86_wino_otf_input_avx512(const ec_wino *p, int64_t t0, int64_t nt, float *v);
+void ec_x86_wino_otf_gemm_avx512(const ec_wino *p, int64_t t0, int64_t nt, int64_t m0,
+                                 int64_t mb, int64_t nxt, const float *v, const float *w,
+                                 float *u, float *mbuf);
 
 /* conv.c's im2col (rows [k0, k0 + kc) x pixels [p0, p0 + tp) of one image
  * group's unfolded input into packed B slivers of 16), vectorized over the
