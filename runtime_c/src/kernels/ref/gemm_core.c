@@ -253,6 +253,14 @@ void ec_sgemm_ex(ec_isa isa, int64_t m, int64_t n, int64_t k, const ec_operand *
     if (epi) epilogue_only(1, n, c, ldc, true, epi);
     return;
   }
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  /* one row against a pre-packed B (batch-1 classifiers): K in one pass */
+  if (m == 1 && isa == EC_ISA_AVX512 && b->sliver) {
+    ec_x86_gemv_avx512(n, k, a->data, a->sliver ? EC_PACK_MR : a->cs, b->data, b->sliver, c,
+                       accumulate, epi);
+    return;
+  }
+#endif
   const int64_t kc_max = min64(k, KC);
   float *bp = NULL, *ap = NULL;
   if (!b->sliver || !a->sliver) {
