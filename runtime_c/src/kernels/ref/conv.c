@@ -603,7 +603,6 @@ static ec_wino wino_of(const conv_ctx *c) {
 }
 
 static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
-  (void)begin, (void)end;
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
   const ec_wino wp = wino_of(c);
@@ -615,8 +614,13 @@ static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread
   float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
                                                     sizeof(float)));
   int64_t *v_block = &c->spans[thread].v_block;
-  for (int64_t k = 0; k < threads; k++) { /* own jobs first, then the others' */
-    otf_span *s = &c->spans[(thread + k) % threads];
+  /* Span b of [begin, end) first, from the front and to its end: the pool
+   * runs each index once, so every span is drained even where its thread
+   * never joined (a caller that found the worker late stole nothing it
+   * would then skip); then the others' from the back, as a thief. */
+  for (int64_t kb = 0; kb < (end - begin) * threads; kb++) {
+    const int64_t b = begin + kb / threads, k = kb % threads;
+    otf_span *s = &c->spans[(b + k) % threads];
     const bool own = k == 0;
     int64_t cur;
     const int64_t last = (atomic_load(&s->span) & 0xFFFFFFFF) - 1; /* a thief's first */
