@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import TensorProto, check_against_ort, helper, make_model
+from support import TensorProto, check_against_ort, helper, make_model, run_edgec
 
 import edgec
 from edgec.errors import EdgecError
@@ -406,6 +406,25 @@ def test_reduce_log_sum_exp_large_values() -> None:
 @pytest.mark.parametrize("axes", [[1], [2]])
 def test_reduce_multithreaded(axes: list[int]) -> None:
     check_against_ort(_reduce_model("ReduceMean", (4, 96, 300), axes, 1), threads=2)
+
+
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean"])
+@pytest.mark.parametrize(("shape", "axes"), [((3, 7, 61), [2]), ((2, 96, 33, 35), [2, 3]),
+                                             ((1, 3, 64, 65), None), ((5, 16), [1]),
+                                             ((4, 17), [1]), ((6, 1), [1])])
+def test_reduce_sum_contiguous_runs_in_double(op: str, shape: tuple[int, ...],
+                                              axes: list[int] | None) -> None:
+    """Float32 sums over contiguous runs (x86: ec_x86_sum_f32_avx2, several chains of
+    doubles) against numpy in float64, on values with a large common offset; runs of
+    1 to 12,480 floats cover the 16-wide loop and its tails."""
+    rng = np.random.default_rng(_seed(op, shape))
+    x = (1000.0 + rng.standard_normal(shape)).astype(np.float32)
+    (ours,) = run_edgec(_reduce_model(op, shape, axes, 1), {"x": x}, threads=2)
+    ax = tuple(range(len(shape))) if axes is None else tuple(axes)
+    want = x.astype(np.float64).sum(axis=ax, keepdims=True)
+    if op == "ReduceMean":
+        want /= np.prod([shape[a] for a in ax])
+    np.testing.assert_allclose(ours, want.astype(np.float32), rtol=1e-7, atol=0)
 
 
 @pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])

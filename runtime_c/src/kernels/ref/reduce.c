@@ -23,6 +23,10 @@
 
 #include "kernel.h"
 #include "kernels/ref/elem.h"
+#if defined(EDGEC_HAVE_X86_KERNELS)
+#include "kernels/cpu.h"
+#include "kernels/x86/x86.h"
+#endif
 
 #define GRAIN_WORK 16384
 #define FLAG_LAST_INDEX 1u
@@ -36,6 +40,9 @@ typedef struct reduce_params {
   int64_t red_size[EC_MAX_RANK], red_stride[EC_MAX_RANK];
   int64_t count; /* elements per reduction */
   int64_t outputs;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  bool sum_avx2; /* float32 sum or mean: contiguous runs on ec_x86_sum_f32_avx2 */
+#endif
 } reduce_params;
 
 typedef struct reduce_ctx {
@@ -106,6 +113,10 @@ static ec_status prepare_reduce(ec_node *n) {
   if (st != EC_OK) return st;
   reduce_params *p = n->params;
   p->op = op;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  p->sum_avx2 = dt == EC_FLOAT32 && (op == R_MEAN || op == R_SUM) &&
+                (ec_cpu_features() & EC_CPU_AVX2);
+#endif
   p->outputs = n->tout[0]->numel;
   p->count = 1;
   for (int32_t i = 0; i < x->rank; i++)
@@ -198,10 +209,24 @@ typedef void (*fold_fn)(int32_t op, acc *a, const void *x, ec_dtype dt, int64_t 
 FOLD(fold_f32, float, LOAD_F32, expf)
 FOLD(fold_any, double, LOAD_ANY, exp)
 
+#if defined(EDGEC_HAVE_X86_KERNELS)
+static void fold_sum_avx2(int32_t op, acc *a, const void *x, ec_dtype dt, int64_t at,
+                          int64_t len, int64_t stride, double shift) {
+  (void)op, (void)dt, (void)stride, (void)shift;
+  a->sum += ec_x86_sum_f32_avx2((const float *)x + at, len);
+}
+#endif
+
 /* Runs fold over every reduced element of the output based at element at. */
 static void walk(const reduce_ctx *c, int32_t op, acc *a, int64_t at, double shift) {
   const reduce_params *p = c->p;
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  const fold_fn fold = p->sum_avx2 && p->n_red > 0 && p->red_stride[p->n_red - 1] == 1
+                           ? fold_sum_avx2
+                           : c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
+#else
   const fold_fn fold = c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
+#endif
   if (p->n_red == 0) {
     fold(op, a, c->x, c->dt, at, 1, 1, shift);
     return;

@@ -13,6 +13,10 @@
 #include "kernels/dwconv.h"
 #include "kernels/ref/gemm_core.h"
 
+/* The sum of x[0..n) in double, on several chains (reduce.c's float32
+ * ReduceSum / ReduceMean over a contiguous run). */
+double ec_x86_sum_f32_avx2(const float *x, int64_t n);
+
 /* ec_gemm_packed: 6 x 16 and 12 x 32 register tiles. */
 void ec_x86_gemm_packed_avx2(int64_t m, int64_t n, int64_t kc, const float *a,
                              int64_t a_sliver, const float *b, int64_t b_sliver, float *c,
