@@ -351,7 +351,8 @@ typedef struct conv_ctx {
   int64_t tp;                  /* pixels per tile (<= p->tp, which sizes the workspace) */
   int64_t rb;                  /* PATH_DIRECT: output rows per job (<= p->direct_rb) */
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  struct otf_span *spans;      /* otf_split: each thread's panels */
+  struct otf_span *spans;      /* otf_split: each thread's panels, */
+  int64_t nspans;              /* one span per thread */
 #endif
 } conv_ctx;
 
@@ -489,21 +490,38 @@ static void wino_weight(const conv_params *p, const float *w, int64_t s0, int64_
   }
 }
 
+/* A thread's Winograd workspace (required_scratch): V, the products, and
+ * the on-the-fly panel's U. */
+typedef struct wino_ws {
+  float *v, *mbuf, *u;
+} wino_ws;
+
+static wino_ws wino_ws_at(const conv_params *p, uint8_t *ws) {
+  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
+  float *u = (float *)((uint8_t *)mbuf +
+                       ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float)));
+  return (wino_ws){(float *)ws, mbuf, u};
+}
+
+static ec_wino wino_of(const conv_ctx *c) {
+  const conv_params *p = c->p;
+  return (ec_wino){c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
+                   p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
+}
+
 static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
   const conv_params *p = c->p;
   const int64_t mbi = job % c->mblocks, tblk = job / c->mblocks;
   const int64_t t0 = tblk * p->tb, nt = min64(p->tb, p->tiles - t0);
   const int64_t m0 = mbi * c->mb, mb = min64(c->mb, p->m - m0);
-  float *v = (float *)ws;
-  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
+  const wino_ws buf = wino_ws_at(p, ws);
+  float *v = buf.v, *mbuf = buf.mbuf;
   const int64_t mstride = c->mb * p->tb, panels = ceil_div(p->m, EC_PACK_MR);
-  const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
-                      p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
+  const ec_wino wp = wino_of(c);
 #if defined(EDGEC_HAVE_X86_KERNELS)
   /* on the fly: transforms, GEMMs and raw-weight prefetch in one kernel */
   if (p->wino_simd && p->isa == EC_ISA_AVX512 && p->wino_otf &&
-      ec_x86_wino_otf_avx512(&wp, t0, nt, m0, mb, v, c->w, (float *)((uint8_t *)mbuf +
-                             ec_align64((size_t)(p->wa2 * p->m * p->tb) * sizeof(float))), mbuf))
+      ec_x86_wino_otf_avx512(&wp, t0, nt, m0, mb, v, c->w, buf.u, mbuf))
     return;
   if (p->wino_simd && p->isa == EC_ISA_AVX512)
     ec_x86_wino_input_avx512(&wp, t0, nt, v);
@@ -521,8 +539,7 @@ static void run_winograd_job(const conv_ctx *c, int64_t job, uint8_t *ws) {
    * prefetches stall on the line fill buffers and two panels crowd the L2.) */
   const int64_t lanes = p->c * EC_PACK_MR; /* one sliver over all C */
   const int64_t step = p->wino_otf ? WP : mb;
-  float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
-                                                    sizeof(float)));
+  float *u = buf.u;
   for (int64_t q0 = 0; q0 < mb; q0 += step) {
     const int64_t rows = min64(step, mb - q0);
     const float *a0 = c->w + (m0 + q0) / EC_PACK_MR * lanes;
@@ -577,7 +594,7 @@ static void winograd_range(void *vc, int64_t begin, int64_t end, int32_t thread)
 
 typedef struct otf_span {
   _Alignas(64) atomic_int_fast64_t span; /* first << 32 | end, of unclaimed jobs */
-  int64_t v_block;                       /* the block of the owner's V (-1: none) */
+  int64_t v_block; /* spans[t]: the block whose V is in thread t's workspace (-1: none) */
 } otf_span;
 
 /* Claims the first (front) or last unclaimed job of s into *job; a thief
@@ -595,24 +612,14 @@ static bool otf_claim(otf_span *s, bool front, int64_t min_left, int64_t *job) {
   }
 }
 
-static ec_wino wino_of(const conv_ctx *c) {
-  const conv_params *p = c->p;
-  const ec_wino wp = {c->x, c->bias, c->res, c->y, p->n, p->c, p->h, p->w, p->m, p->oh, p->ow,
-                      p->ph, p->pw, p->wr, p->ty, p->tx, p->tb, p->act};
-  return wp;
-}
-
 static void otf_panel_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
   const conv_ctx *c = vc;
   const conv_params *p = c->p;
   const ec_wino wp = wino_of(c);
-  const int64_t threads = c->mblocks, panels = ceil_div(p->m, WP);
+  const int64_t threads = c->nspans, panels = ceil_div(p->m, WP);
   const int64_t jobs = ceil_div(p->tiles, p->tb) * panels;
-  uint8_t *ws = c->workspace[thread];
-  float *v = (float *)ws;
-  float *mbuf = (float *)(ws + ec_align64((size_t)(p->wa2 * p->c * p->tb) * sizeof(float)));
-  float *u = (float *)((uint8_t *)mbuf + ec_align64((size_t)(p->wa2 * p->m * p->tb) *
-                                                    sizeof(float)));
+  const wino_ws buf = wino_ws_at(p, c->workspace[thread]);
+  float *v = buf.v, *mbuf = buf.mbuf, *u = buf.u;
   int64_t *v_block = &c->spans[thread].v_block;
   /* Span b of [begin, end) first, from the front and to its end: the pool
    * runs each index once, so every span is drained even where its thread
@@ -658,7 +665,7 @@ static bool otf_split(const conv_params *p, const ec_exec *ex, conv_ctx *c) {
     spans[t].v_block = -1;
   }
   c->spans = spans;
-  c->mblocks = threads;
+  c->nspans = threads;
   ec_parallel_for(ex, threads, 1, otf_panel_range, c);
   return true;
 }
@@ -782,7 +789,7 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
                 p->residual ? ex->data[n->in[3]] : NULL,
                 ex->data[n->out[0]], ex->workspace, p->mg, 1, 0, p->tp, 0
 #if defined(EDGEC_HAVE_X86_KERNELS)
-                , NULL
+                , NULL, 0
 #endif
   };
   if (p->n == 0 || p->m == 0 || p->p == 0) return;

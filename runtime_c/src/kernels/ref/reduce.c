@@ -41,7 +41,7 @@ typedef struct reduce_params {
   int64_t count; /* elements per reduction */
   int64_t outputs;
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  bool sum_avx2; /* float32 sum or mean: contiguous runs on ec_x86_sum_f32_avx2 */
+  bool sum_avx2; /* float32 sum or mean over contiguous runs: ec_x86_sum_f32_avx2 */
 #endif
 } reduce_params;
 
@@ -113,10 +113,6 @@ static ec_status prepare_reduce(ec_node *n) {
   if (st != EC_OK) return st;
   reduce_params *p = n->params;
   p->op = op;
-#if defined(EDGEC_HAVE_X86_KERNELS)
-  p->sum_avx2 = dt == EC_FLOAT32 && (op == R_MEAN || op == R_SUM) &&
-                (ec_cpu_features() & EC_CPU_AVX2);
-#endif
   p->outputs = n->tout[0]->numel;
   p->count = 1;
   for (int32_t i = 0; i < x->rank; i++)
@@ -161,6 +157,10 @@ static ec_status prepare_reduce(ec_node *n) {
     p->red_stride[i] = p->red_stride[p->n_red - 1 - i];
     p->red_stride[p->n_red - 1 - i] = t;
   }
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  p->sum_avx2 = dt == EC_FLOAT32 && (op == R_MEAN || op == R_SUM) && p->n_red > 0 &&
+                p->red_stride[p->n_red - 1] == 1 && (ec_cpu_features() & EC_CPU_AVX2);
+#endif
   return EC_OK;
 }
 
@@ -221,9 +221,7 @@ static void fold_sum_avx2(int32_t op, acc *a, const void *x, ec_dtype dt, int64_
 static void walk(const reduce_ctx *c, int32_t op, acc *a, int64_t at, double shift) {
   const reduce_params *p = c->p;
 #if defined(EDGEC_HAVE_X86_KERNELS)
-  const fold_fn fold = p->sum_avx2 && p->n_red > 0 && p->red_stride[p->n_red - 1] == 1
-                           ? fold_sum_avx2
-                           : c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
+  const fold_fn fold = p->sum_avx2 ? fold_sum_avx2 : c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
 #else
   const fold_fn fold = c->dt == EC_FLOAT32 ? fold_f32 : fold_any;
 #endif

@@ -28,9 +28,7 @@
 
 #define CB 8 /* output channels per register tile */
 #define NV 3 /* vectors of 16 columns per register tile */
-#ifndef PF_ROWS
 #define PF_ROWS 1 /* output prefetch distance in output rows */
-#endif
 
 static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
