@@ -182,6 +182,7 @@ BLOCKS = [
     Block(3, 40, 3, 37, 35, s=2, pads=(1, 0, 1, 2)),
     Block(5, 7, 6, 3, 2, pads=(3, 1, 4, 2)),  # pads past the kernel: bands of only padding
     Block(16, 96, 24, 56, 56, residual=False, acts=("clip", "clip", None)),  # runs on 2 threads
+    Block(8, 40, 12, 21, 70, s=2),  # stride 2, rows of 35 (x86: dw_s2wide, no padded copy)
     # small planes (x86 dwconv_impl.h: flat stride 1, two stride-2 rows per vector, row by row)
     Block(8, 24, 8, 7, 7, residual=True),
     Block(8, 20, 8, 14, 14, s=2),

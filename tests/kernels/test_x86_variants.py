@@ -276,6 +276,35 @@ def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
     program = check_families(model, seed, threads=(1, 2, 3))
     assert len(program.instructions) == 1
 
+# Stride 2 with rows wider than a vector (AVX-512 dwconv_impl.h dw_s2wide: 3x3, left pad 1,
+# no padded copy): ow 17 .. 100, odd and even widths (a right pad read as zeros past the row),
+# more than 4 vectors per row (the first of a later group reads the one before), top pad 0
+# and 1; and past the path (5x5, left pad 0, ow > 256) for the copy's path beside it.
+S2_WIDE_DW = [
+    (9, 34, 3, (1, 1, 1, 1)), (10, 56, 3, (1, 1, 1, 1)), (3, 57, 3, (0, 1, 1, 1)),
+    (12, 64, 3, (1, 1, 0, 0)), (7, 97, 3, (1, 1, 1, 2)), (6, 112, 3, (1, 1, 1, 1)),
+    (5, 130, 3, (0, 1, 1, 1)), (4, 200, 3, (1, 1, 1, 1)), (3, 514, 3, (1, 1, 1, 1)),
+    (9, 60, 5, (2, 2, 2, 2)), (8, 66, 3, (1, 0, 1, 1)),
+]
+
+
+@pytest.mark.parametrize(("h", "w", "k", "pads"), S2_WIDE_DW)
+def test_depthwise_stride2_wide_rows(h: int, w: int, k: int, pads: tuple[int, ...]) -> None:
+    """Bias and activation, 1 and 2 threads, against the reference and onnxruntime."""
+    c = 6
+    seed = h * 1000 + w
+    rng = np.random.default_rng(seed)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
+                              strides=[2, 2])]
+    act = ["Relu", "Clip", "HardSwish"][seed % 3]
+    post, inits, opset = ACTS[act]
+    model = make_model([*nodes, *post], {"x": (F, (2, c, h, w))}, {"z": F},
+                       {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
+                        "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+    program = check_families(model, seed, threads=(1, 2))
+    assert len(program.instructions) == 1
+
+
 ACTS: dict[str, tuple[list[onnx.NodeProto], dict[str, np.ndarray], int]] = {
     "Relu": ([helper.make_node("Relu", ["y"], ["z"])], {}, 18),
     "Clip": ([helper.make_node("Clip", ["y", "lo", "hi"], ["z"])],

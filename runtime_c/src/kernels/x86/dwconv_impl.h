@@ -640,6 +640,132 @@ static void dw_wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 }
 #endif
 
+#ifdef DW_S2WIDE
+/* AVX-512, 3x3 stride 2 (pad 1 on the left) with rows wider than a vector
+ * (ow > 16), without the padded copy (on Zen 4 the copy, a vpermt2ps
+ * deinterleave of every row, took as long as the taps: 42 cycles per output
+ * vector in all). Output vector o reads input columns 2o - 1 .. 2o + 31:
+ * two loads A, B from column 2o (masked past the row's end), their even
+ * lanes E (tap column 1) and odd lanes O (column 2), and O moved up one
+ * lane with the previous vector's O below it (column 0; zeros left of the
+ * row). Per input row and vector: 2 loads, 2 vpermt2ps, 1 valignd; blocks
+ * of R output rows share the input rows they both read (R = 2: 5 rows for
+ * 6 row-taps). Rows outside the input skipped. One chain per sum, taps in
+ * (ki, kj) order. */
+static inline bool dw_s2wide_fits(const ec_dw_conv *a) {
+  return a->sh == 2 && a->sw == 2 && a->kh == 3 && a->kw == 3 && a->pw == 1 && a->ow > VLEN &&
+         a->ow <= 16 * VLEN;
+}
+
+typedef struct dw_s2wide {
+  __mmask16 ma[16], mb[16]; /* per output vector: lanes of A, B inside the row */
+  int64_t nv;
+} dw_s2wide;
+
+static void dw_s2wide_init(const ec_dw_conv *a, dw_s2wide *s) {
+  s->nv = (a->ow + VLEN - 1) / VLEN;
+  for (int64_t v = 0; v < s->nv; v++) {
+    s->ma[v] = dw_small_mask(0, a->w - 2 * VLEN * v);
+    s->mb[v] = dw_small_mask(0, a->w - 2 * VLEN * v - VLEN);
+  }
+}
+
+/* Odd lanes of input columns c .. c + 31 of row (c a multiple of 32, v its
+ * vector), masked past the row. */
+static inline __m512 dw_s2wide_odd(const dw_s2wide *s, const float *row, int64_t v,
+                                   __m512i iodd) {
+  const int64_t c = 2 * VLEN * v;
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(s->ma[v], DW_AT(row, c)), iodd,
+                                _mm512_maskz_loadu_ps(s->mb[v], DW_AT(row, c + VLEN)));
+}
+
+/* Output rows oh..oh + R - 1, vectors v0..v0 + NV - 1. */
+static inline __attribute__((always_inline)) void dw_s2wide_block(
+    const int R, const int NV, const ec_dw_conv *a, const dw_s2wide *s, const VEC *taps,
+    const float *x, int64_t oh, int64_t v0, VEC bias, const ec_act *act, const float *res,
+    float *y) {
+  const __m512i ieven = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i iodd = _mm512_add_epi32(ieven, _mm512_set1_epi32(1));
+  const int64_t w = a->w, ow = a->ow;
+  VEC e[4][4];
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 16")
+    for (int v = 0; v < NV; v++) e[r][v] = V_SET1(0.0f);
+  _Pragma("GCC unroll 16")
+  for (int t = 0; t < 2 * (R - 1) + 3; t++) {
+    const int64_t ih = 2 * oh - a->ph + t;
+    if (ih < 0 || ih >= a->h) continue;
+    const float *row = x + ih * w;
+    /* column 2 * 16 * v0 - 1 and below: the previous vector's odd lanes */
+    __m512 prev = v0 ? dw_s2wide_odd(s, row, v0 - 1, iodd) : _mm512_setzero_ps();
+    _Pragma("GCC unroll 16")
+    for (int v = 0; v < NV; v++) {
+      const int64_t c = 2 * VLEN * (v0 + v); /* may lie past the row: masked */
+      const __m512 va = _mm512_maskz_loadu_ps(s->ma[v0 + v], DW_AT(row, c));
+      const __m512 vb = _mm512_maskz_loadu_ps(s->mb[v0 + v], DW_AT(row, c + VLEN));
+      const __m512 even = _mm512_permutex2var_ps(va, ieven, vb);
+      const __m512 odd = _mm512_permutex2var_ps(va, iodd, vb);
+      const __m512 left = _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(odd), _mm512_castps_si512(prev), 15));
+      prev = odd;
+      _Pragma("GCC unroll 16")
+      for (int r = 0; r < R; r++) {
+        const int ki = t - 2 * r;
+        if (ki < 0 || ki >= 3) continue;
+        e[r][v] = V_FMA(taps[ki * 3], left, e[r][v]);
+        e[r][v] = V_FMA(taps[ki * 3 + 1], even, e[r][v]);
+        e[r][v] = V_FMA(taps[ki * 3 + 2], odd, e[r][v]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 16")
+  for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 16")
+    for (int v = 0; v < NV; v++) {
+      const int64_t o = (v0 + v) * VLEN, n = ow - o < VLEN ? ow - o : VLEN;
+      const int64_t at = (oh + r) * ow + o;
+      const VEC val = dw_finish(e[r][v], bias, act, res ? res + at : NULL, n);
+      if (n == VLEN)
+        V_STOREU(y + at, val);
+      else
+        V_STOREN(y + at, val, n);
+    }
+}
+
+/* Output rows oh..oh + R - 1, every vector of them, 4 at a time. */
+static inline __attribute__((always_inline)) void dw_s2wide_rows(
+    const int R, const ec_dw_conv *a, const dw_s2wide *s, const VEC *taps, const float *x,
+    int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
+  int64_t v = 0;
+  for (; v + 4 <= s->nv; v += 4) dw_s2wide_block(R, 4, a, s, taps, x, oh, v, bias, act, res, y);
+  switch (s->nv - v) {
+    case 1: dw_s2wide_block(R, 1, a, s, taps, x, oh, v, bias, act, res, y); break;
+    case 2: dw_s2wide_block(R, 2, a, s, taps, x, oh, v, bias, act, res, y); break;
+    case 3: dw_s2wide_block(R, 3, a, s, taps, x, oh, v, bias, act, res, y); break;
+    default: break;
+  }
+}
+
+static void dw_s2wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  dw_s2wide s;
+  dw_s2wide_init(a, &s);
+  const ec_act act = *a->act;
+  for (int64_t plane = begin; plane < end; plane++) {
+    const dw_plane o = dw_plane_at(a, plane);
+    const VEC bias = V_SET1(o.bias);
+    VEC taps[9];
+    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+    int64_t oh = 0;
+    for (; oh + 2 <= a->oh; oh += 2) dw_s2wide_rows(2, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
+    for (; oh < a->oh; oh++) dw_s2wide_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
+    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+        act.kind != EC_FB_ACTIVATION_CLIP)
+      ACT_ROW(o.y, a->oh * a->ow, &act);
+  }
+}
+#endif
+
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
 #ifdef DW_EVEN
   if (dw_flat_fits(a)) {
@@ -658,6 +784,12 @@ static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws
 #endif
   if (dw_small_fits(a)) {
     dw_small_planes(a, begin, end);
+    return;
+  }
+#endif
+#ifdef DW_S2WIDE
+  if (dw_s2wide_fits(a)) {
+    dw_s2wide_planes(a, begin, end);
     return;
   }
 #endif
