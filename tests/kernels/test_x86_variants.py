@@ -276,29 +276,43 @@ def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
     program = check_families(model, seed, threads=(1, 2, 3))
     assert len(program.instructions) == 1
 
-# Stride 2 with rows wider than a vector (AVX-512 dwconv_impl.h dw_s2wide: 3x3, left pad 1,
-# no padded copy): ow 17 .. 100, odd and even widths (a right pad read as zeros past the row),
-# more than 4 vectors per row (the first of a later group reads the one before), top pad 0
-# and 1; and past the path (5x5, left pad 0, ow > 256) for the copy's path beside it.
-S2_WIDE_DW = [
+# Rows wider than a vector, strides 1 and 2 (AVX-512 dwconv_impl.h: 3x3 with left pad 1 runs
+# dw_s1w3 / dw_s2wide, no padded copy): ow 17 .. 257, odd and even widths, right pads read as
+# zeros past the row, more than 4 vectors per row (stride 2: the first of a later group reads
+# the one before), top pads 0 to 2 (stride 1: rows of zeros), residual at stride 1; and past
+# those paths (5x5, left pad 0 or 2, stride 2 with ow > 256) for the paths beside them.
+WIDE_DW = [
     (9, 34, 3, (1, 1, 1, 1)), (10, 56, 3, (1, 1, 1, 1)), (3, 57, 3, (0, 1, 1, 1)),
     (12, 64, 3, (1, 1, 0, 0)), (7, 97, 3, (1, 1, 1, 2)), (6, 112, 3, (1, 1, 1, 1)),
-    (5, 130, 3, (0, 1, 1, 1)), (4, 200, 3, (1, 1, 1, 1)), (3, 514, 3, (1, 1, 1, 1)),
-    (9, 60, 5, (2, 2, 2, 2)), (8, 66, 3, (1, 0, 1, 1)),
+    (5, 130, 3, (0, 1, 1, 1)), (4, 200, 3, (2, 1, 2, 1)), (3, 256, 3, (1, 1, 1, 1)),
+    (3, 514, 3, (1, 1, 1, 1)), (9, 60, 5, (2, 2, 2, 2)), (8, 66, 3, (1, 0, 1, 1)),
+    (5, 28, 3, (1, 1, 1, 1)), (6, 40, 3, (1, 2, 1, 0)),
 ]
 
 
-@pytest.mark.parametrize(("h", "w", "k", "pads"), S2_WIDE_DW)
-def test_depthwise_stride2_wide_rows(h: int, w: int, k: int, pads: tuple[int, ...]) -> None:
-    """Bias and activation, 1 and 2 threads, against the reference and onnxruntime."""
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(("h", "w", "k", "pads"), WIDE_DW)
+def test_depthwise_wide_rows(h: int, w: int, k: int, pads: tuple[int, ...], stride: int) -> None:
+    """Bias, residual (stride 1, where the shapes match) and activation, 1 and 2 threads,
+    against the reference and onnxruntime."""
     c = 6
-    seed = h * 1000 + w
+    seed = h * 1000 + w + stride
     rng = np.random.default_rng(seed)
+    oh = (h + pads[0] + pads[2] - k) // stride + 1
+    ow = (w + pads[1] + pads[3] - k) // stride + 1
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
-                              strides=[2, 2])]
+                              strides=[stride, stride])]
+    inputs = {"x": (F, (2, c, h, w))}
+    out = "y"
+    if (oh, ow) == (h, w):
+        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
+        inputs["r"] = (F, (2, c, oh, ow))
+        out = "s"
     act = ["Relu", "Clip", "HardSwish"][seed % 3]
     post, inits, opset = ACTS[act]
-    model = make_model([*nodes, *post], {"x": (F, (2, c, h, w))}, {"z": F},
+    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
+        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
+    model = make_model([*nodes, *post], inputs, {"z": F},
                        {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
                         "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
     program = check_families(model, seed, threads=(1, 2))

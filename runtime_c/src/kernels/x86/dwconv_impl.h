@@ -640,6 +640,94 @@ static void dw_wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 }
 #endif
 
+#ifdef DW_S1W3
+/* AVX-512, 3x3 stride 1 (pad 1 on the left), 16 < ow <= 256: dw_wide's
+ * loads with the branches out of the loop (its general form ran ~19
+ * instructions per FMA on Zen 4: a mask move per load, a test per vector and
+ * row, spills). Blocks of R output rows by one vector: the R + 2 input rows'
+ * pointers set once per block, a row outside the input pointing at a row
+ * of zeros (its taps add zeros: the sums are those of skipping it); each
+ * row's three tap vectors are unaligned loads, masked only in the vectors
+ * that reach past the row's ends. One chain per sum, taps in (ki, kj)
+ * order, bias added last: dw_wide's order. */
+static const float dw_zero_wide[16 * VLEN + 2 * VLEN] __attribute__((aligned(64)));
+
+static inline bool dw_s1w3_fits(const ec_dw_conv *a) {
+  return a->sh == 1 && a->sw == 1 && a->kh == 3 && a->kw == 3 && a->pw == 1 && a->ow > VLEN &&
+         a->ow <= 16 * VLEN;
+}
+
+/* Output rows oh..oh + R - 1, vector v; rows[t]: input row oh - ph + t (or zeros). */
+static inline __attribute__((always_inline)) void dw_s1w3_block(
+    const int R, const int MASKED, const ec_dw_conv *a, const dw_wide *s, const VEC *taps,
+    const float *const *rows, int64_t oh, int64_t v, VEC bias, const ec_act *act,
+    const float *res, float *y) {
+  const int64_t c = v * VLEN - 1; /* the column of lane 0 of tap column 0 */
+  VEC e[4];
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++) e[r] = V_SET1(0.0f);
+  _Pragma("GCC unroll 8")
+  for (int t = 0; t < R + 2; t++) {
+    VEC xv[3];
+    _Pragma("GCC unroll 3")
+    for (int kj = 0; kj < 3; kj++)
+      xv[kj] = MASKED ? DW_LOADM(DW_AT(rows[t], c + kj), s->m[v][kj]) : V_LOADU(rows[t] + c + kj);
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++) {
+      const int ki = t - r;
+      if (ki < 0 || ki > 2) continue;
+      _Pragma("GCC unroll 3")
+      for (int kj = 0; kj < 3; kj++) e[r] = V_FMA(taps[ki * 3 + kj], xv[kj], e[r]);
+    }
+  }
+  const int64_t o = v * VLEN, n = a->ow - o < VLEN ? a->ow - o : VLEN;
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++) {
+    const int64_t at = (oh + r) * a->ow + o;
+    const VEC val = dw_finish(e[r], bias, act, res ? res + at : NULL, n);
+    if (n == VLEN)
+      V_STOREU(y + at, val);
+    else
+      V_STOREN(y + at, val, n);
+  }
+}
+
+static inline __attribute__((always_inline)) void dw_s1w3_rows(
+    const int R, const ec_dw_conv *a, const dw_wide *s, const VEC *taps, const float *x,
+    int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
+  const float *rows[6];
+  _Pragma("GCC unroll 6")
+  for (int t = 0; t < R + 2; t++) {
+    const int64_t ih = oh - a->ph + t;
+    rows[t] = ih >= 0 && ih < a->h ? x + ih * a->w : dw_zero_wide;
+  }
+  for (int64_t v = 0; v < s->nv; v++) {
+    if (s->inner[v])
+      dw_s1w3_block(R, 0, a, s, taps, rows, oh, v, bias, act, res, y);
+    else
+      dw_s1w3_block(R, 1, a, s, taps, rows, oh, v, bias, act, res, y);
+  }
+}
+
+static void dw_s1w3_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  dw_wide s;
+  dw_wide_init(a, &s);
+  const ec_act act = *a->act;
+  for (int64_t plane = begin; plane < end; plane++) {
+    const dw_plane o = dw_plane_at(a, plane);
+    const VEC bias = V_SET1(o.bias);
+    VEC taps[9];
+    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+    int64_t oh = 0;
+    for (; oh + 4 <= a->oh; oh += 4) dw_s1w3_rows(4, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
+    for (; oh < a->oh; oh++) dw_s1w3_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
+    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+        act.kind != EC_FB_ACTIVATION_CLIP)
+      ACT_ROW(o.y, a->oh * a->ow, &act);
+  }
+}
+#endif
+
 #ifdef DW_S2WIDE
 /* AVX-512, 3x3 stride 2 (pad 1 on the left) with rows wider than a vector
  * (ow > 16), without the padded copy (on Zen 4 the copy, a vpermt2ps
@@ -784,6 +872,12 @@ static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws
 #endif
   if (dw_small_fits(a)) {
     dw_small_planes(a, begin, end);
+    return;
+  }
+#endif
+#ifdef DW_S1W3
+  if (dw_s1w3_fits(a)) {
+    dw_s1w3_planes(a, begin, end);
     return;
   }
 #endif
