@@ -1,4 +1,5 @@
 /* The public API: models, sessions, inputs and outputs. */
+#define _DEFAULT_SOURCE /* madvise */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <stdbool.h>
@@ -13,6 +14,21 @@
 #include "pool.h"
 
 #define ARENA_ALIGN 64
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Buffers of a 2 MB page or more (a model's weights, the arena) on
+ * transparent huge pages where Linux offers them (madvise mode): */
+static void *big_alloc(size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (size >= HUGE_PAGE) {
+    const size_t rounded = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *p = aligned_alloc(HUGE_PAGE, rounded);
+    if (p) (void)madvise(p, rounded, MADV_HUGEPAGE);
+    return p;
+  }
+#endif
+  return aligned_alloc(ARENA_ALIGN, size);
+}
 
 struct ec_session {
   const ec_model *model;
@@ -96,7 +112,7 @@ EC_API ec_status ec_model_open_bytes(const void *data, size_t size,
   if (!m) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
   /* A 64-byte aligned copy keeps constant segments aligned in memory. */
   size_t rounded = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-  m->owned = aligned_alloc(ARENA_ALIGN, rounded ? rounded : ARENA_ALIGN);
+  m->owned = big_alloc(rounded ? rounded : ARENA_ALIGN);
   if (!m->owned) {
     free(m);
     return ec_set_error(EC_ERR_NO_MEMORY, "cannot copy a %zu-byte model", size);
@@ -202,14 +218,14 @@ EC_API ec_status ec_session_create(const ec_model *m,
   if (!s) return ec_set_error(EC_ERR_NO_MEMORY, "out of memory");
   s->model = m;
   size_t arena = (size_t)(m->arena_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-  s->arena = aligned_alloc(ARENA_ALIGN, arena ? arena : ARENA_ALIGN);
+  s->arena = big_alloc(arena ? arena : ARENA_ALIGN);
   s->data = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *s->data);
   s->threads = threads > 1 ? threads : 1;
   s->workspace = calloc((size_t)s->threads, sizeof *s->workspace);
   size_t ws = (size_t)(m->max_scratch + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
   bool ws_ok = s->workspace != NULL;
   for (int32_t t = 0; ws_ok && t < s->threads; t++) {
-    s->workspace[t] = aligned_alloc(ARENA_ALIGN, ws ? ws : ARENA_ALIGN);
+    s->workspace[t] = big_alloc(ws ? ws : ARENA_ALIGN);
     ws_ok = s->workspace[t] != NULL;
   }
   if (options && options->profile)
