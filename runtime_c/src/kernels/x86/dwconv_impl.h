@@ -304,7 +304,32 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
   const bool hoist = dw_hoist_taps(KH, KW, wt, taps);
   const ec_act act = *a->act;
   const int64_t off0 = -a->ph * a->w - a->pw; /* tap (0, 0) of pixel 0, from x */
-  for (int64_t p0 = 0; p0 < np; p0 += VLEN, m += kh * kw) {
+  int64_t p0 = 0;
+  /* two vectors at once, their sums interleaved: one vector's two chains
+   * (kh * kw / 2 dependent FMAs, then the finish) leave the FMA unit idle
+   * (Zen 4: 20 cycles per vector with plain loads, about 12 with 2) */
+  for (; p0 + 2 * VLEN <= np; p0 += 2 * VLEN, m += 2 * kh * kw) {
+    const DW_MASK *mb = m + kh * kw;
+    VEC s0 = zero, s1 = zero, u0 = zero, u1 = zero;
+    for (int64_t ki = 0; ki < kh; ki++)
+      for (int64_t kj = 0; kj < kw; kj++) {
+        const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
+        const int64_t at = off0 + p0 + ki * a->w + kj;
+        const VEC t = DW_LOADM(DW_AT(x, at), m[ki * kw + kj]);
+        const VEC r = DW_LOADM(DW_AT(x, at + VLEN), mb[ki * kw + kj]);
+        if (kj & 1) {
+          s1 = V_FMA(wv, t, s1);
+          u1 = V_FMA(wv, r, u1);
+        } else {
+          s0 = V_FMA(wv, t, s0);
+          u0 = V_FMA(wv, r, u0);
+        }
+      }
+    V_STOREU(y + p0, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + p0 : NULL, VLEN));
+    V_STOREU(y + p0 + VLEN,
+             dw_finish(V_ADD(u0, u1), bias, &act, res ? res + p0 + VLEN : NULL, VLEN));
+  }
+  for (; p0 < np; p0 += VLEN, m += kh * kw) {
     const int64_t n = np - p0 < VLEN ? np - p0 : VLEN;
     VEC s0 = zero, s1 = zero;
     for (int64_t ki = 0; ki < kh; ki++)
