@@ -47,6 +47,7 @@ static inline void deinterleave(const float *src, int64_t w, float *p0, float *p
 #define DW_FLAT_MASKS 512
 #define DW_PAIR 1 /* two stride-2 rows per vector (vpermt2ps) */
 #define DW_WIDE 1 /* stride 1, ow > 16: no padded copy */
+#define DW_NARROW 1 /* 3x3 stride 1, rows of at most 14: one load per row */
 #define DW_S1W3 1 /* 3x3 stride 1, ow > 16: dw_wide's loads, fewer branches */
 #define DW_S2WIDE 1 /* stride 2, ow > 16: all of a row's vectors at once */
 #define DW_EVEN(a, b) \

@@ -665,6 +665,73 @@ static void dw_wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 }
 #endif
 
+#ifdef DW_NARROW
+/* AVX-512, 3x3 stride 1 with pad 1 left and right and rows of at most 14
+ * (MobileNetV2's 14x14 planes): each input row is one masked load into
+ * lanes 1..w of a vector whose lanes 0 and w + 1 are the zero padding, and
+ * its three tap columns are that vector and it moved down one and two lanes
+ * (valignd from zeros): one load and two shuffles per input row, no mask per
+ * tap (the flat path moves 9 masks a vector from memory, slow on Zen 4).
+ * Four output rows at once share their input rows; rows outside the input
+ * are zeros. A lane's taps are added in dw_rows' tail order (even and odd
+ * tap columns on two chains, row by row), as every small-plane path: the
+ * same bits as the flat path. */
+static inline bool dw_narrow_fits(const ec_dw_conv *a) {
+  return a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->pw == 1 && a->ow == a->w &&
+         a->w + 2 <= VLEN;
+}
+
+/* Output rows oh..oh + R - 1 of one plane. */
+static inline __attribute__((always_inline)) void dw_narrow_rows(
+    const int R, const ec_dw_conv *a, const VEC *taps, __mmask16 in, __mmask16 out,
+    const float *x, int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
+  const int64_t w = a->w;
+  const __m512i zero = _mm512_setzero_si512();
+  VEC s0[4], s1[4];
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++) s0[r] = s1[r] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 6")
+  for (int t = 0; t < R + 2; t++) {
+    const int64_t ih = oh - a->ph + t;
+    if (ih < 0 || ih >= a->h) continue; /* zeros: adding them changes no sum */
+    const __m512 c0 = _mm512_maskz_loadu_ps(in, DW_AT(x, ih * w - 1));
+    const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 1));
+    const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 2));
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < R; r++) {
+      const int ki = t - r;
+      if (ki < 0 || ki > 2) continue;
+      s0[r] = V_FMA(taps[ki * 3], c0, s0[r]);
+      s1[r] = V_FMA(taps[ki * 3 + 1], c1, s1[r]);
+      s0[r] = V_FMA(taps[ki * 3 + 2], c2, s0[r]);
+    }
+  }
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++) {
+    const int64_t at = (oh + r) * w;
+    _mm512_mask_storeu_ps(y + at, out,
+                          dw_finish(V_ADD(s0[r], s1[r]), bias, act, res ? res + at : NULL, w));
+  }
+}
+
+static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  const __mmask16 in = dw_small_mask(1, a->w + 1), out = dw_small_mask(0, a->w);
+  const ec_act act = *a->act;
+  for (int64_t plane = begin; plane < end; plane++) {
+    const dw_plane o = dw_plane_at(a, plane);
+    const VEC bias = V_SET1(o.bias);
+    VEC taps[9];
+    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+    int64_t oh = 0;
+    for (; oh + 4 <= a->oh; oh += 4) dw_narrow_rows(4, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
+    for (; oh < a->oh; oh++) dw_narrow_rows(1, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
+    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+        act.kind != EC_FB_ACTIVATION_CLIP)
+      ACT_ROW(o.y, a->oh * a->ow, &act);
+  }
+}
+#endif
+
 #ifdef DW_S1W3
 /* AVX-512, 3x3 stride 1 (pad 1 on the left), 16 < ow <= 256: dw_wide's
  * loads with the branches out of the loop (its general form ran ~19
@@ -880,6 +947,12 @@ static void dw_s2wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 #endif
 
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
+#ifdef DW_NARROW
+  if (dw_narrow_fits(a)) {
+    dw_narrow_planes(a, begin, end);
+    return;
+  }
+#endif
 #ifdef DW_EVEN
   if (dw_flat_fits(a)) {
     dw_flat_planes(a, begin, end);
