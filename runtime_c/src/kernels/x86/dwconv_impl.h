@@ -882,8 +882,13 @@ static inline __attribute__((always_inline)) void dw_s2wide_block(
     _Pragma("GCC unroll 16")
     for (int v = 0; v < NV; v++) {
       const int64_t c = 2 * VLEN * (v0 + v); /* may lie past the row: masked */
-      const __m512 va = _mm512_maskz_loadu_ps(s->ma[v0 + v], DW_AT(row, c));
-      const __m512 vb = _mm512_maskz_loadu_ps(s->mb[v0 + v], DW_AT(row, c + VLEN));
+      /* plain loads where the row covers the pair (a mask moved from
+       * memory per load is slow on Zen 4) */
+      const bool whole = s->mb[v0 + v] == 0xffff;
+      const __m512 va =
+          whole ? _mm512_loadu_ps(row + c) : _mm512_maskz_loadu_ps(s->ma[v0 + v], DW_AT(row, c));
+      const __m512 vb = whole ? _mm512_loadu_ps(row + c + VLEN)
+                              : _mm512_maskz_loadu_ps(s->mb[v0 + v], DW_AT(row, c + VLEN));
       const __m512 even = _mm512_permutex2var_ps(va, ieven, vb);
       const __m512 odd = _mm512_permutex2var_ps(va, iodd, vb);
       const __m512 left = _mm512_castsi512_ps(
