@@ -247,6 +247,8 @@ SMALL_DW = [
     # load): top and bottom pads 0 to 2, one and two columns, more rows than columns
     (14, 14, 3, (0, 1, 2, 1)), (3, 1, 3, (1, 1, 1, 1)), (20, 13, 3, (2, 1, 0, 1)),
     (5, 2, 3, (1, 1, 1, 1)),
+    # ... and of at most 7: two output rows per vector (odd row counts end with a single row)
+    (7, 5, 3, (0, 1, 2, 1)), (2, 7, 3, (2, 1, 1, 1)), (12, 6, 3, (1, 1, 1, 1)),
 ]
 
 

@@ -44,14 +44,19 @@ static inline void dw_copy_plane(const ec_dw_conv *a, const float *x, float *ws)
   }
 }
 
-static inline VEC dw_finish(VEC v, VEC bias, const ec_act *act, const float *res, int64_t n) {
-  v = V_ADD(v, bias);
-  if (res) v = V_ADD(v, V_LOADN(res, n));
+/* act(v + bias + residual) for the activations done in registers, in that order */
+static inline VEC dw_act(VEC v, const ec_act *act) {
   switch (act->kind) {
     case EC_FB_ACTIVATION_RELU: return V_MAX(v, V_SET1(0.0f));
     case EC_FB_ACTIVATION_CLIP: return V_MIN(V_MAX(v, V_SET1(act->alpha)), V_SET1(act->beta));
     default: return v;
   }
+}
+
+static inline VEC dw_finish(VEC v, VEC bias, const ec_act *act, const float *res, int64_t n) {
+  v = V_ADD(v, bias);
+  if (res) v = V_ADD(v, V_LOADN(res, n));
+  return dw_act(v, act);
 }
 
 /* The taps in registers when the kernel size is known at compile time (and
@@ -714,8 +719,60 @@ static inline __attribute__((always_inline)) void dw_narrow_rows(
   }
 }
 
+/* Rows of at most 7 (7x7 planes): two output rows per vector, rows oh and
+ * oh + 1 in lanes 0..w-1 and w+1..2w; lane 0 and lane w + 1 (the right pad
+ * of the first, the left pad of the second) are zeros, as is what valignd
+ * moves in past lane 15. An input vector holds rows r and r + 1 (two masked
+ * loads), the ki-th tap row of the pair starting at oh + ki - ph. R pairs
+ * (2R output rows) share their 2R + 1 input vectors. */
+typedef struct dw_pair_masks {
+  __mmask16 in_a, in_b, out_a, out_b;
+} dw_pair_masks;
+
+static inline __attribute__((always_inline)) void dw_narrow2_rows(
+    const int R, const ec_dw_conv *a, const VEC *taps, const dw_pair_masks *k, const float *x,
+    int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
+  const int64_t w = a->w;
+  const __m512i zero = _mm512_setzero_si512();
+  VEC s0[3], s1[3];
+  _Pragma("GCC unroll 3")
+  for (int q = 0; q < R; q++) s0[q] = s1[q] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 7")
+  for (int u = 0; u < 2 * R + 1; u++) {
+    const int64_t ra = oh - a->ph + u, rb = ra + 1;
+    __m512 c0 = _mm512_setzero_ps();
+    if (ra >= 0 && ra < a->h) c0 = _mm512_maskz_loadu_ps(k->in_a, DW_AT(x, ra * w - 1));
+    if (rb >= 0 && rb < a->h) c0 = _mm512_mask_loadu_ps(c0, k->in_b, DW_AT(x, rb * w - w - 2));
+    const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 1));
+    const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 2));
+    _Pragma("GCC unroll 3")
+    for (int q = 0; q < R; q++) {
+      const int ki = u - 2 * q;
+      if (ki < 0 || ki > 2) continue;
+      s0[q] = V_FMA(taps[ki * 3], c0, s0[q]);
+      s1[q] = V_FMA(taps[ki * 3 + 1], c1, s1[q]);
+      s0[q] = V_FMA(taps[ki * 3 + 2], c2, s0[q]);
+    }
+  }
+  _Pragma("GCC unroll 3")
+  for (int q = 0; q < R; q++) {
+    const int64_t at = (oh + 2 * q) * w; /* row b's lane w + 1 at at + w */
+    VEC v = V_ADD(V_ADD(s0[q], s1[q]), bias);
+    if (res)
+      v = V_ADD(v, _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(k->out_a, res + at), k->out_b,
+                                        DW_AT(res, at - 1)));
+    v = dw_act(v, act);
+    _mm512_mask_storeu_ps(y + at, k->out_a, v);
+    _mm512_mask_storeu_ps((float *)DW_AT(y, at - 1), k->out_b, v);
+  }
+}
+
 static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   const __mmask16 in = dw_small_mask(1, a->w + 1), out = dw_small_mask(0, a->w);
+  const int64_t w = a->w;
+  const dw_pair_masks pk = {in, dw_small_mask(w + 2, 2 * w + 2), out,
+                            dw_small_mask(w + 1, 2 * w + 1)};
+  const bool pairs = 2 * w + 2 <= VLEN;
   const ec_act act = *a->act;
   for (int64_t plane = begin; plane < end; plane++) {
     const dw_plane o = dw_plane_at(a, plane);
@@ -723,6 +780,12 @@ static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
     VEC taps[9];
     for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
     int64_t oh = 0;
+    if (pairs) {
+      for (; oh + 6 <= a->oh; oh += 6)
+        dw_narrow2_rows(3, a, taps, &pk, o.x, oh, bias, &act, o.res, o.y);
+      for (; oh + 2 <= a->oh; oh += 2)
+        dw_narrow2_rows(1, a, taps, &pk, o.x, oh, bias, &act, o.res, o.y);
+    }
     for (; oh + 4 <= a->oh; oh += 4) dw_narrow_rows(4, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
     for (; oh < a->oh; oh++) dw_narrow_rows(1, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
     if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
