@@ -283,7 +283,7 @@ def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
     assert len(program.instructions) == 1
 
 # Rows wider than a vector, strides 1 and 2 (AVX-512 dwconv_impl.h: 3x3 with left pad 1 runs
-# dw_s1w3 / dw_s2wide, no padded copy): ow 17 .. 257, odd and even widths, right pads read as
+# dw_padrow or dw_s1w3 / dw_s2wide, no padded copy): ow 17 .. 257, odd and even widths, right pads read as
 # zeros past the row, more than 4 vectors per row (stride 2: the first of a later group reads
 # the one before), top pads 0 to 2 (stride 1: rows of zeros), residual at stride 1; and past
 # those paths (5x5, left pad 0 or 2, stride 2 with ow > 256) for the paths beside them.
@@ -293,6 +293,9 @@ WIDE_DW = [
     (5, 130, 3, (0, 1, 1, 1)), (4, 200, 3, (2, 1, 2, 1)), (3, 256, 3, (1, 1, 1, 1)),
     (3, 514, 3, (1, 1, 1, 1)), (9, 60, 5, (2, 2, 2, 2)), (8, 66, 3, (1, 0, 1, 1)),
     (5, 28, 3, (1, 1, 1, 1)), (6, 40, 3, (1, 2, 1, 0)),
+    # stride 1 with ow == w <= 126 (dw_padrow: a row as vectors from column -1): 15 (the last
+    # vector empty), 126 (8 vectors), 2 rows only
+    (4, 15, 3, (1, 1, 1, 1)), (5, 126, 3, (0, 1, 2, 1)), (2, 47, 3, (1, 1, 1, 1)),
 ]
 
 

@@ -795,6 +795,112 @@ static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
 }
 #endif
 
+#ifdef DW_NARROW
+/* Wider rows the same way (ow == w, w + 2 <= 128: MobileNetV2's 28, 56 and
+ * 112): a row is nv = ceil((w + 2) / 16) vectors, vector j holding columns
+ * 16j - 1 .. 16j + 14 (one load from column 16j - 1, masked on the first
+ * vector's lane 0 and past the row's end), and output vector j's tap
+ * columns are vector j and valignd of vectors j, j + 1 by one and two lanes
+ * (a zero vector past the last): one load and two shuffles per input vector
+ * where dw_s1w3 loads three, two of them across a line. R output rows by
+ * all nv vectors at once (R * nv <= 16 sums); one chain per sum, taps in
+ * (ki, kj) order: dw_s1w3's order. */
+static inline bool dw_padrow_fits(const ec_dw_conv *a) {
+  return a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->pw == 1 && a->ow == a->w &&
+         a->w + 2 > VLEN && a->w + 2 <= 8 * VLEN;
+}
+
+static inline __attribute__((always_inline)) void dw_padrow_rows(
+    const int R, const int NV, const ec_dw_conv *a, const VEC *taps, __mmask16 first,
+    __mmask16 last, const float *x, int64_t oh, VEC bias, const ec_act *act, const float *res,
+    float *y) {
+  const int64_t w = a->w;
+  VEC e[4][8];
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < NV; j++) e[r][j] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 6")
+  for (int t = 0; t < R + 2; t++) {
+    const int64_t ih = oh - a->ph + t;
+    if (ih < 0 || ih >= a->h) continue; /* zeros: adding them changes no sum */
+    const float *row = x + ih * w;
+    __m512 p[9];
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < NV; j++)
+      p[j] = j == 0        ? _mm512_maskz_loadu_ps(first, DW_AT(row, -1))
+             : j == NV - 1 ? _mm512_maskz_loadu_ps(last, row + 16 * j - 1)
+                           : _mm512_loadu_ps(row + 16 * j - 1);
+    p[NV] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < NV; j++) {
+      const __m512i lo = _mm512_castps_si512(p[j]), hi = _mm512_castps_si512(p[j + 1]);
+      const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 1));
+      const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 2));
+      _Pragma("GCC unroll 4")
+      for (int r = 0; r < R; r++) {
+        const int ki = t - r;
+        if (ki < 0 || ki > 2) continue;
+        e[r][j] = V_FMA(taps[ki * 3], p[j], e[r][j]);
+        e[r][j] = V_FMA(taps[ki * 3 + 1], c1, e[r][j]);
+        e[r][j] = V_FMA(taps[ki * 3 + 2], c2, e[r][j]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < NV; j++) {
+      const int64_t o = 16 * j, n = w - o < VLEN ? w - o : VLEN;
+      if (n <= 0) continue;
+      const int64_t at = (oh + r) * w + o;
+      const VEC v = dw_finish(e[r][j], bias, act, res ? res + at : NULL, n);
+      if (n == VLEN)
+        V_STOREU(y + at, v);
+      else
+        V_STOREN(y + at, v, n);
+    }
+}
+
+/* Per plane, R = 4 rows (2 past 4 vectors) then single rows. */
+static inline __attribute__((always_inline)) void dw_padrow_plane(
+    const int NV, const ec_dw_conv *a, const VEC *taps, __mmask16 first, __mmask16 last,
+    const float *x, VEC bias, const ec_act *act, const float *res, float *y) {
+  int64_t oh = 0;
+  if (NV <= 4)
+    for (; oh + 4 <= a->oh; oh += 4)
+      dw_padrow_rows(4, NV, a, taps, first, last, x, oh, bias, act, res, y);
+  for (; oh + 2 <= a->oh; oh += 2) dw_padrow_rows(2, NV, a, taps, first, last, x, oh, bias, act, res, y);
+  for (; oh < a->oh; oh++) dw_padrow_rows(1, NV, a, taps, first, last, x, oh, bias, act, res, y);
+}
+
+static void dw_padrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
+  const int64_t nv = (a->w + 2 + VLEN - 1) / VLEN;
+  /* vector nv - 1 holds columns 16(nv - 1) - 1 ..: lanes up to column w - 1 */
+  const __mmask16 first = dw_small_mask(1, VLEN),
+                  last = dw_small_mask(0, a->w + 1 - VLEN * (nv - 1));
+  const ec_act act = *a->act;
+  for (int64_t plane = begin; plane < end; plane++) {
+    const dw_plane o = dw_plane_at(a, plane);
+    const VEC bias = V_SET1(o.bias);
+    VEC taps[9];
+    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+    switch (nv) {
+      case 2: dw_padrow_plane(2, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      case 3: dw_padrow_plane(3, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      case 4: dw_padrow_plane(4, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      case 5: dw_padrow_plane(5, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      case 6: dw_padrow_plane(6, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      case 7: dw_padrow_plane(7, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+      default: dw_padrow_plane(8, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
+    }
+    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
+        act.kind != EC_FB_ACTIVATION_CLIP)
+      ACT_ROW(o.y, a->oh * a->ow, &act);
+  }
+}
+#endif
+
 #ifdef DW_S1W3
 /* AVX-512, 3x3 stride 1 (pad 1 on the left), 16 < ow <= 256: dw_wide's
  * loads with the branches out of the loop (its general form ran ~19
@@ -1038,6 +1144,12 @@ static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws
 #endif
   if (dw_small_fits(a)) {
     dw_small_planes(a, begin, end);
+    return;
+  }
+#endif
+#ifdef DW_NARROW
+  if (dw_padrow_fits(a)) {
+    dw_padrow_planes(a, begin, end);
     return;
   }
 #endif
