@@ -283,10 +283,10 @@ def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
     assert len(program.instructions) == 1
 
 # Rows wider than a vector, strides 1 and 2 (AVX-512 dwconv_impl.h: 3x3 with left pad 1 runs
-# dw_padrow or dw_s1w3 / dw_s2wide, no padded copy): ow 17 .. 257, odd and even widths, right pads read as
-# zeros past the row, more than 4 vectors per row (stride 2: the first of a later group reads
-# the one before), top pads 0 to 2 (stride 1: rows of zeros), residual at stride 1; and past
-# those paths (5x5, left pad 0 or 2, stride 2 with ow > 256) for the paths beside them.
+# dw_padrow or dw_s1w3 / dw_s2wide, no padded copy): ow 17 .. 257, odd and even widths, right
+# pads read as zeros past the row, more than 4 vectors per row (stride 2: the first of a later
+# group reads the one before), top pads 0 to 2 (stride 1: rows of zeros), residual at stride 1;
+# and past those paths (5x5, left pad 0 or 2, stride 2 with ow > 256) for the paths beside them.
 WIDE_DW = [
     (9, 34, 3, (1, 1, 1, 1)), (10, 56, 3, (1, 1, 1, 1)), (3, 57, 3, (0, 1, 1, 1)),
     (12, 64, 3, (1, 1, 0, 0)), (7, 97, 3, (1, 1, 1, 2)), (6, 112, 3, (1, 1, 1, 1)),
