@@ -226,6 +226,30 @@ def test_depthwise_1d() -> None:
 
 
 
+def depthwise_model(h: int, w: int, k: int, pads: tuple[int, ...], stride: int, c: int,
+                    seed: int, residual: bool) -> onnx.ModelProto:
+    """A depthwise k x k conv of 2 images of c planes, seeded weights and bias, + a residual
+    input where asked, then Relu, Clip or HardSwish (by seed)."""
+    rng = np.random.default_rng(seed)
+    oh = (h + pads[0] + pads[2] - k) // stride + 1
+    ow = (w + pads[1] + pads[3] - k) // stride + 1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
+                              strides=[stride, stride])]
+    inputs = {"x": (F, (2, c, h, w))}
+    out = "y"
+    if residual:
+        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
+        inputs["r"] = (F, (2, c, oh, ow))
+        out = "s"
+    act = ["Relu", "Clip", "HardSwish"][seed % 3]
+    post, inits, opset = ACTS[act]
+    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
+        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
+    return make_model([*nodes, *post], inputs, {"z": F},
+                      {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
+                       "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+
+
 # Small planes (dwconv_impl.h's masked-load path, ow <= 16): output widths
 # around both vector widths (AVX2 8, AVX-512 16) and past the path's limit,
 # strides 1 and 2, asymmetric pads, 3x3 and 5x5 (and 7x7, 2x2 generic); at
@@ -261,24 +285,7 @@ def test_depthwise_small_planes(h: int, w: int, k: int, pads: tuple[int, ...],
         pytest.skip("kernel larger than the padded input")
     c = 37
     seed = h * 100 + w * 10 + k + stride
-    rng = np.random.default_rng(seed)
-    oh = (h + pads[0] + pads[2] - k) // stride + 1
-    ow = (w + pads[1] + pads[3] - k) // stride + 1
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
-                              strides=[stride, stride])]
-    inputs = {"x": (F, (2, c, h, w))}
-    out = "y"
-    if seed % 2 == 0:
-        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
-        inputs["r"] = (F, (2, c, oh, ow))
-        out = "s"
-    act = ["Relu", "Clip", "HardSwish"][seed % 3]
-    post, inits, opset = ACTS[act]
-    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
-        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
-    model = make_model([*nodes, *post], inputs, {"z": F},
-                       {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
-                        "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+    model = depthwise_model(h, w, k, pads, stride, c, seed, residual=seed % 2 == 0)
     program = check_families(model, seed, threads=(1, 2, 3))
     assert len(program.instructions) == 1
 
@@ -304,26 +311,10 @@ WIDE_DW = [
 def test_depthwise_wide_rows(h: int, w: int, k: int, pads: tuple[int, ...], stride: int) -> None:
     """Bias, residual (stride 1, where the shapes match) and activation, 1 and 2 threads,
     against the reference and onnxruntime."""
-    c = 6
     seed = h * 1000 + w + stride
-    rng = np.random.default_rng(seed)
-    oh = (h + pads[0] + pads[2] - k) // stride + 1
-    ow = (w + pads[1] + pads[3] - k) // stride + 1
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
-                              strides=[stride, stride])]
-    inputs = {"x": (F, (2, c, h, w))}
-    out = "y"
-    if (oh, ow) == (h, w):
-        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
-        inputs["r"] = (F, (2, c, oh, ow))
-        out = "s"
-    act = ["Relu", "Clip", "HardSwish"][seed % 3]
-    post, inits, opset = ACTS[act]
-    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
-        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
-    model = make_model([*nodes, *post], inputs, {"z": F},
-                       {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
-                        "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+    same = (h + pads[0] + pads[2] - k) // stride + 1 == h and (
+        w + pads[1] + pads[3] - k) // stride + 1 == w
+    model = depthwise_model(h, w, k, pads, stride, 6, seed, residual=same)
     program = check_families(model, seed, threads=(1, 2))
     assert len(program.instructions) == 1
 

@@ -59,6 +59,50 @@ static inline VEC dw_finish(VEC v, VEC bias, const ec_act *act, const float *res
   return dw_act(v, act);
 }
 
+/* The activations dw_act leaves to a pass over the finished outputs (n from y). */
+static inline void dw_act_rest(const ec_act *act, float *y, int64_t n) {
+  if (act->kind != EC_FB_ACTIVATION_NONE && act->kind != EC_FB_ACTIVATION_RELU &&
+      act->kind != EC_FB_ACTIVATION_CLIP)
+    ACT_ROW(y, n, act);
+}
+
+/* Runs the statements after `end` on each plane of [begin, end) of a 3x3 conv,
+ * with o (dw_plane_at), bias and taps[9] (broadcast once per plane) and act
+ * in scope; then the activations not done in registers. */
+#define DW_EACH_PLANE3(a, begin, end, ...)                                   \
+  do {                                                                      \
+    const ec_act act = *(a)->act;                                           \
+    for (int64_t plane = (begin); plane < (end); plane++) {                 \
+      const dw_plane o = dw_plane_at((a), plane);                           \
+      const VEC bias = V_SET1(o.bias);                                      \
+      VEC taps[9];                                                          \
+      for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);                \
+      __VA_ARGS__;                                                          \
+      dw_act_rest(&act, o.y, (a)->oh * (a)->ow);                            \
+    }                                                                       \
+  } while (0)
+
+/* Stores act(sum + bias [+ residual]) of R output rows from row oh by NV
+ * vectors from vector v0 of a plane ow wide (sum[r * ld + v]): a row's last
+ * vector masked, vectors past the row skipped. */
+static inline __attribute__((always_inline)) void dw_store_block(
+    const int R, const int NV, const VEC *sum, const int ld, int64_t ow, int64_t oh, int64_t v0,
+    VEC bias, const ec_act *act, const float *res, float *y) {
+  _Pragma("GCC unroll 4")
+  for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) {
+      const int64_t o = (v0 + v) * VLEN, n = ow - o < VLEN ? ow - o : VLEN;
+      if (n <= 0) continue;
+      const int64_t at = (oh + r) * ow + o;
+      const VEC val = dw_finish(sum[r * ld + v], bias, act, res ? res + at : NULL, n);
+      if (n == VLEN)
+        V_STOREU(y + at, val);
+      else
+        V_STOREN(y + at, val, n);
+    }
+}
+
 /* The taps in registers when the kernel size is known at compile time (and
  * at most 5x5); returns whether they are. */
 static inline __attribute__((always_inline)) bool dw_hoist_taps(const int KH, const int KW,
@@ -246,9 +290,7 @@ static inline __attribute__((always_inline)) void dw_small_plane(
                dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow + o0 : NULL, n), n);
     }
   }
-  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-      act.kind != EC_FB_ACTIVATION_CLIP)
-    ACT_ROW(y, a->oh * ow, &act);
+  dw_act_rest(&act, y, a->oh * ow);
 }
 
 static void dw_small_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
@@ -348,9 +390,7 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
       }
     V_STOREN(y + p0, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + p0 : NULL, n), n);
   }
-  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-      act.kind != EC_FB_ACTIVATION_CLIP)
-    ACT_ROW(y, np, &act);
+  dw_act_rest(&act, y, np);
 }
 
 static void dw_flat_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
@@ -412,9 +452,7 @@ static inline __attribute__((always_inline)) void dw_pair_plane(
     V_STOREN(y + oh * ow,
              dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, n), n);
   }
-  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-      act.kind != EC_FB_ACTIVATION_CLIP)
-    ACT_ROW(y, a->oh * ow, &act);
+  dw_act_rest(&act, y, a->oh * ow);
 }
 
 static void dw_pair_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
@@ -510,9 +548,7 @@ static inline __attribute__((always_inline)) void dw_s2row_plane(
              dw_finish(V_ADD(u0, u1), bias, &act, res ? res + (oh + 1) * ow : NULL, ow), ow);
     oh += 2;
   }
-  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-      act.kind != EC_FB_ACTIVATION_CLIP)
-    ACT_ROW(y, a->oh * ow, &act);
+  dw_act_rest(&act, y, a->oh * ow);
 }
 
 static void dw_s2row_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
@@ -652,9 +688,7 @@ static inline __attribute__((always_inline)) void dw_wide_plane(
   for (; oh + 2 <= a->oh; oh += 2)
     dw_wide_rows(2, KH, KW, a, s, taps, hoist, wt, x, oh, bias, &act, res, y);
   for (; oh < a->oh; oh++) dw_wide_rows(1, KH, KW, a, s, taps, hoist, wt, x, oh, bias, &act, res, y);
-  if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-      act.kind != EC_FB_ACTIVATION_CLIP)
-    ACT_ROW(y, a->oh * a->ow, &act);
+  dw_act_rest(&act, y, a->oh * a->ow);
 }
 
 static void dw_wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
@@ -773,12 +807,7 @@ static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   const dw_pair_masks pk = {in, dw_small_mask(w + 2, 2 * w + 2), out,
                             dw_small_mask(w + 1, 2 * w + 1)};
   const bool pairs = 2 * w + 2 <= VLEN;
-  const ec_act act = *a->act;
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    const VEC bias = V_SET1(o.bias);
-    VEC taps[9];
-    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+  DW_EACH_PLANE3(a, begin, end, {
     int64_t oh = 0;
     if (pairs) {
       for (; oh + 6 <= a->oh; oh += 6)
@@ -788,10 +817,7 @@ static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
     }
     for (; oh + 4 <= a->oh; oh += 4) dw_narrow_rows(4, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
     for (; oh < a->oh; oh++) dw_narrow_rows(1, a, taps, in, out, o.x, oh, bias, &act, o.res, o.y);
-    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-        act.kind != EC_FB_ACTIVATION_CLIP)
-      ACT_ROW(o.y, a->oh * a->ow, &act);
-  }
+  });
 }
 #endif
 
@@ -847,19 +873,7 @@ static inline __attribute__((always_inline)) void dw_padrow_rows(
       }
     }
   }
-  _Pragma("GCC unroll 4")
-  for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 8")
-    for (int j = 0; j < NV; j++) {
-      const int64_t o = 16 * j, n = w - o < VLEN ? w - o : VLEN;
-      if (n <= 0) continue;
-      const int64_t at = (oh + r) * w + o;
-      const VEC v = dw_finish(e[r][j], bias, act, res ? res + at : NULL, n);
-      if (n == VLEN)
-        V_STOREU(y + at, v);
-      else
-        V_STOREN(y + at, v, n);
-    }
+  dw_store_block(R, NV, &e[0][0], 8, w, oh, 0, bias, act, res, y);
 }
 
 /* Per plane, R = 4 rows (2 past 4 vectors) then single rows. */
@@ -879,12 +893,7 @@ static void dw_padrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   /* vector nv - 1 holds columns 16(nv - 1) - 1 ..: lanes up to column w - 1 */
   const __mmask16 first = dw_small_mask(1, VLEN),
                   last = dw_small_mask(0, a->w + 1 - VLEN * (nv - 1));
-  const ec_act act = *a->act;
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    const VEC bias = V_SET1(o.bias);
-    VEC taps[9];
-    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+  DW_EACH_PLANE3(a, begin, end, {
     switch (nv) {
       case 2: dw_padrow_plane(2, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
       case 3: dw_padrow_plane(3, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
@@ -894,10 +903,7 @@ static void dw_padrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
       case 7: dw_padrow_plane(7, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
       default: dw_padrow_plane(8, a, taps, first, last, o.x, bias, &act, o.res, o.y); break;
     }
-    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-        act.kind != EC_FB_ACTIVATION_CLIP)
-      ACT_ROW(o.y, a->oh * a->ow, &act);
-  }
+  });
 }
 #endif
 
@@ -941,16 +947,7 @@ static inline __attribute__((always_inline)) void dw_s1w3_block(
       for (int kj = 0; kj < 3; kj++) e[r] = V_FMA(taps[ki * 3 + kj], xv[kj], e[r]);
     }
   }
-  const int64_t o = v * VLEN, n = a->ow - o < VLEN ? a->ow - o : VLEN;
-  _Pragma("GCC unroll 4")
-  for (int r = 0; r < R; r++) {
-    const int64_t at = (oh + r) * a->ow + o;
-    const VEC val = dw_finish(e[r], bias, act, res ? res + at : NULL, n);
-    if (n == VLEN)
-      V_STOREU(y + at, val);
-    else
-      V_STOREN(y + at, val, n);
-  }
+  dw_store_block(R, 1, e, 1, a->ow, oh, v, bias, act, res, y);
 }
 
 static inline __attribute__((always_inline)) void dw_s1w3_rows(
@@ -973,19 +970,11 @@ static inline __attribute__((always_inline)) void dw_s1w3_rows(
 static void dw_s1w3_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   dw_wide s;
   dw_wide_init(a, &s);
-  const ec_act act = *a->act;
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    const VEC bias = V_SET1(o.bias);
-    VEC taps[9];
-    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+  DW_EACH_PLANE3(a, begin, end, {
     int64_t oh = 0;
     for (; oh + 4 <= a->oh; oh += 4) dw_s1w3_rows(4, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
     for (; oh < a->oh; oh++) dw_s1w3_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-        act.kind != EC_FB_ACTIVATION_CLIP)
-      ACT_ROW(o.y, a->oh * a->ow, &act);
-  }
+  });
 }
 #endif
 
@@ -1073,18 +1062,7 @@ static inline __attribute__((always_inline)) void dw_s2wide_block(
       }
     }
   }
-  _Pragma("GCC unroll 16")
-  for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 16")
-    for (int v = 0; v < NV; v++) {
-      const int64_t o = (v0 + v) * VLEN, n = ow - o < VLEN ? ow - o : VLEN;
-      const int64_t at = (oh + r) * ow + o;
-      const VEC val = dw_finish(e[r][v], bias, act, res ? res + at : NULL, n);
-      if (n == VLEN)
-        V_STOREU(y + at, val);
-      else
-        V_STOREN(y + at, val, n);
-    }
+  dw_store_block(R, NV, &e[0][0], 4, ow, oh, v0, bias, act, res, y);
 }
 
 /* Output rows oh..oh + R - 1, every vector of them, 4 at a time. */
@@ -1104,72 +1082,43 @@ static inline __attribute__((always_inline)) void dw_s2wide_rows(
 static void dw_s2wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   dw_s2wide s;
   dw_s2wide_init(a, &s);
-  const ec_act act = *a->act;
-  for (int64_t plane = begin; plane < end; plane++) {
-    const dw_plane o = dw_plane_at(a, plane);
-    const VEC bias = V_SET1(o.bias);
-    VEC taps[9];
-    for (int i = 0; i < 9; i++) taps[i] = V_SET1(o.wt[i]);
+  DW_EACH_PLANE3(a, begin, end, {
     int64_t oh = 0;
     for (; oh + 2 <= a->oh; oh += 2) dw_s2wide_rows(2, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
     for (; oh < a->oh; oh++) dw_s2wide_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-    if (act.kind != EC_FB_ACTIVATION_NONE && act.kind != EC_FB_ACTIVATION_RELU &&
-        act.kind != EC_FB_ACTIVATION_CLIP)
-      ACT_ROW(o.y, a->oh * a->ow, &act);
-  }
+  });
 }
 #endif
 
+/* The first path that fits, in this order; else the padded copy. */
+#define DW_TRY(path)                   \
+  if (dw_##path##_fits(a)) {           \
+    dw_##path##_planes(a, begin, end); \
+    return;                            \
+  }
 static void dw_planes(const ec_dw_conv *a, int64_t begin, int64_t end, float *ws) {
 #ifdef DW_NARROW
-  if (dw_narrow_fits(a)) {
-    dw_narrow_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(narrow);
 #endif
 #ifdef DW_EVEN
-  if (dw_flat_fits(a)) {
-    dw_flat_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(flat);
 #ifdef DW_PAIR
-  if (dw_pair_fits(a)) {
-    dw_pair_planes(a, begin, end);
-    return;
-  }
-  if (dw_s2row_fits(a)) {
-    dw_s2row_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(pair);
+  DW_TRY(s2row);
 #endif
-  if (dw_small_fits(a)) {
-    dw_small_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(small);
 #endif
 #ifdef DW_NARROW
-  if (dw_padrow_fits(a)) {
-    dw_padrow_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(padrow);
 #endif
 #ifdef DW_S1W3
-  if (dw_s1w3_fits(a)) {
-    dw_s1w3_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(s1w3);
 #endif
 #ifdef DW_S2WIDE
-  if (dw_s2wide_fits(a)) {
-    dw_s2wide_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(s2wide);
 #endif
 #ifdef DW_WIDE
-  if (dw_wide_fits(a)) {
-    dw_wide_planes(a, begin, end);
-    return;
-  }
+  DW_TRY(wide);
 #endif
   const int64_t hp = (a->oh - 1) * a->sh + a->kh;
   memset(ws, 0, (size_t)(hp * a->row_stride * a->sw) * sizeof(float));
