@@ -14,7 +14,18 @@
  * file defines DW_UNROLL to 0 (neon/dwconv_neon.c does in size-optimized
  * builds, where the compiler would not unroll them anyway).
  * Also included by neon/dwconv_neon.c (4-float vectors).
- * Workspace: ((oh - 1) * sh + kh) rows of row_stride * sw floats. */
+ * Workspace: ((oh - 1) * sh + kh) rows of row_stride * sw floats.
+ *
+ * That general path is the last resort: dw_planes (at the end) first tries
+ * paths without the copy, each for the shapes it fits (DW_TRY's list; the
+ * including file defines the macros of those it has). AVX-512 runs
+ * MobileNetV2's depthwise layers on dw_narrow (3x3 stride 1, rows of at
+ * most 14), dw_padrow (3x3 stride 1, 15..126) and dw_s2wide (3x3 stride 2,
+ * rows over 16); the small-plane paths (flat, pair, s2row, small) take the
+ * other planes of at most 16 columns, dw_s1w3 and dw_wide the other wide
+ * ones. Every path adds a lane's taps in the order of the path it stands in
+ * for (for planes of at most 16 columns: dw_rows' tail loop), so a fused
+ * block's bands and the whole-plane conv give the same bits. */
 
 #ifndef DW_UNROLL
 #define DW_UNROLL 1
