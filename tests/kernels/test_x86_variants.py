@@ -300,9 +300,9 @@ WIDE_DW = [
     (5, 130, 3, (0, 1, 1, 1)), (4, 200, 3, (2, 1, 2, 1)), (3, 256, 3, (1, 1, 1, 1)),
     (3, 514, 3, (1, 1, 1, 1)), (9, 60, 5, (2, 2, 2, 2)), (8, 66, 3, (1, 0, 1, 1)),
     (5, 28, 3, (1, 1, 1, 1)), (6, 40, 3, (1, 2, 1, 0)),
-    # stride 1 with ow == w <= 126 (dw_padrow: a row as vectors from column -1): 15 (the last
-    # vector empty), 126 (8 vectors), 2 rows only
-    (4, 15, 3, (1, 1, 1, 1)), (5, 126, 3, (0, 1, 2, 1)), (2, 47, 3, (1, 1, 1, 1)),
+    # stride 1 with ow == w <= 126 (dw_padrow: a row as vectors from column -1): 31 (the last
+    # vector only the right pad), 126 (8 vectors), 2 rows only
+    (4, 31, 3, (1, 1, 1, 1)), (5, 126, 3, (0, 1, 2, 1)), (2, 47, 3, (1, 1, 1, 1)),
 ]
 
 

@@ -20,7 +20,7 @@
  * paths without the copy, each for the shapes it fits (DW_TRY's list; the
  * including file defines the macros of those it has). AVX-512 runs
  * MobileNetV2's depthwise layers on dw_narrow (3x3 stride 1, rows of at
- * most 14), dw_padrow (3x3 stride 1, 15..126) and dw_s2wide (3x3 stride 2,
+ * most 14), dw_padrow (3x3 stride 1, 17..126) and dw_s2wide (3x3 stride 2,
  * rows over 16); the small-plane paths (flat, pair, s2row, small) take the
  * other planes of at most 16 columns, dw_s1w3 and dw_wide the other wide
  * ones. Every path adds a lane's taps in the order of the path it stands in
@@ -844,7 +844,7 @@ static void dw_narrow_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
  * (ki, kj) order: dw_s1w3's order. */
 static inline bool dw_padrow_fits(const ec_dw_conv *a) {
   return a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->pw == 1 && a->ow == a->w &&
-         a->w + 2 > VLEN && a->w + 2 <= 8 * VLEN;
+         a->w > VLEN && a->w + 2 <= 8 * VLEN;
 }
 
 static inline __attribute__((always_inline)) void dw_padrow_rows(
