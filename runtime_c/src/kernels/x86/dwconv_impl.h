@@ -726,6 +726,18 @@ static void dw_wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
  * are zeros. A lane's taps are added in dw_rows' tail order (even and odd
  * tap columns on two chains, row by row), as every small-plane path: the
  * same bits as the flat path. */
+/* One input row's three taps of ki for one sum: c0 (tap column 0), c0 down
+ * one lane (column 1) and down two (column 2), with hi's lanes moved in past
+ * lane 15. Even tap columns on *e, odd on *d (dw_rows' tail order; e == d:
+ * one chain in (ki, kj) order). */
+static inline __attribute__((always_inline)) void dw_row_taps3(const VEC *tap, __m512 c0,
+                                                               __m512 hi, VEC *e, VEC *d) {
+  const __m512i lo = _mm512_castps_si512(c0), h = _mm512_castps_si512(hi);
+  *e = V_FMA(tap[0], c0, *e);
+  *d = V_FMA(tap[1], _mm512_castsi512_ps(_mm512_alignr_epi32(h, lo, 1)), *d);
+  *e = V_FMA(tap[2], _mm512_castsi512_ps(_mm512_alignr_epi32(h, lo, 2)), *e);
+}
+
 static inline bool dw_narrow_fits(const ec_dw_conv *a) {
   return a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->pw == 1 && a->ow == a->w &&
          a->w + 2 <= VLEN;
@@ -736,25 +748,18 @@ static inline __attribute__((always_inline)) void dw_narrow_rows(
     const int R, const ec_dw_conv *a, const VEC *taps, __mmask16 in, __mmask16 out,
     const float *x, int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
   const int64_t w = a->w;
-  const __m512i zero = _mm512_setzero_si512();
+  const __m512 zero = _mm512_setzero_ps();
   VEC s0[4], s1[4];
   _Pragma("GCC unroll 4")
-  for (int r = 0; r < R; r++) s0[r] = s1[r] = _mm512_setzero_ps();
+  for (int r = 0; r < R; r++) s0[r] = s1[r] = zero;
   _Pragma("GCC unroll 6")
   for (int t = 0; t < R + 2; t++) {
     const int64_t ih = oh - a->ph + t;
     if (ih < 0 || ih >= a->h) continue; /* zeros: adding them changes no sum */
     const __m512 c0 = _mm512_maskz_loadu_ps(in, DW_AT(x, ih * w - 1));
-    const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 1));
-    const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 2));
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < R; r++) {
-      const int ki = t - r;
-      if (ki < 0 || ki > 2) continue;
-      s0[r] = V_FMA(taps[ki * 3], c0, s0[r]);
-      s1[r] = V_FMA(taps[ki * 3 + 1], c1, s1[r]);
-      s0[r] = V_FMA(taps[ki * 3 + 2], c2, s0[r]);
-    }
+    for (int r = 0; r < R; r++)
+      if (t - r >= 0 && t - r <= 2) dw_row_taps3(taps + (t - r) * 3, c0, zero, &s0[r], &s1[r]);
   }
   _Pragma("GCC unroll 4")
   for (int r = 0; r < R; r++) {
@@ -778,26 +783,20 @@ static inline __attribute__((always_inline)) void dw_narrow2_rows(
     const int R, const ec_dw_conv *a, const VEC *taps, const dw_pair_masks *k, const float *x,
     int64_t oh, VEC bias, const ec_act *act, const float *res, float *y) {
   const int64_t w = a->w;
-  const __m512i zero = _mm512_setzero_si512();
+  const __m512 zero = _mm512_setzero_ps();
   VEC s0[3], s1[3];
   _Pragma("GCC unroll 3")
-  for (int q = 0; q < R; q++) s0[q] = s1[q] = _mm512_setzero_ps();
+  for (int q = 0; q < R; q++) s0[q] = s1[q] = zero;
   _Pragma("GCC unroll 7")
   for (int u = 0; u < 2 * R + 1; u++) {
     const int64_t ra = oh - a->ph + u, rb = ra + 1;
-    __m512 c0 = _mm512_setzero_ps();
+    __m512 c0 = zero;
     if (ra >= 0 && ra < a->h) c0 = _mm512_maskz_loadu_ps(k->in_a, DW_AT(x, ra * w - 1));
     if (rb >= 0 && rb < a->h) c0 = _mm512_mask_loadu_ps(c0, k->in_b, DW_AT(x, rb * w - w - 2));
-    const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 1));
-    const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(c0), 2));
     _Pragma("GCC unroll 3")
-    for (int q = 0; q < R; q++) {
-      const int ki = u - 2 * q;
-      if (ki < 0 || ki > 2) continue;
-      s0[q] = V_FMA(taps[ki * 3], c0, s0[q]);
-      s1[q] = V_FMA(taps[ki * 3 + 1], c1, s1[q]);
-      s0[q] = V_FMA(taps[ki * 3 + 2], c2, s0[q]);
-    }
+    for (int q = 0; q < R; q++)
+      if (u - 2 * q >= 0 && u - 2 * q <= 2)
+        dw_row_taps3(taps + (u - 2 * q) * 3, c0, zero, &s0[q], &s1[q]);
   }
   _Pragma("GCC unroll 3")
   for (int q = 0; q < R; q++) {
@@ -870,19 +869,11 @@ static inline __attribute__((always_inline)) void dw_padrow_rows(
                            : _mm512_loadu_ps(row + 16 * j - 1);
     p[NV] = _mm512_setzero_ps();
     _Pragma("GCC unroll 8")
-    for (int j = 0; j < NV; j++) {
-      const __m512i lo = _mm512_castps_si512(p[j]), hi = _mm512_castps_si512(p[j + 1]);
-      const __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 1));
-      const __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, 2));
+    for (int j = 0; j < NV; j++)
       _Pragma("GCC unroll 4")
-      for (int r = 0; r < R; r++) {
-        const int ki = t - r;
-        if (ki < 0 || ki > 2) continue;
-        e[r][j] = V_FMA(taps[ki * 3], p[j], e[r][j]);
-        e[r][j] = V_FMA(taps[ki * 3 + 1], c1, e[r][j]);
-        e[r][j] = V_FMA(taps[ki * 3 + 2], c2, e[r][j]);
-      }
-    }
+      for (int r = 0; r < R; r++)
+        if (t - r >= 0 && t - r <= 2)
+          dw_row_taps3(taps + (t - r) * 3, p[j], p[j + 1], &e[r][j], &e[r][j]);
   }
   dw_store_block(R, NV, &e[0][0], 8, w, oh, 0, bias, act, res, y);
 }
