@@ -24,6 +24,7 @@ from edgec.passes.fuse_inverted_residual import fuse_inverted_residual
 from edgec.passes.fuse_matmul_bias import fuse_matmul_bias
 from edgec.passes.fuse_residual import fuse_residual
 from edgec.passes.sparsify import sparsify
+from edgec.passes.split_input_channels import split_input_channels
 from edgec.plan import plan_arena
 from edgec.program import Program
 from edgec.prune import prune_graph
@@ -87,6 +88,7 @@ def compile_program(model: str | os.PathLike[str] | onnx.ModelProto, target: str
     sparsify(program, pruning.weights)
     pack_weights(program)  # last: every pass above reads weights in their ONNX layout
     fuse_inverted_residual(program)  # takes the packed 1x1 weights as they are
+    split_input_channels(program)  # the 1x1 convs left after a depthwise conv
     concat_in_place(program)  # last: the passes above look for tensors that are no views
     program.compact()
     check_program(program)  # data-dependent shapes only where the kernels take them

@@ -55,6 +55,9 @@ VARIANT_PACKED, VARIANT_WINOGRAD = 0x100, 0x200
 # with VARIANT_WINOGRAD: the weight stays raw and the kernel transforms it per
 # panel at run time (F(4x4), or F(2x2) with VARIANT_WINOGRAD_F2)
 VARIANT_WINOGRAD_OTF, VARIANT_WINOGRAD_F2 = 0x400, 0x800
+# a packed 1x1 conv of one image whose AVX-512 kernel sums the input channels in
+# two halves (edgec.passes.split_input_channels)
+VARIANT_KSPLIT = 0x1000
 
 
 def pack_a(w: np.ndarray) -> np.ndarray:

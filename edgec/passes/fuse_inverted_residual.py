@@ -39,6 +39,7 @@ from edgec.lower.conv import (
     GEMM_NC,
     PACK_NR,
     VARIANT_FAMILY_MASK,
+    VARIANT_KSPLIT,
     VARIANT_PACKED,
     gemm_workspace,
 )
@@ -83,7 +84,7 @@ def _sparse(ins: Instruction) -> bool:
     return ins.opcode == Opcode.SPARSE_CONV
 
 
-def _conv1x1(program: Program, ins: Instruction | None, residual: bool) -> bool:
+def conv1x1(program: Program, ins: Instruction | None, residual: bool) -> bool:
     """A packed or sparse 1x1 conv, stride 1, no pads, group 1 (a residual input only
     if allowed)."""
     if ins is None or ins.opcode not in (Opcode.CONV, Opcode.SPARSE_CONV) or \
@@ -93,7 +94,9 @@ def _conv1x1(program: Program, ins: Instruction | None, residual: bool) -> bool:
         sw = getattr(program.tensors[ins.inputs[1]], "sparse", None)
         if sw is None or sw.block[1] != 1:
             return False
-    elif ins.variant & ~VARIANT_FAMILY_MASK != VARIANT_PACKED:
+    elif ins.variant & ~(VARIANT_FAMILY_MASK | VARIANT_KSPLIT) != VARIANT_PACKED:
+        # (a split of the input channels, split_input_channels's, is dropped: the
+        # fused block sums its 1x1 convs whole)
         return False
     o, w = ins.options, program.tensors[ins.inputs[1]]
     return (len(program.tensors[ins.inputs[0]].shape) == 4 and w.shape[2:4] == (1, 1)
@@ -101,7 +104,7 @@ def _conv1x1(program: Program, ins: Instruction | None, residual: bool) -> bool:
             and set(_ints(o.dilations, 2, 1)) == {1} and set(_ints(o.pads, 4, 0)) == {0})
 
 
-def _depthwise(program: Program, ins: Instruction | None) -> bool:
+def depthwise(program: Program, ins: Instruction | None) -> bool:
     """A 2-D depthwise conv the fused kernel runs: dilation 1, strides 1 or 2."""
     if ins is None or ins.opcode != Opcode.CONV or len(ins.inputs) > 3:
         return False
@@ -136,14 +139,14 @@ def fuse_inverted_residual(program: Program, min_expanded_bytes: int | None = No
     replaced: dict[int, Instruction] = {}
     removed: set[int] = set()
     for proj in program.instructions:
-        if not _conv1x1(program, proj, residual=True) or id(proj) in removed:
+        if not conv1x1(program, proj, residual=True) or id(proj) in removed:
             continue
         dw = producer.get(proj.inputs[0])
-        if not _depthwise(program, dw) or not sole_use(proj.inputs[0]) or id(dw) in removed:
+        if not depthwise(program, dw) or not sole_use(proj.inputs[0]) or id(dw) in removed:
             continue
         assert dw is not None
         exp = producer.get(dw.inputs[0])
-        if not (_conv1x1(program, exp, residual=False) and sole_use(dw.inputs[0])) or \
+        if not (conv1x1(program, exp, residual=False) and sole_use(dw.inputs[0])) or \
                 id(exp) in removed or id(exp) in replaced:
             exp = None
         e_shape = program.tensors[dw.inputs[0]].shape

@@ -175,7 +175,10 @@ typedef void (*ec_eval_fn)(const struct ec_node *node, const struct ec_exec *exe
  *                          channels, tap kernel-row * 3 + column), and is
  *                          transformed at run time per panel of 12 output
  *                          channels; F(4x4, 3x3), or F(2x2, 3x3) with
- *     EC_VARIANT_WINOGRAD_F2   (only with EC_VARIANT_WINOGRAD_OTF) */
+ *     EC_VARIANT_WINOGRAD_F2   (only with EC_VARIANT_WINOGRAD_OTF)
+ *     EC_VARIANT_KSPLIT    Conv 1x1, packed, one image: the AVX-512 family
+ *                          sums the input channels in two halves (conv.c);
+ *                          other families ignore it */
 enum {
   EC_VARIANT_REF = 0,
   EC_VARIANT_BEST = 1,
@@ -186,6 +189,7 @@ enum {
   EC_VARIANT_WINOGRAD = 0x200,
   EC_VARIANT_WINOGRAD_OTF = 0x400,
   EC_VARIANT_WINOGRAD_F2 = 0x800,
+  EC_VARIANT_KSPLIT = 0x1000,
 };
 
 typedef struct ec_node {

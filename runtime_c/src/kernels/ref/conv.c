@@ -35,6 +35,7 @@
  * Y.
  * Workspace per thread (edgec/lower/conv.py mirrors it):
  *   pointwise: ec_sgemm_workspace(Mg, min(P, TP), K)
+ *              [+ align64(4 * M * P) with EC_VARIANT_KSPLIT: ksplit_run]
  *   im2col:    align64(4 * min(K, KC) * round_up(min(P, TP), 16))
  *              + ec_sgemm_workspace(Mg, min(P, TP), min(K, KC))
  *   winograd:  align64(4 * A2 * C * TB) + align64(4 * A2 * M * TB)
@@ -85,6 +86,7 @@ typedef struct conv_params {
   bool winograd;         /* Winograd F(4x4) or F(2x2), weight transformed or raw */
   bool wino_otf;         /* raw weight, transformed per panel (EC_VARIANT_WINOGRAD_OTF) */
   bool wino_simd;        /* Winograd transforms in the x86 kernels */
+  bool ksplit;           /* EC_VARIANT_KSPLIT taken (AVX-512 pointwise): ksplit_run */
   int64_t wr, wa2;       /* Winograd output tile (4 or 2), products per tile (36 or 16) */
   int64_t ty, tx, tiles, tb; /* Winograd tiles per image (ty x tx), in all, per block */
   union {
@@ -262,12 +264,27 @@ static size_t required_scratch(const conv_params *p) {
   }
 }
 
+#if defined(EDGEC_HAVE_X86_KERNELS)
+/* EC_VARIANT_KSPLIT, taken by the AVX-512 family only (the others sum the
+ * whole K in their usual order): a packed 1x1 conv of one image, whose
+ * workspace holds the second half's sums (M x P floats) after the GEMM's. */
+static ec_status ksplit_prepare(const ec_node *n, conv_params *geo, size_t *need) {
+  if (!(n->variant & EC_VARIANT_KSPLIT) || geo->isa != EC_ISA_AVX512) return EC_OK;
+  if (geo->path != PATH_POINTWISE || !geo->packed || geo->n != 1 || geo->group != 1)
+    return ec_node_error(n, EC_ERR_UNSUPPORTED, "split input channels (variant 0x%x) need a "
+                         "packed 1x1 conv of one image", EC_VARIANT_KSPLIT);
+  geo->ksplit = true;
+  *need += ec_align64((size_t)(geo->m * geo->p) * sizeof(float));
+  return EC_OK;
+}
+#endif
+
 static ec_status prepare_conv(ec_node *n) {
   conv_params geo;
   memset(&geo, 0, sizeof geo);
   const uint16_t v = n->variant;
   if (!ec_variant_isa(v, EC_VARIANT_PACKED | EC_VARIANT_WINOGRAD | EC_VARIANT_WINOGRAD_OTF |
-                      EC_VARIANT_WINOGRAD_F2, &geo.isa) ||
+                      EC_VARIANT_WINOGRAD_F2 | EC_VARIANT_KSPLIT, &geo.isa) ||
       ((v & EC_VARIANT_PACKED) && (v & EC_VARIANT_WINOGRAD)) ||
       ((v & EC_VARIANT_WINOGRAD_OTF) && !(v & EC_VARIANT_WINOGRAD)) ||
       ((v & EC_VARIANT_WINOGRAD_F2) && !(v & EC_VARIANT_WINOGRAD_OTF)))
@@ -319,7 +336,11 @@ static ec_status prepare_conv(ec_node *n) {
                 (ec_isa_is_x86(geo.isa) || geo.isa == EC_ISA_NEON) && geo.dh == 1 &&
                 geo.dw == 1 && geo.sh <= 2 && geo.sw <= 2 && geo.p > 0 &&
                 ec_fits(geo.oh * geo.sh + geo.kh, dw_row_stride(geo.ow, geo.kw) * 2);
-  const size_t need = required_scratch(&geo);
+  size_t need = required_scratch(&geo);
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  st = ksplit_prepare(n, &geo, &need);
+  if (st != EC_OK) return st;
+#endif
   st = ec_check_scratch(n, need);
   if (st != EC_OK) return st;
 #if defined(EDGEC_HAVE_X86_KERNELS)
@@ -782,6 +803,67 @@ static int64_t channel_block(const ec_exec *ex, int64_t m, int64_t jobs) {
   return min64(m, mb > MIN_M_BLOCK ? mb : MIN_M_BLOCK);
 }
 
+#if defined(EDGEC_HAVE_X86_KERNELS)
+/* EC_VARIANT_KSPLIT: Y = act(S0 + S1) with S0 = W[:, :h] X[:h] + bias (+
+ * residual) and S1 = W[:, h:] X[h:], h = ceil(K / 2), on every thread count
+ * (so every count gives the same bits): S0 straight into Y, S1 into the
+ * workspace, then a pass adds them. Why: the depthwise conv before it,
+ * split by planes (ceil(C / threads) each), leaves X's first half in thread
+ * 0's cache and its second in thread 1's. Summed by pixel tiles, both
+ * threads read all of X, and the next block's depthwise conv, writing over
+ * those bytes, waited on lines the other core held (MobileNetV2's 14x14
+ * depthwise convs ran no faster on 2 threads than on 1; bench/RESULTS.md).
+ * Jobs are (half, pixel tile), half-major: at 2 threads thread t sums half
+ * t, and S1 lies in thread 1's workspace. */
+typedef struct ksplit_ctx {
+  const conv_ctx *c;
+  float *part; /* S1, M x P */
+  int64_t half, tp, ptiles;
+} ksplit_ctx;
+
+static void ksplit_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  const ksplit_ctx *s = vc;
+  const conv_ctx *c = s->c;
+  const conv_params *p = c->p;
+  for (int64_t job = begin; job < end; job++) {
+    const bool second = job >= s->ptiles;
+    const int64_t p0 = job % s->ptiles * s->tp, tp = min64(s->tp, p->p - p0);
+    const int64_t k0 = second ? s->half : 0, kc = second ? p->k - s->half : s->half;
+    const ec_epilogue first = {1.0f, 1.0f, c->bias, 1, 0, c->res ? c->res + p0 : NULL, p->p,
+                               {EC_FB_ACTIVATION_NONE, 0.0f, 0.0f}};
+    const ec_operand a = weight_operand(c, 0, 0, k0), b = {c->x + k0 * p->p + p0, p->p, 1, 0};
+    float *y = (second ? s->part : c->y) + p0;
+    if (tp >= 64 || p->mg <= EC_GEMM_MC) /* as run_gemm_job */
+      ec_x86_gemm_rows_avx512(p->mg, tp, kc, a.data, a.sliver, b.data, p->p, y, p->p,
+                              second ? NULL : &first);
+    else
+      ec_sgemm_ex(p->isa, p->mg, tp, kc, &a, &b, y, p->p, false, second ? NULL : &first,
+                  c->workspace[thread]);
+  }
+}
+
+static void ksplit_sum_range(void *vc, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const ksplit_ctx *s = vc;
+  const int64_t pp = s->c->p->p;
+  ec_x86_add_act_avx512(s->c->y + begin * pp, s->part + begin * pp, (end - begin) * pp,
+                        &s->c->p->act);
+}
+
+static void ksplit_run(const ec_exec *ex, const conv_ctx *c) {
+  const conv_params *p = c->p;
+  const int64_t threads = ec_parallel_threads(ex);
+  const int64_t ptiles = max64(ceil_div(p->p, p->tp), ceil_div(threads, 2));
+  ksplit_ctx s = {c, NULL, ceil_div(p->k, 2), ec_round_up(ceil_div(p->p, ptiles), 2 * EC_PACK_NR),
+                  0};
+  s.ptiles = ceil_div(p->p, s.tp);
+  s.part = (float *)(c->workspace[threads > 1 ? 1 : 0] +
+                     ec_sgemm_workspace(p->mg, p->tp, p->k));
+  ec_parallel_for(ex, 2 * s.ptiles, 1, ksplit_range, &s);
+  ec_parallel_for(ex, p->mg, ceil_div(p->mg, threads), ksplit_sum_range, &s);
+}
+#endif
+
 static void eval_conv(const ec_node *n, const ec_exec *ex) {
   const conv_params *p = n->params;
   conv_ctx c = {p, ex->data[n->in[0]], ex->data[n->in[1]],
@@ -803,6 +885,12 @@ static void eval_conv(const ec_node *n, const ec_exec *ex) {
     ec_parallel_for(ex, planes, grain, depthwise_range, &c);
     return;
   }
+#if defined(EDGEC_HAVE_X86_KERNELS)
+  if (p->ksplit) {
+    ksplit_run(ex, &c);
+    return;
+  }
+#endif
 #if defined(EDGEC_HAVE_X86_KERNELS)
   if (p->path == PATH_DIRECT) {
     /* One range per thread, each repacking the weight into its own

@@ -55,6 +55,8 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
  * through polynomial approximations, within a few ulp of libm). */
 void ec_x86_act_avx2(float *y, int64_t n, const ec_act *act);
 void ec_x86_act_avx512(float *y, int64_t n, const ec_act *act);
+/* y[i] = act(y[i] + s[i]) for i in [0, n) (conv.c's split input channels). */
+void ec_x86_add_act_avx512(float *y, const float *s, int64_t n, const ec_act *act);
 
 /* A depthwise conv (ec_dw_conv, kernels/dwconv.h): planes [begin, end);
  * workspace as conv.c declares it for this path. */
