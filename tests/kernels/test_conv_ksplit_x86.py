@@ -17,13 +17,13 @@ import numpy as np
 import onnx
 import pytest
 from kernels.test_x86_variants import (
-    ACTS,
     VARIANT_AVX512,
     check_families,
+    finish_model,
     random_feeds,
     with_family,
 )
-from support import TensorProto, helper, make_model
+from support import TensorProto, helper
 
 import edgec
 from edgec.compiler import compile_program
@@ -46,21 +46,7 @@ def dw_reduce_model(c: int, m: int, h: int, w: int, seed: int, residual: bool = 
     nodes = [helper.make_node("Conv", ["x", "wd", "bd"], ["d"], group=c, pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["d"], ["dr"]),
              helper.make_node("Conv", ["dr", "w", "b"], ["y"])]
-    inputs = {"x": (F, (1, c, h, w))}
-    last = "y"
-    if residual:
-        nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
-        inputs["r"] = (F, (1, m, h, w))
-        last = "s"
-    opset = 18
-    if act is not None:
-        post, extra, opset = ACTS[act]
-        nodes += [helper.make_node(n.op_type, [last if i == "y" else i for i in n.input],
-                                   list(n.output), **{a.name: helper.get_attribute_value(a)
-                                                      for a in n.attribute}) for n in post]
-        inits.update(extra)
-        last = "z"
-    return make_model(nodes, inputs, {last: F}, inits, opset=opset)
+    return finish_model(nodes, {"x": (F, (1, c, h, w))}, inits, (1, m, h, w), residual, act)
 
 
 def ksplit_convs(program: Program) -> list:

@@ -233,21 +233,30 @@ def depthwise_model(h: int, w: int, k: int, pads: tuple[int, ...], stride: int, 
     rng = np.random.default_rng(seed)
     oh = (h + pads[0] + pads[2] - k) // stride + 1
     ow = (w + pads[1] + pads[3] - k) // stride + 1
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
-                              strides=[stride, stride])]
-    inputs = {"x": (F, (2, c, h, w))}
-    out = "y"
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["y"], group=c, pads=list(pads),
+                            strides=[stride, stride])
+    return finish_model([conv], {"x": (F, (2, c, h, w))},
+                        {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
+                         "b": rng.standard_normal(c).astype(np.float32)},
+                        (2, c, oh, ow), residual, ["Relu", "Clip", "HardSwish"][seed % 3])
+
+
+def finish_model(nodes: list[onnx.NodeProto], inputs: dict[str, tuple[int, tuple[int, ...]]],
+                 inits: dict[str, np.ndarray], y_shape: tuple[int, ...], residual: bool,
+                 act: str | None) -> onnx.ModelProto:
+    """nodes ending in tensor y, + a residual input r of y_shape where asked, then ACTS[act]
+    where given, as a model."""
+    nodes, inputs, out, opset = list(nodes), dict(inputs), "y", 18
     if residual:
         nodes.append(helper.make_node("Add", ["y", "r"], ["s"]))
-        inputs["r"] = (F, (2, c, oh, ow))
+        inputs["r"] = (F, y_shape)
         out = "s"
-    act = ["Relu", "Clip", "HardSwish"][seed % 3]
-    post, inits, opset = ACTS[act]
-    post = [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
-        a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
-    return make_model([*nodes, *post], inputs, {"z": F},
-                      {"w": rng.standard_normal((c, 1, k, k)).astype(np.float32),
-                       "b": rng.standard_normal(c).astype(np.float32)} | inits, opset=opset)
+    if act is not None:
+        post, extra, opset = ACTS[act]
+        nodes += [helper.make_node(n.op_type, [out, *n.input[1:]], ["z"], **{
+            a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in post]
+        inits, out = inits | extra, "z"
+    return make_model(nodes, inputs, {out: F}, inits, opset=opset)
 
 
 # Small planes (dwconv_impl.h's masked-load path, ow <= 16): output widths
