@@ -261,6 +261,41 @@ static void row_tiles(const ec_conv_direct *g, const float *in, int64_t cs, int6
   else row_tiles_any(g, in, cs, rs, pl, w, bias, y, ys, mc, pf);
 }
 
+/* The next job's input rows, prefetched a share per output row of this job:
+ * fill_rows reads them from memory in a burst (a stem's input was last read
+ * a whole model run ago), which left MobileNetV2's stem 20% slower than with
+ * its input cached. One contiguous span per input channel. */
+typedef struct input_prefetch {
+  const char *span[EC_DIRECT_MAX_C];
+  int64_t spans, bytes, per; /* spans of bytes each; bytes per step */
+  int64_t c, at;             /* cursor: span, byte */
+} input_prefetch;
+
+static void next_job_input(const ec_conv_direct *g, int64_t job, int64_t blocks, int64_t steps,
+                           input_prefetch *q) {
+  q->spans = q->c = q->at = q->bytes = q->per = 0;
+  if (job < 0) return;
+  const int64_t img = job / blocks, oh0 = job % blocks * g->rb;
+  const int64_t nb = g->oh - oh0 < g->rb ? g->oh - oh0 : g->rb;
+  int64_t r0 = oh0 * g->sh - g->ph, r1 = r0 + (nb - 1) * g->sh + g->kh;
+  r0 = r0 < 0 ? 0 : r0;
+  r1 = r1 > g->h ? g->h : r1;
+  if (r1 <= r0) return;
+  for (int64_t c = 0; c < g->c; c++)
+    q->span[c] = (const char *)(g->x + ((img * g->c + c) * g->h + r0) * g->w_);
+  q->spans = g->c;
+  q->bytes = (r1 - r0) * g->w_ * 4;
+  q->per = ceil_div(g->c * q->bytes, steps);
+}
+
+static void prefetch_some(input_prefetch *q) {
+  for (int64_t n = 0; n < q->per && q->c < q->spans; n += 64) {
+    _mm_prefetch(q->span[q->c] + q->at, _MM_HINT_T0);
+    q->at += 64;
+    if (q->at >= q->bytes) q->at = 0, q->c++;
+  }
+}
+
 void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t end,
                                uint8_t *workspace) {
   float *w8 = (float *)workspace;
@@ -273,6 +308,8 @@ void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t e
     const int64_t nb = g->oh - oh0 < g->rb ? g->oh - oh0 : g->rb;
     const int64_t nr = (nb - 1) * g->sh + g->kh, cs = nr * rs;
     fill_rows(g, g->x + img * g->c * g->h * g->w_, oh0 * g->sh - g->ph, nr, pl, rows);
+    input_prefetch pfi;
+    next_job_input(g, job + 1 < end ? job + 1 : -1, blocks, ceil_div(g->m, CB) * nb, &pfi);
     float *yimg = g->y + img * g->m * p;
     /* Panel-major: CB channel planes written row after row (sequential
      * streams) rather than all M planes per row; the job's input rows are
@@ -287,6 +324,7 @@ void ec_x86_conv_direct_avx512(const ec_conv_direct *g, int64_t begin, int64_t e
         /* past the job's rows, the image or the buffer: harmless */
         const uintptr_t pf = (uintptr_t)y + (uintptr_t)(PF_ROWS * g->ow * 4);
         row_tiles(g, in, cs, rs, pl, wp, bias, y, p, mc, pf);
+        prefetch_some(&pfi);
       }
     }
   }
