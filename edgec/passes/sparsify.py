@@ -29,6 +29,7 @@ from edgec.prune.encoding import SparseTensor, SparseWeight, best_encoding
 VARIANT_BEST = 1
 VARIANT_FAMILY_MASK = 0xFF
 VARIANT_PACKED = 0x100
+VARIANT_KSPLIT = 0x1000  # how the kernel sums, not a layout (split_input_channels)
 PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR
 
 # Mirrors of the kernels' blocking (kernels/ref/sparse_conv.c, sparse_gemm.c).
@@ -165,7 +166,7 @@ def conv_weight(program: Program, ins: Instruction) -> np.ndarray | None:
     w = program.tensors[ins.inputs[1]]
     if w.data is None:
         return None
-    flags = ins.variant & ~VARIANT_FAMILY_MASK
+    flags = ins.variant & ~(VARIANT_FAMILY_MASK | VARIANT_KSPLIT)
     y_shape = program.tensors[ins.outputs[0]].shape
     if flags == 0:
         return np.asarray(w.data, np.float32)
