@@ -93,6 +93,31 @@ static inline void dw_act_rest(const ec_act *act, float *y, int64_t n) {
     }                                                                       \
   } while (0)
 
+/* Tap column kj of two output vectors t and r (weight wv): even columns on
+ * the chains s0 / u0, odd on s1 / u1, the order the one-vector paths add in. */
+static inline __attribute__((always_inline)) void dw_fma_pair(int64_t kj, VEC wv, VEC t, VEC r,
+                                                              VEC *s0, VEC *s1, VEC *u0,
+                                                              VEC *u1) {
+  if (kj & 1) {
+    *s1 = V_FMA(wv, t, *s1);
+    *u1 = V_FMA(wv, r, *u1);
+  } else {
+    *s0 = V_FMA(wv, t, *s0);
+    *u0 = V_FMA(wv, r, *u0);
+  }
+}
+
+/* DW_EACH_PLANE3 with every plane's output rows R at a time, then one at a
+ * time: rows(R or 1, a, s, taps, x, oh, bias, act, res, y), s the path's
+ * per-call state. */
+#define DW_PLANES_BY_ROWS(R, rows, a, s, begin, end)                          \
+  DW_EACH_PLANE3(a, begin, end, {                                           \
+    int64_t oh = 0;                                                         \
+    for (; oh + (R) <= (a)->oh; oh += (R))                                  \
+      rows(R, a, s, taps, o.x, oh, bias, &act, o.res, o.y);                 \
+    for (; oh < (a)->oh; oh++) rows(1, a, s, taps, o.x, oh, bias, &act, o.res, o.y); \
+  })
+
 /* Stores act(sum + bias [+ residual]) of R output rows from row oh by NV
  * vectors from vector v0 of a plane ow wide (sum[r * ld + v]): a row's last
  * vector masked, vectors past the row skipped. */
@@ -375,13 +400,7 @@ static inline __attribute__((always_inline)) void dw_flat_plane(
         const int64_t at = off0 + p0 + ki * a->w + kj;
         const VEC t = DW_LOADM(DW_AT(x, at), m[ki * kw + kj]);
         const VEC r = DW_LOADM(DW_AT(x, at + VLEN), mb[ki * kw + kj]);
-        if (kj & 1) {
-          s1 = V_FMA(wv, t, s1);
-          u1 = V_FMA(wv, r, u1);
-        } else {
-          s0 = V_FMA(wv, t, s0);
-          u0 = V_FMA(wv, r, u0);
-        }
+        dw_fma_pair(kj, wv, t, r, &s0, &s1, &u0, &u1);
       }
     V_STOREU(y + p0, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + p0 : NULL, VLEN));
     V_STOREU(y + p0 + VLEN,
@@ -544,13 +563,7 @@ static inline __attribute__((always_inline)) void dw_s2row_plane(
         const VEC wv = hoist ? taps[ki * kw + kj] : V_SET1(wt[ki * kw + kj]);
         const __m512i ik = _mm512_add_epi32(idx, _mm512_set1_epi32((int)kj));
         const VEC t = _mm512_permutex2var_ps(va, ik, vb), r = _mm512_permutex2var_ps(wa, ik, wb);
-        if (kj & 1) {
-          s1 = V_FMA(wv, t, s1);
-          u1 = V_FMA(wv, r, u1);
-        } else {
-          s0 = V_FMA(wv, t, s0);
-          u0 = V_FMA(wv, r, u0);
-        }
+        dw_fma_pair(kj, wv, t, r, &s0, &s1, &u0, &u1);
       }
     }
     V_STOREN(y + oh * ow, dw_finish(V_ADD(s0, s1), bias, &act, res ? res + oh * ow : NULL, ow),
@@ -972,11 +985,7 @@ static inline __attribute__((always_inline)) void dw_s1w3_rows(
 static void dw_s1w3_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   dw_wide s;
   dw_wide_init(a, &s);
-  DW_EACH_PLANE3(a, begin, end, {
-    int64_t oh = 0;
-    for (; oh + 4 <= a->oh; oh += 4) dw_s1w3_rows(4, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-    for (; oh < a->oh; oh++) dw_s1w3_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-  });
+  DW_PLANES_BY_ROWS(4, dw_s1w3_rows, a, &s, begin, end);
 }
 #endif
 
@@ -1084,11 +1093,7 @@ static inline __attribute__((always_inline)) void dw_s2wide_rows(
 static void dw_s2wide_planes(const ec_dw_conv *a, int64_t begin, int64_t end) {
   dw_s2wide s;
   dw_s2wide_init(a, &s);
-  DW_EACH_PLANE3(a, begin, end, {
-    int64_t oh = 0;
-    for (; oh + 2 <= a->oh; oh += 2) dw_s2wide_rows(2, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-    for (; oh < a->oh; oh++) dw_s2wide_rows(1, a, &s, taps, o.x, oh, bias, &act, o.res, o.y);
-  });
+  DW_PLANES_BY_ROWS(2, dw_s2wide_rows, a, &s, begin, end);
 }
 #endif
 
