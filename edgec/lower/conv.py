@@ -43,7 +43,7 @@ CONVT_ROWS, CONVT_COL_FLOATS, CONVT_MIN_TILE = 1024, 262144, 16  # conv_transpos
 FLOAT = 4
 
 
-def _round_up(v: int, to: int) -> int:
+def round_up(v: int, to: int) -> int:
     return (v + to - 1) // to * to
 
 
@@ -63,7 +63,7 @@ VARIANT_KSPLIT = 0x1000
 def pack_a(w: np.ndarray) -> np.ndarray:
     """(M, K) -> [ceil(M/6), K, 6]: the GEMM's A slivers (rows past M are zero)."""
     m, k = w.shape
-    mp = _round_up(max(m, 1), PACK_MR)
+    mp = round_up(max(m, 1), PACK_MR)
     padded = np.zeros((mp, k), np.float32)
     padded[:m] = w
     return np.ascontiguousarray(padded.reshape(mp // PACK_MR, PACK_MR, k).transpose(0, 2, 1))
@@ -72,7 +72,7 @@ def pack_a(w: np.ndarray) -> np.ndarray:
 def pack_b(b: np.ndarray) -> np.ndarray:
     """(K, N) -> [ceil(N/16), K, 16]: the GEMM's B slivers (columns past N are zero)."""
     k, n = b.shape
-    np_ = _round_up(max(n, 1), PACK_NR)
+    np_ = round_up(max(n, 1), PACK_NR)
     padded = np.zeros((k, np_), np.float32)
     padded[:, :n] = b
     return np.ascontiguousarray(padded.reshape(k, np_ // PACK_NR, PACK_NR).transpose(1, 0, 2))
@@ -111,7 +111,7 @@ def winograd_raw_weight(w: np.ndarray) -> np.ndarray:
     """(M, C, 3, 3) -> [ceil(M/6), 9, C, 6]: the raw taps in A slivers, tap-major, for
     the kernel's on-the-fly transform (conv.c, EC_VARIANT_WINOGRAD_OTF)."""
     m, c = w.shape[:2]
-    mp = _round_up(max(m, 1), PACK_MR)
+    mp = round_up(max(m, 1), PACK_MR)
     padded = np.zeros((mp, c, 9), np.float32)
     padded[:m] = w.reshape(m, c, 9)
     return np.ascontiguousarray(padded.reshape(mp // PACK_MR, PACK_MR, c, 9)
@@ -123,8 +123,8 @@ def winograd_tile_block(a2: int, c: int, m: int, tiles: int, x86: bool = False) 
     as equal as whole 16-tile slivers allow (49 tiles at 48: 32 + 17)."""
     tb = min(max((1 << 18) // (a2 * (c + m)) // 16 * 16, 16), 64)
     if x86:
-        return _round_up(-(-tiles // max(-(-tiles // tb), 1)), 16)
-    return min(tb, _round_up(tiles, 16))
+        return round_up(-(-tiles // max(-(-tiles // tb), 1)), 16)
+    return min(tb, round_up(tiles, 16))
 
 
 WINO_PANEL, WINO_PAD = 12, 16  # conv.c WP, WPAD: the on-the-fly transform's panel
@@ -141,8 +141,8 @@ def winograd_workspace(r: int, c: int, m: int, tiles: int, otf: bool = False) ->
     a2 = (r + 2) ** 2
     tb = max(winograd_tile_block(a2, c, m, tiles),
              winograd_x86_otf_block(r, c, tiles) if otf else 0)
-    panel = _round_up(FLOAT * a2 * (c * WINO_PANEL + WINO_PAD), 64) if otf else 0
-    return _round_up(FLOAT * a2 * c * tb, 64) + _round_up(FLOAT * a2 * m * tb, 64) + panel
+    panel = round_up(FLOAT * a2 * (c * WINO_PANEL + WINO_PAD), 64) if otf else 0
+    return round_up(FLOAT * a2 * c * tb, 64) + round_up(FLOAT * a2 * m * tb, 64) + panel
 
 
 def _winograd_tiles(r: int, y_shape: tuple[int, ...]) -> int:
@@ -187,13 +187,13 @@ def _choose_winograd(g: ConvGeometry, group: int, x_shape: tuple[int, ...],
         a, b = flops / _GEMM_FLOPS, FLOAT * weight_floats / _WEIGHT_BYTES_PER_S
         return max(a, b) + 0.25 * min(a, b)
 
-    direct = overlapped(2 * 9 * n * _round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
+    direct = overlapped(2 * 9 * n * round_up(y_shape[2] * y_shape[3], 16) * m * c, 9 * m * c)
     best: tuple[int, bool] | None = None
     best_time = 0.9 * direct
     for r in (4, 2):
         tiles, a2 = _winograd_tiles(r, y_shape), (r + 2) ** 2
         blocks = -(-tiles // winograd_tile_block(a2, c, m, tiles))
-        work = 2 * a2 * (_round_up(tiles, 16) * m * c + 3 * tiles * (c + m))
+        work = 2 * a2 * (round_up(tiles, 16) * m * c + 3 * tiles * (c + m))
         stream = max(FLOAT * 9 * m * c / _WEIGHT_BYTES_PER_S,
                      _WINO_WEIGHT_FLOPS[r] * m * c / _GEMM_FLOPS)
         for otf, t in ((False, overlapped(work, a2 * m * c)),
@@ -225,9 +225,9 @@ def gemm_workspace(m: int, n: int, k: int) -> int:
     if m <= 0 or n <= 0 or k <= 0:
         return 0
     kc = min(k, GEMM_KC)
-    nc = min(_round_up(n, PACK_NR), GEMM_NC)
-    mc = min(_round_up(m, PACK_MR), GEMM_MC)
-    return _round_up(FLOAT * kc * nc, 64) + _round_up(FLOAT * mc * kc, 64)
+    nc = min(round_up(n, PACK_NR), GEMM_NC)
+    mc = min(round_up(m, PACK_MR), GEMM_MC)
+    return round_up(FLOAT * kc * nc, 64) + round_up(FLOAT * mc * kc, 64)
 
 
 def depthwise_workspace(out_size: list[int], kernel: list[int], strides: list[int],
@@ -240,8 +240,8 @@ def depthwise_workspace(out_size: list[int], kernel: list[int], strides: list[in
     sh, sw = (strides if len(strides) == 2 else [1, *strides])
     if oh * ow == 0:
         return 0
-    row = _round_up(ow + kw, 16) + 16
-    return _round_up(FLOAT * ((oh - 1) * sh + kh) * row * sw, 64)
+    row = round_up(ow + kw, 16) + 16
+    return round_up(FLOAT * ((oh - 1) * sh + kh) * row * sw, 64)
 
 
 def conv_workspace(mg: int, k: int, pixels: int, path: str) -> int:
@@ -252,7 +252,7 @@ def conv_workspace(mg: int, k: int, pixels: int, path: str) -> int:
     if path == "pointwise":
         return gemm_workspace(mg, tp, k)
     kc = min(k, GEMM_KC)
-    return _round_up(FLOAT * kc * _round_up(tp, PACK_NR), 64) + gemm_workspace(mg, tp, kc)
+    return round_up(FLOAT * kc * round_up(tp, PACK_NR), 64) + gemm_workspace(mg, tp, kc)
 
 
 def conv_transpose_workspace(mg: int, cg: int, kernel_size: int, in_pixels: int) -> int:
@@ -260,7 +260,7 @@ def conv_transpose_workspace(mg: int, cg: int, kernel_size: int, in_pixels: int)
     mb = min(max(CONVT_ROWS // kernel_size, 1), mg)
     rows = mb * kernel_size
     tp = min(in_pixels, max(CONVT_MIN_TILE, CONVT_COL_FLOATS // max(rows, 1)))
-    return _round_up(FLOAT * rows * tp, 64) + gemm_workspace(rows, tp, cg)
+    return round_up(FLOAT * rows * tp, 64) + gemm_workspace(rows, tp, cg)
 
 
 # ---- attributes --------------------------------------------------------------

@@ -42,6 +42,7 @@ from edgec.lower.conv import (
     VARIANT_KSPLIT,
     VARIANT_PACKED,
     gemm_workspace,
+    round_up,
 )
 from edgec.program import Instruction, Program
 
@@ -58,9 +59,6 @@ MIN_EXPANDED_BYTES = 1024 * 1024
 FLOAT = 4
 
 
-def _round_up(v: int, to: int) -> int:
-    return (v + to - 1) // to * to
-
 
 def workspace(rows: int, expand: bool, cin: int, ch: int, m: int, w: int, ow: int,
               kh: int, kw: int, sh: int, sw: int, sparse_expand: bool = False,
@@ -68,9 +66,9 @@ def workspace(rows: int, expand: bool, cin: int, ch: int, m: int, w: int, ow: in
     """inverted_residual.c layout(): bytes per thread for bands of `rows` output rows
     (a sparse 1x1 stage needs no GEMM packing buffer)."""
     win = (rows - 1) * sh + kh
-    at = _round_up(FLOAT * ch * win * w, 64) if expand else 0
-    at += _round_up(FLOAT * ch * (_round_up(rows * ow, 16) if sparse_project else rows * ow), 64)
-    at += _round_up(FLOAT * win * (_round_up(ow + kw, PACK_NR) + 16) * sw, 64)
+    at = round_up(FLOAT * ch * win * w, 64) if expand else 0
+    at += round_up(FLOAT * ch * (round_up(rows * ow, 16) if sparse_project else rows * ow), 64)
+    at += round_up(FLOAT * win * (round_up(ow + kw, PACK_NR) + 16) * sw, 64)
     g1 = gemm_workspace(ch, win * w, cin) if expand and not sparse_expand else 0
     g3 = 0 if sparse_project else gemm_workspace(m, rows * ow, ch)
     return at + max(g1, g3)

@@ -22,15 +22,14 @@ import numpy as np
 
 from edgec.fb.GemmOptions import GemmOptionsT
 from edgec.fb.Opcode import Opcode
+from edgec.lower.conv import (
+    VARIANT_BEST,
+    VARIANT_FAMILY_MASK,
+    VARIANT_KSPLIT,
+    VARIANT_PACKED,
+)
 from edgec.program import Instruction, Program
 from edgec.prune.encoding import SparseTensor, SparseWeight, best_encoding
-
-# kernel.h EC_VARIANT_*: the family byte and the weight-layout flags.
-VARIANT_BEST = 1
-VARIANT_FAMILY_MASK = 0xFF
-VARIANT_PACKED = 0x100
-VARIANT_KSPLIT = 0x1000  # how the kernel sums, not a layout (split_input_channels)
-PACK_MR, PACK_NR = 6, 16  # gemm_core.h EC_PACK_MR / EC_PACK_NR
 
 # Mirrors of the kernels' blocking (kernels/ref/sparse_conv.c, sparse_gemm.c).
 CONV_BAND_Q, CONV_TQ, CONV_RBLK, CONV_TP_PW = 1024, 128, 16, 128
@@ -166,7 +165,7 @@ def conv_weight(program: Program, ins: Instruction) -> np.ndarray | None:
     w = program.tensors[ins.inputs[1]]
     if w.data is None:
         return None
-    flags = ins.variant & ~(VARIANT_FAMILY_MASK | VARIANT_KSPLIT)
+    flags = ins.variant & ~(VARIANT_FAMILY_MASK | VARIANT_KSPLIT)  # KSPLIT: not a layout
     y_shape = program.tensors[ins.outputs[0]].shape
     if flags == 0:
         return np.asarray(w.data, np.float32)

@@ -22,13 +22,9 @@ conv runs on one image, after fuse_inverted_residual (a fused block keeps its
 from __future__ import annotations
 
 from edgec.fb.Opcode import Opcode
-from edgec.lower.conv import CONV_TILE_PIXELS, FLOAT, VARIANT_KSPLIT
+from edgec.lower.conv import CONV_TILE_PIXELS, FLOAT, VARIANT_KSPLIT, round_up
 from edgec.passes.fuse_inverted_residual import conv1x1, depthwise
 from edgec.program import Program
-
-
-def _round_up(v: int, to: int) -> int:
-    return (v + to - 1) // to * to
 
 
 def split_input_channels(program: Program) -> int:
@@ -44,7 +40,7 @@ def split_input_channels(program: Program) -> int:
                 not depthwise(program, producer.get(ins.inputs[0])):
             continue
         ins.variant |= VARIANT_KSPLIT
-        ins.scratch_size = _round_up(ins.scratch_size, 64) + \
-            _round_up(FLOAT * y.shape[1] * pixels, 64)
+        ins.scratch_size = round_up(ins.scratch_size, 64) + \
+            round_up(FLOAT * y.shape[1] * pixels, 64)
         marked += 1
     return marked
