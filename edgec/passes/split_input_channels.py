@@ -14,9 +14,12 @@ threads, each core sums the half it wrote) and one pass that adds them, on
 every thread count alike, so results stay the same whatever the threads. S1
 needs M x P floats of workspace more.
 
-Only where the sums are smaller than what they save reading (M < C) and the
-conv runs on one image, after fuse_inverted_residual (a fused block keeps its
-1x1 convs in the thread's workspace already).
+Only where the sums are smaller than what they save reading (M < C), the conv
+runs on one image and its plane is at most one pixel tile (256): on
+MobileNetV2's 28x28 blocks the halves, 96 channels deep, made the 1x1 convs
+slower than the depthwise convs gained (bench/RESULTS.md, session 10). After
+fuse_inverted_residual: a fused block keeps its 1x1 convs in the thread's
+workspace already.
 """
 
 from __future__ import annotations
