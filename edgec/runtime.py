@@ -159,6 +159,9 @@ class Session:
         self._ptr_ref, self._size_ref = ctypes.byref(self._ptr), ctypes.byref(self._size)
         # Per output: (address, bytes, numpy view of them) of the last run.
         self._views: list[tuple[int, int, np.ndarray] | None] = [None] * len(self._outputs)
+        # Whether every static output is still at its cached view's address: an
+        # output's address changes only when an input is put (the output may be it).
+        self._placed = False
 
     def _args(self, count_fn: ctypes._CFuncPtr, info_fn: ctypes._CFuncPtr) -> list[NodeArg]:
         n = ctypes.c_size_t()
@@ -195,6 +198,11 @@ class Session:
             raise EdgecError(f"input {missing!r} was not given")
         for i, name, dtype, shape in self._in_checks:
             value = input_feed[name]
+            if value is self._bound[i] and value.dtype is dtype and value.shape == shape:
+                # Bound by an earlier run and read in place: nothing to do. Right after a
+                # run numpy's code is out of the caches, and rebinding (ndarray.ctypes)
+                # cost MobileNetV2 about 40 us of its 6.6 ms.
+                continue
             if type(value) is not np.ndarray:
                 value = np.asarray(value)
             if value.dtype != dtype:
@@ -217,12 +225,15 @@ class Session:
                     raise EdgecError(f"unknown output {name!r}; the model's outputs are "
                                      f"{list(self._out_index)}")
                 indices.append(self._out_index[name])
-        return [self._output(i) for i in indices]
+        outputs = [self._output(i) for i in indices]
+        self._placed = True
+        return outputs
 
     def _put_input(self, i: int, value: np.ndarray) -> None:
         """Binds the caller's array where the runtime can read it in place (C-contiguous,
         16-byte aligned, an input no instruction writes over); copies it otherwise."""
         lib = self._lib
+        self._placed = False  # an output may be this input: look its address up again
         if self._bindable[i] is not False and value.flags.c_contiguous:
             address = value.ctypes.data
             if address % 16 == 0:
@@ -240,9 +251,12 @@ class Session:
         self._bound[i] = None
 
     def _output(self, i: int) -> np.ndarray:
+        cached = self._views[i]
+        if cached is not None and self._placed:
+            # No input was put since the last run: the output is where it was.
+            return cached[2].copy()
         _check(self._lib.ec_session_get_output(self._session, i, self._ptr_ref, self._size_ref))
         address, size = self._ptr.value or 0, self._size.value
-        cached = self._views[i]
         if cached is not None and cached[0] == address and cached[1] == size:
             # The arena is reused by the next run: hand out a copy.
             return cached[2].copy()

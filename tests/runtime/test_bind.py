@@ -185,3 +185,53 @@ def test_c_api(tmp_path: Path) -> None:
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test_bind: ok" in proc.stdout
+
+
+def test_bound_array_reshaped_in_place_is_checked_again() -> None:
+    """A run skips rebinding the array bound by the run before; its shape and dtype
+    are still checked, as they can be changed in place."""
+    model = _conv_model()
+    session = Session(edgec.compile(model))
+    feeds = _feeds(model, 40)
+    session.run(None, feeds)
+    assert session._bound[0] is feeds["x"]
+    x = feeds["x"]
+    x.shape = (1, 3, 11, 9)
+    with pytest.raises(EdgecError, match=r"input 'x': shape \[1, 3, 11, 9\], the model expects"):
+        session.run(None, feeds)
+    x.shape = (1, 3, 9, 11)
+    x.dtype = np.int32
+    with pytest.raises(EdgecError, match=r"input 'x': dtype int32, the model expects float32"):
+        session.run(None, feeds)
+    x.dtype = np.float32
+    (got,) = session.run(None, feeds)
+    assert_close(got, run_ort(model, feeds)[0])
+
+
+def _passthrough_program() -> bytes:
+    """The chain with its input x also listed as an output: that output is the bound
+    array's own storage, so its address changes with every new array."""
+    program: Program = copy.deepcopy(compile_program(_chain_model()).program)
+    program.outputs = [program.inputs[0], *program.outputs]
+    plan_arena(program)  # x now lives to the end
+    return writer.serialize(program)
+
+
+def test_outputs_follow_each_new_array() -> None:
+    model = _chain_model()
+    session = Session(_passthrough_program())
+    earlier = []
+    for seed in range(3):
+        feeds = _feeds(model, 50 + seed)
+        x, y = session.run(None, feeds)
+        np.testing.assert_array_equal(x, feeds["x"])
+        assert_close(y, run_ort(model, feeds)[0])
+        feeds["x"][...] = _feeds(model, 60 + seed)["x"]  # the same array, new values
+        x_again, y_again = session.run(None, feeds)
+        np.testing.assert_array_equal(x_again, feeds["x"])
+        assert_close(y_again, run_ort(model, feeds)[0])
+        earlier.append((x, x_again))
+    assert session._bindable == [True]
+    for seed, (x, x_again) in enumerate(earlier):  # each run's outputs are its own copies
+        np.testing.assert_array_equal(x, _feeds(model, 50 + seed)["x"])
+        np.testing.assert_array_equal(x_again, _feeds(model, 60 + seed)["x"])
