@@ -103,10 +103,14 @@ def test_direct_conv_random(seed: int) -> None:
     check_families(model, seed, threads=(1, 2, 3))
 
 
+@pytest.mark.parametrize("x", [(2, 3, 30, 60), (1, 3, 10, 224), (1, 2, 7, 130)])
 @pytest.mark.parametrize("act", ["Relu", "Clip", "HardSwish"])
-def test_direct_conv_fused_activation(act: str) -> None:
+def test_direct_conv_fused_activation(act: str, x: tuple[int, ...]) -> None:
+    """ReLU and Clip are a clamp in the tile's epilogue, other activations a pass
+    over the stored tile; output widths 30 (a 32-column tile), 112 (48 + 48 + 16)
+    and 65 (48 + 17), 20 channels (a 4-channel tail tile)."""
     post, inits, opset = ACTS[act]
-    model = conv_model((2, 3, 30, 60), (20, 3, 3, 3), 11, post=post, inits=inits, opset=opset,
+    model = conv_model(x, (20, x[1], 3, 3), 11, post=post, inits=inits, opset=opset,
                        strides=[2, 2], pads=[1, 1, 1, 1])
     program = check_families(model, threads=(1, 2))
     assert len(program.instructions) == 1

@@ -161,6 +161,18 @@ static void fill_rows(const ec_conv_direct *g, const float *x, int64_t ih0, int6
     }
 }
 
+/* The activation over a tile's stored rows (out of line: rare kinds). */
+static __attribute__((noinline)) void act_tile(const ec_act *act, float *y, int64_t ys,
+                                               int64_t rows, int64_t cols) {
+  for (int64_t j = 0; j < rows; j++)
+    for (int64_t c = 0; c < cols; c += 16) {
+      const int64_t n = cols - c < 16 ? cols - c : 16;
+      const __mmask16 k = (__mmask16)((1u << n) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(k, y + j * ys + c);
+      _mm512_mask_storeu_ps(y + j * ys + c, k, v_act(v, act->kind, act->alpha, act->beta));
+    }
+}
+
 /* One register tile: CB channels x nv vectors from in (the first input row
  * of the tile's output row at column o0; channel c's rows cs floats on, input
  * rows rs apart, phases pl apart); w the panel's repacked weight. Stores
@@ -202,18 +214,31 @@ static inline __attribute__((always_inline)) void tile(
         }
       }
     }
+  /* The epilogue unrolled over the channels with no per-vector dispatch, so
+   * that the accumulators stay in registers (a loop over a switch on the
+   * activation kept them on the stack: MobileNetV2's stem alone 0.276 ms
+   * against 0.251).
+   * ReLU and Clip are a clamp here; any other activation runs over the
+   * stored rows afterwards, from L1. */
   const uint8_t kind = g->act->kind;
-  const float alpha = g->act->alpha, beta = g->act->beta;
+  const bool relu = kind == EC_FB_ACTIVATION_RELU, clip = kind == EC_FB_ACTIVATION_CLIP;
+  const __m512 lo = _mm512_set1_ps(clip ? g->act->alpha : 0.0f);
+  const __m512 hi = _mm512_set1_ps(clip ? g->act->beta : __builtin_inff());
   const __mmask16 last = (__mmask16)((1u << (cols - 16 * (nv - 1))) - 1);
+#pragma GCC unroll 8
   for (int j = 0; j < CB; j++) {
     if (j >= mc) break;
     const __m512 b = _mm512_set1_ps(bias ? bias[j] : 0.0f);
     float *yj = y + j * ys;
-    for (int v = 0; v < nv - 1; v++)
-      _mm512_storeu_ps(yj + 16 * v, v_act(_mm512_add_ps(acc[j][v], b), kind, alpha, beta));
-    _mm512_mask_storeu_ps(yj + 16 * (nv - 1), last,
-                          v_act(_mm512_add_ps(acc[j][nv - 1], b), kind, alpha, beta));
+#pragma GCC unroll 3
+    for (int v = 0; v < nv; v++) {
+      __m512 o = _mm512_add_ps(acc[j][v], b);
+      if (relu || clip) o = _mm512_min_ps(_mm512_max_ps(o, lo), hi);
+      if (v < nv - 1) _mm512_storeu_ps(yj + 16 * v, o);
+      else _mm512_mask_storeu_ps(yj + 16 * v, last, o);
+    }
   }
+  if (!relu && !clip && kind != EC_FB_ACTIVATION_NONE) act_tile(g->act, y, ys, mc, cols);
 }
 
 /* The tiles of one output row and channel panel, for a compile-time kernel
