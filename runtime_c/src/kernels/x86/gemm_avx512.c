@@ -258,7 +258,11 @@ static inline __attribute__((always_inline)) void tile_b(
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
  * memory, so: four B slivers at once, two k steps per iteration (eight
- * independent accumulators), B prefetched ahead. */
+ * independent accumulators), B prefetched RB_AHEAD k steps (16 KB a sliver)
+ * ahead into L2: a classifier's weight is read once per run, from memory,
+ * and 2 KB ahead into L1 left the 1280 x 1000 one (MobileNetV2's) at ~25
+ * GB/s (Zen 4: 0.21 -> 0.17 ms cold alone, the model 1.5-2.8% faster). */
+#define RB_AHEAD 256
 static void row_times_b(int64_t n, int64_t kc, const float *a, int64_t as, const float *b,
                         int64_t b_sliver, float *c, bool accumulate, const ec_epilogue *e) {
   for (int64_t j0 = 0; j0 < n; j0 += 4 * PNR) {
@@ -271,7 +275,7 @@ static void row_times_b(int64_t n, int64_t kc, const float *a, int64_t as, const
     for (; p + 2 <= kc; p += 2) {
       const __m512 a0 = _mm512_set1_ps(a[p * as]), a1 = _mm512_set1_ps(a[(p + 1) * as]);
       for (int s = 0; s < 4; s++) {
-        _mm_prefetch((const char *)(bs[s] + (p + 32) * PNR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bs[s] + (p + RB_AHEAD) * PNR), _MM_HINT_T1);
         acc[s][0] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(bs[s] + p * PNR), acc[s][0]);
         acc[s][1] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(bs[s] + (p + 1) * PNR), acc[s][1]);
       }
