@@ -99,6 +99,17 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
   if (nv == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
 }
 
+/* A 12-row tile's bias rows when it has none (see tile_b). */
+static const float zero_rows[12 * PNR] __attribute__((aligned(64)));
+
+/* Whether a B-in-place tile takes tile_b's short epilogue (its sums start at
+ * the bias). */
+static inline bool short_epilogue(const ec_epilogue *e, bool accumulate) {
+  return e && !accumulate && e->alpha == 1.0f && !e->add && e->bias_cs == 0 &&
+         (e->act.kind == EC_FB_ACTIVATION_NONE || e->act.kind == EC_FB_ACTIVATION_RELU ||
+          e->act.kind == EC_FB_ACTIVATION_CLIP);
+}
+
 #define FMA_ROW(i, src)                                                  \
   do {                                                                   \
     const __m512 ai = _mm512_set1_ps(ASTR ? aq[(i) / 3][(i) % 3 * lda] : (src)[(i) % PMR]); \
@@ -124,21 +135,19 @@ static inline __attribute__((always_inline)) void tile_b(
     const bool ASTR, int64_t kc,
     const float *a, int64_t a_sliver, const float *b, int64_t b_sliver, int64_t b_step, float *c,
     int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
-    const float *pf0, const float *pf1, const float *pb, int64_t pb_step) {
+    const float *pf0, const float *pf1, const float *pb, int64_t pb_step, const float *bv) {
   /* B in place (1x1 convs: MobileNetV2's K = 16 / 24 expands), one K block,
    * a per-row bias and ReLU / Clip (or nothing): the sums start at the bias
-   * (one add per output vector less, 5% of a K = 16 tile's FP ops) and the
-   * epilogue below skips the general one's per-row branches and reloads of
-   * *e (C's stores may alias it): its ~200 scalar uops per tile kept the
-   * next tile's FMAs out of the reorder window. */
-  const bool fast = INPLACE && e && !accumulate && e->alpha == 1.0f && !e->add &&
-                    e->bias_cs == 0 &&
-                    (e->act.kind == EC_FB_ACTIVATION_NONE || e->act.kind == EC_FB_ACTIVATION_RELU ||
-                     e->act.kind == EC_FB_ACTIVATION_CLIP);
-  float bs[12] = {0.0f};
-  if (fast && e->bias)
-    for (int i = 0; i < 12; i++) bs[i] = i < mr ? e->beta * e->bias[i * e->bias_rs] : 0.0f;
-#define BIAS_INIT(i) c##i##_0 = c##i##_1 = _mm512_set1_ps(bs[i])
+   * and the epilogue below skips the general one's per-row branches and
+   * reloads of *e (C's stores may alias it): its ~200 scalar uops per tile
+   * kept the next tile's FMAs out of the reorder window. The bias comes
+   * broadcast per row (bv, 16 floats a row: ec_x86_gemm_rows_avx512 fills
+   * it once per call), loaded as vectors: a broadcast per row here (or an
+   * add per output vector in the epilogue) cost ~40 cycles of a K = 16
+   * tile's ~465 on Zen 4, loads none. */
+  const bool fast = INPLACE && short_epilogue(e, accumulate);
+#define BIAS_INIT(i) \
+  c##i##_0 = c##i##_1 = INPLACE ? _mm512_load_ps(bv + (i) * PNR) : _mm512_setzero_ps()
   __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1,
       c7_0, c7_1, c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1;
   BIAS_INIT(0); BIAS_INIT(1); BIAS_INIT(2); BIAS_INIT(3); BIAS_INIT(4); BIAS_INIT(5);
@@ -253,7 +262,7 @@ static inline __attribute__((always_inline)) void tile_b(
 
 #define tile(MR, NV, kc, a, a_sliver, b, b_sliver, c, ldc, mr, nr, acc, e, pf0, pf1, pb, pbs) \
   tile_b(MR, NV, false, false, false, ASTR, kc, a, a_sliver, b, b_sliver, PNR, c, ldc, mr, nr,  \
-         acc, e, pf0, pf1, pb, pbs)
+         acc, e, pf0, pf1, pb, pbs, NULL)
 
 /* One row of A (m == 1, a matrix-vector product): the 12-row tile would
  * spend 11/12 of its FMAs on padding, and the product streams B from
@@ -503,10 +512,10 @@ bool ec_x86_gemm_astr_avx512(int64_t m, int64_t n, int64_t kc, const float *a, i
 static inline __attribute__((always_inline)) void rows_tile(
     const int NV, const bool MASKB, const bool PF, int64_t k, const float *a, int64_t a_sliver,
     const float *b, int64_t ldb, float *c, int64_t ldc, int64_t mr, int64_t nr, bool acc,
-    const ec_epilogue *e, const float *pf0, const float *pf1) {
+    const ec_epilogue *e, const float *pf0, const float *pf1, const float *bv) {
 #define RT(MR) \
   tile_b(MR, NV, true, MASKB, PF, false, k, a, a_sliver, b, PNR, ldb, c, ldc, mr, nr, acc, e, pf0, \
-         pf1, a, 0)
+         pf1, a, 0, bv)
   switch ((mr + 1) / 2) {
     case 1: RT(2); break;
     case 2: RT(4); break;
@@ -523,7 +532,7 @@ static inline __attribute__((always_inline)) void rows_tile(
  * on the last partial tile). */
 static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float *a,
                          int64_t a_sliver, const float *b, int64_t ldb, float *c, int64_t ldc,
-                         bool accumulate, const ec_epilogue *epi) {
+                         bool accumulate, const ec_epilogue *epi, const float *bv) {
   for (; j0 < j1; j0 += 2 * PNR) {
     const int64_t nr = j1 - j0 < 2 * PNR ? j1 - j0 : 2 * PNR;
     const float *bj = b + j0;
@@ -544,7 +553,8 @@ static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const flo
       /* the first row tile fetches the next tile's slice of B: K row
        * streams are too many for the hardware prefetchers */
 #define RT2(NV_, MASKB_, PF_) \
-  rows_tile(NV_, MASKB_, PF_, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep, pf0, pf1)
+  rows_tile(NV_, MASKB_, PF_, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
+            bv ? bv + i0 * PNR : zero_rows)
       if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR)
         RT2(2, false, true);
       else if (nr == 2 * PNR)
@@ -565,6 +575,7 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
    * ec_x86_gemm_packed_avx512: those few columns packed here. */
   const int64_t t = n % PNR;
   const int64_t mv = m > 1 && t > 0 && t <= 2 * MV_COLS ? t : 0;
+  float bv[EC_GEMM_MC + 2 * PMR][PNR] __attribute__((aligned(64)));
   /* K in chunks of KC as ec_sgemm_ex cuts it (a chunk's K x 32 slice of B
    * stays in L1 across the row tiles), accumulating in C */
   for (int64_t pc = 0; pc < k || pc == 0; pc += EC_GEMM_KC) {
@@ -588,8 +599,14 @@ void ec_x86_gemm_rows_avx512(int64_t m, int64_t n, int64_t k, const float *a, in
       const int64_t mc = m - ic < EC_GEMM_MC ? m - ic : EC_GEMM_MC;
       ec_epilogue eb;
       if (ep) eb = epi_at(ep, ic, 0);
+      /* the block's per-row bias broadcast to 16 floats a row (zeros past
+       * mc, up to the last 12-row tile's end) for the tiles' sums to start at */
+      const bool rowbias = ep && eb.bias && short_epilogue(&eb, acc);
+      if (rowbias)
+        for (int64_t i = 0; i < mc + 2 * PMR; i++)
+          _mm512_store_ps(bv[i], _mm512_set1_ps(i < mc ? eb.beta * eb.bias[i * eb.bias_rs] : 0.0f));
       tiles32_rows(mc, 0, n - mv, kc, ap + ic / PMR * a_sliver, a_sliver, bp, ldb, c + ic * ldc,
-                   ldc, acc, ep ? &eb : NULL);
+                   ldc, acc, ep ? &eb : NULL, rowbias ? bv[0] : NULL);
     }
     if (!mv) continue;
     float bt[EC_GEMM_KC * PNR];
