@@ -103,9 +103,9 @@ static inline __attribute__((always_inline)) void finish_row(float *c, __m512 v0
 static const float zero_rows[12 * PNR] __attribute__((aligned(64)));
 
 /* Whether a B-in-place tile takes tile_b's short epilogue (its sums start at
- * the bias). */
+ * the bias; a residual is added after). */
 static inline bool short_epilogue(const ec_epilogue *e, bool accumulate) {
-  return e && !accumulate && e->alpha == 1.0f && !e->add && e->bias_cs == 0 &&
+  return e && !accumulate && e->alpha == 1.0f && e->bias_cs == 0 &&
          (e->act.kind == EC_FB_ACTIVATION_NONE || e->act.kind == EC_FB_ACTIVATION_RELU ||
           e->act.kind == EC_FB_ACTIVATION_CLIP);
 }
@@ -137,8 +137,8 @@ static inline __attribute__((always_inline)) void tile_b(
     int64_t ldc, int64_t mr, int64_t nr, bool accumulate, const ec_epilogue *e,
     const float *pf0, const float *pf1, const float *pb, int64_t pb_step, const float *bv) {
   /* B in place (1x1 convs: MobileNetV2's K = 16 / 24 expands), one K block,
-   * a per-row bias and ReLU / Clip (or nothing): the sums start at the bias
-   * and the epilogue below skips the general one's per-row branches and
+   * a per-row bias, a residual or none and ReLU / Clip (or nothing): the
+   * sums start at the bias and the epilogue below skips the general one's per-row branches and
    * reloads of *e (C's stores may alias it): its ~200 scalar uops per tile
    * kept the next tile's FMAs out of the reorder window. The bias comes
    * broadcast per row (bv, 16 floats a row: ec_x86_gemm_rows_avx512 fills
@@ -225,6 +225,8 @@ static inline __attribute__((always_inline)) void tile_b(
   }
   }
   if (fast) { /* the bias is in the sums */
+    const float *add = e->add;
+    const int64_t ld_add = e->ld_add;
     const bool clamp = e->act.kind != EC_FB_ACTIVATION_NONE;
     const bool clip = e->act.kind == EC_FB_ACTIVATION_CLIP;
     const __m512 lo = _mm512_set1_ps(clip ? e->act.alpha : 0.0f);
@@ -232,6 +234,10 @@ static inline __attribute__((always_inline)) void tile_b(
 #define FAST_ROW(i)                                                          \
     if ((i) < MR && (i) < mr) {                                             \
       __m512 v0 = c##i##_0, v1 = c##i##_1;                                  \
+      if (add) {                                                            \
+        v0 = _mm512_add_ps(v0, load16(add + (i) * ld_add, m0));             \
+        if (NV == 2) v1 = _mm512_add_ps(v1, load16(add + (i) * ld_add + PNR, m1)); \
+      }                                                                     \
       if (clamp) {                                                          \
         v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);                      \
         v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);                      \
