@@ -149,6 +149,7 @@ class Session:
             self._dynamic.append(int(mask.value))
         # What run() looks up on every call, computed once.
         self._in_names = [a.name for a in self._inputs]
+        self._in_set = frozenset(self._in_names)
         self._in_checks = [(i, a.name, a.dtype, tuple(a.shape)) for i, a in enumerate(self._inputs)]
         self._out_index = {a.name: i for i, a in enumerate(self._outputs)}
         self._all_outputs = list(range(len(self._outputs)))
@@ -188,8 +189,7 @@ class Session:
         are copied."""
         lib = self._lib
         session = self._session
-        if len(input_feed) != len(self._in_names) or not all(
-                name in input_feed for name in self._in_names):
+        if input_feed.keys() != self._in_set:  # one C-level compare: a run starts cold
             names = self._in_names
             unknown = sorted(set(input_feed) - set(names))
             if unknown:
