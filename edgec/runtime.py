@@ -160,9 +160,9 @@ class Session:
         self._ptr_ref, self._size_ref = ctypes.byref(self._ptr), ctypes.byref(self._size)
         # Per output: (address, bytes, numpy view of them) of the last run.
         self._views: list[tuple[int, int, np.ndarray] | None] = [None] * len(self._outputs)
-        # Whether every static output is still at its cached view's address: an
-        # output's address changes only when an input is put (the output may be it).
-        self._placed = False
+        # Per output: whether its cached view's address was looked up since an input
+        # was last put (an output's address changes only then: the output may be it).
+        self._placed = [False] * len(self._outputs)
 
     def _args(self, count_fn: ctypes._CFuncPtr, info_fn: ctypes._CFuncPtr) -> list[NodeArg]:
         n = ctypes.c_size_t()
@@ -225,15 +225,13 @@ class Session:
                     raise EdgecError(f"unknown output {name!r}; the model's outputs are "
                                      f"{list(self._out_index)}")
                 indices.append(self._out_index[name])
-        outputs = [self._output(i) for i in indices]
-        self._placed = True
-        return outputs
+        return [self._output(i) for i in indices]
 
     def _put_input(self, i: int, value: np.ndarray) -> None:
         """Binds the caller's array where the runtime can read it in place (C-contiguous,
         16-byte aligned, an input no instruction writes over); copies it otherwise."""
         lib = self._lib
-        self._placed = False  # an output may be this input: look its address up again
+        self._placed = [False] * len(self._placed)  # an output may be this input
         if self._bindable[i] is not False and value.flags.c_contiguous:
             address = value.ctypes.data
             if address % 16 == 0:
@@ -252,11 +250,12 @@ class Session:
 
     def _output(self, i: int) -> np.ndarray:
         cached = self._views[i]
-        if cached is not None and self._placed:
-            # No input was put since the last run: the output is where it was.
+        if cached is not None and self._placed[i]:
+            # No input was put since its address was looked up: it is where it was.
             return cached[2].copy()
         _check(self._lib.ec_session_get_output(self._session, i, self._ptr_ref, self._size_ref))
         address, size = self._ptr.value or 0, self._size.value
+        self._placed[i] = True
         if cached is not None and cached[0] == address and cached[1] == size:
             # The arena is reused by the next run: hand out a copy.
             return cached[2].copy()

@@ -235,3 +235,18 @@ def test_outputs_follow_each_new_array() -> None:
     for seed, (x, x_again) in enumerate(earlier):  # each run's outputs are its own copies
         np.testing.assert_array_equal(x, _feeds(model, 50 + seed)["x"])
         np.testing.assert_array_equal(x_again, _feeds(model, 60 + seed)["x"])
+
+
+def test_output_left_out_of_a_run_follows_the_new_array() -> None:
+    """A run that returns only some outputs after a new array was bound must not leave
+    the others' looked-up addresses standing: the next run asking for them gets the
+    new array's values."""
+    model = _chain_model()
+    session = Session(_passthrough_program())
+    first = _feeds(model, 70)
+    session.run(None, first)
+    second = _feeds(model, 71)
+    (y,) = session.run(["y"], second)
+    assert_close(y, run_ort(model, second)[0])
+    (x,) = session.run(["x"], second)
+    np.testing.assert_array_equal(x, second["x"])
