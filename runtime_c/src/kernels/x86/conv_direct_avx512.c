@@ -9,7 +9,9 @@
  * weights (embedded in the FMAs) feed 24 FMAs, so the loop is FMA-bound.
  * Per job (image, block of rb output rows) the workspace holds
  *  - the weight repacked as [ceil(M / 8)][tap][8] (zeros past M), taps in
- *    the order the tile walks them: (c, ki, phase, q) with kj = q * sw + phase;
+ *    the order the tile walks them: (c, ki, phase, q) with kj = q * sw + phase,
+ *    then the bias broadcast to 16 floats per channel (the tiles' sums start
+ *    at it);
  *  - the job's input rows, zero-padded and split by column phase:
  *    row[c][r][phase][i] = x[c][ih0 + r][sw * i + phase - pw] (0 outside),
  *    so the input of tap kj for output column o is row[..][kj % sw][o + kj /

@@ -138,13 +138,13 @@ static inline __attribute__((always_inline)) void tile_b(
     const float *pf0, const float *pf1, const float *pb, int64_t pb_step, const float *bv) {
   /* B in place (1x1 convs: MobileNetV2's K = 16 / 24 expands), one K block,
    * a per-row bias, a residual or none and ReLU / Clip (or nothing): the
-   * sums start at the bias and the epilogue below skips the general one's per-row branches and
-   * reloads of *e (C's stores may alias it): its ~200 scalar uops per tile
-   * kept the next tile's FMAs out of the reorder window. The bias comes
-   * broadcast per row (bv, 16 floats a row: ec_x86_gemm_rows_avx512 fills
-   * it once per call), loaded as vectors: a broadcast per row here (or an
-   * add per output vector in the epilogue) cost ~40 cycles of a K = 16
-   * tile's ~465 on Zen 4, loads none. */
+   * sums start at the bias and the epilogue below skips the general one's
+   * per-row branches and reloads of *e (C's stores may alias it): its ~200
+   * scalar uops per tile kept the next tile's FMAs out of the reorder
+   * window. The bias comes broadcast per row (bv, 16 floats a row:
+   * ec_x86_gemm_rows_avx512 fills it once per call), loaded as vectors: a
+   * broadcast per row here (or an add per output vector in the epilogue)
+   * cost ~40 cycles of a K = 16 tile's ~465 on Zen 4, loads none. */
   const bool fast = INPLACE && short_epilogue(e, accumulate);
 #define BIAS_INIT(i) \
   c##i##_0 = c##i##_1 = INPLACE ? _mm512_load_ps(bv + (i) * PNR) : _mm512_setzero_ps()
@@ -558,9 +558,9 @@ static void tiles32_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const flo
       const float *pf1 = m - in > PMR ? pf0 + a_sliver : pf0;
       /* the first row tile fetches the next tile's slice of B: K row
        * streams are too many for the hardware prefetchers */
-#define RT2(NV_, MASKB_, PF_) \
-  rows_tile(NV_, MASKB_, PF_, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep, pf0, pf1, \
-            bv ? bv + i0 * PNR : zero_rows)
+#define RT2(NV_, MASKB_, PF_)                                                              \
+  rows_tile(NV_, MASKB_, PF_, k, ai, a_sliver, bj, ldb, cij, ldc, mr, nr, accumulate, ep, pf0, \
+            pf1, bv ? bv + i0 * PNR : zero_rows)
       if (nr == 2 * PNR && i0 == 0 && j1 - j0 > 2 * PNR)
         RT2(2, false, true);
       else if (nr == 2 * PNR)
