@@ -59,7 +59,6 @@ MIN_EXPANDED_BYTES = 1024 * 1024
 FLOAT = 4
 
 
-
 def workspace(rows: int, expand: bool, cin: int, ch: int, m: int, w: int, ow: int,
               kh: int, kw: int, sh: int, sw: int, sparse_expand: bool = False,
               sparse_project: bool = False) -> int:

@@ -23,10 +23,7 @@
 
 #include "generated/schema.h"
 #include "kernels/x86/conv_direct_x86.h"
-
-#include "kernels/x86/vec_avx512.h"
-
-#include "kernels/x86/act_impl.h"
+#include "kernels/x86/x86.h"
 
 #define CB 8 /* output channels per register tile */
 #define NV 3 /* vectors of 16 columns per register tile */
@@ -66,7 +63,8 @@ size_t ec_x86_conv_direct_workspace(const ec_conv_direct *g) {
 }
 
 /* The weight as [ceil(M / CB)][tap][CB], taps in the tile's order: one
- * strided column per output channel (packed: 6 floats between taps). */
+ * strided column per output channel (packed: 6 floats between taps); then
+ * the bias rows (see weight_bytes). */
 static void repack_weight(const ec_conv_direct *g, float *w8) {
   const int64_t k = g->c * g->kh * g->kw, panels = ceil_div(g->m, CB);
   float *b16 = w8 + round_up(panels * CB * k, 16);
@@ -168,16 +166,9 @@ static void fill_rows(const ec_conv_direct *g, const float *x, int64_t ih0, int6
     }
 }
 
-/* The activation over a tile's stored rows (out of line: rare kinds). */
-static __attribute__((noinline)) void act_tile(const ec_act *act, float *y, int64_t ys,
-                                               int64_t rows, int64_t cols) {
-  for (int64_t j = 0; j < rows; j++)
-    for (int64_t c = 0; c < cols; c += 16) {
-      const int64_t n = cols - c < 16 ? cols - c : 16;
-      const __mmask16 k = (__mmask16)((1u << n) - 1);
-      const __m512 v = _mm512_maskz_loadu_ps(k, y + j * ys + c);
-      _mm512_mask_storeu_ps(y + j * ys + c, k, v_act(v, act->kind, act->alpha, act->beta));
-    }
+/* The activation over a tile's stored rows (rare kinds), act_avx512.c's. */
+static void act_tile(const ec_act *act, float *y, int64_t ys, int64_t rows, int64_t cols) {
+  for (int64_t j = 0; j < rows; j++) ec_x86_act_avx512(y + j * ys, cols, act);
 }
 
 /* One register tile: CB channels x nv vectors from in (the first input row
